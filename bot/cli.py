@@ -1,0 +1,152 @@
+"""The ``driftbot`` command. Thin: parse, call the engine, render, exit.
+
+Exit codes: 0 in sync, 1 drift or a problem found, 2 could not check (bad
+usage, bad configuration, unreachable database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from bot.errors import DriftbotError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 2 with one line, as the interface says
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"driftbot: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="driftbot", description="Find and fix Prisma migration drift on PostgreSQL.")
+    p.add_argument("--config", help="path of driftbot.toml (default: $DRIFTBOT_CONFIG, else ./driftbot.toml)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("status", help="check one environment")
+    s.add_argument("env")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    d = sub.add_parser("diff", help="print the catch-up SQL for schema drift")
+    d.add_argument("env")
+    d.add_argument("--summary", action="store_true", help="print Prisma's drift summary lines instead")
+    d.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("resolve", help="prisma migrate resolve, with Prisma's exact semantics")
+    r.add_argument("env")
+    how = r.add_mutually_exclusive_group(required=True)
+    how.add_argument("--applied", metavar="MIGRATION")
+    how.add_argument("--rolled-back", metavar="MIGRATION")
+    r.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    sub.add_parser("envs", help="list the configured environments")
+    demo = sub.add_parser("demo", help="show the whole job on this machine (embedded PostgreSQL when none is configured)")
+    demo.add_argument("--database-url", help="a PostgreSQL server to build the demo on (default: embedded)")
+    return p
+
+
+def _settings(args):
+    from bot.settings import load_settings
+
+    return load_settings(args.config)
+
+
+def cmd_status(args) -> int:
+    from bot.engine.check import run_check
+
+    settings = _settings(args)
+    result = run_check(settings, settings.environment(args.env))
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, default=str))
+    else:
+        from bot.views import status_text
+
+        sys.stdout.write(status_text(result))
+    return result.exit_code
+
+
+def cmd_diff(args) -> int:
+    from bot.engine.check import run_check
+
+    settings = _settings(args)
+    result = run_check(settings, settings.environment(args.env))
+    if result.state == "error":
+        raise DriftbotError(result.error or "could not check")
+    if args.json:
+        print(json.dumps(result.schema.to_json(), indent=2))
+    elif not result.schema.checked:
+        raise DriftbotError(f"Schema drift not checked: {result.schema.reason}")
+    elif args.summary:
+        if result.schema.summary:
+            print("\n".join(result.schema.summary))
+    elif result.schema.sql:
+        sys.stdout.write(result.schema.sql if result.schema.sql.endswith("\n") else result.schema.sql + "\n")
+    return 1 if result.schema.drifted else 0
+
+
+def cmd_resolve(args) -> int:
+    from pathlib import Path
+
+    from bot.engine import sources, writers
+
+    settings = _settings(args)
+    env = settings.environment(args.env)
+    name = args.applied or args.rolled_back
+    writers.check_migration_name(name)
+    flag = "--applied" if args.applied else "--rolled-back"
+    if not env.admin_url:
+        raise DriftbotError(f"Environment {env.name} has no admin_url; changes use the admin role only.")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise DriftbotError("Refusing to change the database without confirmation: pass --yes.")
+        answer = input(f"Run `prisma migrate resolve {flag} {name}` on {env.name}? Type the environment name to confirm: ")
+        if answer.strip() != env.name:
+            print("Not confirmed; nothing was changed.")
+            return 1
+    limits = writers.Limits(settings.write_lock_timeout_ms, settings.write_statement_timeout_ms, settings.connect_timeout_s)
+    if args.applied:
+        migrations = sources.load(env, Path(settings.cache_dir))
+        done = writers.resolve_applied(env.admin_url, migrations, name, limits)
+    else:
+        done = writers.resolve_rolled_back(env.admin_url, name, limits)
+    print(done.message)
+    return 0
+
+
+def cmd_envs(args) -> int:
+    settings = _settings(args)
+    if not settings.environments:
+        print("No environments configured (driftbot.toml or DRIFTBOT_ENVIRONMENTS__<NAME>__DATABASE_URL).")
+        return 0
+    for name, env in sorted(settings.environments.items()):
+        source = f"git {env.ref}:{env.path}" if env.git else env.migrations
+        flags = "protected" if env.protected else "unprotected"
+        print(f"{name}\t{flags}\tapprovals {env.approvals_required}\t{source}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(args.database_url)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {
+        "status": cmd_status, "diff": cmd_diff, "resolve": cmd_resolve, "envs": cmd_envs, "demo": cmd_demo,
+    }
+    try:
+        return handlers[args.command](args)
+    except DriftbotError as exc:
+        sys.stderr.write(f"driftbot: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

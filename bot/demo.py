@@ -1,0 +1,105 @@
+"""``driftbot demo``: the whole job on a fresh machine.
+
+Builds the example project's "production" on a real PostgreSQL server (an
+embedded one unless a URL is given) with the problems teams meet: a migration
+that failed on real data, one still pending behind it, one edited after it was
+applied, tables added by ``db push``, and an enum value schema.prisma has but
+the database lacks. Then runs the real check and prints the report.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from bot.engine import replay
+from bot.engine.db import parse_url
+from bot.engine.sources import read_folder
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "shop"
+DEMO_DB = "driftbot_demo_prod"
+
+# What `prisma db push` left in production: objects no migration creates.
+DB_PUSH_DRIFT = """
+CREATE TABLE "staff" ("id" SERIAL NOT NULL, "name" TEXT NOT NULL, "email" TEXT,
+    CONSTRAINT "staff_pkey" PRIMARY KEY ("id"));
+CREATE UNIQUE INDEX "staff_email_key" ON "staff"("email");
+CREATE TABLE "case_milestones" ("id" SERIAL NOT NULL, "caseId" INTEGER NOT NULL, "title" TEXT NOT NULL,
+    "dueAt" TIMESTAMP(3), CONSTRAINT "case_milestones_pkey" PRIMARY KEY ("id"));
+ALTER TABLE "case_milestones" ADD CONSTRAINT "case_milestones_caseId_fkey" FOREIGN KEY ("caseId")
+    REFERENCES "Case"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+CREATE TABLE "vendor_candidates" ("id" SERIAL NOT NULL, "name" TEXT NOT NULL, "score" INTEGER NOT NULL DEFAULT 0,
+    CONSTRAINT "vendor_candidates_pkey" PRIMARY KEY ("id"));
+"""
+
+
+def _server_url(explicit: str | None, work: Path) -> str:
+    url = explicit or os.environ.get("DRIFTBOT_DEMO_DATABASE_URL")
+    if url:
+        return url
+    from bot.embedded import postgres
+
+    print("Starting an embedded PostgreSQL (no --database-url given)…", file=sys.stderr)
+    return postgres(work / "pg")
+
+
+def build_production(server_url: str, work: Path) -> tuple[str, Path]:
+    """Create the demo's production database and project copy; return (database URL, project folder)."""
+    project = work / "shop"
+    if project.exists():
+        shutil.rmtree(project)
+    shutil.copytree(EXAMPLE, project)
+    migrations_dir = project / "prisma" / "migrations"
+    with psycopg.connect(parse_url(server_url).conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DEMO_DB)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_DB)))
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(server_url)
+    prod_url = urlunsplit(parts._replace(path="/" + DEMO_DB))
+    all_migrations = read_folder(migrations_dir).items
+    with psycopg.connect(parse_url(prod_url).conninfo, autocommit=True) as conn:
+        # Deployed up to the nickname migration, then real data arrived: two cases share a ref.
+        replay.deploy(conn, all_migrations[:3])
+        conn.execute("INSERT INTO \"User\" (email) VALUES ('ana@example.com')")
+        conn.execute("INSERT INTO \"Case\" (ref, \"ownerId\") VALUES ('C-1', 1), ('C-1', 1)")
+        # The next deploy fails on the unique index and leaves the vendors migration pending.
+        replay.deploy(conn, all_migrations)
+        # Someone ran `prisma db push` against production.
+        conn.execute(DB_PUSH_DRIFT)
+    # Someone edited an applied migration afterwards.
+    edited = migrations_dir / "20250115000000_user_nickname" / "migration.sql"
+    edited.write_text(edited.read_text() + '\n-- CreateIndex\nCREATE INDEX "User_nickname_idx" ON "User"("nickname");\n')
+    return prod_url, project
+
+
+def run_demo(database_url: str | None = None) -> int:
+    from bot.engine.check import run_check
+    from bot.settings import Settings
+    from bot.views import status_text
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "driftbot" / "demo"
+    cache.mkdir(parents=True, exist_ok=True)
+    server = _server_url(database_url, cache)
+    prod_url, project = build_production(server, cache)
+    settings = Settings(
+        environments={
+            "prod": {
+                "database_url": prod_url,
+                "shadow_url": server,
+                "migrations": str(project / "prisma" / "migrations"),
+                "schema": str(project / "prisma" / "schema.prisma"),
+                "protected": True,
+            }
+        },
+        cache_dir=cache,
+    )
+    print(f"Built the demo's production database ({DEMO_DB}) from examples/shop.\n")
+    result = run_check(settings, settings.environment("prod"))
+    sys.stdout.write(status_text(result))
+    return 0 if result.state != "error" else 2

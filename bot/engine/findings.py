@@ -1,0 +1,108 @@
+"""Findings: what is wrong, in plain words, mapped to the runbook case and its fix.
+
+The runbook cases (product.md): A extra objects -> catch-up migration; B pending
+or missing objects -> ``migrate deploy`` from CI/CD; B' failed -> fix, then
+``resolve --applied`` or ``--rolled-back``; C enum value missing -> ``ADD VALUE``
+plus a tracking migration; E no history -> baseline. Reset is never proposed.
+"""
+
+from __future__ import annotations
+
+from bot.engine.history import HistoryVerdict
+from bot.engine.result import Action, Finding
+
+
+def _database_error(logs: str) -> str:
+    """The PostgreSQL error inside Prisma's failure log (its first ``ERROR`` line), else the first line."""
+    lines = [ln.strip() for ln in logs.strip().splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith(("ERROR:", "ERROR ", "db error:")):
+            return ln[:300]
+    return lines[0][:300]
+
+
+def resolve_action(kind: str, name: str) -> Action:
+    flag = "--applied" if kind == "resolve_applied" else "--rolled-back"
+    return Action(kind, (("migration", name),), command=f"prisma migrate resolve {flag} {name}")
+
+
+def history_findings(h: HistoryVerdict) -> list[Finding]:
+    """One finding per history problem, in the order a person should deal with them."""
+    if not h.managed:
+        return [
+            Finding(
+                "E",
+                "The database is not managed by Prisma Migrate (no `_prisma_migrations` table).",
+                "Take a backup, commit a baseline migration generated from the live schema, "
+                "then record it with `resolve --applied 0_baseline`.",
+                Action("baseline", (("migration", "0_baseline"),), command="prisma migrate resolve --applied 0_baseline"),
+            )
+        ]
+    out: list[Finding] = []
+    for f in h.failed:
+        partial = (
+            " Its script manages its own transactions, so part of it may have been applied: check before resolving."
+            if f.may_be_partial
+            else " PostgreSQL ran it as one transaction, so it left nothing behind."
+            if f.may_be_partial is False
+            else ""
+        )
+        reason = f" Database said: {_database_error(f.logs)}" if f.logs and f.logs.strip() else ""
+        out.append(
+            Finding(
+                "B'",
+                f"Migration {f.name} failed; `migrate deploy` is blocked until it is resolved.",
+                f"If the fix will be a corrected migration, mark it rolled back and deploy again.{partial}{reason}",
+                resolve_action("resolve_rolled_back", f.name),
+            )
+        )
+        out.append(
+            Finding(
+                "B'",
+                f"Or, once {f.name} has been completed by hand, record it as applied.",
+                "Only after every statement of the migration is in the database.",
+                resolve_action("resolve_applied", f.name),
+            )
+        )
+    for m in h.modified:
+        out.append(
+            Finding(
+                "history",
+                f"Migration {m.name} was edited after it was applied (checksum {m.applied_checksum[:8]}… in the database, "
+                f"{m.local_checksum[:8]}… in the folder).",
+                "`prisma migrate status` does not report this. Restore the applied version of the file from git; "
+                "put the new change in a new migration.",
+            )
+        )
+    if h.missing_locally:
+        common = h.last_common_migration or "none"
+        out.append(
+            Finding(
+                "history",
+                f"The database has {len(h.missing_locally)} migration(s) the folder lacks: {', '.join(h.missing_locally)}.",
+                f"Environments diverged (last common migration: {common}). "
+                + ("`prisma migrate status` says \"up to date\" here. " if not h.pending else "")
+                + "Merge the branch that holds them, or remove them from the database only if they were never meant to ship.",
+            )
+        )
+    rolled_back = set(h.rolled_back_pending)
+    for name in h.rolled_back_pending:
+        out.append(
+            Finding(
+                "history",
+                f"Migration {name} was rolled back and is pending again.",
+                "`migrate deploy` will run it again; make sure the database no longer holds any of its changes first.",
+                Action("deploy", (("migration", name),), command="prisma migrate deploy"),
+            )
+        )
+    ordinary = [n for n in h.pending if n not in rolled_back and n not in h.applied_by_hand]
+    if ordinary:
+        out.append(
+            Finding(
+                "B",
+                f"{len(ordinary)} migration(s) not yet applied: {', '.join(ordinary[:5])}{' …' if len(ordinary) > 5 else ''}.",
+                "Run `prisma migrate deploy` from CI/CD. Never reset a shared database.",
+                Action("deploy", (("migrations", ",".join(ordinary)),), command="prisma migrate deploy"),
+            )
+        )
+    return out

@@ -1,0 +1,202 @@
+"""Migration history: ``_prisma_migrations`` rows + the local folder -> a verdict.
+
+``classify`` is pure. ``read_rows`` is the one adapter; it reads in a read-only
+transaction. The verdict says what ``prisma migrate status`` says and, where
+Prisma is silent or wrong, what is true.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+from bot.engine.sources import LocalMigration, Migrations
+
+TABLE = "_prisma_migrations"
+
+
+@dataclass(frozen=True)
+class MigrationRow:
+    """One row of ``_prisma_migrations`` (one attempt at one migration)."""
+
+    id: str
+    checksum: str
+    finished_at: datetime | None
+    migration_name: str
+    logs: str | None
+    rolled_back_at: datetime | None
+    started_at: datetime
+    applied_steps_count: int
+
+    @property
+    def is_applied(self) -> bool:
+        return self.finished_at is not None and self.rolled_back_at is None
+
+    @property
+    def is_failed(self) -> bool:
+        return self.finished_at is None and self.rolled_back_at is None
+
+
+@dataclass(frozen=True)
+class FailedMigration:
+    name: str
+    logs: str | None
+    started_at: datetime
+    # True when the script controls its own transactions (BEGIN/COMMIT, CONCURRENTLY):
+    # PostgreSQL may have kept part of it. None when the file is not found locally.
+    may_be_partial: bool | None
+
+
+@dataclass(frozen=True)
+class ModifiedMigration:
+    name: str
+    applied_checksum: str
+    local_checksum: str
+
+
+@dataclass(frozen=True)
+class HistoryVerdict:
+    """What the migration history says, and what Prisma would say about it."""
+
+    managed: bool
+    local: tuple[str, ...]
+    applied: tuple[str, ...]
+    pending: tuple[str, ...] = ()
+    failed: tuple[FailedMigration, ...] = ()
+    rolled_back_pending: tuple[str, ...] = ()
+    modified: tuple[ModifiedMigration, ...] = ()
+    missing_locally: tuple[str, ...] = ()
+    applied_by_hand: tuple[str, ...] = ()
+    last_common_migration: str | None = None
+    rows: int = 0
+
+    @property
+    def diverged(self) -> bool:
+        """Prisma's ``historiesDiverge``: each side has migrations the other lacks."""
+        return bool(self.missing_locally) and bool(self.pending)
+
+    @property
+    def in_sync(self) -> bool:
+        return self.managed and not (
+            self.pending or self.failed or self.modified or self.missing_locally or self.applied_by_hand
+        )
+
+    def prisma_status(self) -> tuple[int, str]:
+        """The exit code and headline ``prisma migrate status`` prints for this history."""
+        if not self.managed:
+            return 1, "The current database is not managed by Prisma Migrate."
+        if self.failed:
+            return 1, f"Following migration have failed: {', '.join(f.name for f in self.failed)}"
+        if self.diverged:
+            return 1, "Your local migration history and the migrations table from your database are different"
+        if self.pending:
+            return 1, f"Following migration have not yet been applied: {', '.join(self.pending)}"
+        return 0, "Database schema is up to date!"
+
+    @property
+    def prisma_blind_spots(self) -> tuple[str, ...]:
+        """What is wrong although ``prisma migrate status`` says "up to date" (or does not say)."""
+        notes = []
+        for m in self.modified:
+            notes.append(f"{m.name} was edited after it was applied (checksum differs); Prisma status does not report it.")
+        if self.missing_locally and not self.pending:
+            notes.append(
+                f"The database has {len(self.missing_locally)} migration(s) the folder lacks "
+                f"({', '.join(self.missing_locally)}); Prisma status says \"up to date\"."
+            )
+        for name in self.rolled_back_pending:
+            notes.append(f"{name} was rolled back and is pending again: `migrate deploy` will run it again.")
+        return tuple(notes)
+
+
+def _may_be_partial(script: str) -> bool:
+    upper = script.upper()
+    return any(word in upper for word in ("COMMIT", "CONCURRENTLY", "ALTER SYSTEM", "VACUUM"))
+
+
+def classify(local: Migrations | tuple[LocalMigration, ...], rows: list[MigrationRow] | None) -> HistoryVerdict:
+    """Compare the local migrations with the database's rows. Pure."""
+    items = local.items if isinstance(local, Migrations) else tuple(local)
+    local_names = tuple(m.name for m in items)
+    if rows is None:
+        return HistoryVerdict(managed=False, local=local_names, applied=(), pending=local_names)
+    by_name = {m.name: m for m in items}
+
+    ordered = sorted(rows, key=lambda r: (r.started_at, r.finished_at or r.started_at))
+    applied_rows: dict[str, MigrationRow] = {}
+    failed_rows: dict[str, MigrationRow] = {}
+    rolled_back: set[str] = set()
+    for row in ordered:
+        if row.is_applied:
+            applied_rows[row.migration_name] = row  # the latest applied attempt wins
+        elif row.is_failed:
+            failed_rows.setdefault(row.migration_name, row)
+        else:
+            rolled_back.add(row.migration_name)
+
+    applied = tuple(applied_rows)
+    failed = tuple(
+        FailedMigration(
+            name=name,
+            logs=row.logs,
+            started_at=row.started_at,
+            may_be_partial=_may_be_partial(by_name[name].script) if name in by_name else None,
+        )
+        for name, row in failed_rows.items()
+    )
+    failed_names = set(failed_rows)
+    pending = tuple(n for n in local_names if n not in applied_rows and n not in failed_names)
+    rolled_back_pending = tuple(n for n in pending if n in rolled_back)
+    modified = tuple(
+        ModifiedMigration(n, applied_rows[n].checksum, by_name[n].checksum)
+        for n in local_names
+        if n in applied_rows and applied_rows[n].checksum != by_name[n].checksum
+    )
+    missing_locally = tuple(sorted((set(applied_rows) | failed_names) - set(by_name), key=str.encode))
+
+    applied_sorted = sorted(set(applied_rows) | failed_names, key=str.encode)
+    last_common = None
+    for ours, theirs in zip(local_names, applied_sorted):
+        if ours != theirs:
+            break
+        last_common = ours
+    return HistoryVerdict(
+        managed=True,
+        local=local_names,
+        applied=applied,
+        pending=pending,
+        failed=failed,
+        rolled_back_pending=rolled_back_pending,
+        modified=modified,
+        missing_locally=missing_locally,
+        last_common_migration=last_common,
+        rows=len(rows),
+    )
+
+
+def table_exists(conn: psycopg.Connection, schema: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')",
+        (schema, TABLE),
+    ).fetchone()
+    return row is not None
+
+
+def read_rows(conn: psycopg.Connection, schema: str = "public") -> list[MigrationRow] | None:
+    """All rows of ``_prisma_migrations``, or None when the table does not exist.
+
+    Runs in a read-only transaction on the caller's connection.
+    """
+    with conn.transaction():
+        conn.execute("SET TRANSACTION READ ONLY")
+        if not table_exists(conn, schema):
+            return None
+        query = sql.SQL(
+            "SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count "
+            "FROM {} ORDER BY started_at, id"
+        ).format(sql.Identifier(schema, TABLE))
+        return [MigrationRow(*r) for r in conn.execute(query).fetchall()]

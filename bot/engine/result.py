@@ -1,0 +1,188 @@
+"""The one result object every view renders: CLI text, JSON, Slack blocks, digest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from bot.engine.history import HistoryVerdict
+
+STATES = ("in_sync", "drifted", "pending", "failed", "not_managed", "error")
+CASES = ("A", "B", "B'", "C", "E", "history")
+ACTION_KINDS = (
+    "catch_up_migration", "deploy", "resolve_applied", "resolve_rolled_back", "add_enum_value", "baseline", "none",
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    """A proposed fix with its exact arguments."""
+
+    kind: str
+    args: tuple[tuple[str, str], ...] = ()
+    sql: str | None = None
+    command: str | None = None  # the command a person would run, for the message
+
+    def __post_init__(self) -> None:
+        if self.kind not in ACTION_KINDS:
+            raise ValueError(f"unknown action kind {self.kind!r}")
+
+    @property
+    def arguments(self) -> dict[str, str]:
+        return dict(self.args)
+
+    @property
+    def executable(self) -> bool:
+        """Whether driftbot itself can run it (after approval) rather than CI/CD or a person."""
+        return self.kind in ("resolve_applied", "resolve_rolled_back", "add_enum_value")
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, **self.arguments}
+        if self.sql is not None:
+            out["sql"] = self.sql
+        if self.command is not None:
+            out["command"] = self.command
+        return out
+
+
+NO_ACTION = Action("none")
+
+
+@dataclass(frozen=True)
+class Finding:
+    case: str
+    title: str
+    detail: str = ""
+    action: Action = NO_ACTION
+
+    def __post_init__(self) -> None:
+        if self.case not in CASES:
+            raise ValueError(f"unknown case {self.case!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"case": self.case, "title": self.title, "detail": self.detail, "action": self.action.to_json()}
+
+
+@dataclass(frozen=True)
+class SchemaReport:
+    checked: bool
+    reason: str | None = None
+    summary: tuple[str, ...] = ()
+    sql: str = ""
+
+    @property
+    def drifted(self) -> bool:
+        return self.checked and bool(self.summary)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"checked": self.checked, "reason": self.reason, "summary": list(self.summary), "sql": self.sql}
+
+
+@dataclass(frozen=True)
+class DeployPreview:
+    ok: bool
+    migration: str | None = None
+    error: str | None = None
+    statement: str | None = None
+    caveats: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "migration": self.migration, "error": self.error,
+                "statement": self.statement, "caveats": list(self.caveats)}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    environment: str
+    state: str
+    history: HistoryVerdict | None
+    schema: SchemaReport
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+    checked_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    duration_ms: float = 0.0
+    source: str | None = None
+    deploy_preview: DeployPreview | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.state not in STATES:
+            raise ValueError(f"unknown state {self.state!r}")
+
+    @property
+    def exit_code(self) -> int:
+        """0 in sync, 1 drift or a problem found, 2 could not check."""
+        return {"in_sync": 0, "error": 2}.get(self.state, 1)
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of what was found (not of when): equal results, equal fingerprints."""
+        body = self.to_json()
+        for key in ("checked_at", "duration_ms", "fingerprint"):
+            body.pop(key, None)
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+    def history_json(self) -> dict[str, Any]:
+        h = self.history
+        if h is None:
+            out: dict[str, Any] = {"local": 0, "applied": 0, "pending": [], "failed": [], "rolled_back_pending": [],
+                                   "modified": [], "missing_locally": [], "applied_by_hand": []}
+        else:
+            out = {
+                "local": len(h.local),
+                "applied": len(h.applied),
+                "pending": list(h.pending),
+                "failed": [f.name for f in h.failed],
+                "rolled_back_pending": list(h.rolled_back_pending),
+                "modified": [m.name for m in h.modified],
+                "missing_locally": list(h.missing_locally),
+                "applied_by_hand": list(h.applied_by_hand),
+                "managed": h.managed,
+                "last_common_migration": h.last_common_migration,
+                "prisma_status": {"exit_code": h.prisma_status()[0], "says": h.prisma_status()[1]},
+                "prisma_blind_spots": list(h.prisma_blind_spots),
+                "failed_details": [
+                    {"name": f.name, "logs": f.logs, "started_at": f.started_at.isoformat(), "may_be_partial": f.may_be_partial}
+                    for f in h.failed
+                ],
+                "modified_details": [
+                    {"name": m.name, "applied_checksum": m.applied_checksum, "local_checksum": m.local_checksum}
+                    for m in h.modified
+                ],
+            }
+        if self.deploy_preview is not None:
+            out["deploy_preview"] = self.deploy_preview.to_json()
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "environment": self.environment,
+            "state": self.state,
+            "history": self.history_json(),
+            "schema": self.schema.to_json(),
+            "findings": [f.to_json() for f in self.findings],
+            "error": self.error,
+            "checked_at": self.checked_at.isoformat(),
+            "duration_ms": round(self.duration_ms, 1),
+            "source": self.source,
+        }
+        out.update(dict(self.extra))
+        return out
+
+
+def decide_state(history: HistoryVerdict | None, schema: SchemaReport, error: str | None = None) -> str:
+    """The headline state: error > not_managed > failed > drifted > pending > in_sync."""
+    if error is not None or history is None:
+        return "error"
+    if not history.managed:
+        return "not_managed"
+    if history.failed:
+        return "failed"
+    if history.modified or history.missing_locally or history.applied_by_hand or schema.drifted:
+        return "drifted"
+    if history.pending:
+        return "pending"
+    return "in_sync"

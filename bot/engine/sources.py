@@ -1,0 +1,219 @@
+"""Migrations sources: a local folder, or a git repository at a ref.
+
+Both read the layout Prisma reads: one directory per migration, named by its
+folder, holding ``migration.sql``; ``migration_lock.toml`` names the provider.
+Entries that are not directories are ignored, as Prisma ignores them.
+Migrations sort by their folder name in byte order, as Prisma sorts them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.errors import MigrationsSourceError, redact
+
+LOCK_FILE = "migration_lock.toml"
+SCRIPT = "migration.sql"
+
+
+@dataclass(frozen=True)
+class LocalMigration:
+    """One migration folder: its name, script and Prisma checksum."""
+
+    name: str
+    script: str = field(repr=False)
+    checksum: str
+
+    @classmethod
+    def from_bytes(cls, name: str, raw: bytes, where: str) -> "LocalMigration":
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MigrationsSourceError(
+                f"{where}/{name}/{SCRIPT} is not UTF-8 (byte {exc.start}); Prisma cannot read it either. "
+                "Re-save the file as UTF-8."
+            ) from None
+        return cls(name=name, script=text, checksum=hashlib.sha256(raw).hexdigest())
+
+
+@dataclass(frozen=True)
+class Migrations:
+    """The migrations a source holds, sorted as Prisma applies them."""
+
+    items: tuple[LocalMigration, ...]
+    provider: str | None
+    origin: str
+    revision: str | None = None  # the git commit, for a git source
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.items)
+
+    def by_name(self) -> dict[str, LocalMigration]:
+        return {m.name: m for m in self.items}
+
+    @property
+    def digest(self) -> str:
+        """A hash of every migration's name and checksum: the replay cache key."""
+        h = hashlib.sha256()
+        for m in self.items:
+            h.update(m.name.encode() + b"\0" + m.checksum.encode() + b"\n")
+        return h.hexdigest()
+
+
+def _check_provider(lock_text: str | None, where: str) -> str | None:
+    if lock_text is None:
+        return None
+    try:
+        provider = tomllib.loads(lock_text).get("provider")
+    except tomllib.TOMLDecodeError as exc:
+        raise MigrationsSourceError(f"{where}/{LOCK_FILE} is not valid TOML ({exc}).") from None
+    if provider not in (None, "postgresql", "postgres"):
+        raise MigrationsSourceError(
+            f"{where}/{LOCK_FILE} says provider = {provider!r}; driftbot supports PostgreSQL only."
+        )
+    return provider
+
+
+def _sorted(items: list[LocalMigration]) -> tuple[LocalMigration, ...]:
+    return tuple(sorted(items, key=lambda m: m.name.encode("utf-8")))
+
+
+def read_folder(folder: str | Path) -> Migrations:
+    """Read a local migrations folder."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise MigrationsSourceError(f"Migrations folder {root} does not exist (setting `migrations`).")
+    items = []
+    for entry in root.iterdir():
+        if not entry.is_dir():
+            continue
+        script = entry / SCRIPT
+        if not script.is_file():
+            raise MigrationsSourceError(
+                f"Migration folder {root}/{entry.name} has no {SCRIPT}; Prisma cannot apply it either."
+            )
+        items.append(LocalMigration.from_bytes(entry.name, script.read_bytes(), str(root)))
+    lock = root / LOCK_FILE
+    provider = _check_provider(lock.read_text(encoding="utf-8", errors="replace") if lock.is_file() else None, str(root))
+    return Migrations(_sorted(items), provider, str(root))
+
+
+# --- git ---------------------------------------------------------------------------
+
+_SAFE_REF = re.compile(r"^[A-Za-z0-9._/@{}^~+-]+$")
+
+
+def _git(args: list[str], cwd: Path | None = None, timeout: int = 120, input: bytes | None = None) -> bytes:
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent"},
+        )
+    except FileNotFoundError:
+        raise MigrationsSourceError("git is not installed; it is needed for a git migrations source.") from None
+    except subprocess.TimeoutExpired:
+        raise MigrationsSourceError(f"git {args[0]} took longer than {timeout} s.") from None
+    if done.returncode != 0:
+        err = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise MigrationsSourceError(f"git {args[0]} failed: {redact(err[-1] if err else 'no output')}")
+    return done.stdout
+
+
+class GitSource:
+    """A repository fetched into a bare cache folder; read at a ref without a work tree."""
+
+    def __init__(self, url: str, ref: str, path: str, cache_dir: Path) -> None:
+        if not _SAFE_REF.match(ref) or ref.startswith("-"):
+            raise MigrationsSourceError(f"Git ref {ref!r} is not a valid ref name.")
+        self.url, self.ref, self.path = url, ref, path.strip("/")
+        key = hashlib.sha256(url.encode()).hexdigest()[:16]
+        self.repo = Path(cache_dir) / "git" / key
+
+    @property
+    def origin(self) -> str:
+        return f"{redact(self.url)}@{self.ref}:{self.path}"
+
+    def fetch(self) -> None:
+        if not (self.repo / "HEAD").exists():
+            self.repo.parent.mkdir(parents=True, exist_ok=True)
+            _git(["init", "--bare", "--quiet", str(self.repo)])
+        _git(
+            ["fetch", "--quiet", "--prune", "--force", "--", self.url,
+             "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+            cwd=self.repo,
+        )
+
+    def resolve(self) -> str:
+        try:
+            return _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{self.ref}^{{commit}}"], cwd=self.repo).decode().strip()
+        except MigrationsSourceError:
+            raise MigrationsSourceError(f"Git ref `{self.ref}` was not found in {redact(self.url)}.") from None
+
+    def read(self, fetch: bool = True) -> Migrations:
+        if fetch:
+            self.fetch()
+        commit = self.resolve()
+        listing = _git(["ls-tree", "-r", "-z", "--full-tree", commit, "--", self.path + "/"], cwd=self.repo)
+        blobs: dict[str, str] = {}
+        lock_blob = None
+        for entry in filter(None, listing.split(b"\0")):
+            meta, _, rel = entry.partition(b"\t")
+            kind, sha = meta.split()[1].decode(), meta.split()[2].decode()
+            rel_path = rel.decode("utf-8", "replace")[len(self.path) + 1 :]
+            parts = rel_path.split("/")
+            if kind != "blob":
+                continue
+            if parts == [LOCK_FILE]:
+                lock_blob = sha
+            elif len(parts) == 2 and parts[1] == SCRIPT:
+                blobs[parts[0]] = sha
+        if not blobs and lock_blob is None:
+            raise MigrationsSourceError(f"No migrations at `{self.path}` in {redact(self.url)}@{self.ref}.")
+        contents = self._cat([*blobs.values(), *([lock_blob] if lock_blob else [])])
+        items = [LocalMigration.from_bytes(name, contents[sha], self.origin) for name, sha in blobs.items()]
+        lock_text = contents[lock_blob].decode("utf-8", "replace") if lock_blob else None
+        provider = _check_provider(lock_text, self.origin)
+        return Migrations(_sorted(items), provider, self.origin, revision=commit)
+
+    def _cat(self, shas: list[str]) -> dict[str, bytes]:
+        """Read many blobs in one ``git cat-file --batch`` process."""
+        if not shas:
+            return {}
+        out = _git(["cat-file", "--batch"], cwd=self.repo, input=("\n".join(shas) + "\n").encode())
+        result, pos = {}, 0
+        while pos < len(out):
+            header_end = out.index(b"\n", pos)
+            sha, _kind, size = out[pos:header_end].decode().split()
+            start = header_end + 1
+            result[sha] = out[start : start + int(size)]
+            pos = start + int(size) + 1
+        return result
+
+    def refs_containing(self, migration: str) -> list[str]:
+        """Branches and tags whose history holds a migration of this name (for diverged environments)."""
+        target = f"{self.path}/{migration}/{SCRIPT}"
+        out = _git(["log", "--all", "--format=%H", "--", target], cwd=self.repo).decode().split()
+        if not out:
+            return []
+        refs = set()
+        for commit in out[:20]:
+            names = _git(["for-each-ref", "--format=%(refname:short)", "--contains", commit], cwd=self.repo)
+            refs.update(names.decode().split())
+        return sorted(refs)
+
+
+def load(env, cache_dir: Path, fetch: bool = True) -> Migrations:
+    """The migrations of an environment's configured source."""
+    if env.git:
+        return GitSource(env.git, env.ref, env.path, cache_dir).read(fetch=fetch)
+    return read_folder(env.migrations)

@@ -1,0 +1,254 @@
+"""The only code that writes to a target database.
+
+Each writer runs in one transaction with ``lock_timeout`` and
+``statement_timeout``, and first takes the advisory lock Prisma Migrate itself
+takes (72707369), without waiting: if a deploy, a ``migrate resolve`` or another
+driftbot change holds it, the writer refuses. Each is safe to run twice: the
+second run is refused with Prisma's reason and changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from bot.engine.db import connect, parse_url
+from bot.engine.history import TABLE, MigrationRow, table_exists
+from bot.engine.sources import Migrations
+from bot.errors import Busy, DatabaseUnreachable, InvalidName, Refused
+
+# Prisma Migrate's own advisory lock key: holding it keeps us out of a running deploy.
+PRISMA_ADVISORY_LOCK = 72707369
+
+CREATE_TABLE = """CREATE TABLE IF NOT EXISTS {table} (
+    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
+    "checksum"              VARCHAR(64) NOT NULL,
+    "finished_at"           TIMESTAMPTZ,
+    "migration_name"        VARCHAR(255) NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        TIMESTAMPTZ,
+    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
+)"""
+
+
+@dataclass(frozen=True)
+class Limits:
+    lock_timeout_ms: int = 5_000
+    statement_timeout_ms: int = 60_000
+    connect_timeout_s: int = 5
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a writer did: the statements it ran, in order, for the audit trail."""
+
+    action: str
+    target: str
+    statements: tuple[str, ...]
+    message: str
+
+
+def check_migration_name(name: str) -> str:
+    if not name or len(name) > 255 or "/" in name or "\\" in name or name in (".", "..") or ".." in name:
+        raise InvalidName(f"`{name[:80]}` is not a migration name (no '/', '\\' or '..'; at most 255 characters).")
+    if any(ord(c) < 32 for c in name):
+        raise InvalidName("A migration name cannot contain control characters.")
+    return name
+
+
+_IDENT_MAX = 63
+
+
+def check_identifier(value: str, what: str) -> str:
+    if not value or len(value.encode("utf-8")) > _IDENT_MAX or "\x00" in value:
+        raise InvalidName(f"The {what} name must be 1 to {_IDENT_MAX} bytes (got {len(value.encode('utf-8'))}).")
+    return value
+
+
+def check_enum_value(value: str) -> str:
+    if not value or len(value.encode("utf-8")) > _IDENT_MAX or "\x00" in value:
+        raise InvalidName(f"An enum value must be 1 to {_IDENT_MAX} bytes.")
+    return value
+
+
+class _Session:
+    """One locked, time-limited transaction on a target database."""
+
+    def __init__(self, conn: psycopg.Connection, limits: Limits) -> None:
+        self.conn, self.limits, self.ran = conn, limits, []
+
+    def __enter__(self) -> "_Session":
+        self.tx = self.conn.transaction()
+        self.tx.__enter__()
+        self.conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{self.limits.lock_timeout_ms}ms")))
+        self.conn.execute(
+            sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(f"{self.limits.statement_timeout_ms}ms"))
+        )
+        got = self.conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (PRISMA_ADVISORY_LOCK,)).fetchone()[0]
+        if not got:
+            self.tx.__exit__(None, None, None)
+            raise Busy(
+                "Another change (a Prisma migrate command or a driftbot execution) holds the migration lock on "
+                "this database. Nothing was changed; try again when it has finished."
+            )
+        return self
+
+    def run(self, statement: sql.Composable | str, params: tuple | None = None, shown: str | None = None) -> None:
+        self.conn.execute(statement, params)
+        self.ran.append(shown or (statement.as_string(self.conn) if isinstance(statement, sql.Composable) else statement))
+
+    def __exit__(self, *exc) -> bool:
+        return bool(self.tx.__exit__(*exc))
+
+
+def _open(url: str, limits: Limits):
+    return connect(url, what="admin", connect_timeout=limits.connect_timeout_s)
+
+
+def _wrap_pg(exc: psycopg.Error) -> Exception:
+    if isinstance(exc, (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled)):
+        return Busy(f"The change timed out waiting for a lock or took too long ({exc.diag.message_primary}); nothing was changed.")
+    if isinstance(exc, psycopg.OperationalError):
+        return DatabaseUnreachable(f"The admin database connection failed: {str(exc).splitlines()[0]}")
+    return Refused(f"PostgreSQL refused the change: {exc.diag.message_primary or exc}")
+
+
+def resolve_applied(url: str, migrations: Migrations, name: str, limits: Limits = Limits()) -> WriteResult:
+    """``prisma migrate resolve --applied NAME``: record a migration as applied.
+
+    Failed attempts get ``rolled_back_at = now()``; a new row is inserted with
+    the local file's checksum, ``started_at = finished_at = now()`` and 0 steps.
+    Refused (P3008) when the migration is already applied, and when it is not
+    in the migrations folder (P3017). Creates ``_prisma_migrations`` when
+    missing, as Prisma does for a baseline.
+    """
+    check_migration_name(name)
+    local = migrations.by_name().get(name)
+    if local is None:
+        raise Refused(f"P3017: The migration `{name}` could not be found in {migrations.origin}; nothing was changed.")
+    target = parse_url(url)
+    table = sql.Identifier(target.schema, TABLE)
+    try:
+        with _open(url, limits) as conn, _Session(conn, limits) as s:
+            if not table_exists(conn, target.schema):
+                s.run(sql.SQL(CREATE_TABLE).format(table=table))
+            rows = [r for r in _rows(conn, target.schema) if r.migration_name == name]
+            if any(r.is_applied for r in rows):
+                raise Refused(f"P3008: The migration `{name}` is already recorded as applied in the database; nothing was changed.")
+            if any(r.is_failed for r in rows):
+                s.run(
+                    sql.SQL(
+                        "UPDATE {} SET rolled_back_at = now() WHERE migration_name = %s "
+                        "AND finished_at IS NULL AND rolled_back_at IS NULL"
+                    ).format(table),
+                    (name,),
+                    shown=f"UPDATE \"{TABLE}\" SET rolled_back_at = now() WHERE migration_name = '{name}' AND finished_at IS NULL AND rolled_back_at IS NULL",
+                )
+            new_id = str(uuid.uuid4())
+            s.run(
+                sql.SQL(
+                    "INSERT INTO {} (id, checksum, started_at, finished_at, migration_name, applied_steps_count, logs, rolled_back_at) "
+                    "VALUES (%s, %s, now(), now(), %s, 0, NULL, NULL)"
+                ).format(table),
+                (new_id, local.checksum, name),
+                shown=f"INSERT INTO \"{TABLE}\" (id, checksum, started_at, finished_at, migration_name, applied_steps_count) "
+                f"VALUES ('{new_id}', '{local.checksum}', now(), now(), '{name}', 0)",
+            )
+            ran = tuple(s.ran)
+    except psycopg.Error as exc:
+        raise _wrap_pg(exc) from None
+    return WriteResult("resolve_applied", target.dbname, ran, f"Migration {name} marked as applied.")
+
+
+def _rows(conn: psycopg.Connection, schema: str):
+    # read_rows opens a nested read-only transaction; inside ours a plain select is enough.
+    query = sql.SQL(
+        "SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count "
+        "FROM {} ORDER BY started_at, id FOR UPDATE"
+    ).format(sql.Identifier(schema, TABLE))
+    return [MigrationRow(*r) for r in conn.execute(query).fetchall()]
+
+
+def resolve_rolled_back(url: str, name: str, limits: Limits = Limits()) -> WriteResult:
+    """``prisma migrate resolve --rolled-back NAME``: mark a failed migration rolled back.
+
+    Sets ``rolled_back_at = now()`` on its failed rows; nothing else changes.
+    Refused when the migration never ran (P3011) or is not failed (P3012).
+    """
+    check_migration_name(name)
+    target = parse_url(url)
+    table = sql.Identifier(target.schema, TABLE)
+    try:
+        with _open(url, limits) as conn, _Session(conn, limits) as s:
+            if not table_exists(conn, target.schema):
+                raise Refused(f"P3011: Migration `{name}` cannot be rolled back because it was never applied to the database.")
+            rows = [r for r in _rows(conn, target.schema) if r.migration_name == name]
+            if not rows:
+                raise Refused(f"P3011: Migration `{name}` cannot be rolled back because it was never applied to the database.")
+            if not any(r.is_failed for r in rows):
+                raise Refused(f"P3012: Migration `{name}` cannot be rolled back because it is not in a failed state.")
+            s.run(
+                sql.SQL(
+                    "UPDATE {} SET rolled_back_at = now() WHERE migration_name = %s "
+                    "AND finished_at IS NULL AND rolled_back_at IS NULL"
+                ).format(table),
+                (name,),
+                shown=f"UPDATE \"{TABLE}\" SET rolled_back_at = now() WHERE migration_name = '{name}' AND finished_at IS NULL AND rolled_back_at IS NULL",
+            )
+            ran = tuple(s.ran)
+    except psycopg.Error as exc:
+        raise _wrap_pg(exc) from None
+    return WriteResult("resolve_rolled_back", target.dbname, ran, f"Migration {name} marked as rolled back.")
+
+
+def add_enum_value_sql(enum: str, value: str, schema: str = "public") -> sql.Composed:
+    check_identifier(enum, "enum")
+    check_enum_value(value)
+    return sql.SQL("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}").format(sql.Identifier(schema, enum), sql.Literal(value))
+
+
+def render_add_enum_value(enum: str, value: str, schema: str = "public") -> str:
+    """The statement as text (for messages and tracking migrations), quoted without a connection."""
+    check_identifier(enum, "enum")
+    check_enum_value(value)
+    ident = '"' + enum.replace('"', '""') + '"'
+    if schema != "public":
+        ident = '"' + schema.replace('"', '""') + '".' + ident
+    literal = "'" + value.replace("'", "''") + "'"
+    if "\\" in value:
+        literal = "E" + literal.replace("\\", "\\\\")
+    return f"ALTER TYPE {ident} ADD VALUE IF NOT EXISTS {literal};"
+
+
+def add_enum_value(url: str, enum: str, value: str, limits: Limits = Limits(), schema: str | None = None) -> WriteResult:
+    """``ALTER TYPE "enum" ADD VALUE IF NOT EXISTS 'value'``; refused when the enum does not exist
+    or already has the value (so a second run is a clear no-op)."""
+    statement = add_enum_value_sql(enum, value, schema or parse_url(url).schema)
+    target = parse_url(url)
+    schema = schema or target.schema
+    try:
+        with _open(url, limits) as conn, _Session(conn, limits) as s:
+            labels = conn.execute(
+                "SELECT e.enumlabel FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
+                "LEFT JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid WHERE n.nspname = %s AND t.typname = %s AND t.typtype = 'e'",
+                (schema, enum),
+            ).fetchall()
+            if not labels:
+                raise Refused(f"There is no enum `{enum[:63]}` in schema `{schema}`; nothing was changed.")
+            if any(label == value for (label,) in labels):
+                raise Refused(f"Enum `{enum}` already has the value `{value}`; nothing was changed.")
+            s.run(statement, shown=statement.as_string(conn))
+            ran = tuple(s.ran)
+    except psycopg.Error as exc:
+        raise _wrap_pg(exc) from None
+    return WriteResult("add_enum_value", target.dbname, ran, f"Added value {value!r} to enum {enum}.")
+
+
+__all__ = [
+    "Limits", "WriteResult", "resolve_applied", "resolve_rolled_back", "add_enum_value",
+    "add_enum_value_sql", "render_add_enum_value", "check_migration_name", "PRISMA_ADVISORY_LOCK",
+]

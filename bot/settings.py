@@ -1,0 +1,220 @@
+"""One typed ``Settings`` object, built once at start-up and passed down.
+
+Sources, highest priority first: the process environment (``DRIFTBOT_`` prefix,
+``__`` between levels, plus the names Slack's own tools use), then
+``driftbot.toml``. Secrets come only from the environment: a password or token
+written in the file is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.errors import ConfigError, UnknownEnvironment, redact
+
+ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+APPROVER = re.compile(r"^[US][A-Z0-9]{2,}$")
+_SECRET_KEYS = re.compile(r"(password|passwd|secret|token)", re.I)
+
+
+def _check_pg_url(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"{field} must be a postgresql:// URL, got {redact(value)!r}")
+    return value
+
+
+class EnvironmentSettings(BaseModel):
+    """One database environment driftbot watches (prod, staging, ...)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    name: str = ""
+    database_url: str = Field(repr=False, description="read-only role used for checks")
+    admin_url: str | None = Field(None, repr=False, description="role used only for approved changes")
+    shadow_url: str | None = Field(None, repr=False, description="server where scratch (shadow) databases are created")
+    migrations: str | None = Field(None, description="local migrations folder")
+    git: str | None = Field(None, repr=False, description="git repository holding the migrations")
+    ref: str = "main"
+    path: str = "prisma/migrations"
+    schema_path: str | None = Field(None, alias="schema", description="schema.prisma file or folder")
+    protected: bool = True
+    approvals_required: int = Field(2, ge=1, le=10)
+    channel: str | None = None
+    approvers: list[str] | None = None
+
+    @field_validator("database_url", "admin_url", "shadow_url")
+    @classmethod
+    def _pg_url(cls, value: str | None, info: Any) -> str | None:
+        return _check_pg_url(value, info.field_name)
+
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, value: str) -> str:
+        if not value or value.startswith("-") or any(c.isspace() or ord(c) < 32 for c in value) or ".." in value:
+            raise ValueError(f"ref {value!r} is not a valid git ref")
+        return value
+
+    @model_validator(mode="after")
+    def _source(self) -> "EnvironmentSettings":
+        if self.migrations and self.git:
+            raise ValueError("set either migrations (a folder) or git (a repository), not both")
+        if not self.migrations and not self.git:
+            raise ValueError("migrations: set a migrations folder, or git = \"<repository>\"")
+        return self
+
+
+class DigestSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cron: str = "0 9 * * 1-5"
+    timezone: str = "UTC"
+    channels: list[str] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    """Everything driftbot is configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DRIFTBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    environments: dict[str, EnvironmentSettings] = Field(default_factory=dict)
+    approvers: list[str] = Field(default_factory=list)
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret")
+    )
+    slack_app_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token"))
+    slack_api_url: str | None = None
+    redis_url: str | None = Field(None, repr=False, validation_alias=AliasChoices("REDIS_URL", "DRIFTBOT_REDIS_URL", "redis_url"))
+    state_url: str | None = Field(None, repr=False)
+    port: int = Field(3000, validation_alias=AliasChoices("PORT", "DRIFTBOT_PORT", "port"))
+
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+    request_ttl_hours: float = Field(24.0, gt=0, le=24 * 30)
+    cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "driftbot")
+    connect_timeout_s: int = Field(5, ge=1, le=120)
+    check_statement_timeout_ms: int = Field(30_000, ge=100)
+    write_lock_timeout_ms: int = Field(5_000, ge=100)
+    write_statement_timeout_ms: int = Field(60_000, ge=100)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; the environment overrides them.
+        return (env_settings, init_settings)
+
+    @field_validator("environments")
+    @classmethod
+    def _names(cls, value: dict[str, EnvironmentSettings]) -> dict[str, EnvironmentSettings]:
+        named = {}
+        for name, env in value.items():
+            if not ENV_NAME.match(name):
+                raise ValueError(f"environment name {name!r} must be lowercase letters, digits, - or _")
+            named[name] = env.model_copy(update={"name": name})
+        return named
+
+    @field_validator("approvers")
+    @classmethod
+    def _approvers(cls, value: list[str]) -> list[str]:
+        for who in value:
+            if not APPROVER.match(who):
+                raise ValueError(f"approver {who!r} must be a Slack user ID (U...) or user group ID (S...)")
+        return value
+
+    def environment(self, name: str) -> EnvironmentSettings:
+        """The environment called *name*, or ``UnknownEnvironment`` naming the known ones."""
+        try:
+            return self.environments[name]
+        except KeyError:
+            raise UnknownEnvironment(name, list(self.environments)) from None
+
+    def approvers_for(self, env: EnvironmentSettings) -> list[str]:
+        return list(env.approvers) if env.approvers is not None else list(self.approvers)
+
+
+def config_path(explicit: str | None = None) -> Path:
+    """``--config``, else ``DRIFTBOT_CONFIG``, else ``./driftbot.toml``."""
+    return Path(explicit or os.environ.get("DRIFTBOT_CONFIG") or "driftbot.toml")
+
+
+def _refuse_secrets(data: Any, where: str, path: str = "") -> None:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = f"{path}.{key}" if path else str(key)
+            if _SECRET_KEYS.search(str(key)) and value not in (None, ""):
+                raise ConfigError(f"{where}: `{here}` is a secret; set it in the environment, not in the file.")
+            _refuse_secrets(value, where, here)
+    elif isinstance(data, list):
+        for item in data:
+            _refuse_secrets(item, where, path)
+    elif isinstance(data, str) and "://" in data:
+        parts = urlsplit(data)
+        try:
+            has_password = parts.password is not None
+        except ValueError:
+            has_password = False
+        if has_password:
+            env_var = "DRIFTBOT_" + path.upper().replace(".", "__")
+            raise ConfigError(
+                f"{where}: `{path}` contains a password. Passwords belong in the environment "
+                f"(for example {env_var}), not in the file."
+            )
+
+
+def _read_file(path: Path, required: bool) -> dict[str, Any]:
+    if not path.exists():
+        if required:
+            raise ConfigError(f"Configuration file {path} does not exist.")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+    _refuse_secrets(data, str(path))
+    return data
+
+
+def _describe(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if p not in ("function-after",))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "missing":
+        env_var = "DRIFTBOT_" + loc.upper().replace(".", "__")
+        return f"Setting `{loc}` is missing: set it in driftbot.toml or as {env_var}."
+    if err["type"] == "extra_forbidden":
+        return f"Setting `{loc}` is not a known setting."
+    return f"Setting `{loc}` is invalid: {redact(msg)}"
+
+
+def load_settings(config: str | None = None, **overrides: Any) -> Settings:
+    """Build the one ``Settings`` object, or raise ``ConfigError`` with one clear line."""
+    path = config_path(config)
+    data = _read_file(path, required=bool(config or os.environ.get("DRIFTBOT_CONFIG")))
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None

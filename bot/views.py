@@ -1,0 +1,59 @@
+"""Plain-text view of a ``CheckResult`` for the terminal. Renders; never decides."""
+
+from __future__ import annotations
+
+from bot.engine.result import CheckResult
+
+HEADLINES = {
+    "in_sync": "in sync",
+    "drifted": "DRIFTED",
+    "pending": "has pending migrations",
+    "failed": "has a FAILED migration",
+    "not_managed": "is not managed by Prisma Migrate",
+    "error": "could not be checked",
+}
+
+
+def headline(result: CheckResult) -> str:
+    return f"{result.environment} {HEADLINES[result.state]}"
+
+
+def status_text(result: CheckResult) -> str:
+    lines = [headline(result)]
+    if result.error:
+        lines.append(f"  {result.error}")
+        return "\n".join(lines) + "\n"
+    h = result.history
+    if h is not None and h.managed:
+        parts = [f"{len(h.local)} migrations, {len(h.applied)} applied"]
+        if h.pending:
+            parts.append(f"{len(h.pending)} pending")
+        if h.failed:
+            parts.append(f"{len(h.failed)} failed")
+        if h.modified:
+            parts.append(f"{len(h.modified)} edited after apply")
+        if h.missing_locally:
+            parts.append(f"{len(h.missing_locally)} only in the database")
+        lines.append("History: " + " · ".join(parts))
+        code, says = h.prisma_status()
+        lines.append(f"Prisma `migrate status` would say: {says} (exit {code})")
+    if result.schema.checked:
+        if result.schema.summary:
+            lines.append("Schema: drift outside migrations")
+            lines.extend("  " + line for line in result.schema.summary)
+        else:
+            lines.append("Schema: matches the migrations")
+    else:
+        lines.append(f"Schema: not checked ({result.schema.reason})")
+    if result.deploy_preview is not None:
+        p = result.deploy_preview
+        lines.append("Deploy preview: " + ("all pending migrations would apply" if p.ok else f"{p.migration} would fail: {p.error}"))
+    if result.findings:
+        lines.append("Findings:")
+        for f in result.findings:
+            lines.append(f"  [{f.case}] {f.title}")
+            if f.detail:
+                lines.append(f"      {f.detail}")
+            if f.action.command:
+                lines.append(f"      fix: {f.action.command}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE UNIQUE INDEX "Case_ref_key" ON "Case"("ref");

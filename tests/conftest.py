@@ -1,0 +1,85 @@
+"""Shared fixtures: real PostgreSQL and Redis.
+
+The servers named by ``DRIFTBOT_TEST_PG_URL`` (a superuser URL) and
+``DRIFTBOT_TEST_REDIS_URL`` are used when given; otherwise embedded ones start.
+Each test that asks for ``db`` gets its own fresh database, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _with_db(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + dbname))
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """A superuser URL of a PostgreSQL server (from the environment, else embedded)."""
+    url = os.environ.get("DRIFTBOT_TEST_PG_URL")
+    if url:
+        return url
+    from bot.embedded import postgres
+
+    return postgres(Path(tempfile.gettempdir()) / "driftbot-test-pg" / "data")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("DRIFTBOT_TEST_REDIS_URL")
+    if url:
+        return url
+    from bot.embedded import valkey
+
+    return valkey(Path(tempfile.mkdtemp(prefix="driftbot-test-valkey-")))
+
+
+class Databases:
+    """Creates throw-away databases on the test server and drops them at the end."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.created: list[str] = []
+
+    def create(self, prefix: str = "t") -> str:
+        name = f"drifttest_{prefix}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self.created.append(name)
+        return _with_db(self.server_url, name)
+
+    def drop_all(self) -> None:
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            for name in self.created:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        self.created.clear()
+
+
+@pytest.fixture
+def databases(pg_url):
+    dbs = Databases(pg_url)
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture
+def db(databases) -> str:
+    """The URL of a fresh, empty database for this test."""
+    return databases.create()
+
+
+@pytest.fixture
+def cache_dir(tmp_path) -> Path:
+    return tmp_path / "cache"
