@@ -1,0 +1,40 @@
+"""The audit chain on a real state database."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from bot import audit
+from bot.state.db import make_engine, sessions, upgrade
+
+
+@pytest.fixture
+def state(db):
+    engine = make_engine(db)
+    upgrade(engine)
+    yield sessions(engine)
+    engine.dispose()
+
+
+def test_chain_verifies_and_detects_an_edited_row(state):
+    with state.begin() as s:
+        audit.record(s, event="check_requested", actor="U1", environment="prod", data={"n": 1})
+        second = audit.record(s, event="request_created", actor="U1", environment="prod", request_id=7)
+        audit.record(s, event="approved", actor="U2", environment="prod", request_id=7)
+    with state() as s:
+        assert audit.verify(s) == audit.ChainReport(True, 3)
+    with state.begin() as s:
+        s.execute(text("UPDATE audit_events SET actor = 'U9' WHERE id = :id"), {"id": second.id})
+    with state() as s:
+        report = audit.verify(s)
+    assert not report.ok and report.first_broken == second.id
+
+
+def test_upgrade_twice_is_harmless(db):
+    engine = make_engine(db)
+    upgrade(engine)
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001_audit_events"
+    engine.dispose()
