@@ -36,5 +36,10 @@ def test_upgrade_twice_is_harmless(db):
     upgrade(engine)
     upgrade(engine)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001_audit_events"
+        from alembic.script import ScriptDirectory
+
+        from bot.state.db import alembic_config
+
+        head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
     engine.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, String, func
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -29,3 +29,95 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+
+
+class Check(Base):
+    """One run of the drift check for an environment, requested from Slack.
+
+    At most one check per environment is queued or running (partial unique
+    index): a second ``/drift status prod`` joins the running one (``watchers``).
+    """
+
+    __tablename__ = "checks"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")  # queued|running|finished|lost
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    watchers: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, default=list)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    worker: Mapped[str | None] = mapped_column(String(128))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str | None] = mapped_column(String(16))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("uq_checks_one_active", "environment", unique=True,
+              postgresql_where=text("status IN ('queued', 'running')")),
+    )
+
+
+class Request(Base):
+    """A proposed change waiting for (or past) approval. ``status`` moves only by compare-and-set:
+    requested -> approved -> executing -> succeeded | failed; or rejected, cancelled, expired."""
+
+    __tablename__ = "requests"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    args: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    sql: Mapped[str] = mapped_column(Text, nullable=False)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    plan_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="requested", index=True)
+    requester: Mapped[str] = mapped_column(String(64), nullable=False)
+    approvals_required: Mapped[int] = mapped_column(Integer, nullable=False)
+    check_id: Mapped[int | None] = mapped_column(BigInteger)
+    channel: Mapped[str | None] = mapped_column(String(64))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Approval(Base):
+    """One approver's approval of one exact plan. Unique per (request, approver, plan): a second
+    click counts once; approvals of an older plan no longer count once the plan changed."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), nullable=False, index=True)
+    approver: Mapped[str] = mapped_column(String(64), nullable=False)
+    plan_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+    __table_args__ = (UniqueConstraint("request_id", "approver", "plan_hash", name="uq_approvals_once"),)
+
+
+class Execution(Base):
+    """The one execution of a request: unique per request, so the database itself refuses a second."""
+
+    __tablename__ = "executions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), nullable=False, unique=True)
+    plan_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    worker: Mapped[str | None] = mapped_column(String(128))
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(16))  # succeeded|failed|interrupted
+    statements: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, default=list)
+    message: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
