@@ -173,7 +173,7 @@ def _refuse_secrets(data: Any, where: str, path: str = "") -> None:
     elif isinstance(data, str) and "://" in data:
         parts = urlsplit(data)
         try:
-            has_password = parts.password is not None
+            has_password = bool(parts.password)
         except ValueError:
             has_password = False
         if has_password:

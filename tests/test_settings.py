@@ -1,0 +1,108 @@
+"""Settings: driftbot.toml + environment, secrets only from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import ConfigError, UnknownEnvironment
+from bot.settings import load_settings
+
+GOOD = """
+approvers = ["U0AAA", "S0DBAS"]
+
+[environments.prod]
+database_url = "postgresql://driftbot_ro@db.internal:5432/app"
+admin_url    = "postgresql://driftbot_admin@db.internal:5432/app"
+migrations   = "prisma/migrations"
+schema       = "prisma/schema.prisma"
+channel      = "C0123DBOPS"
+
+[environments.staging]
+database_url = "postgresql://ro@staging:5432/app"
+git = "https://example.com/app.git"
+ref = "release"
+protected = false
+approvals_required = 1
+approvers = ["U0BBB"]
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    import os
+
+    for key in list(os.environ):
+        if key.startswith(("DRIFTBOT_", "SLACK_")) or key in ("REDIS_URL", "PORT"):
+            monkeypatch.delenv(key)
+
+
+def write(tmp_path, text):
+    path = tmp_path / "driftbot.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_file_and_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL", "postgresql://ro:s3cret@db:5432/app")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    s = load_settings(write(tmp_path, GOOD))
+    prod, staging = s.environment("prod"), s.environment("staging")
+    assert prod.database_url.endswith("s3cret@db:5432/app")  # the environment wins over the file
+    assert prod.admin_url.startswith("postgresql://driftbot_admin")  # the file fills the rest
+    assert prod.protected and prod.approvals_required == 2 and prod.schema_path == "prisma/schema.prisma"
+    assert staging.git and staging.ref == "release" and not staging.protected
+    assert s.approvers_for(prod) == ["U0AAA", "S0DBAS"] and s.approvers_for(staging) == ["U0BBB"]
+    assert s.slack_bot_token.get_secret_value() == "xoxb-1" and s.redis_url.startswith("redis://")
+    assert "s3cret" not in repr(s) and "s3cret" not in repr(prod)
+
+
+def test_environment_only(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__DEV__DATABASE_URL", "postgresql://localhost/dev")
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__DEV__MIGRATIONS", "m")
+    assert load_settings().environment("dev").migrations == "m"
+
+
+def test_password_in_file_is_refused(tmp_path):
+    text = GOOD.replace("driftbot_ro@", "driftbot_ro:hunter2@")
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text))
+    assert "password" in str(err.value) and "hunter2" not in str(err.value)
+    assert "DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL" in str(err.value)
+
+
+def test_token_in_file_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="secret"):
+        load_settings(write(tmp_path, GOOD + '\nslack_bot_token = "xoxb-1"\n'))
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("[environments.prod]\nmigrations = 'm'\n", "environments.prod.database_url` is missing"),
+        ("[environments.prod]\ndatabase_url = 'mysql://x/y'\nmigrations='m'\n", "postgresql://"),
+        ("[environments.prod]\ndatabase_url = 'postgresql://x/y'\n", "migrations"),
+        ("[environments.Prod]\ndatabase_url = 'postgresql://x/y'\nmigrations='m'\n", "lowercase"),
+        ("[environments.prod]\ndatabase_url = 'postgresql://x/y'\nmigrations='m'\ncolour='red'\n", "not a known setting"),
+        ("approvers = ['bob']\n", "Slack user ID"),
+        ("this is = not toml [", "not valid TOML"),
+    ],
+)
+def test_bad_settings_fail_with_one_line_naming_the_setting(tmp_path, text, needle):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text))
+    assert needle in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_explicit_config_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(str(tmp_path / "missing.toml"))
+
+
+def test_unknown_environment_names_the_known_ones(tmp_path):
+    s = load_settings(write(tmp_path, GOOD))
+    with pytest.raises(UnknownEnvironment) as err:
+        s.environment("prdo")
+    assert str(err.value) == "Unknown environment `prdo`. Known: prod, staging. Try `status prod`."
