@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
+
+import psycopg
 
 from bot.engine import history as history_mod
 from bot.engine import sources
 from bot.engine.db import connect, parse_url
 from bot.engine.findings import history_findings
 from bot.engine.result import CheckResult, SchemaReport, decide_state
-from bot.errors import DriftbotError
+from bot.errors import DatabaseUnreachable, DriftbotError
 from bot.settings import EnvironmentSettings, Settings
 
 
@@ -22,15 +25,20 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
     """
     started = time.perf_counter()
     try:
-        migrations = sources.load(env, Path(settings.cache_dir), fetch=fetch)
+        source = sources.open_source(env, Path(settings.cache_dir))
+        migrations = source.read(fetch=fetch)
         target = parse_url(env.database_url)
         with connect(env.database_url, connect_timeout=settings.connect_timeout_s) as conn:
             conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{settings.check_statement_timeout_ms}ms",))
             rows = history_mod.read_rows(conn, target.schema)
             verdict = history_mod.classify(migrations, rows)
+            if verdict.missing_locally:
+                verdict = dataclasses.replace(verdict, missing_locally_refs=_where_else(source, verdict.missing_locally))
             report = SchemaReport(checked=False, reason="schema drift is not checked by this build yet")
             findings = history_findings(verdict)
-    except DriftbotError as exc:
+    except (DriftbotError, psycopg.Error) as exc:
+        if isinstance(exc, psycopg.Error):  # the target went away mid-check
+            exc = DatabaseUnreachable(f"The target database failed during the check: {str(exc).strip().splitlines()[0]}")
         return CheckResult(
             environment=env.name,
             state="error",
@@ -48,3 +56,15 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
         duration_ms=(time.perf_counter() - started) * 1000,
         source=migrations.origin if migrations.revision is None else f"{migrations.origin} ({migrations.revision[:12]})",
     )
+
+
+def _where_else(source, names: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
+    """For each database-only migration, the git refs whose history holds it (None: not searchable)."""
+    out = []
+    for name in names:
+        try:
+            refs = source.refs_containing(name)
+        except DriftbotError:
+            refs = None
+        out.append((name, None if refs is None else tuple(refs)))
+    return tuple(out)

@@ -21,6 +21,16 @@ def _database_error(logs: str) -> str:
     return lines[0][:300]
 
 
+def _where(h: HistoryVerdict) -> str:
+    """Where the database-only migrations came from, as far as the git source tells."""
+    said = []
+    for name, refs in h.missing_locally_refs:
+        if refs is None:
+            continue
+        said.append(f"{name}: deployed from {', '.join(refs)}" if refs else f"{name}: not found anywhere in the repository")
+    return (" " + "; ".join(said) + ".") if said else ""
+
+
 def resolve_action(kind: str, name: str) -> Action:
     flag = "--applied" if kind == "resolve_applied" else "--rolled-back"
     return Action(kind, (("migration", name),), command=f"prisma migrate resolve {flag} {name}")
@@ -76,11 +86,12 @@ def history_findings(h: HistoryVerdict) -> list[Finding]:
         )
     if h.missing_locally:
         common = h.last_common_migration or "none"
+        where = _where(h)
         out.append(
             Finding(
                 "history",
                 f"The database has {len(h.missing_locally)} migration(s) the folder lacks: {', '.join(h.missing_locally)}.",
-                f"Environments diverged (last common migration: {common}). "
+                f"Environments diverged (last common migration: {common}).{where} "
                 + ("`prisma migrate status` says \"up to date\" here. " if not h.pending else "")
                 + "Merge the branch that holds them, or remove them from the database only if they were never meant to ship.",
             )

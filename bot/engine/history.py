@@ -72,6 +72,9 @@ class HistoryVerdict:
     applied_by_hand: tuple[str, ...] = ()
     last_common_migration: str | None = None
     rows: int = 0
+    # For a git source: the refs whose history holds each database-only migration
+    # (empty: found nowhere; None: the source has no history to search).
+    missing_locally_refs: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
 
     @property
     def diverged(self) -> bool:

@@ -148,6 +148,10 @@ class CheckResult:
                     {"name": f.name, "logs": f.logs, "started_at": f.started_at.isoformat(), "may_be_partial": f.may_be_partial}
                     for f in h.failed
                 ],
+                "missing_locally_details": [
+                    {"name": name, "refs": None if refs is None else list(refs), "found": bool(refs) if refs is not None else None}
+                    for name, refs in h.missing_locally_refs
+                ],
                 "modified_details": [
                     {"name": m.name, "applied_checksum": m.applied_checksum, "local_checksum": m.local_checksum}
                     for m in h.modified

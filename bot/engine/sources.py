@@ -212,8 +212,26 @@ class GitSource:
         return sorted(refs)
 
 
+class FolderSource:
+    """A local migrations folder; it has no history to search."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = folder
+
+    def read(self, fetch: bool = True) -> Migrations:
+        return read_folder(self.folder)
+
+    def refs_containing(self, migration: str) -> list[str] | None:
+        return None
+
+
+def open_source(env, cache_dir: Path) -> GitSource | FolderSource:
+    """The configured source of an environment (git repository or folder)."""
+    if env.git:
+        return GitSource(env.git, env.ref, env.path, cache_dir)
+    return FolderSource(env.migrations)
+
+
 def load(env, cache_dir: Path, fetch: bool = True) -> Migrations:
     """The migrations of an environment's configured source."""
-    if env.git:
-        return GitSource(env.git, env.ref, env.path, cache_dir).read(fetch=fetch)
-    return read_folder(env.migrations)
+    return open_source(env, cache_dir).read(fetch=fetch)
