@@ -121,3 +121,22 @@ class Execution(Base):
     duration_ms: Mapped[float | None] = mapped_column(Float)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DigestRun(Base):
+    """One digest: its claim (a scheduled digest is unique per period), the states it
+    reported (compared by the next digest: "what changed") and the messages posted."""
+
+    __tablename__ = "digest_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # scheduled|manual
+    period: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="checking")  # checking|posted|failed
+    environments: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    posts: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("period", name="uq_digest_runs_period"),)
