@@ -7,15 +7,18 @@ written, the change does not happen (fail closed).
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from bot.errors import DriftbotError
 from bot.state.models import AuditEvent
 
 GENESIS = "0" * 64
@@ -69,3 +72,117 @@ def verify(session: Session) -> ChainReport:
             return ChainReport(False, count, row.id, "its content does not match its hash (edited)")
         prev = row.hash
     return ChainReport(True, count)
+
+
+# --- reading the trail back: export and the Slack summary -----------------
+
+EXPORT_FIELDS = ("id", "at", "event", "actor", "environment", "request_id", "data", "prev_hash", "hash")
+
+# Plain words for the events the approval flow records; unknown events are shown by name.
+PHRASES = {
+    "check_requested": "asked for a check",
+    "check": "checked",
+    "check_finished": "check finished",
+    "request_created": "requested a change",
+    "approved": "approved",
+    "approval": "approved",
+    "rejected": "rejected",
+    "cancelled": "cancelled",
+    "expired": "request expired",
+    "approvals_reset": "approvals reset (plan changed)",
+    "execution_started": "execution started",
+    "execution_finished": "execution finished",
+    "execution_failed": "execution failed",
+    "config_seen": "configuration seen at start-up",
+    "digest_posted": "digest posted",
+}
+
+
+def events(session: Session, *, since: datetime | None = None, environment: str | None = None) -> list[AuditEvent]:
+    """Events in chain order, optionally from *since* on and for one environment."""
+    query = select(AuditEvent).order_by(AuditEvent.id)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if environment is not None:
+        query = query.where(AuditEvent.environment == environment)
+    return list(session.execute(query).scalars())
+
+
+def export_row(row: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": row.id, "at": row.at.astimezone(timezone.utc).isoformat(), "event": row.event, "actor": row.actor,
+        "environment": row.environment, "request_id": row.request_id, "data": row.data,
+        "prev_hash": row.prev_hash, "hash": row.hash,
+    }
+
+
+def to_json(rows: list[AuditEvent]) -> str:
+    return json.dumps([export_row(r) for r in rows], indent=2, default=str) + "\n"
+
+
+def to_csv(rows: list[AuditEvent]) -> str:
+    """One line per event; ``data`` as compact JSON so the export stays one flat table."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        line = export_row(r)
+        line["data"] = json.dumps(line["data"], sort_keys=True, separators=(",", ":"))
+        writer.writerow(line)
+    return out.getvalue()
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``2025-11-20``, an ISO date-time, or ``7d`` (days back from *now*), as an aware UTC datetime."""
+    value = text.strip()
+    if value[:-1].isdigit() and value.endswith("d"):
+        return (now or datetime.now(timezone.utc)) - timedelta(days=int(value[:-1]))
+    try:
+        if len(value) == 10:
+            d = date.fromisoformat(value)
+            return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise DriftbotError(f"--since {value!r} is not a date: use YYYY-MM-DD, an ISO date-time, or 7d.") from None
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+def describe(row: AuditEvent) -> str:
+    """One readable line: ``20 Nov 09:12 · <@U1> approved request #42 on prod``."""
+    what = PHRASES.get(row.event, row.event.replace("_", " "))
+    who = f"<@{row.actor}> " if row.actor else ""
+    parts = [f"{row.at.astimezone(timezone.utc):%d %b %H:%M} · {who}{what}"]
+    if row.request_id is not None:
+        parts.append(f"request #{row.request_id}")
+    if row.environment:
+        parts.append(f"on {row.environment}")
+    line = " ".join(parts)
+    detail = row.data.get("outcome") or row.data.get("state") or row.data.get("error")
+    if detail:
+        line += f" ({str(detail)[:80]})"
+    return line
+
+
+def summary(rows: list[AuditEvent], *, environment: str | None = None, days: int | None = None,
+            limit: int = 15) -> str:
+    """The readable part of ``/drift audit``: counts first, then the latest events."""
+    scope = f" for {environment}" if environment else ""
+    span = f" in the last {days} days" if days else ""
+    if not rows:
+        return f"No audit events{scope}{span}."
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.event] = counts.get(r.event, 0) + 1
+    tally = ", ".join(f"{n} {PHRASES.get(e, e.replace('_', ' '))}" for e, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    lines = [f"*Audit trail{scope}{span}*: {len(rows)} events ({tally})"]
+    shown = rows[-limit:]
+    if len(rows) > len(shown):
+        lines.append(f"Latest {len(shown)} (the full export is in the CSV snippet):")
+    lines.extend("• " + describe(r) for r in shown)
+    return "\n".join(lines)
+
+
+def verify_text(report: ChainReport) -> str:
+    if report.ok:
+        return f"Audit chain OK: {report.events} events verified."
+    return f"Audit chain BROKEN at event #{report.first_broken}: {report.reason}."

@@ -43,6 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     sub.add_parser("envs", help="list the configured environments")
+
+    a = sub.add_parser("audit", help="the audit trail: verify the chain, export events")
+    asub = a.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    asub.add_parser("verify", help="check the hash chain; name the first broken link")
+    ex = asub.add_parser("export", help="print the events as CSV or JSON")
+    ex.add_argument("--format", choices=("csv", "json"), default="csv")
+    ex.add_argument("--since", metavar="DATE", help="YYYY-MM-DD, an ISO date-time, or 7d")
+    ex.add_argument("--env", help="only this environment's events")
+
+    sub.add_parser("clock", help="run the digest schedule (the Procfile's clock process)")
     demo = sub.add_parser("demo", help="show the whole job on this machine (embedded PostgreSQL when none is configured)")
     demo.add_argument("--database-url", help="a PostgreSQL server to build the demo on (default: embedded)")
     return p
@@ -128,6 +138,18 @@ def cmd_envs(args) -> int:
     return 0
 
 
+def cmd_audit(args) -> int:
+    from bot.audit_cli import run
+
+    return run(_settings(args), args)
+
+
+def cmd_clock(args) -> int:
+    from bot.clock import run_clock
+
+    return run_clock(_settings(args))
+
+
 def cmd_demo(args) -> int:
     from bot.demo import run_demo
 
@@ -138,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
         "status": cmd_status, "diff": cmd_diff, "resolve": cmd_resolve, "envs": cmd_envs, "demo": cmd_demo,
+        "audit": cmd_audit, "clock": cmd_clock,
     }
     try:
         return handlers[args.command](args)
