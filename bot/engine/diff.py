@@ -1,0 +1,260 @@
+"""Snapshot x snapshot -> operations: what takes *before* (the replayed migrations)
+to *after* (the live database). Pure; never talks to a database.
+
+Operations are plain data, rendered elsewhere into SQL, Prisma's summary lines,
+or a Slack message (as alembic's autogenerate and migra do).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.engine.inspect.model import Check, Column, Enum, Extension, ForeignKey, Index, PrimaryKey, Sequence, Snapshot, Table, View
+
+
+@dataclass(frozen=True)
+class CreateExtension:
+    extension: Extension
+
+
+@dataclass(frozen=True)
+class DropExtension:
+    extension: Extension
+
+
+@dataclass(frozen=True)
+class CreateEnum:
+    enum: Enum
+
+
+@dataclass(frozen=True)
+class DropEnum:
+    enum: Enum
+
+
+@dataclass(frozen=True)
+class AlterEnum:
+    """Values added and removed. Removing a value needs the type recreated, so the
+    columns using it (in *after*) are carried along for the renderer."""
+
+    before: Enum
+    after: Enum
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    usages: tuple[tuple[Table, Column], ...] = ()
+
+    @property
+    def reordered(self) -> bool:
+        kept = [v for v in self.before.values if v not in self.removed]
+        return kept != [v for v in self.after.values if v not in self.added]
+
+
+@dataclass(frozen=True)
+class CreateTable:
+    table: Table
+
+
+@dataclass(frozen=True)
+class DropTable:
+    table: Table
+
+
+@dataclass(frozen=True)
+class AddColumn:
+    table: Table
+    column: Column
+
+
+@dataclass(frozen=True)
+class DropColumn:
+    table: Table
+    column: Column
+
+
+@dataclass(frozen=True)
+class AlterColumn:
+    table: Table
+    before: Column
+    after: Column
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        """Which of Prisma's column changes: arity, default, type, autoincrement."""
+        out = []
+        if self.before.not_null != self.after.not_null:
+            out.append("arity")
+        if self.before.default != self.after.default or self.before.generated != self.after.generated:
+            out.append("default")
+        if self.before.type != self.after.type:
+            out.append("type")
+        if self.before.serial != self.after.serial or self.before.identity != self.after.identity:
+            out.append("autoincrement")
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class DropPrimaryKey:
+    table: Table
+    primary_key: PrimaryKey
+
+
+@dataclass(frozen=True)
+class AddPrimaryKey:
+    table: Table
+    primary_key: PrimaryKey
+
+
+@dataclass(frozen=True)
+class CreateIndex:
+    index: Index
+    new_table: bool = False  # on a table this migration creates: no lock worth warning about
+
+
+@dataclass(frozen=True)
+class DropIndex:
+    index: Index
+
+
+@dataclass(frozen=True)
+class AddForeignKey:
+    foreign_key: ForeignKey
+
+
+@dataclass(frozen=True)
+class DropForeignKey:
+    foreign_key: ForeignKey
+
+
+@dataclass(frozen=True)
+class AddCheck:
+    table: Table
+    check: Check
+
+
+@dataclass(frozen=True)
+class DropCheck:
+    table: Table
+    check: Check
+
+
+@dataclass(frozen=True)
+class CreateSequence:
+    sequence: Sequence
+
+
+@dataclass(frozen=True)
+class DropSequence:
+    sequence: Sequence
+
+
+@dataclass(frozen=True)
+class CreateView:
+    view: View
+
+
+@dataclass(frozen=True)
+class DropView:
+    view: View
+
+
+Operation = (
+    CreateExtension | DropExtension | CreateEnum | DropEnum | AlterEnum | CreateTable | DropTable | AddColumn
+    | DropColumn | AlterColumn | DropPrimaryKey | AddPrimaryKey | CreateIndex | DropIndex | AddForeignKey
+    | DropForeignKey | AddCheck | DropCheck | CreateSequence | DropSequence | CreateView | DropView
+)
+
+
+def _by_key(items) -> dict:
+    return {i.key: i for i in items}
+
+
+def _pair(before, after):
+    """(removed, added, changed pairs) of two keyed collections, in key order."""
+    b, a = _by_key(before), _by_key(after)
+    removed = [b[k] for k in sorted(b.keys() - a.keys())]
+    added = [a[k] for k in sorted(a.keys() - b.keys())]
+    changed = [(b[k], a[k]) for k in sorted(b.keys() & a.keys()) if b[k] != a[k]]
+    return removed, added, changed
+
+
+def _enum_usages(after: Snapshot, enum: Enum) -> tuple[tuple[Table, Column], ...]:
+    names = {f'"{enum.name}"', enum.name, f'"{enum.name}"[]', f"{enum.name}[]"}
+    return tuple(
+        (t, c) for t in after.tables for c in t.columns
+        if c.is_enum and (c.type in names or c.type.endswith(f".{enum.name}") or c.type.endswith(f'."{enum.name}"'))
+    )
+
+
+def _table_ops(before: Table, after: Table) -> list[Operation]:
+    ops: list[Operation] = []
+    if before.primary_key != after.primary_key and before.primary_key is not None:
+        ops.append(DropPrimaryKey(before, before.primary_key))
+    b_cols = {c.name: c for c in before.columns}
+    a_cols = {c.name: c for c in after.columns}
+    ops += [DropColumn(before, c) for c in before.ordered_columns() if c.name not in a_cols]
+    ops += [AddColumn(after, c) for c in after.ordered_columns() if c.name not in b_cols]
+    ops += [AlterColumn(after, b_cols[c.name], c) for c in after.ordered_columns() if c.name in b_cols and b_cols[c.name] != c]
+    if before.primary_key != after.primary_key and after.primary_key is not None:
+        ops.append(AddPrimaryKey(after, after.primary_key))
+    b_checks, a_checks = {c.name: c for c in before.checks}, {c.name: c for c in after.checks}
+    ops += [DropCheck(before, c) for n, c in b_checks.items() if a_checks.get(n) != c]
+    ops += [AddCheck(after, c) for n, c in a_checks.items() if b_checks.get(n) != c]
+    return ops
+
+
+def diff(before: Snapshot, after: Snapshot) -> tuple[Operation, ...]:
+    """The operations that turn *before* into *after*, grouped by kind (the renderers order them)."""
+    ops: list[Operation] = []
+    removed, added, _ = _pair(before.extensions, after.extensions)
+    ops += [DropExtension(e) for e in removed] + [CreateExtension(e) for e in added]
+
+    removed, added, changed = _pair(before.enums, after.enums)
+    ops += [CreateEnum(e) for e in added] + [DropEnum(e) for e in removed]
+    for b, a in changed:
+        ops.append(AlterEnum(b, a, tuple(v for v in a.values if v not in b.values),
+                             tuple(v for v in b.values if v not in a.values), _enum_usages(after, a)))
+
+    removed, added, changed = _pair(before.tables, after.tables)
+    ops += [DropTable(t) for t in removed] + [CreateTable(t) for t in added]
+    for b, a in changed:
+        ops += _table_ops(b, a)
+    new_tables = {t.key for t in added}
+
+    removed, added, changed = _pair(before.indexes, after.indexes)
+    ops += [DropIndex(i) for i in removed] + [DropIndex(b) for b, _ in changed]
+    ops += [CreateIndex(i, (i.schema, i.table) in new_tables) for i in added]
+    ops += [CreateIndex(a, (a.schema, a.table) in new_tables) for _, a in changed]
+
+    removed, added, changed = _pair(before.foreign_keys, after.foreign_keys)
+    ops += [DropForeignKey(f) for f in removed] + [DropForeignKey(b) for b, _ in changed]
+    ops += [AddForeignKey(f) for f in added] + [AddForeignKey(a) for _, a in changed]
+
+    removed, added, changed = _pair(before.sequences, after.sequences)
+    ops += [DropSequence(s) for s in removed] + [DropSequence(b) for b, _ in changed]
+    ops += [CreateSequence(s) for s in added] + [CreateSequence(a) for _, a in changed]
+
+    removed, added, changed = _pair(before.views, after.views)
+    ops += [DropView(v) for v in removed] + [DropView(b) for b, _ in changed]
+    ops += [CreateView(v) for v in added] + [CreateView(a) for _, a in changed]
+    return tuple(ops)
+
+
+ADDITIONS = (CreateExtension, CreateEnum, CreateTable, AddColumn, AddPrimaryKey, CreateIndex, AddForeignKey,
+             AddCheck, CreateSequence, CreateView)
+REMOVALS = (DropExtension, DropEnum, DropTable, DropColumn, DropPrimaryKey, DropIndex, DropForeignKey,
+            DropCheck, DropSequence, DropView)
+
+
+def describe(op: Operation) -> str:
+    """A short human name of the object an operation concerns (for findings)."""
+    if isinstance(op, (AddColumn, DropColumn)):
+        return f"{op.table.name}.{op.column.name}"
+    if isinstance(op, AlterColumn):
+        return f"{op.table.name}.{op.after.name}"
+    if isinstance(op, AlterEnum):
+        return op.after.name
+    for attr in ("table", "enum", "index", "foreign_key", "view", "sequence", "extension"):
+        obj = getattr(op, attr, None)
+        if obj is not None:
+            return obj.name
+    return type(op).__name__

@@ -1,0 +1,11 @@
+"""pg_catalog introspection: a database's schema as a ``Snapshot`` of frozen value objects."""
+
+from bot.engine.inspect.load import introspect
+from bot.engine.inspect.model import (
+    Check, Column, Enum, Extension, ForeignKey, Index, PrimaryKey, Sequence, Snapshot, Table, View, empty,
+)
+
+__all__ = [
+    "introspect", "Snapshot", "Table", "Column", "PrimaryKey", "Check", "Index", "ForeignKey", "Enum",
+    "Sequence", "View", "Extension", "empty",
+]

@@ -1,0 +1,197 @@
+"""The snapshot: frozen value objects for every kind of schema object driftbot compares.
+
+Equality is what the differ uses, so anything that differs between two builds of
+the same schema (OIDs, the names of sequences serial columns own, column
+positions) is normalised away or excluded from comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # format_type(): with modifiers, e.g. "timestamp(3) without time zone"
+    not_null: bool
+    default: str | None = None  # None for a serial column (its nextval is implied)
+    serial: bool = False
+    identity: str = ""  # "a" ALWAYS, "d" BY DEFAULT
+    generated: str = ""  # "s" for a stored generated column (default holds its expression)
+    is_enum: bool = False
+
+
+@dataclass(frozen=True)
+class PrimaryKey:
+    name: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: str
+    name: str
+    columns: tuple[Column, ...]  # sorted by name: PostgreSQL's column order is not schema
+    primary_key: PrimaryKey | None = None
+    checks: tuple[Check, ...] = ()
+    column_order: tuple[str, ...] = field(default=(), compare=False)  # for rendering CREATE TABLE
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.schema, self.name)
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    def ordered_columns(self) -> tuple[Column, ...]:
+        by_name = {c.name: c for c in self.columns}
+        order = [n for n in self.column_order if n in by_name]
+        return tuple(by_name[n] for n in order) + tuple(c for c in self.columns if c.name not in order)
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index, or a unique constraint (``constraint=True``, PostgreSQL backs it with an index)."""
+
+    schema: str
+    table: str
+    name: str
+    unique: bool
+    columns: tuple[str | None, ...]  # None for an expression
+    descending: tuple[bool, ...] = ()
+    method: str = "btree"
+    partial: bool = False
+    complex: bool = False  # expressions or INCLUDE columns: rendered from its definition
+    constraint: bool = False
+    definition: str = ""  # pg_get_indexdef / pg_get_constraintdef
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.schema, self.name)
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    schema: str
+    table: str
+    name: str
+    columns: tuple[str, ...]
+    ref_schema: str
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    on_delete: str = "NO ACTION"
+    on_update: str = "NO ACTION"
+    deferrable: bool = False
+    deferred: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.schema, self.table, self.name)
+
+
+@dataclass(frozen=True)
+class Enum:
+    schema: str
+    name: str
+    values: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.schema, self.name)
+
+
+@dataclass(frozen=True)
+class Sequence:
+    schema: str
+    name: str
+    type: str = "bigint"
+    start: int = 1
+    increment: int = 1
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.schema, self.name)
+
+
+@dataclass(frozen=True)
+class View:
+    schema: str
+    name: str
+    definition: str
+    materialized: bool = False
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.schema, self.name)
+
+
+@dataclass(frozen=True)
+class Extension:
+    name: str
+    schema: str
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One database's schema, within the schemas in scope."""
+
+    schemas: tuple[str, ...]
+    default_schema: str = "public"
+    tables: tuple[Table, ...] = ()
+    indexes: tuple[Index, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    enums: tuple[Enum, ...] = ()
+    sequences: tuple[Sequence, ...] = ()
+    views: tuple[View, ...] = ()
+    extensions: tuple[Extension, ...] = ()
+
+    def table(self, schema: str, name: str) -> Table | None:
+        return next((t for t in self.tables if t.key == (schema, name)), None)
+
+    def enum(self, schema: str, name: str) -> Enum | None:
+        return next((e for e in self.enums if e.key == (schema, name)), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Snapshot":
+        def build(kind, raw):
+            if kind is Table:
+                raw = dict(raw)
+                raw["columns"] = tuple(Column(**c) for c in raw["columns"])
+                raw["primary_key"] = PrimaryKey(raw["primary_key"]["name"], tuple(raw["primary_key"]["columns"])) if raw["primary_key"] else None
+                raw["checks"] = tuple(Check(**c) for c in raw["checks"])
+                raw["column_order"] = tuple(raw["column_order"])
+                return Table(**raw)
+            return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+
+        kinds = {"tables": Table, "indexes": Index, "foreign_keys": ForeignKey, "enums": Enum,
+                 "sequences": Sequence, "views": View, "extensions": Extension}
+        return cls(
+            schemas=tuple(data["schemas"]),
+            default_schema=data["default_schema"],
+            **{name: tuple(build(kind, r) for r in data[name]) for name, kind in kinds.items()},
+        )
+
+
+EMPTY_FIELDS = tuple(f.name for f in fields(Snapshot) if f.name not in ("schemas", "default_schema"))
+
+
+def empty(schemas: tuple[str, ...], default_schema: str = "public") -> Snapshot:
+    """The schema a database with no migrations applied has."""
+    return Snapshot(schemas=schemas, default_schema=default_schema)

@@ -1,0 +1,217 @@
+"""Steps -> SQL in Prisma's style: ``-- Label`` then the statements, steps separated
+by a blank line. Statements that lose data or take heavy locks carry a
+``-- Warning:`` line just above them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.engine import diff as d
+from bot.engine.render.names import column_definition, column_type, default_expr, literal, qualified, quote
+from bot.engine.render.steps import Step, plan
+
+EMPTY = "-- This is an empty migration."
+_MULTI_VALUE_NOTE = """-- This migration adds more than one value to an enum.
+-- With PostgreSQL versions 11 and earlier, this is not possible
+-- in a single migration. This can be worked around by creating
+-- multiple migrations, each migration adding only one value to
+-- the enum.
+
+"""
+
+
+class _Renderer:
+    def __init__(self, default_schema: str) -> None:
+        self.schema = default_schema
+
+    def q(self, schema: str, name: str) -> str:
+        return qualified(schema, name, self.schema)
+
+    def step(self, step: Step) -> str:
+        op = step.ops[0]
+        if step.label == "AlterTable" and not isinstance(op, d.DropCheck):
+            return self.alter_table(step.ops)
+        return getattr(self, type(op).__name__)(op)
+
+    # --- extensions, sequences, views -------------------------------------------------
+    def CreateExtension(self, op: d.CreateExtension) -> str:
+        return f'CREATE EXTENSION IF NOT EXISTS {quote(op.extension.name)} WITH SCHEMA {quote(op.extension.schema)};'
+
+    def DropExtension(self, op: d.DropExtension) -> str:
+        return f"-- Warning: drops every object of the extension.\nDROP EXTENSION {quote(op.extension.name)};"
+
+    def CreateSequence(self, op: d.CreateSequence) -> str:
+        s = op.sequence
+        return f"CREATE SEQUENCE {self.q(s.schema, s.name)} AS {s.type} INCREMENT BY {s.increment} START WITH {s.start};"
+
+    def DropSequence(self, op: d.DropSequence) -> str:
+        return f"DROP SEQUENCE {self.q(op.sequence.schema, op.sequence.name)};"
+
+    def CreateView(self, op: d.CreateView) -> str:
+        v = op.view
+        kind = "MATERIALIZED VIEW" if v.materialized else "VIEW"
+        return f"CREATE {kind} {self.q(v.schema, v.name)} AS\n{v.definition.strip()}"
+
+    def DropView(self, op: d.DropView) -> str:
+        kind = "MATERIALIZED VIEW" if op.view.materialized else "VIEW"
+        return f"DROP {kind} {self.q(op.view.schema, op.view.name)};"
+
+    # --- enums ------------------------------------------------------------------------
+    def CreateEnum(self, op: d.CreateEnum) -> str:
+        values = ", ".join(literal(v) for v in op.enum.values)
+        return f"CREATE TYPE {self.q(op.enum.schema, op.enum.name)} AS ENUM ({values});"
+
+    def DropEnum(self, op: d.DropEnum) -> str:
+        return f"DROP TYPE {self.q(op.enum.schema, op.enum.name)};"
+
+    def AlterEnum(self, op: d.AlterEnum) -> str:
+        name = self.q(op.after.schema, op.after.name)
+        if op.removed or op.reordered:
+            return self._recreate_enum(op)
+        lines = []
+        values = op.after.values
+        for i, value in enumerate(values):
+            if value not in op.added:
+                continue
+            following = next((v for v in values[i + 1 :] if v not in op.added), None)
+            where = f" BEFORE {literal(following)}" if following is not None else ""
+            lines.append(f"ALTER TYPE {name} ADD VALUE {literal(value)}{where};")
+        return (_MULTI_VALUE_NOTE if len(lines) > 1 else "") + "\n".join(lines)
+
+    def _recreate_enum(self, op: d.AlterEnum) -> str:
+        e = op.after
+        new, old = self.q(e.schema, e.name + "_new"), self.q(e.schema, e.name + "_old")
+        values = ", ".join(literal(v) for v in e.values)
+        lines = [
+            f"-- Warning: recreates the type; fails if a row holds a removed value ({', '.join(op.removed) or 'reordered'}).",
+            "BEGIN;",
+            f"CREATE TYPE {new} AS ENUM ({values});",
+        ]
+        restore = []
+        for table, column in op.usages:
+            t, c = self.q(table.schema, table.name), quote(column.name)
+            array = "[]" if column.type.endswith("[]") else ""
+            if column.default is not None:
+                lines.append(f"ALTER TABLE {t} ALTER COLUMN {c} DROP DEFAULT;")
+                value = default_expr(column.default)
+                if value.strip("'") in e.values or array:
+                    restore.append(f"ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {value};")
+            lines.append(f"ALTER TABLE {t} ALTER COLUMN {c} TYPE {new}{array} USING ({c}::text{array}::{new}{array});")
+        lines += [
+            f"ALTER TYPE {self.q(e.schema, e.name)} RENAME TO {quote(e.name + '_old')};",
+            f"ALTER TYPE {new} RENAME TO {quote(e.name)};",
+            f"DROP TYPE {old};",
+            *restore,
+            "COMMIT;",
+        ]
+        return "\n".join(lines)
+
+    # --- tables -----------------------------------------------------------------------
+    def CreateTable(self, op: d.CreateTable) -> str:
+        t = op.table
+        body = [f"    {column_definition(c)}" for c in t.ordered_columns()]
+        text = ",\n".join(body)
+        if t.primary_key is not None:
+            cols = ", ".join(quote(c) for c in t.primary_key.columns)
+            text += f",\n\n    CONSTRAINT {quote(t.primary_key.name)} PRIMARY KEY ({cols})"
+        return f"CREATE TABLE {self.q(t.schema, t.name)} (\n{text}\n);"
+
+    def DropTable(self, op: d.DropTable) -> str:
+        return (f"-- Warning: drops the table `{op.table.name}` and all its data.\n"
+                f"DROP TABLE {self.q(op.table.schema, op.table.name)};")
+
+    def alter_table(self, ops: tuple[d.Operation, ...]) -> str:
+        table = ops[0].table
+        clauses, warnings = [], []
+        for op in ops:
+            if isinstance(op, d.DropPrimaryKey):
+                clauses.append(f"DROP CONSTRAINT {quote(op.primary_key.name)}")
+            elif isinstance(op, d.DropColumn):
+                warnings.append(f"drops the column `{op.column.name}`; all its data will be lost.")
+                clauses.append(f"DROP COLUMN {quote(op.column.name)}")
+            elif isinstance(op, d.AddColumn):
+                if op.column.not_null and op.column.default is None and not op.column.serial and not op.column.identity:
+                    warnings.append(f"adds the required column `{op.column.name}` without a default; fails if the table has rows.")
+                clauses.append(f"ADD COLUMN     {column_definition(op.column)}")
+            elif isinstance(op, d.AlterColumn):
+                clauses += self._alter_column(op, warnings)
+            elif isinstance(op, d.AddPrimaryKey):
+                cols = ", ".join(quote(c) for c in op.primary_key.columns)
+                clauses.append(f"ADD CONSTRAINT {quote(op.primary_key.name)} PRIMARY KEY ({cols})")
+        head = "".join(f"-- Warning: {w}\n" for w in warnings)
+        return f"{head}ALTER TABLE {self.q(table.schema, table.name)} " + ",\n".join(clauses) + ";"
+
+    def _alter_column(self, op: d.AlterColumn, warnings: list[str]) -> list[str]:
+        b, a, c = op.before, op.after, quote(op.after.name)
+        had_default = b.default is not None or b.serial
+        out = []
+        if b.identity and b.identity != a.identity:
+            out.append(f"ALTER COLUMN {c} DROP IDENTITY")
+        type_changed = b.type != a.type
+        if had_default and (type_changed or a.default is None or b.serial != a.serial) and not b.identity:
+            out.append(f"ALTER COLUMN {c} DROP DEFAULT")  # before a type change: the old default may not cast
+        if type_changed:
+            warnings.append(f"changes the type of `{a.name}` (rewrites the table under an exclusive lock; may fail on existing data).")
+            out.append(f"ALTER COLUMN {c} SET DATA TYPE {column_type(replace(a, serial=False))}")
+        if b.not_null != a.not_null:
+            if a.not_null:
+                warnings.append(f"makes `{a.name}` required (scans the table under an exclusive lock; fails if a row holds NULL).")
+                out.append(f"ALTER COLUMN {c} SET NOT NULL")
+            else:
+                out.append(f"ALTER COLUMN {c} DROP NOT NULL")
+        if a.identity and a.identity != b.identity:
+            kind = "ALWAYS" if a.identity == "a" else "BY DEFAULT"
+            out.append(f"ALTER COLUMN {c} ADD GENERATED {kind} AS IDENTITY")
+        elif a.default is not None and (a.default != b.default or type_changed):
+            out.append(f"ALTER COLUMN {c} SET DEFAULT {default_expr(a.default)}")
+        return out
+
+    # --- indexes, keys, checks ----------------------------------------------------------
+    def CreateIndex(self, op: d.CreateIndex) -> str:
+        i = op.index
+        table = self.q(i.schema, i.table)
+        if i.constraint:
+            return f"ALTER TABLE {table} ADD CONSTRAINT {quote(i.name)} {i.definition};"
+        warn = "" if op.new_table else (
+            f"-- Warning: builds the index without CONCURRENTLY, blocking writes to `{i.table}` while it runs.\n")
+        if i.complex or i.partial:
+            return f"{warn}{i.definition};"
+        cols = ", ".join(quote(c) + (" DESC" if desc else "") for c, desc in zip(i.columns, i.descending or [False] * len(i.columns)))
+        using = f" USING {i.method.upper()} ({cols})" if i.method != "btree" else f"({cols})"
+        unique = "UNIQUE " if i.unique else ""
+        return f"{warn}CREATE {unique}INDEX {quote(i.name)} ON {table}{using};"
+
+    def DropIndex(self, op: d.DropIndex) -> str:
+        i = op.index
+        if i.constraint:
+            return f"ALTER TABLE {self.q(i.schema, i.table)} DROP CONSTRAINT {quote(i.name)};"
+        return f"DROP INDEX {self.q(i.schema, i.name)};"
+
+    def AddForeignKey(self, op: d.AddForeignKey) -> str:
+        f = op.foreign_key
+        cols = ", ".join(quote(c) for c in f.columns)
+        refs = ", ".join(quote(c) for c in f.ref_columns)
+        tail = ""
+        if f.deferrable:
+            tail = " DEFERRABLE INITIALLY DEFERRED" if f.deferred else " DEFERRABLE"
+        return (f"ALTER TABLE {self.q(f.schema, f.table)} ADD CONSTRAINT {quote(f.name)} FOREIGN KEY ({cols}) "
+                f"REFERENCES {self.q(f.ref_schema, f.ref_table)}({refs}) ON DELETE {f.on_delete} ON UPDATE {f.on_update}{tail};")
+
+    def DropForeignKey(self, op: d.DropForeignKey) -> str:
+        f = op.foreign_key
+        return f"ALTER TABLE {self.q(f.schema, f.table)} DROP CONSTRAINT {quote(f.name)};"
+
+    def AddCheck(self, op: d.AddCheck) -> str:
+        return f"ALTER TABLE {self.q(op.table.schema, op.table.name)} ADD CONSTRAINT {quote(op.check.name)} {op.check.definition};"
+
+    def DropCheck(self, op: d.DropCheck) -> str:
+        return f"ALTER TABLE {self.q(op.table.schema, op.table.name)} DROP CONSTRAINT {quote(op.check.name)};"
+
+
+def render_sql(ops: tuple[d.Operation, ...], default_schema: str = "public") -> str:
+    """The migration that applies *ops*, as Prisma's ``migrate diff --script`` writes it."""
+    if not ops:
+        return EMPTY + "\n"
+    r = _Renderer(default_schema)
+    blocks = [f"-- {step.label}\n{r.step(step)}" for step in plan(ops)]
+    return "\n\n".join(blocks) + "\n"

@@ -1,0 +1,75 @@
+"""Operations -> ordered steps, in the order Prisma's schema engine emits them.
+
+Prisma sorts its migration steps by kind (extensions, enums, dropped foreign keys
+and indexes, altered tables, dropped tables, created tables, created indexes,
+added foreign keys) and then by object; both the SQL and the drift summary follow
+that order. Column-level changes of one table form one ``AlterTable`` step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.engine import diff as d
+
+# rank, label: Prisma's step kinds, plus the objects Prisma does not manage (checks, sequences, views).
+_RANKS: dict[type, tuple[float, str]] = {
+    d.DropExtension: (1, "DropExtension"),
+    d.CreateExtension: (2, "CreateExtension"),
+    d.DropView: (5, "DropView"),
+    d.CreateSequence: (5.5, "CreateSequence"),
+    d.CreateEnum: (7, "CreateEnum"),
+    d.AlterEnum: (8, "AlterEnum"),
+    d.DropForeignKey: (9, "DropForeignKey"),
+    d.DropCheck: (9.5, "AlterTable"),
+    d.DropIndex: (10, "DropIndex"),
+    "alter_table": (11, "AlterTable"),
+    d.DropTable: (13, "DropTable"),
+    d.DropSequence: (13.5, "DropSequence"),
+    d.DropEnum: (14, "DropEnum"),
+    d.CreateTable: (15, "CreateTable"),
+    d.CreateIndex: (17, "CreateIndex"),
+    d.AddForeignKey: (19, "AddForeignKey"),
+    d.AddCheck: (19.5, "AddCheckConstraint"),
+    d.CreateView: (21, "CreateView"),
+}
+_TABLE_CHANGES = (d.DropPrimaryKey, d.DropColumn, d.AddColumn, d.AlterColumn, d.AddPrimaryKey)
+
+
+@dataclass(frozen=True)
+class Step:
+    rank: float
+    label: str  # Prisma's step description, the SQL's ``-- Label`` line
+    ops: tuple[d.Operation, ...]
+
+
+def _obj_key(op: d.Operation) -> tuple:
+    for attr in ("table", "index", "foreign_key", "enum", "view", "sequence"):
+        obj = getattr(op, attr, None)
+        if obj is not None:
+            if attr in ("index", "foreign_key"):
+                return (obj.schema, obj.table.encode(), obj.name.encode())
+            return (obj.schema, obj.name.encode(), b"")
+    if isinstance(op, d.AlterEnum):
+        return (op.after.schema, op.after.name.encode(), b"")
+    ext = getattr(op, "extension", None)
+    return ("", ext.name.encode() if ext else b"", b"")
+
+
+def plan(ops: tuple[d.Operation, ...]) -> tuple[Step, ...]:
+    """Group and order operations into Prisma's steps."""
+    steps: list[tuple[tuple, Step]] = []
+    by_table: dict[tuple[str, str], list[d.Operation]] = {}
+    for op in ops:
+        if isinstance(op, _TABLE_CHANGES):
+            by_table.setdefault(op.table.key, []).append(op)
+            continue
+        rank, label = _RANKS[type(op)]
+        steps.append(((rank, _obj_key(op)), Step(rank, label, (op,))))
+    order = {kind: i for i, kind in enumerate(_TABLE_CHANGES)}
+    rank, label = _RANKS["alter_table"]
+    for (schema, name), table_ops in by_table.items():
+        table_ops.sort(key=lambda o: order[type(o)])  # stable: column order kept within a kind
+        steps.append(((rank, (schema, name.encode(), b"")), Step(rank, label, tuple(table_ops))))
+    steps.sort(key=lambda s: s[0])
+    return tuple(s for _, s in steps)

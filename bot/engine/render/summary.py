@@ -1,0 +1,158 @@
+"""Steps -> Prisma's drift summary lines, as ``prisma migrate dev`` prints them.
+
+Prisma sorts drift items by (kind of block, object name, step order), prints a
+block header whenever the (kind, name) pair changes, and a blank line before
+each header. The wording, including its quirks, follows prisma-engines'
+``SqlMigration::drift_summary``. Objects Prisma does not manage (check
+constraints, sequences, views it did not create) get lines in the same style.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.engine import diff as d
+from bot.engine.inspect.model import Column
+from bot.engine.render.steps import plan
+
+# Prisma's DriftType order; the last two are driftbot's own, after Prisma's blocks.
+_ADDED_EXT, _REMOVED_EXT, _ADDED_ENUM, _ADDED_TABLE, _REMOVED_ENUM, _REMOVED_TABLE = 1, 2, 3, 4, 5, 6
+_REMOVED_VIEW, _CHANGED_ENUM, _CHANGED_TABLE, _ADDED_OTHER, _REMOVED_OTHER = 8, 10, 11, 12, 13
+
+
+def _arity(c: Column) -> str:
+    return "List" if c.type.endswith("[]") else ("Required" if c.not_null else "Nullable")
+
+
+def _default_kind(c: Column) -> str:
+    """Prisma's Debug rendering of a column default (best effort)."""
+    if c.serial:
+        return "Some(Sequence(\"\"))"
+    if c.default is None:
+        return "None"
+    v = c.default
+    if v.upper() in ("CURRENT_TIMESTAMP", "NOW()"):
+        return "Some(Now)"
+    if re.fullmatch(r"-?\d+", v):
+        return f"Some(Value(Int({v})))"
+    if re.fullmatch(r"-?\d+\.\d+", v):
+        return f"Some(Value(Float({v})))"
+    if v in ("true", "false"):
+        return f"Some(Value(Boolean({v})))"
+    m = re.fullmatch(r"'((?:[^']|'')*)'(?:::.*)?", v)
+    if m:
+        kind = "Enum" if c.is_enum else "String"
+        return f'Some(Value({kind}("{m[1].replace(chr(39) * 2, chr(39))}")))'
+    return f'Some(DbGenerated(Some("{v}")))'
+
+
+def _column_change(op: d.AlterColumn) -> str:
+    parts = []
+    for change in op.changes:
+        if change == "arity":
+            parts.append(f"changed from {_arity(op.before)} to {_arity(op.after)}")
+        elif change == "default":
+            parts.append(f"default changed from `{_default_kind(op.before)}` to `{_default_kind(op.after)}`")
+        elif change == "type":
+            parts.append("type changed")
+        else:
+            parts.append("column is no longer autoincrementing" if op.before.serial or op.before.identity
+                         else "column became autoincrementing")
+    return f"  [*] Altered column `{op.after.name}` ({', '.join(parts)})"
+
+
+def _index_line(sign: str, verb: str, index) -> str:
+    unique = "unique " if index.unique else ""
+    cols = ", ".join(c if c is not None else "" for c in index.columns)
+    return f"  [{sign}] {verb} {unique}index on columns ({cols})"
+
+
+def _items(op: d.Operation) -> list[tuple[int, str, list[str]]]:
+    """(block kind, block name, lines under the header) for one operation."""
+    if isinstance(op, d.CreateEnum):
+        return [(_ADDED_ENUM, "", [f"  - {op.enum.name}"])]
+    if isinstance(op, d.DropEnum):
+        return [(_REMOVED_ENUM, "", [f"  - {op.enum.name}"])]
+    if isinstance(op, d.AlterEnum):
+        lines = [f"  [+] Added variant `{v}`" for v in op.added] + [f"  [-] Removed variant `{v}`" for v in op.removed]
+        return [(_CHANGED_ENUM, op.before.name, lines)]
+    if isinstance(op, d.CreateTable):
+        return [(_ADDED_TABLE, "", [f"  - {op.table.name}"])]
+    if isinstance(op, d.DropTable):
+        return [(_REMOVED_TABLE, "", [f"  - {op.table.name}"])]
+    if isinstance(op, d.DropView):
+        return [(_REMOVED_VIEW, op.view.name, [f"  - {op.view.name}"])]
+    if isinstance(op, d.CreateView):
+        return [(_ADDED_OTHER, "views", [f"  - {op.view.name}"])]
+    if isinstance(op, d.CreateExtension):
+        return [(_ADDED_EXT, "", [f"  - {op.extension.name}"])]
+    if isinstance(op, d.DropExtension):
+        return [(_REMOVED_EXT, "", [f"  - {op.extension.name}"])]
+    if isinstance(op, d.CreateSequence):
+        return [(_ADDED_OTHER, "sequences", [f"  - {op.sequence.name}"])]
+    if isinstance(op, d.DropSequence):
+        return [(_REMOVED_OTHER, "sequences", [f"  - {op.sequence.name}"])]
+    if isinstance(op, d.DropForeignKey):
+        f = op.foreign_key
+        return [(_CHANGED_TABLE, f.table, [f"  [-] Removed foreign key on columns ({', '.join(f.columns)})"])]
+    if isinstance(op, d.AddForeignKey):
+        f = op.foreign_key
+        return [(_CHANGED_TABLE, f.table, [f"  [+] Added foreign key on columns ({', '.join(f.columns)})"])]
+    if isinstance(op, d.DropIndex):
+        return [(_CHANGED_TABLE, op.index.table, [_index_line("-", "Removed", op.index)])]
+    if isinstance(op, d.CreateIndex):
+        return [(_CHANGED_TABLE, op.index.table, [_index_line("+", "Added", op.index)])]
+    if isinstance(op, d.AddCheck):
+        return [(_CHANGED_TABLE, op.table.name, [f"  [+] Added check constraint `{op.check.name}`"])]
+    if isinstance(op, d.DropCheck):
+        return [(_CHANGED_TABLE, op.table.name, [f"  [-] Removed check constraint `{op.check.name}`"])]
+    if isinstance(op, d.DropColumn):
+        return [(_CHANGED_TABLE, op.table.name, [f"  [-] Removed column `{op.column.name}`"])]
+    if isinstance(op, d.AddColumn):
+        return [(_CHANGED_TABLE, op.table.name, [f"  [+] Added column `{op.column.name}`"])]
+    if isinstance(op, d.AlterColumn):
+        return [(_CHANGED_TABLE, op.table.name, [_column_change(op)])]
+    if isinstance(op, d.DropPrimaryKey):
+        cols = ", ".join(op.primary_key.columns)
+        return [(_CHANGED_TABLE, op.table.name, [f"  [-] Dropped the primary key on columns ({cols})"])]
+    if isinstance(op, d.AddPrimaryKey):
+        cols = ", ".join(op.primary_key.columns)
+        # Prisma prints a stray ")" line after this one; kept so the lines match what it prints.
+        return [(_CHANGED_TABLE, op.table.name, [f"  [+] Added primary key on columns ({cols})", ")"])]
+    raise TypeError(f"no summary for {type(op).__name__}")
+
+
+def _header(kind: int, name: str) -> str:
+    return {
+        _ADDED_EXT: "[+] Added extensions",
+        _REMOVED_EXT: "[-] Removed extensions",
+        _ADDED_ENUM: "[+] Added enums",
+        _ADDED_TABLE: "[+] Added tables",
+        _REMOVED_ENUM: "[-] Removed enums",
+        _REMOVED_TABLE: "[-] Removed tables",
+        _REMOVED_VIEW: "[-] Removed views",
+        _CHANGED_ENUM: f"[*] Changed the `{name}` enum",
+        _CHANGED_TABLE: f"[*] Changed the `{name}` table",
+        _ADDED_OTHER: f"[+] Added {name}",
+        _REMOVED_OTHER: f"[-] Removed {name}",
+    }[kind]
+
+
+def render_summary(ops: tuple[d.Operation, ...]) -> tuple[str, ...]:
+    """Prisma's drift summary lines (without its header); blank lines between blocks; () when no drift."""
+    entries = []
+    for idx, step in enumerate(plan(ops)):
+        for sub, op in enumerate(step.ops):
+            for kind, name, lines in _items(op):
+                entries.append(((kind, name.encode(), idx, sub), name, lines))
+    entries.sort(key=lambda e: e[0])
+    out: list[str] = []
+    current = None
+    for (kind, raw, _, _), name, lines in entries:
+        if (kind, raw) != current:
+            if out:
+                out.append("")
+            out.append(_header(kind, name))
+            current = (kind, raw)
+        out.extend(lines)
+    return tuple(out)
