@@ -12,6 +12,7 @@ from bot.engine import history as history_mod
 from bot.engine import sources
 from bot.engine.db import connect, parse_url
 from bot.engine.findings import history_findings
+from bot.engine.schema_check import check_schema
 from bot.engine.result import CheckResult, SchemaReport, decide_state
 from bot.errors import DatabaseUnreachable, DriftbotError
 from bot.settings import EnvironmentSettings, Settings
@@ -34,8 +35,14 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
             verdict = history_mod.classify(migrations, rows)
             if verdict.missing_locally:
                 verdict = dataclasses.replace(verdict, missing_locally_refs=_where_else(source, verdict.missing_locally))
-            report = SchemaReport(checked=False, reason="schema drift is not checked by this build yet")
             findings = history_findings(verdict)
+            if schema:
+                report, found = check_schema(settings, env, migrations, verdict, conn, target)
+                if any(f.case == "E" for f in found):  # the schema check's baseline carries its SQL
+                    findings = [f for f in findings if f.case != "E"]
+                findings += found
+            else:
+                report = SchemaReport(checked=False, reason="schema drift was not asked for")
     except (DriftbotError, psycopg.Error) as exc:
         if isinstance(exc, psycopg.Error):  # the target went away mid-check
             exc = DatabaseUnreachable(f"The target database failed during the check: {str(exc).strip().splitlines()[0]}")

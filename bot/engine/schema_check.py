@@ -1,0 +1,214 @@
+"""Schema drift: replayed migrations vs the live database, mapped to the runbook's cases.
+
+``check_schema`` is the one function ``check.run_check`` calls. It replays the
+migrations the database has applied (only those: Prisma's shadow does the same)
+in a scratch database, introspects the target, diffs the two, and turns the
+operations into findings: A (extra objects -> catch-up migration, then
+``resolve --applied``), B (missing objects -> a migration that restores them,
+shipped with ``migrate deploy``; never a reset), C (an enum value schema.prisma
+or a migration has and the database lacks -> ``ADD VALUE`` plus a tracking
+migration), E (no history, or history and schema far apart -> baseline).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+
+from bot.engine import diff as d
+from bot.engine import prisma_schema
+from bot.engine.db import Target
+from bot.engine.findings import resolve_action
+from bot.engine.history import HistoryVerdict
+from bot.engine.inspect import Snapshot, empty, introspect
+from bot.engine.render import render_sql, render_summary
+from bot.engine.result import Action, Finding, SchemaReport
+from bot.engine.shadow import ReplayCache, ShadowUnavailable, replayed_schema, shadow_server
+from bot.engine.sources import LocalMigration, Migrations
+from bot.engine.writers import render_add_enum_value
+from bot.errors import DatabaseUnreachable, DriftbotError
+
+FAR_APART_TABLES = 10  # E: drift touching at least this many tables, and more than half of them
+
+
+def _stamp(now: datetime) -> str:
+    return now.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()[:60] or "value"
+
+
+def _shown(names: list[str], limit: int = 5) -> str:
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _touched_tables(ops) -> set[str]:
+    out = set()
+    for op in ops:
+        for attr in ("table", "index", "foreign_key"):
+            obj = getattr(op, attr, None)
+            if obj is not None:
+                out.add(obj.name if attr == "table" else obj.table)
+    return out
+
+
+_CREATES = re.compile(r'CREATE\s+(?:UNIQUE\s+)?(TABLE|TYPE|INDEX)\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?"([^"]+)"', re.I)
+
+
+def _applied_by_hand(pending: tuple[str, ...], local: dict[str, LocalMigration], ops) -> list[str]:
+    """Pending migrations whose every created table, type and index already exists as [+] drift."""
+    added = set()
+    for op in ops:
+        if isinstance(op, d.CreateTable):
+            added.add(("TABLE", op.table.name))
+        elif isinstance(op, d.CreateEnum):
+            added.add(("TYPE", op.enum.name))
+        elif isinstance(op, d.CreateIndex):
+            added.add(("INDEX", op.index.name))
+    out = []
+    for name in pending[:20]:
+        m = local.get(name)
+        created = {(k.upper(), n) for k, n in _CREATES.findall(m.script)} if m else set()
+        if created and created <= added:
+            out.append(name)
+    return out
+
+
+def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, now: datetime, env_name: str) -> list[Finding]:
+    missing: dict[tuple[str, str, str], str] = {}  # (schema, enum, value) -> where it comes from
+    if schema_file is not None:
+        for e in schema_file.enums:
+            live_enum = live.enum(e.schema or default_schema, e.db_name)
+            if live_enum is None:
+                continue
+            for v in e.values:
+                if v not in live_enum.values:
+                    missing[(live_enum.schema, e.db_name, v)] = "schema.prisma"
+    for op in ops:
+        if isinstance(op, d.AlterEnum):
+            for v in op.removed:
+                missing.setdefault((op.before.schema, op.before.name, v), "the migrations")
+    out = []
+    for (schema, enum, value), where in missing.items():
+        statement = render_add_enum_value(enum, value, schema)
+        migration = f"{_stamp(now)}_add_{_slug(enum)}_{_slug(value)}"
+        out.append(Finding(
+            "C",
+            f"Enum `{enum}` lacks the value `{value}` that {where} has.",
+            f"Add it with `{statement}` (safe: adds, never recreates the type), commit the same statement as "
+            f"migration {migration}, and record that migration with `resolve --applied`.",
+            Action("add_enum_value", (("enum", enum), ("value", value), ("schema", schema), ("sql", statement),
+                                      ("migration", migration)), sql=statement,
+                   command=f"/drift enum {env_name} {enum} {value}"),
+        ))
+    return out
+
+
+def _baseline(live: Snapshot, why: str) -> Finding:
+    sql = render_sql(d.diff(empty(live.schemas, live.default_schema), live), live.default_schema)
+    return Finding(
+        "E",
+        why,
+        "Take a backup first. Commit this baseline as prisma/migrations/0_baseline/migration.sql (generated from "
+        "the live schema), then record it with `resolve --applied 0_baseline`.",
+        Action("baseline", (("migration", "0_baseline"),), sql=sql, command="prisma migrate resolve --applied 0_baseline"),
+    )
+
+
+def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: Snapshot, live: Snapshot,
+                    ops: tuple[d.Operation, ...], schema_file, now: datetime, env_name: str = "ENV") -> list[Finding]:
+    """Findings for a diff (pure)."""
+    if not verdict.managed:
+        return [_baseline(live, "The database is not managed by Prisma Migrate (no `_prisma_migrations` table).")]
+    out: list[Finding] = []
+    by_hand = _applied_by_hand(verdict.pending, migrations.by_name(), ops)
+    for name in by_hand:
+        out.append(Finding(
+            "history",
+            f"Migration {name} is pending, but the objects it creates already exist in the database.",
+            "Someone ran its SQL by hand. `migrate deploy` would fail (P3018, \"already exists\"): record it instead.",
+            resolve_action("resolve_applied", name),
+        ))
+    extra = [op for op in ops if not isinstance(op, d.REMOVALS) and not (isinstance(op, d.AlterEnum) and not op.added)]
+    missing = [op for op in ops if isinstance(op, d.REMOVALS)]
+    if extra:
+        name = f"{_stamp(now)}_sync_schema_drift"
+        objects = sorted({d.describe(op) for op in extra})
+        out.append(Finding(
+            "A",
+            f"The database has {len(objects)} object(s) or change(s) that no applied migration makes: {_shown(objects)}.",
+            f"Commit the catch-up SQL as prisma/migrations/{name}/migration.sql, then record it as applied "
+            "(its changes are already in the database).",
+            Action("catch_up_migration", (("migration", name),), sql=render_sql(ops, live.default_schema),
+                   command=f"save the SQL as prisma/migrations/{name}/migration.sql"),
+        ))
+        out.append(Finding("A", f"Once {name} is committed, record it as applied.", "", resolve_action("resolve_applied", name)))
+    if missing:
+        restore = tuple(op for op in d.diff(live, replayed) if isinstance(op, d.ADDITIONS))
+        objects = sorted({d.describe(op) for op in missing})
+        name = f"{_stamp(now)}_restore_missing_objects"
+        out.append(Finding(
+            "B",
+            f"The database lacks {len(objects)} object(s) that applied migrations create: {_shown(objects)}.",
+            f"Restore them with a new migration ({name}) holding this SQL, shipped with `prisma migrate deploy` "
+            "from CI/CD. Never reset a shared database.",
+            Action("deploy", (("migration", name),), sql=render_sql(restore, live.default_schema),
+                   command="prisma migrate deploy"),
+        ))
+    out += _enum_findings(ops, live, schema_file, live.default_schema, now, env_name)
+    touched = _touched_tables(ops)
+    if len(touched) >= FAR_APART_TABLES and len(touched) * 2 > max(len(live.tables), 1):
+        out.append(_baseline(live, f"History and schema are far apart ({len(touched)} of {len(live.tables)} tables differ)."))
+    return out
+
+
+def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict, conn: psycopg.Connection,
+                 target: Target, now: datetime | None = None) -> tuple[SchemaReport, list[Finding]]:
+    """Replay, introspect, diff and map to findings. ``SchemaReport(checked=False, reason)`` when the
+    schema cannot be checked (no usable shadow server, a migration that does not replay)."""
+    now = now or datetime.now(timezone.utc)
+    schema_file = prisma_schema.load(env.schema_path) if env.schema_path else None
+    scopes = (target.schema, *(schema_file.schemas if schema_file else ()))
+    applied = set(verdict.applied) if verdict.managed else set()
+    to_replay = tuple(m for m in migrations.items if m.name in applied)
+    out: list[Finding] = []
+    if to_replay:
+        try:
+            result = replayed_schema(
+                lambda: shadow_server(env.shadow_url, env.database_url, settings.connect_timeout_s),
+                to_replay, scopes, target.schema, ReplayCache(Path(settings.cache_dir)), settings.connect_timeout_s,
+            )
+        except ShadowUnavailable as exc:
+            return SchemaReport(checked=False, reason=str(exc)), []
+        except DatabaseUnreachable as exc:
+            return SchemaReport(checked=False, reason=f"the shadow server is unavailable: {exc}"), []
+        if result.error is not None:
+            e = result.error
+            where = f" Failing statement: {e.statement}" if e.statement else ""
+            out.append(Finding(
+                "history",
+                f"Migration {e.migration} cannot be replayed on an empty database: {e.message.splitlines()[0]}",
+                f"The history cannot be replayed (as Prisma's shadow database would).{where}",
+            ))
+            return SchemaReport(checked=False, reason=f"migration {e.migration} cannot be replayed: {e.message.splitlines()[0]}"), out
+        replayed = result.snapshot
+    else:
+        replayed = empty(tuple(dict.fromkeys(scopes)), target.schema)
+    try:
+        live = introspect(conn, scopes, target.schema)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnreachable(f"The target database connection was lost during the check: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'closed'}") from None
+    except psycopg.Error as exc:
+        raise DriftbotError(f"Reading the target's schema failed: {exc.diag.message_primary or exc}") from None
+    ops = d.diff(replayed, live)
+    out += schema_findings(verdict, migrations, replayed, live, ops, schema_file, now, env.name)
+    report = SchemaReport(
+        checked=True,
+        summary=render_summary(ops),
+        sql=render_sql(ops, target.schema) if ops else "",
+    )
+    return report, out

@@ -1,0 +1,211 @@
+"""Shadow replay: the schema the applied migrations build, replayed into a scratch
+database on the environment's shadow server, as Prisma's shadow database works.
+
+Scratch databases are named ``driftbot_shadow_<host>_<pid>_<epoch>_<rand>`` so
+``sweep_leftovers`` can drop those of dead workers; each is dropped in a
+``finally`` also when the replay fails. The introspected result is cached as
+JSON keyed by the applied migrations' names and checksums, so a warm check does
+not replay at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from bot.engine.db import explain_connect_error, parse_url
+from bot.engine.inspect import Snapshot, introspect
+from bot.engine.replay import ScriptError, run_script
+from bot.engine.sources import LocalMigration
+from bot.errors import DatabaseUnreachable, DriftbotError
+
+log = logging.getLogger(__name__)
+
+PREFIX = "driftbot_shadow_"
+CACHE_VERSION = "1"  # bump when the snapshot's shape changes
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+class ShadowUnavailable(DriftbotError):
+    """No server where a scratch database may be created: schema drift is "not checked"."""
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The replayed schema, or the migration that could not be replayed."""
+
+    snapshot: Snapshot | None
+    error: ScriptError | None = None
+    cached: bool = False
+
+
+def replay_digest(migrations: tuple[LocalMigration, ...], schemas: tuple[str, ...], default_schema: str) -> str:
+    """The cache key: the replayed migrations' names and checksums, and the schemas in scope."""
+    h = hashlib.sha256(f"v{CACHE_VERSION}\0{default_schema}\0{','.join(schemas)}\n".encode())
+    for m in migrations:
+        h.update(m.name.encode() + b"\0" + m.checksum.encode() + b"\n")
+    return h.hexdigest()
+
+
+def scratch_name() -> str:
+    return f"{PREFIX}{_HOST}_{os.getpid()}_{int(time.time())}_{secrets.token_hex(2)}"
+
+
+def _with_db(url: str, dbname: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + dbname))
+
+
+def _server(url: str, timeout: int) -> psycopg.Connection:
+    try:
+        return psycopg.connect(parse_url(url).conninfo, autocommit=True, connect_timeout=timeout,
+                               application_name="driftbot-shadow")
+    except psycopg.Error as exc:
+        raise explain_connect_error(exc, "shadow") from None
+
+
+def shadow_server(shadow_url: str | None, database_url: str, timeout: int = 5) -> str:
+    """The URL of the server to create scratch databases on.
+
+    ``shadow_url`` when set; else the target's own server, but only when the
+    target's role may CREATE DATABASE (``ShadowUnavailable`` otherwise).
+    """
+    if shadow_url:
+        return shadow_url
+    with _server(database_url, timeout) as conn:
+        row = conn.execute("SELECT rolname, rolcreatedb OR rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user").fetchone()
+    if not row or not row[1]:
+        who = row[0] if row else "the check role"
+        raise ShadowUnavailable(
+            f"no shadow_url is set and role `{who}` may not CREATE DATABASE on the target's server; "
+            "set shadow_url to a server where driftbot may create scratch databases"
+        )
+    return database_url
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_leftovers(server_url: str, max_age_s: int = 3600, timeout: int = 5) -> list[str]:
+    """Drop scratch databases whose worker died (same host, pid gone) or that are older
+    than *max_age_s* (any host). Returns the names dropped."""
+    dropped = []
+    now = time.time()
+    with _server(server_url, timeout) as conn:
+        names = [r[0] for r in conn.execute(
+            "SELECT datname FROM pg_catalog.pg_database WHERE datname LIKE %s", (PREFIX.replace("_", r"\_") + "%",))]
+        for name in names:
+            try:
+                host, pid, epoch, _ = name[len(PREFIX):].split("_")
+                pid_i, epoch_i = int(pid), int(epoch)
+            except ValueError:
+                continue
+            dead = host == _HOST and pid_i != os.getpid() and not _pid_alive(pid_i)
+            if dead or now - epoch_i > max_age_s:
+                try:
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                    dropped.append(name)
+                except psycopg.Error as exc:
+                    log.warning("could not drop leftover scratch database %s: %s", name, exc.diag.message_primary)
+    return dropped
+
+
+def replay(server_url: str, migrations: tuple[LocalMigration, ...], schemas: tuple[str, ...],
+           default_schema: str = "public", timeout: int = 5, statement_timeout_ms: int = 300_000) -> Replay:
+    """Apply *migrations* in order to a new scratch database on *server_url*, introspect it, drop it."""
+    name = scratch_name()
+    with _server(server_url, timeout) as admin:
+        try:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise ShadowUnavailable(
+                f"the shadow server refused CREATE DATABASE ({exc.diag.message_primary}); "
+                "give the shadow role CREATEDB or set shadow_url to another server"
+            ) from None
+        except psycopg.Error as exc:
+            raise DatabaseUnreachable(f"Cannot create a scratch database on the shadow server: {exc.diag.message_primary or exc}") from None
+        try:
+            return _replay_into(_with_db(server_url, name), migrations, schemas, default_schema, timeout, statement_timeout_ms)
+        finally:
+            try:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            except psycopg.Error as exc:  # the sweeper will find it
+                log.warning("could not drop scratch database %s: %s", name, exc)
+
+
+def _replay_into(url: str, migrations, schemas, default_schema, timeout, statement_timeout_ms) -> Replay:
+    try:
+        conn = psycopg.connect(parse_url(url).conninfo, autocommit=True, connect_timeout=timeout,
+                               application_name="driftbot-shadow")
+    except psycopg.Error as exc:
+        raise explain_connect_error(exc, "shadow") from None
+    with conn:
+        ident = sql.Identifier(default_schema)
+        conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(f"{statement_timeout_ms}ms")))
+        # Prisma creates the URL's schema and works in it; migrations name no schema.
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
+        conn.execute(sql.SQL("SET search_path TO {}").format(ident))
+        for m in migrations:
+            error = run_script(conn, m)
+            if error is not None:
+                return Replay(None, error)
+            conn.execute(sql.SQL("SET search_path TO {}").format(ident))  # a script may have changed it
+        return Replay(introspect(conn, schemas, default_schema))
+
+
+class ReplayCache:
+    """Introspected replays as JSON files under ``cache_dir/shadow``, one per digest."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.root = Path(cache_dir) / "shadow"
+
+    def _path(self, digest: str) -> Path:
+        return self.root / f"{digest}.json"
+
+    def get(self, digest: str) -> Snapshot | None:
+        try:
+            return Snapshot.from_json(json.loads(self._path(digest).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, digest: str, snapshot: Snapshot) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self._path(digest).with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(snapshot.to_json()), encoding="utf-8")
+        tmp.replace(self._path(digest))  # atomic: concurrent workers never read half a file
+
+
+def replayed_schema(server_url_fn, migrations: tuple[LocalMigration, ...], schemas: tuple[str, ...],
+                    default_schema: str, cache: ReplayCache | None, timeout: int = 5) -> Replay:
+    """The replayed schema of *migrations*, from the cache when it holds it.
+
+    *server_url_fn* is called only on a cache miss, so a warm check never touches the shadow server.
+    """
+    digest = replay_digest(migrations, schemas, default_schema)
+    if cache is not None:
+        hit = cache.get(digest)
+        if hit is not None:
+            return Replay(hit, cached=True)
+    server = server_url_fn()
+    sweep_leftovers(server, timeout=timeout)
+    result = replay(server, migrations, schemas, default_schema, timeout)
+    if result.snapshot is not None and cache is not None:
+        cache.put(digest, result.snapshot)
+    return result
