@@ -72,6 +72,12 @@ class HistoryVerdict:
     applied_by_hand: tuple[str, ...] = ()
     last_common_migration: str | None = None
     rows: int = 0
+    # Prisma's own view, row by row as its schema engine diagnoses it: local migrations with no
+    # row at all (a rolled-back or failed row counts as a row), rows whose migration is not
+    # local (rolled-back rows included), and failed rows. ``prisma_status`` reads only these.
+    prisma_unapplied: tuple[str, ...] = ()
+    prisma_unpersisted: tuple[str, ...] = ()
+    prisma_failed: tuple[str, ...] = ()
     # For a git source: the refs whose history holds each database-only migration
     # (empty: found nowhere; None: the source has no history to search).
     missing_locally_refs: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
@@ -88,15 +94,21 @@ class HistoryVerdict:
         )
 
     def prisma_status(self) -> tuple[int, str]:
-        """The exit code and headline ``prisma migrate status`` prints for this history."""
+        """The exit code and headline ``prisma migrate status`` (6.19) prints for this history.
+
+        Its CLI checks, in this order: local migrations without any row (``databaseIsBehind``,
+        which hides a failed migration), both sides having migrations the other lacks
+        (``historiesDiverge``), failed rows; database-only migrations alone are "up to date".
+        """
+        unapplied, unpersisted = self.prisma_unapplied, self.prisma_unpersisted
+        if unapplied and unpersisted:
+            return 1, "Your local migration history and the migrations table from your database are different"
+        if unapplied:
+            return 1, f"Following {_migrations(unapplied)} have not yet been applied: {', '.join(unapplied)}"
         if not self.managed:
             return 1, "The current database is not managed by Prisma Migrate."
-        if self.failed:
-            return 1, f"Following migration have failed: {', '.join(f.name for f in self.failed)}"
-        if self.diverged:
-            return 1, "Your local migration history and the migrations table from your database are different"
-        if self.pending:
-            return 1, f"Following migration have not yet been applied: {', '.join(self.pending)}"
+        if self.prisma_failed:
+            return 1, f"Following {_migrations(self.prisma_failed)} have failed: {', '.join(self.prisma_failed)}"
         return 0, "Database schema is up to date!"
 
     @property
@@ -115,6 +127,10 @@ class HistoryVerdict:
         return tuple(notes)
 
 
+def _migrations(names: tuple[str, ...]) -> str:
+    return "migrations" if len(names) > 1 else "migration"
+
+
 def _may_be_partial(script: str) -> bool:
     upper = script.upper()
     return any(word in upper for word in ("COMMIT", "CONCURRENTLY", "ALTER SYSTEM", "VACUUM"))
@@ -125,10 +141,11 @@ def classify(local: Migrations | tuple[LocalMigration, ...], rows: list[Migratio
     items = local.items if isinstance(local, Migrations) else tuple(local)
     local_names = tuple(m.name for m in items)
     if rows is None:
-        return HistoryVerdict(managed=False, local=local_names, applied=(), pending=local_names)
+        return HistoryVerdict(managed=False, local=local_names, applied=(), pending=local_names, prisma_unapplied=local_names)
     by_name = {m.name: m for m in items}
 
     ordered = sorted(rows, key=lambda r: (r.started_at, r.finished_at or r.started_at))
+    recorded = {r.migration_name for r in rows}
     applied_rows: dict[str, MigrationRow] = {}
     failed_rows: dict[str, MigrationRow] = {}
     rolled_back: set[str] = set()
@@ -177,6 +194,9 @@ def classify(local: Migrations | tuple[LocalMigration, ...], rows: list[Migratio
         missing_locally=missing_locally,
         last_common_migration=last_common,
         rows=len(rows),
+        prisma_unapplied=tuple(n for n in local_names if n not in recorded),
+        prisma_unpersisted=tuple(r.migration_name for r in ordered if r.migration_name not in by_name),
+        prisma_failed=tuple(r.migration_name for r in ordered if r.is_failed),
     )
 
 

@@ -1,0 +1,273 @@
+"""The real Prisma CLI 6.19.3, installed from the npm registry into a cache folder.
+
+Prisma's native engines cannot be downloaded here, so the CLI runs its
+WebAssembly schema engine through the pg driver adapter (prisma-facts.md,
+"Running the real Prisma CLI here"). Three bugs of @prisma/adapter-pg 6.19 are
+patched in the installed copy, idempotently:
+
+1. the ``name`` (OID 19) and ``"char"`` (OID 18) column types are not mapped to
+   text, so introspecting the catalog fails;
+2. the shadow database is dropped while its own pool still holds connections;
+3. ``executeScript`` splits a migration on ``;``, which breaks dollar-quoted
+   blocks; Prisma's native engine sends each migration.sql whole.
+
+One install serves every process: it happens under a file lock, and a finished
+install is marked so that later runs reuse it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+VERSION = "6.19.3"
+PACKAGES = (f"prisma@{VERSION}", f"@prisma/adapter-pg@{VERSION}", "pg")
+PATCH_MARK = "/* driftbot-conformance-patched */"
+
+# Prisma's schema engine arms a 10 s timer for its advisory lock and never clears it, so every
+# command that takes the lock (deploy, resolve, dev) lingers 10 s after it has finished. This
+# preload unrefs long timers: the process then exits when its work is done. Pending database
+# I/O still keeps it alive, so a real wait for the lock is not cut short.
+UNREF_PRELOAD = """const original = global.setTimeout;
+global.setTimeout = function (fn, ms, ...rest) {
+  const timer = original(fn, ms, ...rest);
+  if (ms >= 5000 && timer && typeof timer.unref === "function") timer.unref();
+  return timer;
+};
+"""
+
+
+class PrismaUnavailable(Exception):
+    """npm, node or the registry is missing: the conformance suite must be skipped, loudly."""
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(base).expanduser() / "driftbot" / f"prisma-{VERSION}"
+
+
+# --- the adapter patches --------------------------------------------------------------
+
+_TEXT_CASE = re.compile(r"(\n(\s*)case ScalarColumnType\.BPCHAR:)")
+_SCRIPT_SPLIT = re.compile(
+    r"async executeScript\(script\) \{\n.*?\n  \}\n", re.S
+)
+_SHADOW_DROP = re.compile(
+    r"(\s*)(await conn\.executeScript\(`DROP DATABASE \"\$\{database\}\"`\);)(\s*)(await client\.end\(\);)"
+)
+
+_WHOLE_SCRIPT = """async executeScript(script) {
+    // driftbot: send the script whole, as Prisma's native engine does (dollar quotes survive).
+    if (script.trim().length === 0) return;
+    try {
+      await this.client.query(script);
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+"""
+
+
+def patch_adapter_source(text: str) -> str:
+    """The adapter's bundled source with the three fixes applied; unchanged if already patched."""
+    if PATCH_MARK in text:
+        return text
+    out, n1 = _TEXT_CASE.subn(r"\n\2case 19:\n\2case 18:\1", text, count=1)
+    out, n2 = _SCRIPT_SPLIT.subn(lambda m: _WHOLE_SCRIPT, out, count=1)
+    # Close the shadow database's pool before dropping it; then close the main pool too.
+    out, n3 = _SHADOW_DROP.subn(r"\1\4\1\2\1await conn.dispose();", out, count=1)
+    if (n1, n2, n3) != (1, 1, 1):
+        raise PrismaUnavailable(
+            f"@prisma/adapter-pg {VERSION} does not look as expected (patches matched {n1}/{n2}/{n3}); "
+            "the conformance harness needs updating."
+        )
+    return PATCH_MARK + "\n" + out
+
+
+def _patch_installed(root: Path) -> None:
+    dist = root / "node_modules" / "@prisma" / "adapter-pg" / "dist"
+    for name in ("index.js", "index.mjs"):
+        path = dist / name
+        text = path.read_text(encoding="utf-8")
+        patched = patch_adapter_source(text)
+        if patched != text:
+            path.write_text(patched, encoding="utf-8")
+
+
+# --- install ---------------------------------------------------------------------------
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if not found:
+        raise PrismaUnavailable(f"`{name}` is not on PATH; the real Prisma CLI cannot be installed.")
+    return found
+
+
+def ensure_installed(root: Path | None = None) -> Path:
+    """The install folder with Prisma, the adapter and pg installed and patched."""
+    root = root or cache_root()
+    _tool("node")
+    npm = _tool("npm")
+    root.mkdir(parents=True, exist_ok=True)
+    done = root / ".installed"
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test processes wait for one install
+        if not done.exists():
+            (root / "package.json").write_text(json.dumps({"name": "driftbot-prisma-conformance", "private": True}))
+            try:
+                proc = subprocess.run(
+                    # --ignore-scripts: Prisma's postinstall would try to download native engines.
+                    [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error", *PACKAGES],
+                    cwd=root, capture_output=True, text=True, timeout=300,
+                )
+            except subprocess.TimeoutExpired:
+                raise PrismaUnavailable("npm install of the Prisma CLI took more than 300 s (registry unreachable?).") from None
+            if proc.returncode != 0:
+                tail = " ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+                raise PrismaUnavailable(f"npm install {' '.join(PACKAGES)} failed: {tail[:500]}")
+            _patch_installed(root)
+            done.write_text(VERSION)
+        else:
+            _patch_installed(root)  # idempotent; repairs a copy patched by an older harness
+        preload = root / "unref-timers.cjs"
+        if not preload.exists() or preload.read_text() != UNREF_PRELOAD:
+            preload.write_text(UNREF_PRELOAD)
+    return root
+
+
+# --- projects --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished Prisma command."""
+
+    args: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def _config_ts(url: str, schema: str) -> str:
+    parts = urlsplit(url)
+    fields = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 5432,
+        "user": unquote(parts.username or "postgres"),
+        "database": unquote(parts.path.lstrip("/")),
+        # A short idle timeout: otherwise every command waits ~10 s for idle connections.
+        "idleTimeoutMillis": 50,
+    }
+    if parts.password:
+        fields["password"] = unquote(parts.password)
+    options = f", {{ schema: {json.dumps(schema)} }}" if schema != "public" else ""
+    return (
+        'import { defineConfig } from "prisma/config";\n'
+        'import { PrismaPg } from "@prisma/adapter-pg";\n\n'
+        "export default defineConfig({\n"
+        "  experimental: { adapter: true },\n"
+        '  engine: "js",\n'
+        '  schema: "schema.prisma",\n'
+        '  migrations: { path: "migrations" },\n'
+        f"  adapter: async () => new PrismaPg({json.dumps(fields)}{options}),\n"
+        "});\n"
+    )
+
+
+DEFAULT_MODELS = """
+model User {
+  id    Int    @id @default(autoincrement())
+  email String
+}
+"""
+
+
+class PrismaProject:
+    """A Prisma project folder (schema.prisma, prisma.config.ts, migrations/) bound to one database."""
+
+    def __init__(self, install: Path, folder: Path, url: str, models: str = DEFAULT_MODELS, schema: str = "public") -> None:
+        self.install, self.folder, self.url = install, folder, url
+        folder.mkdir(parents=True, exist_ok=True)
+        self.migrations = folder / "migrations"
+        self.migrations.mkdir(exist_ok=True)
+        (self.migrations / "migration_lock.toml").write_text('provider = "postgresql"\n')
+        link = folder / "node_modules"
+        if not link.exists():
+            link.symlink_to(install / "node_modules", target_is_directory=True)
+        (folder / "prisma.config.ts").write_text(_config_ts(url, schema))
+        self.write_models(models)
+
+    def write_models(self, models: str) -> Path:
+        path = self.folder / "schema.prisma"
+        path.write_text(
+            'generator client {\n  provider = "prisma-client-js"\n}\n\n'
+            'datasource db {\n  provider = "postgresql"\n  url      = env("DATABASE_URL")\n}\n' + models
+        )
+        return path
+
+    def add(self, name: str, script: str | bytes) -> Path:
+        folder = self.migrations / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "migration.sql").write_bytes(script if isinstance(script, bytes) else script.encode("utf-8"))
+        return folder
+
+    def remove(self, name: str) -> None:
+        shutil.rmtree(self.migrations / name)
+
+    def run(self, *args: str, timeout: int = 120, unref_timers: bool = True) -> Run:
+        node = shutil.which("node") or "node"
+        # `resolve --rolled-back` first spawns the native schema engine to ask "can connect?"
+        # even in adapter mode; a binary that exits 0 (true) answers yes. Any existing file
+        # stops the CLI from trying to download the query engine.
+        true = shutil.which("true") or "/bin/true"
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "DATABASE_URL": self.url,
+            "PRISMA_QUERY_ENGINE_LIBRARY": true,
+            "PRISMA_SCHEMA_ENGINE_BINARY": true,
+            "CHECKPOINT_DISABLE": "1",
+            "PRISMA_HIDE_UPDATE_MESSAGE": "1",
+            "NO_COLOR": "1",
+            "CI": "1",
+        }
+        cli = self.install / "node_modules" / "prisma" / "build" / "index.js"
+        preload = ["--require", str(self.install / "unref-timers.cjs")] if unref_timers else []
+        try:
+            proc = subprocess.run(
+                [node, *preload, str(cli), *args], cwd=self.folder, env=env, capture_output=True, text=True, timeout=timeout
+            )
+        except subprocess.TimeoutExpired as exc:
+            return Run(tuple(args), -1, exc.stdout or "", f"timed out after {timeout} s")
+        return Run(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+
+    # The commands the suite uses.
+    def status(self) -> Run:
+        return self.run("migrate", "status")
+
+    def deploy(self) -> Run:
+        return self.run("migrate", "deploy")
+
+    def resolve(self, flag: str, name: str) -> Run:
+        return self.run("migrate", "resolve", flag, name)
+
+    def dev_create_only(self) -> Run:
+        return self.run("migrate", "dev", "--create-only", "--name", "probe", "--skip-generate", "--skip-seed")
+
+    def diff_migrations_to_models(self, models: Path | None = None) -> Run:
+        return self.run(
+            "migrate", "diff", "--from-migrations", str(self.migrations),
+            "--to-schema-datamodel", str(models or self.folder / "schema.prisma"), "--script", "--exit-code",
+        )

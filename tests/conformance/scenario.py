@@ -1,0 +1,169 @@
+"""One real database judged twice: by the real Prisma CLI and by driftbot.
+
+A ``Scenario`` owns a fresh database, a Prisma project folder bound to it, and
+driftbot settings naming the same database and folder. ``PrismaStatus`` reads
+what ``prisma migrate status`` printed into the names it listed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+
+from bot.engine import history
+from bot.engine.check import run_check
+from bot.engine.sources import read_folder
+from bot.settings import Settings
+from tests.conformance.prisma_cli import DEFAULT_MODELS, PrismaProject, Run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+UP_TO_DATE = "Database schema is up to date!"
+NOT_MANAGED = "The current database is not managed by Prisma Migrate."
+DIVERGED = "Your local migration history and the migrations table from your database are different"
+
+
+@dataclass(frozen=True)
+class PrismaStatus:
+    """What ``prisma migrate status`` said, as data."""
+
+    code: int
+    up_to_date: bool
+    not_managed: bool
+    diverged: bool
+    unapplied: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    unpersisted: tuple[str, ...] = ()
+    last_common: str | None = None
+    text: str = field(default="", repr=False)
+
+    @property
+    def headline(self) -> str:
+        if self.not_managed:
+            return NOT_MANAGED
+        if self.diverged:
+            return DIVERGED
+        if self.unapplied:
+            return "not yet applied"
+        if self.failed:
+            return "failed"
+        return UP_TO_DATE if self.up_to_date else "?"
+
+
+def _names_after(lines: list[str], starts: tuple[str, ...]) -> tuple[str, ...]:
+    for i, line in enumerate(lines):
+        if line.startswith(starts):
+            names = []
+            for name in lines[i + 1 :]:
+                if not name.strip():
+                    break
+                names.append(name.strip())
+            return tuple(names)
+    return ()
+
+
+def parse_status(run: Run) -> PrismaStatus:
+    lines = run.output.splitlines()
+    diverged = any(line.startswith(DIVERGED) for line in lines)
+    common = next((ln.split(": ", 1)[1].strip() for ln in lines if ln.startswith("The last common migration is:")), None)
+    if diverged:
+        unapplied = _names_after(lines, ("The migration have not yet been applied:", "The migrations have not yet been applied:"))
+    else:
+        unapplied = _names_after(lines, ("Following migration have not yet been applied:", "Following migrations have not yet been applied:"))
+    return PrismaStatus(
+        code=run.code,
+        up_to_date=UP_TO_DATE in run.output,
+        not_managed=NOT_MANAGED in run.output,
+        diverged=diverged,
+        unapplied=unapplied,
+        failed=_names_after(lines, ("Following migration have failed:", "Following migrations have failed:")),
+        unpersisted=_names_after(lines, ("The migration from the database are not found", "The migrations from the database are not found")),
+        last_common=common,
+        text=run.output,
+    )
+
+
+def headline_names(headline: str) -> tuple[str, ...]:
+    """The migration names driftbot's ``prisma_status()`` headline lists after its colon."""
+    if ": " not in headline:
+        return ()
+    return tuple(n.strip() for n in headline.split(": ", 1)[1].split(",") if n.strip())
+
+
+class Scenario:
+    """A fresh database, a Prisma project on it, and driftbot settings for the same pair."""
+
+    ENV = "conf"
+
+    def __init__(self, install: Path, url: str, tmp: Path, server_url: str, models: str = DEFAULT_MODELS) -> None:
+        self.url, self.tmp, self.server_url = url, tmp, server_url
+        self.prisma = PrismaProject(install, tmp / "project", url, models)
+        self.cache = tmp / "driftbot-cache"
+
+    # --- building the database -------------------------------------------------------
+    def add(self, name: str, script: str | bytes) -> None:
+        self.prisma.add(name, script)
+
+    def execute(self, statement: str) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(statement.encode())  # a whole script, as a person pastes it into psql
+
+    def rows(self) -> list[dict]:
+        with psycopg.connect(self.url) as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute('SELECT * FROM "_prisma_migrations" ORDER BY started_at, finished_at NULLS FIRST').fetchall()
+
+    # --- Prisma's answers ------------------------------------------------------------
+    def deploy(self) -> Run:
+        return self.prisma.deploy()
+
+    def status(self) -> PrismaStatus:
+        return parse_status(self.prisma.status())
+
+    # --- driftbot's answers ----------------------------------------------------------
+    @property
+    def migrations(self):
+        return read_folder(self.prisma.migrations)
+
+    def verdict(self) -> history.HistoryVerdict:
+        with psycopg.connect(self.url) as conn:
+            return history.classify(self.migrations, history.read_rows(conn))
+
+    def settings(self) -> Settings:
+        env = {
+            "database_url": self.url,
+            "admin_url": self.url,
+            "shadow_url": self.server_url,
+            "migrations": str(self.prisma.migrations),
+            "schema": str(self.prisma.folder / "schema.prisma"),
+            "protected": False,
+        }
+        return Settings(environments={self.ENV: env}, cache_dir=self.cache)
+
+    def check(self, **kwargs):
+        settings = self.settings()
+        return run_check(settings, settings.environment(self.ENV), **kwargs)
+
+    def cli_status(self) -> tuple[int, dict]:
+        """``driftbot status conf --json`` as a separate process, configured from the environment only."""
+        prefix = f"DRIFTBOT_ENVIRONMENTS__{self.ENV.upper()}__"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTBOT_")}
+        env.update({
+            prefix + "DATABASE_URL": self.url,
+            prefix + "SHADOW_URL": self.server_url,
+            prefix + "MIGRATIONS": str(self.prisma.migrations),
+            prefix + "SCHEMA": str(self.prisma.folder / "schema.prisma"),
+            "XDG_CACHE_HOME": str(self.cache),
+        })
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "status", self.ENV, "--json"],
+            cwd=self.tmp, env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert proc.stdout.strip(), f"driftbot status printed nothing (exit {proc.returncode}): {proc.stderr[-500:]}"
+        return proc.returncode, json.loads(proc.stdout)

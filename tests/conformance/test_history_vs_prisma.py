@@ -1,0 +1,235 @@
+"""driftbot's history verdict against ``prisma migrate status`` 6.19.3, on real databases.
+
+Every scenario builds its database with the real Prisma CLI (``migrate deploy``,
+``migrate resolve``) or by hand, asks Prisma, asks driftbot (the engine, and the
+``driftbot status --json`` process), and compares:
+
+- ``HistoryVerdict.prisma_status()`` must predict Prisma's exit code, headline
+  and the migration names it lists, in every scenario;
+- driftbot's own verdict must agree with Prisma wherever Prisma's answer is
+  true; where driftbot deliberately says more, the test says so.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conformance.scenario import DIVERGED, NOT_MANAGED, UP_TO_DATE, PrismaStatus, Scenario, headline_names
+
+pytestmark = pytest.mark.conformance
+
+A = "20250101000000_init"
+B = "20250102000000_posts"
+C = "20250103000000_comments"
+BAD = "20250102120000_broken"
+
+SQL = {
+    A: 'CREATE TABLE "User" ("id" SERIAL NOT NULL, "email" TEXT NOT NULL, CONSTRAINT "User_pkey" PRIMARY KEY ("id"));\n',
+    B: 'CREATE TABLE "Post" ("id" SERIAL NOT NULL, "title" TEXT NOT NULL, CONSTRAINT "Post_pkey" PRIMARY KEY ("id"));\n',
+    C: 'CREATE TABLE "Comment" ("id" SERIAL NOT NULL, CONSTRAINT "Comment_pkey" PRIMARY KEY ("id"));\n',
+    # Fails on its second statement; PostgreSQL runs the script as one transaction, so nothing stays.
+    BAD: 'CREATE TABLE "Tmp" ("id" INTEGER);\nALTER TABLE "Nope" ADD COLUMN "x" TEXT;\n',
+}
+
+
+def build(s: Scenario, *names: str) -> None:
+    for name in names:
+        s.add(name, SQL[name])
+
+
+def deployed(s: Scenario, *names: str, expect: int = 0) -> None:
+    build(s, *names)
+    run = s.deploy()
+    assert run.code == expect, run.output
+
+
+def assert_predicts(s: Scenario, prisma: PrismaStatus) -> None:
+    """driftbot's ``prisma_status()`` names Prisma's exit code, headline and listed migrations."""
+    code, headline = s.verdict().prisma_status()
+    assert code == prisma.code, (headline, prisma.text)
+    if prisma.up_to_date and prisma.code == 0:
+        assert headline == UP_TO_DATE
+    elif prisma.diverged:
+        assert headline.startswith(DIVERGED)
+    elif prisma.unapplied:
+        assert headline.startswith(("Following migration have not yet been applied", "Following migrations have not yet been applied"))
+        assert headline_names(headline) == prisma.unapplied
+    elif prisma.failed:
+        assert headline.startswith(("Following migration have failed", "Following migrations have failed"))
+        assert headline_names(headline) == prisma.failed
+    elif prisma.not_managed:
+        assert headline == NOT_MANAGED
+    else:
+        raise AssertionError(f"unrecognised Prisma status output:\n{prisma.text}")
+
+
+def test_clean(scenario):
+    deployed(scenario, A, B)
+    prisma = scenario.status()
+    assert (prisma.code, prisma.up_to_date) == (0, True)
+
+    v = scenario.verdict()
+    assert v.in_sync and v.applied == (A, B) and not v.pending
+    assert_predicts(scenario, prisma)
+    code, body = scenario.cli_status()
+    assert (code, body["state"]) == (0, "in_sync")
+    assert body["history"]["prisma_status"]["exit_code"] == 0
+
+
+def test_pending(scenario):
+    deployed(scenario, A)
+    build(scenario, B, C)
+    prisma = scenario.status()
+    assert prisma.code == 1 and prisma.unapplied == (B, C)
+
+    v = scenario.verdict()
+    assert v.pending == prisma.unapplied and v.applied == (A,)
+    assert_predicts(scenario, prisma)
+    code, body = scenario.cli_status()
+    assert (code, body["state"], body["history"]["pending"]) == (1, "pending", [B, C])
+
+
+def test_failed_last(scenario):
+    deployed(scenario, A, BAD, expect=1)
+    prisma = scenario.status()
+    assert prisma.code == 1 and prisma.failed == (BAD,)
+
+    v = scenario.verdict()
+    assert [f.name for f in v.failed] == list(prisma.failed) and not v.pending
+    assert v.failed[0].may_be_partial is False  # one implicit transaction: nothing stayed
+    assert_predicts(scenario, prisma)
+    code, body = scenario.cli_status()
+    assert (code, body["state"], body["history"]["failed"]) == (1, "failed", [BAD])
+
+
+def test_failed_with_later_migrations_pending(scenario):
+    """Prisma's CLI reports only the pending migrations here (``databaseIsBehind`` wins over the
+    failed one); driftbot deliberately says more: the failure that blocks the deploy."""
+    deployed(scenario, A, BAD, C, expect=1)
+    prisma = scenario.status()
+    assert prisma.code == 1 and prisma.unapplied == (C,) and prisma.failed == ()
+
+    v = scenario.verdict()
+    assert v.pending == prisma.unapplied
+    assert [f.name for f in v.failed] == [BAD]  # driftbot says more
+    assert_predicts(scenario, prisma)
+    code, body = scenario.cli_status()
+    assert (code, body["state"], body["history"]["failed"]) == (1, "failed", [BAD])
+
+
+def test_failed_then_rolled_back(scenario):
+    """Prisma says "up to date" after ``resolve --rolled-back``, yet its own ``deploy`` runs the
+    migration again: driftbot says what is true (pending again) and predicts Prisma's words."""
+    deployed(scenario, A, BAD, expect=1)
+    assert scenario.prisma.resolve("--rolled-back", BAD).code == 0
+    prisma = scenario.status()
+    assert (prisma.code, prisma.up_to_date) == (0, True)
+
+    v = scenario.verdict()
+    assert v.rolled_back_pending == (BAD,) and v.pending == (BAD,) and not v.failed
+    assert_predicts(scenario, prisma)
+    code, body = scenario.cli_status()
+    assert (code, body["state"], body["history"]["rolled_back_pending"]) == (1, "pending", [BAD])
+
+    # The truth, shown by Prisma itself: deploy runs the "up to date" migration again.
+    scenario.add(BAD, 'CREATE TABLE "Tmp" ("id" INTEGER);\n')
+    again = scenario.deploy()
+    assert again.code == 0 and BAD in again.output, again.output
+    assert scenario.verdict().in_sync
+
+
+def test_failed_then_resolved_applied(scenario):
+    deployed(scenario, A, BAD, expect=1)
+    assert scenario.prisma.resolve("--applied", BAD).code == 0
+    prisma = scenario.status()
+    assert (prisma.code, prisma.up_to_date) == (0, True)
+
+    v = scenario.verdict()
+    assert v.in_sync and v.applied == (A, BAD) and not v.failed
+    assert_predicts(scenario, prisma)
+    code, body = scenario.cli_status()
+    assert (code, body["state"]) == (0, "in_sync")
+
+
+def test_migration_edited_after_apply(scenario):
+    """Prisma's status does not look at checksums; driftbot reports the edit (deliberately more)."""
+    deployed(scenario, A, B)
+    scenario.add(B, SQL[B] + 'CREATE INDEX "Post_title_idx" ON "Post"("title");\n')
+    prisma = scenario.status()
+    assert (prisma.code, prisma.up_to_date) == (0, True)
+
+    v = scenario.verdict()
+    assert [m.name for m in v.modified] == [B]
+    assert v.modified[0].applied_checksum == scenario.rows()[1]["checksum"]
+    assert_predicts(scenario, prisma)
+    code, body = scenario.cli_status()
+    assert (code, body["state"], body["history"]["modified"]) == (1, "drifted", [B])
+
+
+def test_migration_in_database_missing_locally(scenario):
+    """Prisma ignores ``migrationsDirectoryIsBehind`` ("up to date"); driftbot reports the
+    database-only migration (deliberately more)."""
+    deployed(scenario, A, B)
+    scenario.prisma.remove(B)
+    prisma = scenario.status()
+    assert (prisma.code, prisma.up_to_date) == (0, True)
+
+    v = scenario.verdict()
+    assert v.missing_locally == (B,) and not v.pending
+    assert_predicts(scenario, prisma)
+    code, body = scenario.cli_status()
+    assert (code, body["state"], body["history"]["missing_locally"]) == (1, "drifted", [B])
+
+
+def test_histories_diverge(scenario):
+    deployed(scenario, A, B)
+    scenario.prisma.remove(B)
+    build(scenario, C)
+    prisma = scenario.status()
+    assert prisma.code == 1 and prisma.diverged
+    assert (prisma.last_common, prisma.unapplied, prisma.unpersisted) == (A, (C,), (B,))
+
+    v = scenario.verdict()
+    assert v.diverged and v.missing_locally == prisma.unpersisted and v.pending == prisma.unapplied
+    assert v.last_common_migration == prisma.last_common
+    assert_predicts(scenario, prisma)
+
+
+def test_rolled_back_migration_deleted_locally_counts_for_prisma(scenario):
+    """A rolled-back row whose folder was deleted still counts for Prisma's history check: with a
+    new migration pending, Prisma says the histories diverge."""
+    deployed(scenario, A, BAD, expect=1)
+    assert scenario.prisma.resolve("--rolled-back", BAD).code == 0
+    scenario.prisma.remove(BAD)
+    build(scenario, C)
+    prisma = scenario.status()
+    assert prisma.code == 1 and prisma.diverged and prisma.unpersisted == (BAD,)
+    assert_predicts(scenario, prisma)
+    assert scenario.verdict().pending == (C,)
+
+
+def test_database_not_managed_with_local_migrations(scenario):
+    """Tables but no ``_prisma_migrations``: Prisma's status lists every local migration as not yet
+    applied (its "not managed" text is unreachable when the folder has migrations); driftbot
+    deliberately says more: not managed, baseline (case E)."""
+    scenario.execute(SQL[A])
+    build(scenario, A)
+    prisma = scenario.status()
+    assert prisma.code == 1 and prisma.unapplied == (A,) and not prisma.not_managed
+
+    v = scenario.verdict()
+    assert not v.managed
+    assert_predicts(scenario, prisma)
+    code, body = scenario.cli_status()
+    assert (code, body["state"]) == (1, "not_managed")
+    assert [f["case"] for f in body["findings"]] == ["E"]
+
+
+def test_database_not_managed_without_migrations(scenario):
+    scenario.execute(SQL[A])
+    prisma = scenario.status()
+    assert prisma.code == 1 and prisma.not_managed
+
+    v = scenario.verdict()
+    assert not v.managed
+    assert_predicts(scenario, prisma)
