@@ -55,7 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("clock", help="run the digest schedule (the Procfile's clock process)")
     demo = sub.add_parser("demo", help="show the whole job on this machine (embedded PostgreSQL when none is configured)")
     demo.add_argument("--database-url", help="a PostgreSQL server to build the demo on (default: embedded)")
+    w = sub.add_parser("web", help="serve Slack (HTTP at /slack/events on $PORT, or Socket Mode with SLACK_APP_TOKEN)")
+    w.add_argument("--workers", type=int, default=2)
+    wk = sub.add_parser("worker", help="run an RQ worker on the drift and execute queues")
+    wk.add_argument("--burst", action="store_true", help="stop when the queues are empty")
     return p
+
+
+def cmd_web(args) -> int:
+    from bot.processes import run_web
+
+    return run_web(_settings(args), workers=args.workers)
+
+
+def cmd_worker(args) -> int:
+    from bot.processes import run_worker
+
+    return run_worker(_settings(args), burst=args.burst)
 
 
 def _settings(args):
@@ -160,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
         "status": cmd_status, "diff": cmd_diff, "resolve": cmd_resolve, "envs": cmd_envs, "demo": cmd_demo,
-        "audit": cmd_audit, "clock": cmd_clock,
+        "audit": cmd_audit, "clock": cmd_clock, "web": cmd_web, "worker": cmd_worker,
     }
     try:
         return handlers[args.command](args)

@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     check_statement_timeout_ms: int = Field(30_000, ge=100)
     write_lock_timeout_ms: int = Field(5_000, ge=100)
     write_statement_timeout_ms: int = Field(60_000, ge=100)
+    # The worker queue (bot/queue.py): a prefix keeps several deployments (or tests) apart on one Redis.
+    queue_prefix: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{0,40}$")
+    check_job_timeout_s: int = Field(600, ge=5)
+    execute_job_timeout_s: int = Field(300, ge=5)
+    heartbeat_s: float = Field(10.0, gt=0, le=300)  # a job whose heartbeat is 3 beats old is reported lost
+    sweep_interval_s: float = Field(15.0, gt=0, le=3600)
 
     @classmethod
     def settings_customise_sources(

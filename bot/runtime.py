@@ -1,0 +1,88 @@
+"""What a running process holds: settings, the state database, Redis and the Slack client.
+
+Built once per process from the one ``Settings`` object. RQ forks a work horse
+per job; a forked process builds its own connections (database pools and
+sockets must not be shared across a fork).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from redis import Redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.approvals import resolve_approvers
+from bot.errors import ConfigError
+from bot.settings import EnvironmentSettings, Settings
+
+_current: dict[int, "Runtime"] = {}
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+
+    @cached_property
+    def redis(self) -> Redis:
+        """Short timeouts: a command must be answered within Slack's 3 seconds even when Redis is down."""
+        if not self.settings.redis_url:
+            raise ConfigError("Setting `redis_url` is missing: set REDIS_URL.")
+        return Redis.from_url(self.settings.redis_url, socket_connect_timeout=1.0, socket_timeout=2.0)
+
+    @cached_property
+    def slack(self):
+        from bot.slack.client import make_client
+
+        return make_client(self.settings)
+
+    @cached_property
+    def group_members(self):
+        from bot.slack.client import GroupMembers
+
+        return GroupMembers(self.slack)
+
+    def approvers(self, env: EnvironmentSettings) -> frozenset[str]:
+        """The Slack user IDs allowed to approve on *env* (user groups resolved through Slack)."""
+        return resolve_approvers(self.settings.approvers_for(env), self.group_members)
+
+    def approvals_required(self, env: EnvironmentSettings) -> int:
+        # Unprotected environments still need one approval from someone other than the requester.
+        return env.approvals_required if env.protected else 1
+
+
+def build(settings: Settings) -> Runtime:
+    from bot.state.db import make_engine, sessions
+
+    engine = make_engine(settings.state_url or "")
+    return Runtime(settings=settings, engine=engine, sessions=sessions(engine))
+
+
+def current() -> Runtime:
+    """This process's runtime (settings from driftbot.toml / the environment)."""
+    pid = os.getpid()
+    if pid not in _current:
+        inherited = next(iter(_current.values()), None)
+        if inherited is not None:
+            settings = inherited.settings  # a forked child: same settings, its own connections
+            inherited.engine.dispose(close=False)  # leave the parent's sockets to the parent
+        else:
+            from bot.settings import load_settings
+
+            settings = load_settings()
+        _current.clear()
+        _current[pid] = build(settings)
+    return _current[pid]
+
+
+def install(rt: Runtime) -> None:
+    """Make *rt* this process's runtime (processes that built it themselves, tests)."""
+    _current.clear()
+    _current[os.getpid()] = rt

@@ -1,0 +1,50 @@
+"""Posting to Slack through the Web API (``chat.postMessage``, ``chat.update``, snippets).
+
+Messages are posted and updated with the bot token, never through
+``response_url`` (valid 30 minutes, 5 uses). Everything posted passes through
+``redact`` so a URL with a password can never reach a channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.errors import redact
+
+log = logging.getLogger(__name__)
+
+
+def _clean(blocks: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if blocks is None:
+        return None
+    import json
+
+    return json.loads(redact(json.dumps(blocks)))
+
+
+def post(client: WebClient, channel: str, text: str, blocks: list[dict] | None = None,
+         thread_ts: str | None = None) -> str:
+    """Post a message (in a thread when *thread_ts*); returns its ``ts``."""
+    resp = client.chat_postMessage(channel=channel, text=redact(text), blocks=_clean(blocks), thread_ts=thread_ts,
+                                   unfurl_links=False)
+    return resp["ts"]
+
+
+def update(client: WebClient, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
+    client.chat_update(channel=channel, ts=ts, text=redact(text), blocks=_clean(blocks))
+
+
+def ephemeral(client: WebClient, channel: str, user: str, text: str) -> None:
+    client.chat_postEphemeral(channel=channel, user=user, text=redact(text))
+
+
+def snippet(client: WebClient, channel: str, thread_ts: str | None, filename: str, content: str, title: str,
+            comment: str | None = None) -> None:
+    """Upload *content* as a snippet in the thread (``files_upload_v2``; SQL highlighted)."""
+    client.files_upload_v2(
+        channel=channel, thread_ts=thread_ts, filename=filename, title=title, content=redact(content),
+        snippet_type="sql" if filename.endswith(".sql") else "text", initial_comment=comment,
+    )

@@ -1,0 +1,144 @@
+"""Block Kit views of a ``CheckResult`` and of requests. Render only; never decide.
+
+The first line of every message is also its ``text`` fallback (notifications,
+screen readers). Long content is never cut silently: it goes to a snippet and
+the message says so.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.engine.result import CheckResult
+from bot.state.models import Execution, Request
+
+ICONS = {
+    "in_sync": ":large_green_circle:", "drifted": ":red_circle:", "pending": ":large_yellow_circle:",
+    "failed": ":red_circle:", "not_managed": ":warning:", "error": ":warning:",
+}
+WORDS = {
+    "in_sync": "is in sync", "drifted": "is drifted", "pending": "has pending migrations",
+    "failed": "has a failed migration", "not_managed": "is not managed by Prisma Migrate", "error": "could not be checked",
+}
+SECTION_LIMIT = 2900  # Slack's section text limit is 3000 characters
+MAX_BUTTONS = 5
+ACTIONS = ("propose_fix", "approve", "reject", "cancel")
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def headline(result: CheckResult, requested_by: str | None) -> str:
+    who = f" · checked by <@{requested_by}>" if requested_by else ""
+    return f"{ICONS[result.state]} *{result.environment} {WORDS[result.state]}*{who}"
+
+
+def _history_line(result: CheckResult) -> str | None:
+    h = result.history
+    if h is None or not h.managed:
+        return None
+    parts = [f"{len(h.local)} migrations, {len(h.applied)} applied"]
+    if h.pending:
+        parts.append(f"{len(h.pending)} pending")
+    if h.failed:
+        parts.append(f"{len(h.failed)} failed: " + ", ".join(f"`{f.name}`" for f in h.failed))
+    if h.modified:
+        parts.append(f"{len(h.modified)} edited after apply")
+    if h.missing_locally:
+        parts.append(f"{len(h.missing_locally)} only in the database")
+    return "*History* " + " · ".join(parts)
+
+
+def check_message(result: CheckResult, check_id: int, requested_by: str | None) -> tuple[str, list[dict], list[str]]:
+    """(text, blocks, notes): notes say what did not fit and went to the thread instead."""
+    first = headline(result, requested_by)
+    blocks = [_section(first)]
+    notes: list[str] = []
+    if result.error:
+        blocks.append(_section(f"{result.error}"))
+        return first, blocks, notes
+    line = _history_line(result)
+    if line:
+        blocks.append(_section(line))
+    if result.schema.checked:
+        if result.schema.summary:
+            summary = "\n".join(result.schema.summary)
+            shown = f"*Schema* {sum(1 for s in result.schema.summary if not s.startswith(' '))} changes outside migrations"
+            if len(summary) <= SECTION_LIMIT - len(shown) - 10:
+                blocks.append(_section(f"{shown}\n```\n{summary}\n```"))
+            else:
+                blocks.append(_section(f"{shown} (the full summary is in the thread)"))
+                notes.append("summary")
+        else:
+            blocks.append(_section("*Schema* matches the migrations"))
+    else:
+        blocks.append(_section(f"*Schema* not checked: {result.schema.reason}"))
+    buttons = []
+    for i, f in enumerate(result.findings):
+        if f.action.executable and len(buttons) < MAX_BUTTONS:
+            buttons.append({
+                "type": "button", "action_id": f"propose_fix_{len(buttons)}",
+                "text": {"type": "plain_text", "text": _button_label(f.action.kind, f.action.arguments)[:75]},
+                "value": json.dumps({"check": check_id, "finding": i}),
+            })
+    if len([f for f in result.findings if f.action.executable]) > MAX_BUTTONS:
+        notes.append("buttons")
+    if buttons:
+        blocks.append(_section("*Proposed* (one button each; a request needs approvals)"))
+        blocks.append({"type": "actions", "block_id": f"fixes-{check_id}", "elements": buttons})
+    return first, blocks, notes
+
+
+def _button_label(kind: str, args: dict[str, str]) -> str:
+    if kind == "add_enum_value":
+        return f"Add enum value {args.get('value')}"
+    flag = "--applied" if kind == "resolve_applied" else "--rolled-back"
+    return f"Resolve {args.get('migration')} {flag}"
+
+
+def finding_lines(result: CheckResult) -> str:
+    """One line per finding, in plain words with its runbook case, for the thread."""
+    lines = []
+    for f in result.findings:
+        fix = f" Fix: `{f.action.command}`" if f.action.command else ""
+        lines.append(f"• *[{f.case}]* {f.title} {f.detail}{fix}".rstrip())
+    return "\n".join(lines)
+
+
+def request_message(req: Request, approvers: list[str], execution: Execution | None = None,
+                    groups: list[str] | None = None) -> tuple[str, list[dict]]:
+    first = f"Request #{req.id} by <@{req.requester}> on *{req.environment}*: {req.status}"
+    sql = req.sql if len(req.sql) <= SECTION_LIMIT - 200 else req.sql[: SECTION_LIMIT - 260] + "\n… (full SQL in the thread snippet)"
+    who = ", ".join(f"<@{u}>" for u in approvers) or "nobody yet"
+    from_whom = (" from " + ", ".join(f"<!subteam^{g}>" if g.startswith("S") else f"<@{g}>" for g in groups)) if groups else ""
+    blocks = [
+        _section(f"*Request #{req.id}* by <@{req.requester}> on *{req.environment}*\n```\n{sql}\n```"),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text":
+            f"Needs {req.approvals_required} approvals{from_whom} (requester excluded) · "
+            f"expires <!date^{int(req.expires_at.timestamp())}^{{date_short_pretty}} {{time}}|{req.expires_at:%d %b %H:%M} UTC> · "
+            f"plan `{req.plan_hash[:8]}…`"}]},
+    ]
+    status = req.status
+    if status == "requested":
+        blocks.append(_section(f"Approved by {who} ({len(approvers)} of {req.approvals_required})"))
+        blocks.append({"type": "actions", "block_id": f"request-{req.id}", "elements": [
+            {"type": "button", "action_id": "approve", "style": "primary", "value": str(req.id),
+             "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "button", "action_id": "reject", "style": "danger", "value": str(req.id),
+             "text": {"type": "plain_text", "text": "Reject"}},
+            {"type": "button", "action_id": "cancel", "value": str(req.id),
+             "text": {"type": "plain_text", "text": "Cancel"}},
+        ]})
+    elif status in ("approved", "executing"):
+        blocks.append(_section(f"Approved by {who} · {'running' if status == 'executing' else 'queued to run'}…"))
+    elif status in ("succeeded", "failed") and execution is not None:
+        took = f" in {execution.duration_ms:.0f} ms" if execution.duration_ms is not None else ""
+        verdict = "Ran" if status == "succeeded" else "Failed"
+        blocks.append(_section(f"{verdict}{took} by {execution.worker or 'a worker'} · approved by {who}"
+                               + (f"\n{execution.message}" if execution.message else "")))
+    else:
+        by = f" by <@{req.decided_by}>" if req.decided_by else ""
+        blocks.append(_section(f"{status.capitalize()}{by}." + (f" {req.note}" if req.note else "")))
+    return first, blocks

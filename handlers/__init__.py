@@ -1,0 +1,10 @@
+"""Bolt listeners, one module per Slack surface. Each exposes ``register(app)``."""
+
+from slack_bolt import App
+
+from handlers import actions, commands
+
+
+def register(app: App) -> None:
+    commands.register(app)
+    actions.register(app)
