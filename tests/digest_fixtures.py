@@ -1,0 +1,105 @@
+"""Shared by the digest and clock tests: a Slack Web API stand-in, environments in real
+databases, and a runtime on real PostgreSQL and Redis with its own queue prefix."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from tests.factory import INIT, POSTS, deploy, execute, write_migrations
+
+UNREACHABLE = "postgresql://nobody@127.0.0.1:1/gone"
+
+
+class SlackStandIn:
+    """Answers the Web API methods the digest uses over real HTTP and keeps what was posted."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict] = []
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server interface
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    args = json.loads(body or "{}")
+                else:
+                    args = {k: v[0] for k, v in parse_qs(body).items()}
+                method = self.path.rsplit("/", 1)[-1]
+                if method == "chat.postMessage":
+                    standin.posts.append(args)
+                    answer = {"ok": True, "channel": args.get("channel"), "ts": f"1700000000.{len(standin.posts):06d}"}
+                else:
+                    answer = {"ok": True}
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def build_environments(databases, root: Path, states: dict[str, str]) -> dict[str, dict]:
+    """Real databases in the asked states: in_sync, pending, failed, drifted, or unreachable."""
+    folder = write_migrations(root / "migrations", {"20250101000000_init": INIT, "20250102000000_posts": POSTS})
+    first_only = write_migrations(root / "first", {"20250101000000_init": INIT})
+    out = {}
+    for name, state in states.items():
+        if state == "unreachable":
+            out[name] = {"database_url": UNREACHABLE, "migrations": str(folder), "protected": True}
+            continue
+        url = databases.create(name.replace("-", "_"))
+        if state == "pending":
+            deploy(url, first_only)
+        else:
+            deploy(url, folder)
+        if state == "failed":
+            execute(url, "UPDATE _prisma_migrations SET finished_at = NULL, logs = 'boom' "
+                         "WHERE migration_name = '20250102000000_posts'")
+        if state == "drifted":  # a migration row the folder does not have: environments diverged
+            execute(url, "INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, finished_at, "
+                         "applied_steps_count) VALUES (%s, 'x', '20250103000000_hotfix', now(), now(), 1)",
+                    (str(uuid.uuid4()),))
+        out[name] = {"database_url": url, "migrations": str(folder), "protected": True}
+    return out
+
+
+def make_runtime(*, state_url: str, redis_url: str, slack_url: str, environments: dict, cache_dir: Path,
+                 channels=("CDIGEST",), cron: str = "0 9 * * 1-5", timezone: str = "UTC"):
+    from bot.runtime import build, install
+    from bot.settings import Settings
+    from bot.state.db import upgrade
+
+    settings = Settings(
+        environments=environments, state_url=state_url, redis_url=redis_url, slack_bot_token="xoxb-test",
+        slack_api_url=slack_url, digest={"cron": cron, "timezone": timezone, "channels": list(channels)},
+        queue_prefix=f"t{uuid.uuid4().hex[:8]}:", cache_dir=cache_dir, connect_timeout_s=2,
+    )
+    rt = build(settings)
+    upgrade(rt.engine)
+    install(rt)
+    return rt
+
+
+def run_worker(rt) -> None:
+    """Drain the runtime's drift queue in this process (a real RQ worker, burst mode)."""
+    from rq import SimpleWorker
+
+    from bot.queue import DRIFT, queue
+
+    SimpleWorker([queue(rt, DRIFT)], connection=rt.redis).work(burst=True, with_scheduler=False)
