@@ -41,7 +41,7 @@ class AlterEnum:
     after: Enum
     added: tuple[str, ...]
     removed: tuple[str, ...]
-    usages: tuple[tuple[Table, Column], ...] = ()
+    usages: tuple[tuple[Table, Column], ...] = ()  # columns of this type in *before*: they move to the new type
 
     @property
     def reordered(self) -> bool:
@@ -177,10 +177,10 @@ def _pair(before, after):
     return removed, added, changed
 
 
-def _enum_usages(after: Snapshot, enum: Enum) -> tuple[tuple[Table, Column], ...]:
+def _enum_usages(snapshot: Snapshot, enum: Enum) -> tuple[tuple[Table, Column], ...]:
     names = {f'"{enum.name}"', enum.name, f'"{enum.name}"[]', f"{enum.name}[]"}
     return tuple(
-        (t, c) for t in after.tables for c in t.columns
+        (t, c) for t in snapshot.tables for c in t.columns
         if c.is_enum and (c.type in names or c.type.endswith(f".{enum.name}") or c.type.endswith(f'."{enum.name}"'))
     )
 
@@ -212,7 +212,7 @@ def diff(before: Snapshot, after: Snapshot) -> tuple[Operation, ...]:
     ops += [CreateEnum(e) for e in added] + [DropEnum(e) for e in removed]
     for b, a in changed:
         ops.append(AlterEnum(b, a, tuple(v for v in a.values if v not in b.values),
-                             tuple(v for v in b.values if v not in a.values), _enum_usages(after, a)))
+                             tuple(v for v in b.values if v not in a.values), _enum_usages(before, b)))
 
     removed, added, changed = _pair(before.tables, after.tables)
     ops += [DropTable(t) for t in removed] + [CreateTable(t) for t in added]

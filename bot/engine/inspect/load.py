@@ -56,8 +56,10 @@ def introspect(conn: psycopg.Connection, schemas: tuple[str, ...], default_schem
     """
     schemas = tuple(dict.fromkeys(schemas))
     params = {"schemas": list(schemas)}
+    fresh = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        cur.execute("SET TRANSACTION READ ONLY")
+        if fresh:  # inside a caller's transaction (tests) it is a savepoint, where this is not allowed
+            cur.execute("SET TRANSACTION READ ONLY")
         rows = {name: cur.execute(text, params).fetchall() for name, text in _QUERIES.items()}
 
     columns: dict[tuple[str, str], list[Column]] = defaultdict(list)

@@ -8,7 +8,8 @@ SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, a.attnum AS
        a.attidentity AS identity, a.attgenerated AS generated,
        -- the sequence a serial column owns: its default is then just "serial"
        (SELECT s.relname FROM pg_catalog.pg_depend dep JOIN pg_catalog.pg_class s ON s.oid = dep.objid
-         WHERE dep.refobjid = c.oid AND dep.refobjsubid = a.attnum AND dep.classid = 'pg_catalog.pg_class'::regclass
+         WHERE dep.refclassid = 'pg_catalog.pg_class'::regclass AND dep.refobjid = c.oid AND dep.refobjsubid = a.attnum
+           AND dep.classid = 'pg_catalog.pg_class'::regclass
            AND dep.deptype = 'a' AND s.relkind = 'S' LIMIT 1) AS owned_sequence
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -18,5 +19,6 @@ LEFT JOIN pg_catalog.pg_type et ON et.oid = t.typelem
 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(%(schemas)s) AND NOT c.relispartition
   AND c.relname <> '_prisma_migrations'
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.objid = c.oid AND e.deptype = 'e')
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                  WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
 ORDER BY n.nspname, c.relname, a.attnum

@@ -4,5 +4,6 @@ SELECT n.nspname AS schema, t.typname AS name,
 FROM pg_catalog.pg_type t
 JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
 WHERE t.typtype = 'e' AND n.nspname = ANY(%(schemas)s)
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.objid = t.oid AND e.deptype = 'e')
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                  WHERE e.classid = 'pg_catalog.pg_type'::regclass AND e.objid = t.oid AND e.deptype = 'e')
 ORDER BY n.nspname, t.typname

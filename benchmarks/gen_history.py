@@ -1,0 +1,221 @@
+"""A seeded generator of realistic Prisma migration histories (PostgreSQL).
+
+    from benchmarks.gen_history import generate, write
+    scripts = generate(700, seed=1)          # {folder name: migration.sql}, ~300 tables
+    write("prisma/migrations", scripts)      # the folder Prisma (and driftbot) read
+
+The histories use what real ones contain (prisma-facts.md): Prisma's own SQL
+layout, enums with ADD VALUE and RENAME VALUE, foreign keys, unique and
+composite indexes, a lone CREATE INDEX CONCURRENTLY, explicit BEGIN/COMMIT,
+DO blocks, functions and triggers, extensions, a folder name with a space,
+and identifiers longer than 63 bytes. Every history replays cleanly on an
+empty PostgreSQL 15 database, each file sent whole as one script.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+EXTENSIONS = ("pgcrypto", "citext", "pg_trgm")  # all in PostgreSQL's contrib
+_WORDS = ("user", "account", "order", "invoice", "case", "media", "vendor", "staff", "ticket", "note", "tag",
+          "project", "task", "comment", "event", "payment", "address", "team", "role", "session", "report",
+          "asset", "device", "region", "plan", "price", "coupon", "review", "message", "channel")
+_TYPES = ("TEXT", "INTEGER", "BOOLEAN", "TIMESTAMP(3)", "DOUBLE PRECISION", "JSONB", "BIGINT", "DECIMAL(65,30)",
+          "VARCHAR(255)", "UUID")
+_DEFAULTS = {"TEXT": "''", "INTEGER": "0", "BOOLEAN": "false", "TIMESTAMP(3)": "CURRENT_TIMESTAMP",
+             "DOUBLE PRECISION": "0", "BIGINT": "0", "JSONB": "'{}'", "DECIMAL(65,30)": "0", "VARCHAR(255)": "''",
+             "UUID": "gen_random_uuid()"}
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _History:
+    def __init__(self, seed: int) -> None:
+        self.r = random.Random(seed)
+        self.tables: dict[str, list[str]] = {}  # table -> columns
+        self.enums: dict[str, list[str]] = {}
+        self.extensions: list[str] = []
+        self.n = 0
+
+    def name(self, kind: str) -> str:
+        self.n += 1
+        return f"{self.r.choice(_WORDS).capitalize()}{kind}{self.n}"
+
+    # --- statements, in Prisma's layout ----------------------------------------------
+    def create_enum(self) -> str:
+        name = self.name("Kind")
+        values = [f"V{i}" for i in range(self.r.randint(2, 5))]
+        self.enums[name] = values
+        return f"-- CreateEnum\nCREATE TYPE {q(name)} AS ENUM ({', '.join(repr(v) for v in values)});"
+
+    def create_table(self) -> str:
+        name = self.name("")
+        cols = ['    "id" SERIAL NOT NULL']
+        names = ["id"]
+        fk = index = ""
+        for _ in range(self.r.randint(1, 6)):
+            col = f"{self.r.choice(_WORDS)}{self.r.choice(['', 'Id', 'At', 'Name', 'Count'])}{len(names)}"
+            if self.enums and self.r.random() < 0.15:
+                enum = self.r.choice(sorted(self.enums))
+                cols.append(f'    {q(col)} {q(enum)} NOT NULL DEFAULT {self.enums[enum][0]!r}')
+            else:
+                typ = self.r.choice(_TYPES)
+                null = self.r.random() < 0.5
+                default = f" DEFAULT {_DEFAULTS[typ]}" if not null and self.r.random() < 0.4 else ""
+                cols.append(f"    {q(col)} {typ}{'' if null else ' NOT NULL'}{default}")
+            names.append(col)
+        if self.tables and self.r.random() < 0.5:
+            parent = self.r.choice(sorted(self.tables))
+            col = f"{parent[0].lower()}{parent[1:24]}Id"
+            cols.append(f"    {q(col)} INTEGER")
+            names.append(col)
+            fk = (f"\n\n-- AddForeignKey\nALTER TABLE {q(name)} ADD CONSTRAINT {q(name + '_' + col + '_fkey')} FOREIGN KEY ({q(col)}) "
+                  f"REFERENCES {q(parent)}(\"id\") ON DELETE {self.r.choice(['RESTRICT', 'CASCADE', 'SET NULL'])} ON UPDATE CASCADE;")
+            index = f"\n\n-- CreateIndex\nCREATE INDEX {q(name + '_' + col + '_idx')} ON {q(name)}({q(col)});"
+        self.tables[name] = names
+        body = ",\n".join(cols)
+        return f"-- CreateTable\nCREATE TABLE {q(name)} (\n{body},\n\n    CONSTRAINT {q(name + '_pkey')} PRIMARY KEY (\"id\")\n);{index}{fk}"
+
+    def add_column(self) -> str:
+        table = self.r.choice(sorted(self.tables))
+        col = f"{self.r.choice(_WORDS)}Extra{self.n}"
+        self.n += 1
+        self.tables[table].append(col)
+        return f"-- AlterTable\nALTER TABLE {q(table)} ADD COLUMN     {q(col)} {self.r.choice(_TYPES)};"
+
+    def unique_index(self) -> str:
+        table = self.r.choice(sorted(self.tables))
+        cols = self.r.sample(self.tables[table][1:] or ["id"], k=min(len(self.tables[table]) - 1 or 1, self.r.randint(1, 2)))
+        self.n += 1
+        name = f"{table[:24]}_{'_'.join(c[:20] for c in cols)}_{self.n}_key"
+        if self.r.random() < 0.2:  # PostgreSQL truncates it to 63 bytes, with a NOTICE, as real histories show
+            name = f"u{self.n}_{table[:24]}_with_an_index_name_longer_than_sixty_three_bytes_key"
+        return f"-- CreateIndex\nCREATE UNIQUE INDEX {q(name)} ON {q(table)}({', '.join(q(c) for c in cols)});"
+
+    def long_identifier_table(self) -> str:
+        name = f"t{self.n}_very_long_table_name_that_goes_on_and_on_past_the_postgres_limit_of_sixty_three_bytes"
+        self.n += 1
+        real = name.encode()[:63].decode()
+        self.tables[real] = ["id"]
+        return (f"-- CreateTable\nCREATE TABLE {q(name)} (\n    \"id\" SERIAL NOT NULL,\n\n"
+                f"    CONSTRAINT {q(real[:50] + '_pkey')} PRIMARY KEY (\"id\")\n);")
+
+    def concurrent_index(self) -> str:
+        table = self.r.choice(sorted(self.tables))
+        col = self.r.choice(self.tables[table])
+        self.n += 1
+        return f"-- CreateIndex\nCREATE INDEX CONCURRENTLY {q(f'{table[:24]}_{col[:20]}_c{self.n}_idx')} ON {q(table)}({q(col)});"
+
+    def add_value(self) -> str:
+        enum = self.r.choice(sorted(self.enums))
+        value = f"V{len(self.enums[enum])}x{self.n}"
+        self.n += 1
+        self.enums[enum].append(value)
+        return f"-- AlterEnum\nALTER TYPE {q(enum)} ADD VALUE '{value}';"
+
+    def rename_value(self) -> str:
+        enum = self.r.choice(sorted(self.enums))
+        i = self.r.randrange(len(self.enums[enum]))
+        old, new = self.enums[enum][i], f"R{self.n}"
+        self.n += 1
+        self.enums[enum][i] = new
+        return f"ALTER TYPE {q(enum)} RENAME VALUE '{old}' TO '{new}';"
+
+    def do_block(self) -> str:
+        table = self.r.choice(sorted(self.tables))
+        return ("DO $$\nBEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'nothing_here') THEN\n"
+                f"    RAISE NOTICE 'checked %;', '{table}';\n  END IF;\nEND\n$$;")
+
+    def function_trigger(self) -> str:
+        table = self.r.choice(sorted(self.tables))
+        fn = f"touch_{self.n}"
+        self.n += 1
+        return (f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger AS $$\nBEGIN\n  -- a semicolon; inside a body\n"
+                f"  RETURN NEW;\nEND;\n$$ LANGUAGE plpgsql;\n\n"
+                f"CREATE TRIGGER {q(fn + '_trg')} BEFORE UPDATE ON {q(table)} FOR EACH ROW EXECUTE FUNCTION {fn}();")
+
+    def extension(self) -> str:
+        ext = next(e for e in EXTENSIONS if e not in self.extensions)
+        self.extensions.append(ext)
+        return f'-- CreateExtension\nCREATE EXTENSION IF NOT EXISTS "{ext}";'
+
+    def nullability(self) -> str:
+        table = self.r.choice(sorted(self.tables))
+        col = self.r.choice(self.tables[table])
+        if col == "id":
+            return self.add_column()
+        return f"-- AlterTable\nALTER TABLE {q(table)} ALTER COLUMN {q(col)} DROP NOT NULL;"
+
+    def migration(self, i: int) -> str:
+        """One migration's script."""
+        if i == 0:
+            return "\n\n".join([self.extension(), self.create_enum(), self.create_table(), self.create_table()]) + "\n"
+        if i in (3, 7):
+            return self.extension() + "\n"
+        roll = self.r.random()
+        if roll < 0.04:
+            return self.concurrent_index() + "\n"  # alone: PostgreSQL refuses it inside a multi-statement script
+        parts = []
+        for _ in range(self.r.choice((1, 1, 2, 2, 3))):
+            pick = self.r.random()
+            if pick < 0.24:
+                parts.append(self.create_table())
+            elif pick < 0.62:
+                parts.append(self.add_column())
+            elif pick < 0.70:
+                parts.append(self.unique_index())
+            elif pick < 0.74:
+                parts.append(self.create_enum())
+            elif pick < 0.82:
+                parts.append(self.add_value())
+            elif pick < 0.84:
+                parts.append(self.rename_value())
+            elif pick < 0.88:
+                parts.append(self.do_block())
+            elif pick < 0.92:
+                parts.append(self.function_trigger())
+            elif pick < 0.95:
+                parts.append(self.nullability())
+            else:
+                parts.append(self.long_identifier_table())
+        body = "\n\n".join(parts)
+        if 0.04 <= roll < 0.09 and "ADD VALUE" not in body:
+            body = f"BEGIN;\n\n{body}\n\nCOMMIT;"
+        return body + "\n"
+
+
+def generate(n_migrations: int, seed: int = 0) -> dict[str, str]:
+    """``{folder name: migration.sql}`` for a history of *n_migrations*, the same for the same seed."""
+    h = _History(seed)
+    start = datetime(2022, 1, 1)
+    out = {}
+    for i in range(n_migrations):
+        stamp = (start + timedelta(hours=7 * i, seconds=i)).strftime("%Y%m%d%H%M%S")
+        slug = h.r.choice(_WORDS) + "_" + h.r.choice(("models", "index", "fields", "enum", "fix"))
+        if i % 97 == 50:
+            slug += " copy"  # seen in real histories: a copied folder, with a space
+        out[f"{stamp}_{slug}"] = h.migration(i)
+    return out
+
+
+def write(folder: str | Path, scripts: dict[str, str]) -> Path:
+    """Write *scripts* as a Prisma migrations folder (with migration_lock.toml)."""
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "migration_lock.toml").write_text('# Please do not edit this file manually\nprovider = "postgresql"\n')
+    for name, script in scripts.items():
+        (root / name).mkdir(exist_ok=True)
+        (root / name / "migration.sql").write_text(script, encoding="utf-8")
+    return root
+
+
+if __name__ == "__main__":
+    import sys
+
+    n, seed, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    write(folder, generate(n, seed))
+    print(f"wrote {n} migrations to {folder}")
