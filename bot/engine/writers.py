@@ -121,8 +121,9 @@ def resolve_applied(url: str, migrations: Migrations, name: str, limits: Limits 
     """``prisma migrate resolve --applied NAME``: record a migration as applied.
 
     Failed attempts get ``rolled_back_at = now()``; a new row is inserted with
-    the local file's checksum, ``started_at = finished_at = now()`` and 0 steps.
-    Refused (P3008) when the migration is already applied, and when it is not
+    the local file's checksum, ``started_at = finished_at = now()``, 0 steps and
+    ``logs = ''`` (Prisma's engine writes an empty string there, not NULL).
+    Refused (P3008) when any attempt of the migration finished, and when it is not
     in the migrations folder (P3017). Creates ``_prisma_migrations`` when
     missing, as Prisma does for a baseline.
     """
@@ -137,7 +138,8 @@ def resolve_applied(url: str, migrations: Migrations, name: str, limits: Limits 
             if not table_exists(conn, target.schema):
                 s.run(sql.SQL(CREATE_TABLE).format(table=table))
             rows = [r for r in _rows(conn, target.schema) if r.migration_name == name]
-            if any(r.is_applied for r in rows):
+            # Prisma refuses when any attempt finished, even one later marked rolled back.
+            if any(r.finished_at is not None for r in rows):
                 raise Refused(f"P3008: The migration `{name}` is already recorded as applied in the database; nothing was changed.")
             if any(r.is_failed for r in rows):
                 s.run(
@@ -152,11 +154,11 @@ def resolve_applied(url: str, migrations: Migrations, name: str, limits: Limits 
             s.run(
                 sql.SQL(
                     "INSERT INTO {} (id, checksum, started_at, finished_at, migration_name, applied_steps_count, logs, rolled_back_at) "
-                    "VALUES (%s, %s, now(), now(), %s, 0, NULL, NULL)"
+                    "VALUES (%s, %s, now(), now(), %s, 0, '', NULL)"
                 ).format(table),
                 (new_id, local.checksum, name),
-                shown=f"INSERT INTO \"{TABLE}\" (id, checksum, started_at, finished_at, migration_name, applied_steps_count) "
-                f"VALUES ('{new_id}', '{local.checksum}', now(), now(), '{name}', 0)",
+                shown=f"INSERT INTO \"{TABLE}\" (id, checksum, started_at, finished_at, migration_name, applied_steps_count, logs) "
+                f"VALUES ('{new_id}', '{local.checksum}', now(), now(), '{name}', 0, '')",
             )
             ran = tuple(s.ran)
     except psycopg.Error as exc:

@@ -35,7 +35,7 @@ def _assert_fresh_applied_row(row, checksum, name, before):
     uuid.UUID(row["id"], version=4)
     assert row["checksum"] == checksum
     assert row["migration_name"] == name
-    assert row["logs"] is None and row["rolled_back_at"] is None
+    assert row["logs"] == "" and row["rolled_back_at"] is None  # Prisma writes an empty string
     assert row["applied_steps_count"] == 0
     assert row["started_at"] == row["finished_at"]  # both now(), one transaction
     assert row["started_at"] >= before
