@@ -1,0 +1,123 @@
+"""Rendering: Prisma's drift summary and catch-up SQL, line for line as prisma-facts.md records them."""
+
+from __future__ import annotations
+
+from bot.engine.diff import diff
+from bot.engine.render import render_sql, render_summary
+from tests.engine.snapshots import snapshot_of
+
+BASE = """
+CREATE TYPE "ApiTokenAlgorithm" AS ENUM ('IMAGE');
+CREATE TABLE "Account" ("id" SERIAL NOT NULL, CONSTRAINT "Account_pkey" PRIMARY KEY ("id"));
+"""
+DRIFT = """
+ALTER TYPE "ApiTokenAlgorithm" ADD VALUE 'AUDIO';
+ALTER TABLE "Account" ADD COLUMN "nickname" TEXT;
+CREATE TABLE "staff" ("id" SERIAL NOT NULL, "name" TEXT NOT NULL, "email" TEXT, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"));
+CREATE UNIQUE INDEX "staff_email_key" ON "staff"("email");
+"""
+
+# What Prisma 6.19.3 printed for this drift (prisma-facts.md).
+PRISMA_SUMMARY = """\
+[+] Added tables
+  - staff
+
+[*] Changed the `ApiTokenAlgorithm` enum
+  [+] Added variant `AUDIO`
+
+[*] Changed the `Account` table
+  [+] Added column `nickname`
+
+[*] Changed the `staff` table
+  [+] Added unique index on columns (email)"""
+
+PRISMA_SQL = """\
+-- AlterEnum
+ALTER TYPE "ApiTokenAlgorithm" ADD VALUE 'AUDIO';
+
+-- AlterTable
+ALTER TABLE "Account" ADD COLUMN     "nickname" TEXT;
+
+-- CreateTable
+CREATE TABLE "staff" (
+    "id" SERIAL NOT NULL,
+    "name" TEXT NOT NULL,
+    "email" TEXT,
+
+    CONSTRAINT "staff_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateIndex
+CREATE UNIQUE INDEX "staff_email_key" ON "staff"("email");
+"""
+
+DEMO_DRIFT = """
+CREATE TABLE "User" ("id" SERIAL NOT NULL, CONSTRAINT "User_pkey" PRIMARY KEY ("id"));
+CREATE TABLE "Case" ("id" SERIAL NOT NULL, CONSTRAINT "Case_pkey" PRIMARY KEY ("id"));
+"""
+DB_PUSH = """
+CREATE TABLE "staff" ("id" SERIAL NOT NULL, "name" TEXT NOT NULL, "email" TEXT, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"));
+CREATE UNIQUE INDEX "staff_email_key" ON "staff"("email");
+CREATE TABLE "case_milestones" ("id" SERIAL NOT NULL, "caseId" INTEGER NOT NULL, "title" TEXT NOT NULL,
+    "dueAt" TIMESTAMP(3), CONSTRAINT "case_milestones_pkey" PRIMARY KEY ("id"));
+ALTER TABLE "case_milestones" ADD CONSTRAINT "case_milestones_caseId_fkey" FOREIGN KEY ("caseId")
+    REFERENCES "Case"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+CREATE TABLE "vendor_candidates" ("id" SERIAL NOT NULL, "name" TEXT NOT NULL, "score" INTEGER NOT NULL DEFAULT 0,
+    CONSTRAINT "vendor_candidates_pkey" PRIMARY KEY ("id"));
+"""
+
+
+def _ops(databases, base, drift):
+    before = snapshot_of(databases.create(), base)
+    after = snapshot_of(databases.create(), base + drift)
+    return diff(before, after)
+
+
+def test_summary_matches_prisma_line_for_line(databases):
+    assert "\n".join(render_summary(_ops(databases, BASE, DRIFT))) == PRISMA_SUMMARY
+
+
+def test_catch_up_sql_matches_prisma_migrate_diff(databases):
+    assert render_sql(_ops(databases, BASE, DRIFT)) == PRISMA_SQL
+
+
+def test_product_example_db_push_tables(databases):
+    summary = render_summary(_ops(databases, DEMO_DRIFT, DB_PUSH))
+    assert list(summary) == [
+        "[+] Added tables", "  - case_milestones", "  - staff", "  - vendor_candidates", "",
+        "[*] Changed the `case_milestones` table", "  [+] Added foreign key on columns (caseId)", "",
+        "[*] Changed the `staff` table", "  [+] Added unique index on columns (email)",
+    ]
+
+
+def test_removals_and_changes_read_as_prisma_prints_them(databases):
+    base = BASE + 'ALTER TABLE "Account" ADD COLUMN "access_token" TEXT, ADD COLUMN "n" INTEGER NOT NULL;'
+    drift = 'ALTER TABLE "Account" DROP COLUMN "access_token", ALTER COLUMN "n" DROP NOT NULL; CREATE TYPE "EmailTransportType" AS ENUM (\'SMTP\');'
+    assert list(render_summary(_ops(databases, base, drift))) == [
+        "[+] Added enums", "  - EmailTransportType", "",
+        "[*] Changed the `Account` table", "  [-] Removed column `access_token`",
+        "  [*] Altered column `n` (changed from Required to Nullable)",
+    ]
+
+
+def test_destructive_and_locking_statements_carry_a_warning(databases):
+    base = BASE + 'ALTER TABLE "Account" ADD COLUMN "old" TEXT, ADD COLUMN "n" INTEGER;'
+    drift = 'ALTER TABLE "Account" DROP COLUMN "old", ALTER COLUMN "n" SET NOT NULL; CREATE INDEX "Account_n_idx" ON "Account"("n");'
+    sql = render_sql(_ops(databases, base, drift))
+    lines = sql.splitlines()
+    assert any(ln.startswith("-- Warning: drops the column `old`") for ln in lines)
+    assert any(ln.startswith("-- Warning: makes `n` required") for ln in lines)
+    warn = lines.index(next(ln for ln in lines if "without CONCURRENTLY" in ln))
+    assert lines[warn + 1] == 'CREATE INDEX "Account_n_idx" ON "Account"("n");'
+
+
+def test_new_enum_values_are_added_never_recreated(databases):
+    sql = render_sql(_ops(databases, BASE, "ALTER TYPE \"ApiTokenAlgorithm\" ADD VALUE 'A'; ALTER TYPE \"ApiTokenAlgorithm\" ADD VALUE 'B' BEFORE 'IMAGE';"))
+    assert "CREATE TYPE" not in sql and "DROP TYPE" not in sql
+    assert "ALTER TYPE \"ApiTokenAlgorithm\" ADD VALUE 'B' BEFORE 'IMAGE';" in sql
+    assert "ALTER TYPE \"ApiTokenAlgorithm\" ADD VALUE 'A';" in sql
+
+
+def test_no_drift_renders_nothing(databases):
+    ops = _ops(databases, BASE, "")
+    assert ops == () and render_summary(ops) == () and render_sql(ops) == "-- This is an empty migration.\n"
