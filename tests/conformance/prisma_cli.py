@@ -264,7 +264,19 @@ class PrismaProject:
         return self.run("migrate", "resolve", flag, name)
 
     def dev_create_only(self) -> Run:
-        return self.run("migrate", "dev", "--create-only", "--name", "probe", "--skip-generate", "--skip-seed")
+        """``migrate dev --create-only`` for its drift summary; any migration it writes is removed."""
+        before = set(self.migrations.iterdir())
+        run = self.run("migrate", "dev", "--create-only", "--name", "probe", "--skip-generate", "--skip-seed")
+        for created in set(self.migrations.iterdir()) - before:
+            shutil.rmtree(created)
+        return run
+
+    def pull(self) -> str:
+        """``db pull --print``: the live database as a Prisma schema (the CLI's warnings dropped)."""
+        run = self.run("db", "pull", "--print")
+        if run.code != 0:
+            raise AssertionError(f"prisma db pull failed:\n{run.output}")
+        return run.stdout[run.stdout.index("generator ") :]
 
     def diff_migrations_to_models(self, models: Path | None = None) -> Run:
         return self.run(

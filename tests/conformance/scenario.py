@@ -90,6 +90,22 @@ def parse_status(run: Run) -> PrismaStatus:
     )
 
 
+def drift_summary(run: Run) -> tuple[str, ...] | None:
+    """The drift summary lines ``migrate dev`` printed (without its header and reset prompt);
+    None when it reported no drift."""
+    lines = run.output.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("It should be understood as the set of changes")), None)
+    if start is None:
+        return None
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("We need to reset"))
+    body = lines[start + 1 : end]
+    while body and not body[0].strip():
+        body.pop(0)
+    while body and not body[-1].strip():
+        body.pop()
+    return tuple(body)
+
+
 def headline_names(headline: str) -> tuple[str, ...]:
     """The migration names driftbot's ``prisma_status()`` headline lists after its colon."""
     if ": " not in headline:

@@ -1,0 +1,149 @@
+"""driftbot's schema drift check against ``prisma migrate dev`` and ``prisma migrate diff`` 6.19.3.
+
+- driftbot's drift summary equals the one ``prisma migrate dev --create-only``
+  prints (Prisma replays the applied migrations in a shadow database, as
+  driftbot does);
+- driftbot's catch-up SQL, committed as a migration after the applied ones,
+  makes ``prisma migrate diff --from-migrations ... --to-schema-datamodel LIVE``
+  empty, where LIVE is ``prisma db pull --print`` of the database: replaying the
+  history plus the catch-up rebuilds the live schema, as Prisma sees it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.engine.writers import render_add_enum_value
+from tests.conformance.scenario import Scenario, drift_summary
+
+pytestmark = pytest.mark.conformance
+
+INIT = "20250101000000_init"
+CATCH_UP = "20991231000000_sync_schema_drift"
+
+MODELS = """
+enum MediaKind {
+  IMAGE
+  AUDIO
+}
+
+model User {
+  id    Int     @id @default(autoincrement())
+  email String
+  name  String?
+  kind  MediaKind @default(IMAGE)
+}
+"""
+INIT_SQL = """-- CreateEnum
+CREATE TYPE "MediaKind" AS ENUM ('IMAGE', 'AUDIO');
+
+-- CreateTable
+CREATE TABLE "User" (
+    "id" SERIAL NOT NULL,
+    "email" TEXT NOT NULL,
+    "name" TEXT,
+    "kind" "MediaKind" NOT NULL DEFAULT 'IMAGE',
+
+    CONSTRAINT "User_pkey" PRIMARY KEY ("id")
+);
+"""
+
+
+@pytest.fixture
+def deployed(make_scenario) -> Scenario:
+    s = make_scenario(models=MODELS)
+    s.add(INIT, INIT_SQL)
+    run = s.deploy()
+    assert run.code == 0, run.output
+    return s
+
+
+def prisma_summary(s: Scenario) -> tuple[str, ...] | None:
+    run = s.prisma.dev_create_only()
+    summary = drift_summary(run)
+    if summary is None:
+        assert "Drift detected" not in run.output, run.output
+    return summary
+
+
+def assert_catch_up_rebuilds_live(s: Scenario, catch_up_sql: str) -> None:
+    """Prisma's own diff from (history + catch-up) to the live schema is empty, and was not before."""
+    live = s.prisma.folder / "live.prisma"
+    live.write_text(s.prisma.pull())
+    before = s.prisma.diff_migrations_to_models(live)
+    assert before.code == 2, before.output  # the drift is real for Prisma too
+    s.add(CATCH_UP, catch_up_sql)
+    after = s.prisma.diff_migrations_to_models(live)
+    assert after.code == 0, f"Prisma still sees a difference after driftbot's catch-up SQL:\n{after.stdout}"
+    s.prisma.remove(CATCH_UP)
+
+
+def test_no_drift(deployed):
+    assert prisma_summary(deployed) is None
+    result = deployed.check()
+    assert result.schema.checked and result.schema.summary == () and result.state == "in_sync"
+
+
+def test_db_push_extras(deployed):
+    """Extra table with a unique index, extra column, extra index, extra enum value (case A)."""
+    deployed.execute(
+        'CREATE TABLE "staff" ("id" SERIAL NOT NULL, "name" TEXT NOT NULL, "email" TEXT, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"));\n'
+        'CREATE UNIQUE INDEX "staff_email_key" ON "staff"("email");\n'
+        'ALTER TABLE "User" ADD COLUMN "nickname" TEXT;\n'
+        'CREATE INDEX "User_email_idx" ON "User"("email");\n'
+        "ALTER TYPE \"MediaKind\" ADD VALUE 'VIDEO';\n"
+    )
+    theirs = prisma_summary(deployed)
+    assert theirs and "[+] Added tables" in theirs
+
+    result = deployed.check()
+    assert result.schema.checked, result.schema.reason
+    assert result.schema.summary == theirs
+    assert result.state == "drifted" and "A" in {f.case for f in result.findings}
+    code, body = deployed.cli_status()
+    assert code == 1 and tuple(body["schema"]["summary"]) == theirs
+    assert_catch_up_rebuilds_live(deployed, result.schema.sql)
+
+
+def test_hand_dropped_column(deployed):
+    deployed.execute('ALTER TABLE "User" DROP COLUMN "name";')
+    theirs = prisma_summary(deployed)
+    assert theirs and any("[-] Removed column `name`" in line for line in theirs)
+
+    result = deployed.check()
+    assert result.schema.summary == theirs
+    assert result.state == "drifted"
+    assert_catch_up_rebuilds_live(deployed, result.schema.sql)
+
+
+def test_enum_value_in_migration_missing_from_database(deployed):
+    """Case C, from the history: a migration adding a value was recorded but never run."""
+    name = "20250102000000_media_video"
+    deployed.add(name, "-- AlterEnum\nALTER TYPE \"MediaKind\" ADD VALUE 'VIDEO';\n")
+    assert deployed.prisma.resolve("--applied", name).code == 0
+    theirs = prisma_summary(deployed)
+    assert theirs and any("[-] Removed variant `VIDEO`" in line for line in theirs)
+
+    result = deployed.check()
+    assert result.schema.summary == theirs
+    c = [f for f in result.findings if f.case == "C"]
+    assert c and c[0].action.kind == "add_enum_value"
+
+
+def test_enum_value_in_schema_missing_from_database(deployed):
+    """Case C, from schema.prisma: the model has a value the database's enum lacks. Prisma sees no
+    drift (the database matches the migrations); both see the missing value, and driftbot's
+    statement, shipped as a tracking migration, is exactly what closes the gap for Prisma."""
+    deployed.prisma.write_models(MODELS.replace("  AUDIO\n", "  AUDIO\n  VIDEO\n"))
+    gap = deployed.prisma.diff_migrations_to_models()
+    assert gap.code == 2 and "ADD VALUE 'VIDEO'" in gap.stdout, gap.output
+
+    result = deployed.check()
+    assert result.schema.summary == ()
+    c = [f for f in result.findings if f.case == "C"]
+    assert c and c[0].action.kind == "add_enum_value", [f.to_json() for f in result.findings]
+    statement = render_add_enum_value("MediaKind", "VIDEO")
+    assert c[0].action.sql.strip() == statement
+    deployed.add("20250102000000_media_video", statement + "\n")
+    closed = deployed.prisma.diff_migrations_to_models()
+    assert closed.code == 0, closed.stdout
