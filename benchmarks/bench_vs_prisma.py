@@ -1,0 +1,165 @@
+"""driftbot vs the real Prisma CLI 6.19.3, timed in one run on the same database.
+
+    .venv/bin/python -m benchmarks.bench_vs_prisma [--server URL] [--migrations 700] [--repeat 5]
+
+Builds a database from a generated history (benchmarks/gen_history.py, seeded),
+adds some db-push style drift, and times:
+
+- ``driftbot status ENV --json`` (the whole CLI process, full check with a warm
+  shadow cache) and the check itself in-process (history only, and full)
+  against ``prisma migrate status``;
+- driftbot's drift check cold (empty replay cache: the 700 migrations are
+  replayed into a scratch database) and warm (cached replay) against
+  ``prisma migrate diff --from-migrations ... --to-schema-datamodel LIVE``
+  (LIVE: ``prisma db pull --print`` of the database), which replays the history
+  in its own shadow database every time.
+
+Prints medians and the ratios Prisma / driftbot. Not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from benchmarks.gen_history import generate, write
+from bot.engine import replay
+from bot.engine.check import run_check
+from bot.engine.sources import read_folder
+from bot.settings import Settings
+from tests.conformance.prisma_cli import PrismaProject, ensure_installed
+
+ENV = "bench"
+DRIFT = (
+    'CREATE TABLE "bench_staff" ("id" SERIAL NOT NULL, "email" TEXT, CONSTRAINT "bench_staff_pkey" PRIMARY KEY ("id"));\n'
+    'CREATE UNIQUE INDEX "bench_staff_email_key" ON "bench_staff"("email");\n'
+)
+
+
+def _with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+def timed(fn, repeat: int) -> tuple[float, object]:
+    """Median wall-clock seconds of *repeat* calls, and the last call's result."""
+    times, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def machine() -> str:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server", default=os.environ.get("DRIFTBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument("--migrations", type=int, default=700)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--slow-repeat", type=int, default=2, help="repeats of the cold check and Prisma's diff")
+    args = ap.parse_args()
+
+    install = ensure_installed()
+    work = Path(tempfile.mkdtemp(prefix="driftbot-bench-"))
+    dbname = f"drifttest_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(args.server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        server_version = conn.execute("SHOW server_version").fetchone()[0]
+    url = _with_db(args.server, dbname)
+    try:
+        project = PrismaProject(install, work / "project", url)
+        write(project.migrations, generate(args.migrations, args.seed))
+        migrations = read_folder(project.migrations)
+        t = time.perf_counter()
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert replay.deploy(conn, migrations.items) is None
+            conn.execute(DRIFT.encode())
+        print(f"built {dbname}: {len(migrations.items)} migrations deployed in {time.perf_counter() - t:.1f} s, plus drift")
+        live = project.folder / "live.prisma"
+        live.write_text(project.pull())
+
+        cache = work / "cache"
+        settings = Settings(
+            environments={ENV: {"database_url": url, "shadow_url": args.server, "migrations": str(project.migrations),
+                                "protected": False}},
+            cache_dir=cache,
+        )
+        env_settings = settings.environment(ENV)
+        cli_env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTBOT_")}
+        prefix = f"DRIFTBOT_ENVIRONMENTS__{ENV.upper()}__"
+        cli_env.update({prefix + "DATABASE_URL": url, prefix + "SHADOW_URL": args.server,
+                        prefix + "MIGRATIONS": str(project.migrations), "XDG_CACHE_HOME": str(work / "xdg")})
+
+        def cold_check():
+            shutil.rmtree(cache, ignore_errors=True)
+            return run_check(settings, env_settings)
+
+        def warm_check():
+            return run_check(settings, env_settings)
+
+        def cli_status():
+            return subprocess.run([sys.executable, "-m", "bot.cli", "status", ENV, "--json"], env=cli_env,
+                                  capture_output=True, text=True, cwd=work)
+
+        def prisma_status():
+            return project.status()
+
+        def prisma_diff():
+            return project.diff_migrations_to_models(live)
+
+        results = {}
+        results["prisma migrate status"], p_status = timed(prisma_status, args.repeat)
+        assert p_status.code == 0, p_status.output
+        cli_status()  # fills the CLI's own replay cache, so the timed runs are warm
+        results["driftbot status (CLI process, full check, warm)"], d_cli = timed(cli_status, args.repeat)
+        assert d_cli.returncode == 1 and '"drifted"' in d_cli.stdout, d_cli.stderr
+        results["driftbot check, history only (in-process)"], _ = timed(lambda: run_check(settings, env_settings, schema=False), args.repeat)
+        results["driftbot drift check, cold (in-process)"], cold = timed(cold_check, args.slow_repeat)
+        assert cold.schema.checked and cold.schema.summary, cold.schema.reason
+        results["driftbot drift check, warm (in-process)"], warm = timed(warm_check, args.repeat)
+        assert warm.schema.summary == cold.schema.summary
+        results["prisma migrate diff --from-migrations"], p_diff = timed(prisma_diff, args.slow_repeat)
+        assert p_diff.code == 2, p_diff.output  # Prisma sees the same drift
+
+        print(f"\nmachine: {machine()}; PostgreSQL {server_version}; Prisma 6.19.3 (WebAssembly engine, pg adapter)")
+        print(f"history: {args.migrations} generated migrations (seed {args.seed}); medians of {args.repeat} "
+              f"(cold check and Prisma diff: {args.slow_repeat})\n")
+        for name, seconds in results.items():
+            print(f"  {name:<52} {seconds * 1000:9.1f} ms")
+        ratios = [
+            ("prisma migrate status / driftbot status CLI", results["prisma migrate status"], results["driftbot status (CLI process, full check, warm)"]),
+            ("prisma migrate status / driftbot history check", results["prisma migrate status"], results["driftbot check, history only (in-process)"]),
+            ("prisma migrate diff / driftbot cold drift check", results["prisma migrate diff --from-migrations"], results["driftbot drift check, cold (in-process)"]),
+            ("prisma migrate diff / driftbot warm drift check", results["prisma migrate diff --from-migrations"], results["driftbot drift check, warm (in-process)"]),
+        ]
+        print()
+        for name, theirs, ours in ratios:
+            print(f"  {name:<52} {theirs / ours:7.1f}x")
+    finally:
+        with psycopg.connect(args.server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
