@@ -166,6 +166,18 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
     return out
 
 
+def _guess_statement(script: str, message: str) -> str | None:
+    """The statement that failed, when PostgreSQL gave no position: the only statement, or the
+    first one naming what the error quotes (best effort, for the message only)."""
+    statements = [st.strip() + ";" for st in script.split(";")
+                  if "\n".join(ln for ln in st.splitlines() if not ln.strip().startswith("--")).strip()]
+    statements = ["\n".join(ln for ln in st.splitlines() if not ln.strip().startswith("--")).strip() for st in statements]
+    if len(statements) == 1:
+        return statements[0]
+    quoted = re.findall(r'"([^"]+)"', message.splitlines()[0])
+    return next((st for st in statements if quoted and any(f'"{q}"' in st or q in st for q in quoted)), None)
+
+
 def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict, conn: psycopg.Connection,
                  target: Target, now: datetime | None = None) -> tuple[SchemaReport, list[Finding]]:
     """Replay, introspect, diff and map to findings. ``SchemaReport(checked=False, reason)`` when the
@@ -188,7 +200,8 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
             return SchemaReport(checked=False, reason=f"the shadow server is unavailable: {exc}"), []
         if result.error is not None:
             e = result.error
-            where = f" Failing statement: {e.statement}" if e.statement else ""
+            statement = e.statement or _guess_statement(migrations.by_name()[e.migration].script, e.message)
+            where = f" Failing statement: {statement}" if statement else ""
             out.append(Finding(
                 "history",
                 f"Migration {e.migration} cannot be replayed on an empty database: {e.message.splitlines()[0]}",
