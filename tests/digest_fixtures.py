@@ -68,7 +68,8 @@ def build_environments(databases, root: Path, states: dict[str, str]) -> dict[st
             deploy(url, first_only)
         else:
             deploy(url, folder)
-        if state == "failed":
+        if state == "failed":  # the migration failed and, being one transaction, left nothing behind
+            execute(url, 'DROP TABLE "Post"')
             execute(url, "UPDATE _prisma_migrations SET finished_at = NULL, logs = 'boom' "
                          "WHERE migration_name = '20250102000000_posts'")
         if state == "drifted":  # a migration row the folder does not have: environments diverged
@@ -80,7 +81,7 @@ def build_environments(databases, root: Path, states: dict[str, str]) -> dict[st
 
 
 def make_runtime(*, state_url: str, redis_url: str, slack_url: str, environments: dict, cache_dir: Path,
-                 channels=("CDIGEST",), cron: str = "0 9 * * 1-5", timezone: str = "UTC"):
+                 channels=("CDIGEST",), cron: str = "0 9 * * 1-5", timezone: str = "UTC", **extra):
     from bot.runtime import build, install
     from bot.settings import Settings
     from bot.state.db import upgrade
@@ -88,7 +89,7 @@ def make_runtime(*, state_url: str, redis_url: str, slack_url: str, environments
     settings = Settings(
         environments=environments, state_url=state_url, redis_url=redis_url, slack_bot_token="xoxb-test",
         slack_api_url=slack_url, digest={"cron": cron, "timezone": timezone, "channels": list(channels)},
-        queue_prefix=f"t{uuid.uuid4().hex[:8]}:", cache_dir=cache_dir, connect_timeout_s=2,
+        queue_prefix=f"t{uuid.uuid4().hex[:8]}:", cache_dir=cache_dir, connect_timeout_s=2, **extra,
     )
     rt = build(settings)
     upgrade(rt.engine)
