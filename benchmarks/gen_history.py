@@ -162,7 +162,7 @@ class _History:
         parts = []
         for _ in range(self.r.choice((1, 1, 2, 2, 3))):
             pick = self.r.random()
-            if pick < 0.24:
+            if pick < 0.2:
                 parts.append(self.create_table())
             elif pick < 0.62:
                 parts.append(self.add_column())
