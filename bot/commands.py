@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 USAGE = (
     "Usage: `/drift status ENV` · `/drift diff ENV` · `/drift resolve ENV --applied|--rolled-back MIGRATION` · "
-    "`/drift enum ENV ENUM VALUE` · `/drift requests` · `/drift envs` · `/drift help`"
+    "`/drift enum ENV ENUM VALUE` · `/drift requests` · `/drift audit [ENV] [--days N]` · `/drift digest` · "
+    "`/drift envs` · `/drift help`"
 )
 HELP = "\n".join([
     "*driftbot* finds and fixes Prisma migration drift.",
@@ -20,9 +21,8 @@ HELP = "\n".join([
     "`/drift resolve ENV --applied MIGRATION` or `--rolled-back MIGRATION`: request `prisma migrate resolve` (needs approvals).",
     "`/drift enum ENV ENUM VALUE`: request `ALTER TYPE ... ADD VALUE` (needs approvals).",
     "`/drift requests`: open requests. `/drift envs`: configured environments.",
+    "`/drift audit [ENV] [--days N]`: who asked, approved and ran what (CSV snippet). `/drift digest`: the digest, now.",
 ])
-# Recognised here so the answer is accurate; they are served by the audit issue (#5).
-LATER = {"audit", "digest"}
 _MAX_TEXT = 500
 
 
@@ -68,6 +68,27 @@ def parse(text: str) -> Command | Usage:
         if len(rest) != 3:
             return Usage("Write `/drift enum ENV ENUM VALUE`, for example `/drift enum prod MediaKind VIDEO`.")
         return Command("enum", rest[0], {"kind": "add_enum_value", "enum": rest[1], "value": rest[2]})
-    if verb in LATER:
-        return Usage(f"`/drift {verb}` is not available in this build yet. " + USAGE)
+    if verb == "digest":
+        return Command("digest") if not rest else Usage("`digest` takes no arguments: `/drift digest`.")
+    if verb == "audit":
+        return _audit(rest)
     return Usage(f"Unknown command `{_short(verb)}`. " + USAGE)
+
+
+def _audit(rest: list[str]) -> Command | Usage:
+    """``audit [ENV] [--days N]``."""
+    usage = Usage("Write `/drift audit [ENV] [--days N]`, for example `/drift audit prod --days 30`.")
+    args: dict[str, str] = {}
+    env = None
+    words = list(rest)
+    while words:
+        word = words.pop(0)
+        if word == "--days":
+            if not words or not words[0].isdigit() or not 1 <= int(words[0]) <= 366:
+                return Usage("`--days` takes a number of days from 1 to 366: `/drift audit prod --days 30`.")
+            args["days"] = words.pop(0)
+        elif word.startswith("-") or env is not None:
+            return usage
+        else:
+            env = word
+    return Command("audit", env, args)

@@ -58,6 +58,13 @@ def _dispatch(rt: Runtime, cmd: Command, user: str, channel: str) -> str:
             for n, e in sorted(settings.environments.items()))
     if cmd.name == "requests":
         return open_requests(rt)
+    if cmd.name in ("audit", "digest"):  # served by bot/audit_slack.py (issue #5)
+        from bot.audit_slack import audit_command, digest_command
+
+        if cmd.name == "digest":
+            return digest_command(rt, user=user, channel=channel)
+        return audit_command(rt, environment=cmd.environment, days=int(cmd.args.get("days", 0)) or None,
+                             user=user, channel=channel)
     env = settings.environment(cmd.environment or "")
     if cmd.name in ("status", "diff"):
         return request_check(rt, env.name, user, channel)

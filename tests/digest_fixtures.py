@@ -20,11 +20,17 @@ class SlackStandIn:
 
     def __init__(self) -> None:
         self.posts: list[dict] = []
+        self.files: list[dict] = []  # snippets: files_upload_v2's three steps, content included
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - the http.server interface
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                if "/upload/" in self.path:  # the file bytes, sent to the URL we handed out
+                    standin.files[int(self.path.rsplit("/", 1)[-1])]["content"] = body
+                    self.send_response(200)
+                    self.end_headers()
+                    return
                 if self.headers.get("Content-Type", "").startswith("application/json"):
                     args = json.loads(body or "{}")
                 else:
@@ -33,6 +39,15 @@ class SlackStandIn:
                 if method == "chat.postMessage":
                     standin.posts.append(args)
                     answer = {"ok": True, "channel": args.get("channel"), "ts": f"1700000000.{len(standin.posts):06d}"}
+                elif method == "files.getUploadURLExternal":
+                    standin.files.append({"filename": args.get("filename")})
+                    n = len(standin.files) - 1
+                    answer = {"ok": True, "file_id": f"F{n}", "upload_url": f"{standin.url}upload/{n}"}
+                elif method == "files.completeUploadExternal":
+                    done = json.loads(args.get("files", "[]"))
+                    for f in done:
+                        standin.files[int(f["id"][1:])].update(args, title=f.get("title"))
+                    answer = {"ok": True, "files": [{"id": f["id"]} for f in done]}
                 else:
                     answer = {"ok": True}
                 data = json.dumps(answer).encode()

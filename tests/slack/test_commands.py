@@ -30,7 +30,7 @@ def test_commands_parse(text, expected):
     ("enum prod MediaKind", "/drift enum ENV ENUM VALUE"),
     ("drop table users; --", "Unknown command `drop`"),
     ("$(rm -rf /)", "Unknown command `$(rm`"),
-    ("audit", "not available in this build yet"),
+    ("audit prod staging", "/drift audit [ENV] [--days N]"),
     ("x" * 600, "too long"),
 ])
 def test_wrong_input_gets_a_short_usage(text, says):
