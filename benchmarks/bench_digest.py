@@ -1,0 +1,111 @@
+"""A digest over 50 environments, each a real database, checked by two real workers.
+
+    .venv/bin/python -m benchmarks.bench_digest [--pg URL] [--redis URL] [--envs 50] [--workers 2]
+
+Builds the databases (a mix of in sync, pending, failed, drifted, and two
+unreachable ones that cost a connect timeout each), starts `driftbot worker`
+processes on a private queue prefix, and times `/drift digest` from the start
+of the claim to the message posted to a local Slack Web API stand-in. The
+figure must stay under 30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+
+from tests.conftest import Databases
+from tests.digest_fixtures import SlackStandIn, build_environments
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMIT_S = 30.0
+MIX = ("in_sync", "in_sync", "in_sync", "pending", "drifted", "failed")
+
+
+def _toml(envs: dict[str, dict], path: Path) -> None:
+    lines = []
+    for name, env in envs.items():
+        lines += [f"[environments.{name}]", f'database_url = "{env["database_url"]}"', f'migrations = "{env["migrations"]}"', ""]
+    path.write_text("\n".join(lines))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--pg", default=os.environ.get("DRIFTBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    p.add_argument("--redis", default=os.environ.get("DRIFTBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    p.add_argument("--envs", type=int, default=50)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--unreachable", type=int, default=2)
+    args = p.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="driftbot-bench-digest-"))
+    dbs = Databases(args.pg)
+    slack = SlackStandIn()
+    workers: list[subprocess.Popen] = []
+    try:
+        t0 = time.perf_counter()
+        states = {f"env{i:02d}": ("unreachable" if i < args.unreachable else MIX[i % len(MIX)]) for i in range(args.envs)}
+        envs = build_environments(dbs, tmp / "envs", states)
+        state_url = dbs.create("benchstate")
+        print(f"built {args.envs} databases in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        _toml(envs, tmp / "driftbot.toml")
+        prefix = f"bench{uuid.uuid4().hex[:6]}:"
+        env = {**os.environ, "DRIFTBOT_CONFIG": str(tmp / "driftbot.toml"), "DRIFTBOT_STATE_URL": state_url,
+               "REDIS_URL": args.redis, "SLACK_BOT_TOKEN": "xoxb-bench", "DRIFTBOT_SLACK_API_URL": slack.url,
+               "DRIFTBOT_QUEUE_PREFIX": prefix, "DRIFTBOT_CACHE_DIR": str(tmp / "cache"),
+               "DRIFTBOT_CONNECT_TIMEOUT_S": "2", "DRIFTBOT_DIGEST__CHANNELS": '["CBENCH"]'}
+        from bot.runtime import build, install
+        from bot.settings import load_settings
+        from bot.state.db import upgrade
+
+        os.environ.update({k: v for k, v in env.items() if k.startswith(("DRIFTBOT_", "REDIS_URL", "SLACK_"))})
+        rt = build(load_settings())
+        upgrade(rt.engine)
+        install(rt)
+        driftbot = str(Path(sys.executable).parent / "driftbot")
+        for n in range(args.workers):
+            log = open(tmp / f"worker-{n}.log", "ab")
+            workers.append(subprocess.Popen([driftbot, "worker"], env=env, stdout=log, stderr=log, start_new_session=True))
+        time.sleep(1.0)  # let both workers subscribe, so the timing is the digest's, not start-up's
+
+        from sqlalchemy import select
+
+        from bot.digest_jobs import start_digest
+        from bot.state.models import DigestRun
+
+        started = time.perf_counter()
+        digest_id = start_digest(rt, requested_by="UBENCH", channel="CBENCH")
+        status = None
+        while time.perf_counter() - started < 120:
+            with rt.sessions() as s:
+                status = s.execute(select(DigestRun.status).where(DigestRun.id == digest_id)).scalar()
+            if status == "posted":
+                break
+            time.sleep(0.05)
+        took = time.perf_counter() - started
+        text = slack.posts[-1]["text"] if slack.posts else ""
+        print(text.splitlines()[0] if text else "(nothing posted)")
+        print(f"digest over {args.envs} environments ({args.unreachable} unreachable) with {args.workers} workers: "
+              f"{took:.2f} s (limit {LIMIT_S:.0f} s) -> {'OK' if status == 'posted' and took < LIMIT_S else 'TOO SLOW'}")
+        rt.engine.dispose()
+        return 0 if status == "posted" and took < LIMIT_S else 1
+    finally:
+        for w in workers:
+            try:
+                os.killpg(w.pid, 15)
+                w.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(w.pid, 9)
+        slack.close()
+        dbs.drop_all()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
