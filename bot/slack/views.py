@@ -8,6 +8,7 @@ the message says so.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from bot.engine.result import CheckResult
@@ -30,9 +31,11 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def headline(result: CheckResult, requested_by: str | None) -> str:
+def headline(result: CheckResult, requested_by: str | None, since: datetime | None = None) -> str:
+    # *since*: bot.trends.drifted_since, the start of the current out-of-sync spell (issue #5).
+    when = f" · since {since.day} {since:%b %H:%M}" if since and result.state not in ("in_sync", "error") else ""
     who = f" · checked by <@{requested_by}>" if requested_by else ""
-    return f"{ICONS[result.state]} *{result.environment} {WORDS[result.state]}*{who}"
+    return f"{ICONS[result.state]} *{result.environment} {WORDS[result.state]}*{when}{who}"
 
 
 def _history_line(result: CheckResult) -> str | None:
@@ -51,9 +54,10 @@ def _history_line(result: CheckResult) -> str | None:
     return "*History* " + " · ".join(parts)
 
 
-def check_message(result: CheckResult, check_id: int, requested_by: str | None) -> tuple[str, list[dict], list[str]]:
+def check_message(result: CheckResult, check_id: int, requested_by: str | None,
+                  since: datetime | None = None) -> tuple[str, list[dict], list[str]]:
     """(text, blocks, notes): notes say what did not fit and went to the thread instead."""
-    first = headline(result, requested_by)
+    first = headline(result, requested_by, since)
     blocks = [_section(first)]
     notes: list[str] = []
     if result.error:

@@ -1,0 +1,42 @@
+"""Check history for trends: since when an environment has been out of sync, shown by /drift status."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from bot import trends
+from bot.engine.check import run_check
+from bot.slack.views import check_message
+from bot.state.db import make_engine, sessions, upgrade
+from bot.state.models import Check
+from tests.digest_fixtures import build_environments
+
+
+def test_drifted_since_is_the_first_check_of_the_current_spell_and_status_shows_it(databases, tmp_path):
+    from bot.settings import Settings
+
+    envs = build_environments(databases, tmp_path / "envs", {"prod": "failed"})
+    settings = Settings(environments=envs, cache_dir=tmp_path / "cache")
+    engine = make_engine(databases.create("state"))
+    upgrade(engine)
+    state = sessions(engine)
+    t = datetime(2026, 11, 20, 9, 12, tzinfo=timezone.utc)
+    with state.begin() as s:  # history: in sync, then out of sync from the 20th, one unreachable check in between
+        for at, st in ((t - timedelta(days=1), "in_sync"), (t, "pending"), (t + timedelta(days=1), "error"),
+                       (t + timedelta(days=2), "failed")):
+            s.add(Check(environment="prod", status="finished", watchers=[], state=st, finished_at=at))
+        s.add(Check(environment="prod", status="running", watchers=[], state=None))
+    result = run_check(settings, settings.environment("prod"))
+    with state.begin() as s:
+        trends.record_check(s, result, requested_by="UANA", started_at=datetime.now(timezone.utc))
+    with state() as s:
+        since = trends.drifted_since(s, "prod")
+        assert since == t
+        assert trends.unreachable_since(s, "prod") is None
+    text, _, _ = check_message(result, 1, "UANA", since=since)
+    assert text.splitlines()[0].endswith("* · since 20 Nov 09:12 · checked by <@UANA>")
+    with state.begin() as s:
+        s.add(Check(environment="prod", status="finished", watchers=[], state="in_sync", finished_at=datetime.now(timezone.utc)))
+    with state() as s:
+        assert trends.drifted_since(s, "prod") is None
+    engine.dispose()
