@@ -13,7 +13,7 @@ migration), E (no history, or history and schema far apart -> baseline).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -34,8 +34,21 @@ from bot.errors import DatabaseUnreachable, DriftbotError
 FAR_APART_TABLES = 10  # E: drift touching at least this many tables, and more than half of them
 
 
-def _stamp(now: datetime) -> str:
-    return now.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+def migration_stamp(names: tuple[str, ...], now: datetime) -> str:
+    """The timestamp for a proposed migration's folder name: today (UTC) at 00:00:00, moved
+    past the newest local migration so it sorts last.
+
+    Not the current second: a proposal is part of the check's fingerprint, and an approval
+    binds to that fingerprint, so the same drift must yield the same names all day.
+    """
+    stamp = now.astimezone(timezone.utc).strftime("%Y%m%d000000")
+    newest = max((n[:14] for n in names if n[:14].isdigit() and len(n) >= 14), default="")
+    if newest >= stamp:
+        try:
+            stamp = (datetime.strptime(newest, "%Y%m%d%H%M%S") + timedelta(seconds=1)).strftime("%Y%m%d%H%M%S")
+        except ValueError:  # digits that are not a date still sort: count past them
+            stamp = str(int(newest) + 1).zfill(14)
+    return stamp
 
 
 def _slug(text: str) -> str:
@@ -78,7 +91,7 @@ def _applied_by_hand(pending: tuple[str, ...], local: dict[str, LocalMigration],
     return out
 
 
-def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, now: datetime, env_name: str) -> list[Finding]:
+def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, stamp: str, env_name: str) -> list[Finding]:
     missing: dict[tuple[str, str, str], str] = {}  # (schema, enum, value) -> where it comes from
     if schema_file is not None:
         for e in schema_file.enums:
@@ -95,7 +108,7 @@ def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, now: d
     out = []
     for (schema, enum, value), where in missing.items():
         statement = render_add_enum_value(enum, value, schema)
-        migration = f"{_stamp(now)}_add_{_slug(enum)}_{_slug(value)}"
+        migration = f"{stamp}_add_{_slug(enum)}_{_slug(value)}"
         out.append(Finding(
             "C",
             f"Enum `{enum}` lacks the value `{value}` that {where} has.",
@@ -125,6 +138,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
     if not verdict.managed:
         return [_baseline(live, "The database is not managed by Prisma Migrate (no `_prisma_migrations` table).")]
     out: list[Finding] = []
+    stamp = migration_stamp(migrations.names + verdict.applied, now)
     by_hand = _applied_by_hand(verdict.pending, migrations.by_name(), ops)
     for name in by_hand:
         out.append(Finding(
@@ -136,7 +150,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
     extra = [op for op in ops if not isinstance(op, d.REMOVALS) and not (isinstance(op, d.AlterEnum) and not op.added)]
     missing = [op for op in ops if isinstance(op, d.REMOVALS)]
     if extra:
-        name = f"{_stamp(now)}_sync_schema_drift"
+        name = f"{stamp}_sync_schema_drift"
         objects = sorted({d.describe(op) for op in extra})
         out.append(Finding(
             "A",
@@ -150,7 +164,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
     if missing:
         restore = tuple(op for op in d.diff(live, replayed) if isinstance(op, d.ADDITIONS))
         objects = sorted({d.describe(op) for op in missing})
-        name = f"{_stamp(now)}_restore_missing_objects"
+        name = f"{stamp}_restore_missing_objects"
         out.append(Finding(
             "B",
             f"The database lacks {len(objects)} object(s) that applied migrations create: {_shown(objects)}.",
@@ -159,7 +173,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
             Action("deploy", (("migration", name),), sql=render_sql(restore, live.default_schema),
                    command="prisma migrate deploy"),
         ))
-    out += _enum_findings(ops, live, schema_file, live.default_schema, now, env_name)
+    out += _enum_findings(ops, live, schema_file, live.default_schema, stamp, env_name)
     touched = _touched_tables(ops)
     if len(touched) >= FAR_APART_TABLES and len(touched) * 2 > max(len(live.tables), 1):
         out.append(_baseline(live, f"History and schema are far apart ({len(touched)} of {len(live.tables)} tables differ)."))

@@ -112,3 +112,21 @@ def test_far_apart_history_and_schema_proposes_a_baseline(db, tmp_path):
     result = run(db, tmp_path, folder)
     (e,) = by_case(result, "E")
     assert "far apart" in e.title and 'CREATE TABLE "t0"' in e.action.sql and 'CREATE TABLE "User"' in e.action.sql
+
+
+def test_proposed_names_are_stable_all_day_and_sort_after_every_migration():
+    from datetime import datetime, timezone
+
+    from bot.engine.schema_check import migration_stamp
+
+    morning, evening = datetime(2025, 12, 21, 8, 0, tzinfo=timezone.utc), datetime(2025, 12, 21, 23, 59, tzinfo=timezone.utc)
+    assert migration_stamp((M1,), morning) == migration_stamp((M1,), evening) == "20251221000000"
+    assert migration_stamp(("20251221150000_today", M1), morning) == "20251221150001"
+
+
+def test_the_same_drift_checked_twice_has_the_same_fingerprint(db, tmp_path):
+    folder = write_migrations(tmp_path / "m", {M1: INIT})
+    deploy(db, folder)
+    execute(db, 'CREATE TABLE "staff" ("id" INTEGER)')
+    first, second = run(db, tmp_path, folder), run(db, tmp_path, folder)
+    assert first.fingerprint == second.fingerprint
