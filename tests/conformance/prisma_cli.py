@@ -125,14 +125,18 @@ def ensure_installed(root: Path | None = None) -> Path:
             try:
                 proc = subprocess.run(
                     # --ignore-scripts: Prisma's postinstall would try to download native engines.
-                    [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error", *PACKAGES],
+                    [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error",
+                     # An unreachable registry must fail within a minute, not after npm's long retries.
+                     "--fetch-retries=1", "--fetch-timeout=30000", "--fetch-retry-mintimeout=1000",
+                     "--fetch-retry-maxtimeout=5000", *PACKAGES],
                     cwd=root, capture_output=True, text=True, timeout=300,
                 )
             except subprocess.TimeoutExpired:
                 raise PrismaUnavailable("npm install of the Prisma CLI took more than 300 s (registry unreachable?).") from None
             if proc.returncode != 0:
-                tail = " ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-                raise PrismaUnavailable(f"npm install {' '.join(PACKAGES)} failed: {tail[:500]}")
+                lines = [ln.removeprefix("npm error").strip() for ln in (proc.stderr or proc.stdout).splitlines()]
+                said = " ".join(ln for ln in lines if ln and not ln.startswith(("A complete log", "If you are behind")))
+                raise PrismaUnavailable(f"npm install {' '.join(PACKAGES)} failed: {said[:500]}")
             _patch_installed(root)
             done.write_text(VERSION)
         else:
