@@ -44,6 +44,9 @@ def on_command(rt: Runtime, text: str, user: str, channel: str) -> str:
     except SQLAlchemyError:
         log.exception("state database error")
         return f"Cannot do that now: {STATE_DOWN}"
+    except Exception:  # the asker gets one line, the log gets the details
+        log.exception("command failed")
+        return "Something went wrong on driftbot's side; nothing was changed. The details are in its logs."
 
 
 def _dispatch(rt: Runtime, cmd: Command, user: str, channel: str) -> str:

@@ -124,13 +124,32 @@ def _checksum(rt: Runtime, env: EnvironmentSettings, kind: str, args: dict[str, 
     return local.checksum if local else None
 
 
-def current_plan(rt: Runtime, environment: str, kind: str, args: dict[str, Any]) -> Plan:
-    """Recompute the plan from a fresh check of the environment (read-only URL)."""
-    env = rt.settings.environment(environment)
-    result = run_check(rt.settings, env)
+def fresh_check(rt: Runtime, environment: str, before: dict[str, Any] | None = None) -> CheckResult:
+    """A new check of *environment* that can verify a plan: refused when it could not see what *before* saw."""
+    result = run_check(rt.settings, rt.settings.environment(environment))
     if result.state == "error":
         raise DatabaseUnreachable(f"Could not check {environment}: {result.error}")
-    return make_plan(environment, kind, args, result.fingerprint, _checksum(rt, env, kind, args))
+    if before and before.get("schema", {}).get("checked") and not result.schema.checked:
+        raise DriftbotError(f"schema drift could not be checked now ({result.schema.reason})")
+    return result
+
+
+def current_plan(rt: Runtime, environment: str, kind: str, args: dict[str, Any],
+                 before: dict[str, Any] | None = None) -> tuple[Plan, dict[str, Any]]:
+    """Recompute the plan from a fresh check of the environment (read-only URL)."""
+    result = fresh_check(rt, environment, before)
+    env = rt.settings.environment(environment)
+    return make_plan(environment, kind, args, result.fingerprint, _checksum(rt, env, kind, args)), result.to_json()
+
+
+def what_changed(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    """Which parts of the check differ, in words, for the thread."""
+    if not before or not after:
+        return "the database or the migrations changed since it was computed"
+    parts = {"history": "the migration history", "schema": "the schema", "findings": "the findings",
+             "state": "the state", "source": "the migrations source"}
+    changed = [words for key, words in parts.items() if before.get(key) != after.get(key)]
+    return (", ".join(changed) or "the check result") + " changed since it was computed"
 
 
 def propose_job(*, environment: str, kind: str, args: dict[str, Any], requester: str, channel: str,
@@ -146,7 +165,14 @@ def propose_job(*, environment: str, kind: str, args: dict[str, Any], requester:
                 raise DriftbotError("That check result is gone; run `/drift status` again.")
             plan = make_plan(environment, kind, args, fingerprint, _checksum(rt, env, kind, args))
         else:
-            plan = current_plan(rt, environment, kind, args)
+            plan, seen = current_plan(rt, environment, kind, args)
+            with rt.sessions.begin() as s:  # kept so a later plan change can say what changed
+                check = Check(environment=environment, status="finished", requested_by=requester, channel=channel,
+                              watchers=[], state=seen["state"], fingerprint=plan.fingerprint, result=seen,
+                              started_at=_now(), finished_at=_now())
+                s.add(check)
+                s.flush()
+                check_id = check.id
         with rt.sessions.begin() as s:
             req = approvals.create_request(s, plan, requester=requester, approvals_required=rt.approvals_required(env),
                                            ttl_hours=rt.settings.request_ttl_hours, channel=channel,
@@ -185,7 +211,8 @@ def _thread(rt: Runtime, req: Request, text: str) -> None:
 
 # --- execution ------------------------------------------------------------------------------------
 
-Planner = Callable[[Runtime, str, str, dict], Plan]
+# (runtime, environment, kind, args, what the approved plan's check saw) -> (plan, what this check saw)
+Planner = Callable[[Runtime, str, str, dict, "dict | None"], "tuple[Plan, dict | None]"]
 Writer = Callable[[Runtime, EnvironmentSettings, Plan], writers.WriteResult]
 
 
@@ -212,18 +239,19 @@ def execute_job(request_id: int) -> str:
 def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = None, writer: Writer | None = None,
                     worker: str | None = None, notify_slack: bool = True) -> str:
     """Run one approved request, at most once. Returns what happened (for logs and tests)."""
-    planner = planner or (lambda rt_, e, k, a: current_plan(rt_, e, k, a))
+    planner = planner or current_plan
     writer = writer or run_writer
     say = (lambda req, text: _thread(rt, req, text)) if notify_slack else (lambda req, text: None)
     refresh = (lambda: refresh_request_message(rt, request_id)) if notify_slack else (lambda: None)
     with rt.sessions() as s:
         req = s.get(Request, request_id)
+        before = s.get(Check, req.check_id).result if req is not None and req.check_id else None
     if req is None or req.status != "approved":
         return req.status if req else "missing"
     env = rt.settings.environment(req.environment)
     with q.heartbeat(rt, "execute", request_id):
         try:
-            plan = planner(rt, req.environment, req.kind, dict(req.args))
+            plan, seen = planner(rt, req.environment, req.kind, dict(req.args), before)
         except DriftbotError as exc:
             with rt.sessions.begin() as s:
                 # Approvals of this plan still count; the next Approve click retries.
@@ -235,10 +263,15 @@ def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = N
             refresh()
             return "unverified"
         if plan.hash != req.plan_hash:
-            why = ("the SQL changed" if plan.sql != req.sql else
-                   "the database or the migrations changed since it was computed")
+            why = "the SQL changed" if plan.sql != req.sql else what_changed(before, seen)
             with rt.sessions.begin() as s:
                 changed = approvals.reset_plan(s, request_id, plan, why)
+                if changed and seen is not None:  # the new plan's check is the next comparison's baseline
+                    check = Check(environment=req.environment, status="finished", watchers=[], state=seen.get("state"),
+                                  fingerprint=plan.fingerprint, result=seen, started_at=_now(), finished_at=_now())
+                    s.add(check)
+                    s.flush()
+                    s.execute(update(Request).where(Request.id == request_id).values(check_id=check.id))
             if changed:
                 say(req, f"Plan changed since approval ({why}): approvals reset. Nothing was run; "
                          f"request #{request_id} needs {req.approvals_required} new approvals of the new plan `{plan.hash[:8]}…`.")

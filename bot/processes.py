@@ -6,7 +6,6 @@ Each brings the state schema to the current Alembic revision at start.
 from __future__ import annotations
 
 import logging
-import threading
 
 from bot.runtime import Runtime, build, install
 from bot.settings import Settings
@@ -74,18 +73,25 @@ def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:
     return 0
 
 
-def _sweeper(rt: Runtime, stop: threading.Event) -> None:
+def sweeper_main(settings: Settings, parent: int) -> None:
+    """The sweeper's own process (spawned, not forked, and not a thread of the worker: RQ forks a
+    work horse per job, and a fork taken while another thread holds a lock deadlocks the child)."""
+    import os
+    import time
+
     from bot.queue import sweep
 
-    while True:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s sweeper %(message)s")
+    rt = build(settings)
+    install(rt)
+    while os.getppid() == parent:  # stop with the worker that started it
         try:
             done = sweep(rt)
             if done:
                 log.info("sweep: %s", done)
         except Exception as exc:  # keep sweeping; one bad round must not stop the reports
             log.warning("sweep failed: %s", type(exc).__name__)
-        if stop.wait(rt.settings.sweep_interval_s):
-            return
+        time.sleep(rt.settings.sweep_interval_s)
 
 
 def run_worker(settings: Settings, burst: bool = False) -> int:
@@ -94,14 +100,19 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
 
     from bot.queue import DRIFT, EXECUTE, queue
 
+    import multiprocessing
+    import os
+
     rt = start(settings)
+    rt.engine.dispose()  # nothing pooled across the work horses' forks
     # The worker's own connection: blocking dequeues outlast the web's short socket timeouts.
     conn = Redis.from_url(settings.redis_url or "")
-    stop = threading.Event()
-    threading.Thread(target=_sweeper, args=(rt, stop), name="sweeper", daemon=True).start()
+    sweeper = multiprocessing.get_context("spawn").Process(
+        target=sweeper_main, args=(settings, os.getpid()), name="driftbot-sweeper", daemon=True)
+    sweeper.start()
     worker = Worker([queue(rt, EXECUTE, conn), queue(rt, DRIFT, conn)], connection=conn)
     try:
         worker.work(burst=burst, with_scheduler=False)
     finally:
-        stop.set()
+        sweeper.terminate()
     return 0

@@ -10,6 +10,7 @@ requests whose job vanished, and expires old requests: nothing is lost silently.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -36,7 +37,9 @@ def queue(rt: Runtime, base: str, connection=None) -> Queue:
 
 
 def job_id(rt: Runtime, kind: str, ident: int | str) -> str:
-    return f"{rt.settings.queue_prefix}{kind}-{ident}"
+    """Deterministic, so a job can be found again from the state row (RQ ids: letters, digits, _ and -)."""
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", rt.settings.queue_prefix)
+    return f"{prefix}{kind}-{ident}"
 
 
 def enqueue_check(rt: Runtime, check_id: int) -> str:
