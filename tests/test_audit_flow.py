@@ -13,7 +13,9 @@ from psycopg import sql
 from sqlalchemy import select
 
 from bot import approvals, audit
-from bot.jobs import current_plan, execute_request
+from bot.engine.check import run_check
+from bot.jobs import execute_request
+from bot.plans import make_plan
 from bot.state.db import make_engine, upgrade
 from bot.state.grants import app_role_grants
 from bot.state.models import Approval, AuditEvent, Execution, Request
@@ -40,7 +42,8 @@ def _runtime(databases, redis_url, slack, tmp_path, state_url=None):
 
 
 def _request(rt, ttl_hours: float = 24) -> int:
-    plan = current_plan(rt, "prod", "resolve_rolled_back", {"migration": FAILED})
+    result = run_check(rt.settings, rt.settings.environment("prod"))
+    plan = make_plan("prod", "resolve_rolled_back", {"migration": FAILED}, result.fingerprint, None)
     with rt.sessions.begin() as s:
         return approvals.create_request(s, plan, requester="UANA", approvals_required=2, ttl_hours=ttl_hours,
                                         channel="COPS", thread_ts=THREAD).id
