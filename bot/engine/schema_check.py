@@ -147,6 +147,8 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
             "Someone ran its SQL by hand. `migrate deploy` would fail (P3018, \"already exists\"): record it instead.",
             resolve_action("resolve_applied", name),
         ))
+    edited = (f" Note: {', '.join(m.name for m in verdict.modified)} was edited after it was applied and the replay "
+              "uses the edited file, so part of this difference may come from that edit." if verdict.modified else "")
     extra = [op for op in ops if not isinstance(op, d.REMOVALS) and not (isinstance(op, d.AlterEnum) and not op.added)]
     missing = [op for op in ops if isinstance(op, d.REMOVALS)]
     if extra:
@@ -156,7 +158,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
             "A",
             f"The database has {len(objects)} object(s) or change(s) that no applied migration makes: {_shown(objects)}.",
             f"Commit the catch-up SQL as prisma/migrations/{name}/migration.sql, then record it as applied "
-            "(its changes are already in the database).",
+            f"(its changes are already in the database).{edited}",
             Action("catch_up_migration", (("migration", name),), sql=render_sql(ops, live.default_schema),
                    command=f"save the SQL as prisma/migrations/{name}/migration.sql"),
         ))
@@ -169,7 +171,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
             "B",
             f"The database lacks {len(objects)} object(s) that applied migrations create: {_shown(objects)}.",
             f"Restore them with a new migration ({name}) holding this SQL, shipped with `prisma migrate deploy` "
-            "from CI/CD. Never reset a shared database.",
+            f"from CI/CD. Never reset a shared database.{edited}",
             Action("deploy", (("migration", name),), sql=render_sql(restore, live.default_schema),
                    command="prisma migrate deploy"),
         ))

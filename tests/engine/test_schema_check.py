@@ -130,3 +130,12 @@ def test_the_same_drift_checked_twice_has_the_same_fingerprint(db, tmp_path):
     execute(db, 'CREATE TABLE "staff" ("id" INTEGER)')
     first, second = run(db, tmp_path, folder), run(db, tmp_path, folder)
     assert first.fingerprint == second.fingerprint
+
+
+def test_drift_from_a_migration_edited_after_apply_says_so(db, tmp_path):
+    deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
+    folder = write_migrations(tmp_path / "m", {M1: INIT + 'CREATE INDEX "User_email_idx" ON "User"("email");\n'})
+    result = run(db, tmp_path, folder)
+    assert list(result.schema.summary) == ["[*] Changed the `User` table", "  [-] Removed index on columns (email)"]
+    (b,) = by_case(result, "B")
+    assert f"{M1} was edited after it was applied" in b.detail and 'CREATE INDEX "User_email_idx"' in b.action.sql
