@@ -105,11 +105,23 @@ class Bot:
         raise AssertionError("web did not start")
 
     def kill(self, p: subprocess.Popen) -> None:
-        os.killpg(p.pid, signal.SIGKILL)
+        """SIGKILL the worker and everything under it, as when its machine dies (RQ puts each work
+        horse in a session of its own, so the process group alone is not enough)."""
+        family = [p.pid]
+        for pid in family:
+            out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+            family.extend(int(x) for x in out.split())
+        for pid in family:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         p.wait(timeout=10)
 
     def stop_all(self) -> None:
         for p in self.procs:
+            if p.poll() is None and "worker" in p.args:
+                self.kill(p)  # no orphaned work horse may outlive the test
             if p.poll() is None:
                 try:
                     os.killpg(p.pid, signal.SIGTERM)

@@ -1,0 +1,131 @@
+"""Faults: Redis down, a worker killed mid-check and mid-execution, the target database down,
+Slack answering 429 and 500. Each ends in a clear message and a consistent state."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import psycopg
+
+from tests import factory
+from tests.slack.conftest import CHANNEL, buttons, click, command
+from tests.slack.test_flow import FAILED, _ephemeral, _request_message, _result_message, _thread_reply
+
+
+def _state(bot_env, query, *params):
+    with psycopg.connect(bot_env.env["DRIFTBOT_STATE_URL"]) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def _wait(predicate, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = predicate()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_redis_down_the_asker_is_told_at_once_and_nothing_is_left_behind(bot_env, stub):
+    url = bot_env.start_web(REDIS_URL="redis://127.0.0.1:1/0")
+    status, body, took = command(url, "status prod")
+    assert status == 200 and took < 3
+    text = json.loads(body)["text"]
+    assert "job queue (Redis) is unreachable" in text and "Nothing was queued" in text
+    assert _state(bot_env, "SELECT count(*) FROM checks")[0][0] == 0  # the check row went with the failed enqueue
+    assert "redis://" not in body
+
+
+def test_worker_killed_during_a_check_is_reported_and_the_next_check_runs(bot_env, stub, db):
+    url = bot_env.start_web()
+    worker = bot_env.start_worker()
+    with psycopg.connect(db) as blocker:
+        blocker.execute('LOCK TABLE "_prisma_migrations" IN ACCESS EXCLUSIVE MODE')  # the check hangs on it
+        command(url, "status prod")
+        _wait(lambda: _state(bot_env, "SELECT 1 FROM checks WHERE status = 'running'"), what="the check to start")
+        time.sleep(0.3)
+        bot_env.kill(worker)
+    bot_env.start_worker()
+    note = stub.wait_for(lambda: next((m for m in stub.posts(CHANNEL) if "was interrupted" in (m["text"] or "")), None),
+                         what="the interrupted check report")
+    assert "Run `/drift status prod` again" in note["text"]
+    assert _state(bot_env, "SELECT status FROM checks") == [("lost",)]
+    events = _state(bot_env, "SELECT data->>'state' FROM audit_events WHERE event = 'check_finished'")
+    assert events == [("lost",)]
+    assert "Checking *prod*" in json.loads(command(url, "status prod")[1])["text"]  # not stuck "already running"
+    _result_message(stub)
+
+
+def _approved_resolve(bot_env, stub, url):
+    command(url, "status prod")
+    result = _result_message(stub)
+    fix = next(b for b in buttons(result) if b["text"]["text"] == f"Resolve {FAILED} --applied")
+    click(url, fix["action_id"], fix["value"], "UANA", result)
+    request = _request_message(stub, 1)
+    click(url, "approve", "1", "UBO", request)
+    stub.wait_for(lambda: "(1 of 2)" in json.dumps(_request_message(stub, 1)["blocks"]), what="1 of 2")
+    click(url, "approve", "1", "UDI", request)
+    return request
+
+
+def test_worker_killed_during_an_execution_is_reported_never_run_twice(bot_env, stub, db):
+    url = bot_env.start_web()
+    worker = bot_env.start_worker()
+    with psycopg.connect(db) as blocker:
+        blocker.execute('SELECT * FROM "_prisma_migrations" FOR UPDATE')  # the writer waits on these rows
+        _approved_resolve(bot_env, stub, url)
+        _wait(lambda: _state(bot_env, "SELECT 1 FROM requests WHERE status = 'executing'"), what="the execution to start")
+        time.sleep(0.5)
+        bot_env.kill(worker)
+        blocker.rollback()
+    bot_env.start_worker()
+    note = _thread_reply(stub, "The worker stopped during the execution")
+    assert "will not be run again automatically" in note["text"]
+    assert _state(bot_env, "SELECT status FROM requests") == [("failed",)]
+    assert _state(bot_env, "SELECT outcome FROM executions") == [("interrupted",)]
+    time.sleep(0.5)
+    rows = factory.rows(db, FAILED)
+    assert [r["finished_at"] for r in rows] == [None]  # the killed transaction never committed
+    # Another approval click or a re-delivered job does not run it again.
+    click(url, "approve", "1", "UCY", _request_message(stub, 1))
+    _ephemeral(stub, "UCY", "already failed")
+    assert _state(bot_env, "SELECT count(*) FROM executions") == [(1,)]
+    events = [e for (e,) in _state(bot_env, "SELECT event FROM audit_events WHERE request_id = 1 ORDER BY id")]
+    assert events[-2:] == ["execution_started", "execution_finished"]
+
+
+def test_target_database_down_is_a_clear_result_without_secrets(bot_env, stub, tmp_path):
+    bot_env.env["DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL"] = "postgresql://driftbot_ro:hunter2@127.0.0.1:1/app"
+    url = bot_env.start_web()
+    bot_env.start_worker()
+    command(url, "status prod")
+    result = _result_message(stub)
+    assert result["text"].startswith(":warning: *prod could not be checked*")
+    shown = json.dumps(result["blocks"])
+    assert "127.0.0.1" in shown and "hunter2" not in shown
+    for call in stub.calls:
+        assert "hunter2" not in json.dumps(call.params)
+    assert _state(bot_env, "SELECT status, state FROM checks") == [("finished", "error")]
+
+
+def test_slack_429_and_500_are_retried_and_nothing_is_lost(bot_env, stub):
+    url = bot_env.start_web()
+    bot_env.start_worker()
+    stub.fail("chat.postMessage", 429, times=2, retry_after=1)
+    stub.fail("chat.postMessage", 500, times=2)
+    t0 = time.monotonic()
+    command(url, "status prod")
+    result = _result_message(stub)
+    assert time.monotonic() - t0 >= 2  # Retry-After was honoured twice
+    statuses = [c.status for c in stub.calls if c.method == "chat.postMessage"]
+    assert statuses[:5] == [429, 429, 500, 500, 200]
+    assert len([m for m in stub.posts(CHANNEL) if not m["thread_ts"]]) == 1  # posted once, not five times
+    assert result["text"].startswith(":red_circle:")
+    stub.fail("chat.update", 503, times=3)
+    fix = buttons(result)[0]
+    click(url, fix["action_id"], fix["value"], "UANA", result)
+    request = _request_message(stub, 1)
+    click(url, "approve", "1", "UBO", request)
+    stub.wait_for(lambda: "(1 of 2)" in json.dumps(_request_message(stub, 1)["blocks"]), what="the update after 503s")
