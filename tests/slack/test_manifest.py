@@ -1,0 +1,67 @@
+"""manifest.yml declares exactly what the code uses: the command, interactivity, the bot scopes."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import yaml
+
+from bot.commands import HELP
+from bot.slack import views
+from bot.state.models import Request
+from handlers import actions, commands
+
+ROOT = Path(__file__).resolve().parents[2]
+# The scope each Web API method needs (Slack's method reference). A method missing here fails the test.
+SCOPES = {
+    "chat_postMessage": "chat:write", "chat_update": "chat:write", "chat_postEphemeral": "chat:write",
+    "files_upload_v2": "files:write", "usergroups_users_list": "usergroups:read",
+}
+CALL = re.compile(r"\.(chat_\w+|files_\w+|usergroups_\w+|users_\w+|conversations_\w+|reactions_\w+|views_\w+)\(")
+
+
+def _manifest() -> dict:
+    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+
+def _methods_in_code() -> set[str]:
+    found = set()
+    for path in [*(ROOT / "bot").rglob("*.py"), *(ROOT / "handlers").rglob("*.py")]:
+        found.update(CALL.findall(path.read_text()))
+    return found
+
+
+def test_every_scope_the_code_needs_is_declared_and_no_other():
+    methods = _methods_in_code()
+    assert methods, "no Web API calls found: the scan is broken"
+    unknown = methods - SCOPES.keys()
+    assert not unknown, f"add the scope of {unknown} to SCOPES and manifest.yml"
+    needed = {SCOPES[m] for m in methods} | {"commands"}
+    assert set(_manifest()["oauth_config"]["scopes"]["bot"]) == needed
+
+
+def test_the_slash_command_is_the_one_the_code_registers():
+    declared = [c["command"] for c in _manifest()["features"]["slash_commands"]]
+    assert declared == [commands.COMMAND]
+    for c in _manifest()["features"]["slash_commands"]:
+        assert c["url"].endswith("/slack/events")
+        for verb in ("status", "diff", "resolve", "enum", "requests", "envs", "help"):
+            assert verb in c["usage_hint"]
+            assert verb == "help" or f"/drift {verb}" in HELP
+
+
+def test_interactivity_is_on_and_every_button_has_a_listener():
+    m = _manifest()
+    assert m["settings"]["interactivity"]["is_enabled"] is True
+    assert m["settings"]["interactivity"]["request_url"].endswith("/slack/events")
+    assert m["settings"]["socket_mode_enabled"] is False  # HTTP by default; SLACK_APP_TOKEN switches the web process
+    req = Request(id=7, environment="prod", kind="add_enum_value", args={}, sql="ALTER TYPE ...", fingerprint="f",
+                  plan_hash="a" * 64, status="requested", requester="UANA", approvals_required=2,
+                  expires_at=datetime.now(timezone.utc) + timedelta(hours=24))
+    _, blocks = views.request_message(req, [])
+    emitted = {e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]}
+    assert emitted == set(actions.DECISIONS)
+    assert [e["text"]["text"] for b in blocks if b["type"] == "actions" for e in b["elements"]][:2] == ["Approve", "Reject"]
+    assert actions.PROPOSE.match("propose_fix_0") and actions.PROPOSE.match("propose_fix_4")
