@@ -7,6 +7,7 @@ Prisma is silent or wrong, what is true.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -58,6 +59,26 @@ class ModifiedMigration:
 
 
 @dataclass(frozen=True)
+class ByHand:
+    """A pending migration whose changes the live database already has, wholly or in part
+    (decided from schemas by ``bot.engine.hidden``)."""
+
+    name: str
+    present: tuple[str, ...]
+    missing: tuple[str, ...]
+    missing_sql: str = ""
+    present_objects: frozenset = field(default=frozenset(), compare=False, repr=False)
+
+    @property
+    def whole(self) -> bool:
+        return bool(self.present) and not self.missing
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "whole": self.whole, "present": list(self.present),
+                "missing": list(self.missing), "missing_sql": self.missing_sql}
+
+
+@dataclass(frozen=True)
 class HistoryVerdict:
     """What the migration history says, and what Prisma would say about it."""
 
@@ -81,6 +102,8 @@ class HistoryVerdict:
     # For a git source: the refs whose history holds each database-only migration
     # (empty: found nowhere; None: the source has no history to search).
     missing_locally_refs: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
+    # Pending migrations found in the live schema (whole ones are also in applied_by_hand).
+    by_hand: tuple[ByHand, ...] = ()
 
     @property
     def diverged(self) -> bool:
@@ -125,6 +148,20 @@ class HistoryVerdict:
         for name in self.rolled_back_pending:
             notes.append(f"{name} was rolled back and is pending again: `migrate deploy` will run it again.")
         return tuple(notes)
+
+
+def checksum_matches(migration: LocalMigration, recorded: str) -> bool:
+    """Prisma's comparison of a local file with a recorded checksum: the file as it is, with CRLF
+    turned into LF, or LF into CRLF (git may check a file out either way), each also in the
+    unpadded hex that old schema engines wrote."""
+    if migration.checksum == recorded:
+        return True
+    text = migration.script
+    for variant in (text, text.replace("\r\n", "\n"), text.replace("\n", "\r\n")):
+        digest = hashlib.sha256(variant.encode("utf-8")).digest()
+        if recorded in (digest.hex(), "".join(f"{byte:x}" for byte in digest)):
+            return True
+    return False
 
 
 def _migrations(names: tuple[str, ...]) -> str:
@@ -173,7 +210,7 @@ def classify(local: Migrations | tuple[LocalMigration, ...], rows: list[Migratio
     modified = tuple(
         ModifiedMigration(n, applied_rows[n].checksum, by_name[n].checksum)
         for n in local_names
-        if n in applied_rows and applied_rows[n].checksum != by_name[n].checksum
+        if n in applied_rows and not checksum_matches(by_name[n], applied_rows[n].checksum)
     )
     missing_locally = tuple(sorted((set(applied_rows) | failed_names) - set(by_name), key=str.encode))
 

@@ -233,3 +233,22 @@ def test_database_not_managed_without_migrations(scenario):
     v = scenario.verdict()
     assert not v.managed
     assert_predicts(scenario, prisma)
+
+
+def _prisma_says_modified(s: Scenario, name: str) -> bool:
+    return f"The migration `{name}` was modified after it was applied." in s.prisma.dev_create_only().output
+
+
+def test_line_endings_are_not_an_edit(scenario):
+    """Prisma compares checksums line-ending agnostically (a CRLF checkout of an LF-applied file is
+    not an edit); a real edit is. driftbot must report exactly the same migrations as edited."""
+    scenario.add(A, SQL[A].replace("\n", "\r\n"))
+    scenario.add(B, SQL[B])
+    assert scenario.deploy().code == 0
+    scenario.add(A, SQL[A])  # the same migration, checked out with LF
+    assert not _prisma_says_modified(scenario, A)
+    assert scenario.verdict().modified == ()
+
+    scenario.add(B, SQL[B].replace("TEXT", "VARCHAR(80)"))
+    assert _prisma_says_modified(scenario, B)
+    assert [m.name for m in scenario.verdict().modified] == [B]
