@@ -12,7 +12,7 @@ import json
 import logging
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -84,15 +84,27 @@ def _dispatch(rt: Runtime, cmd: Command, user: str, channel: str) -> str:
 
 def request_check(rt: Runtime, environment: str, user: str, channel: str) -> str:
     """Queue a check, or join the one already queued or running for this environment."""
+    for _ in range(5):  # the active check may finish between our insert and our look at it: try again
+        answer = _check_or_join(rt, environment, user, channel)
+        if answer:
+            return answer
+    return f"A check of *{environment}* just finished; its result is being posted. Ask again for a new one."
+
+
+def _check_or_join(rt: Runtime, environment: str, user: str, channel: str) -> str | None:
     with rt.sessions.begin() as s:
         new_id = s.execute(
             insert(Check).values(environment=environment, status="queued", requested_by=user, channel=channel, watchers=[])
-            .on_conflict_do_nothing(index_elements=["environment"], index_where=Check.status.in_(("queued", "running")))
+            # The index predicate as literal SQL: PostgreSQL cannot match a partial index against bound
+            # parameters once psycopg prepares the statement (after 5 runs).
+            .on_conflict_do_nothing(index_elements=["environment"], index_where=text("status IN ('queued', 'running')"))
             .returning(Check.id)
         ).scalar()
         if new_id is None:
             active = s.execute(select(Check).where(Check.environment == environment,
-                                                   Check.status.in_(("queued", "running"))).with_for_update()).scalar_one()
+                                                   Check.status.in_(("queued", "running"))).with_for_update()).scalar()
+            if active is None:
+                return None
             if channel != active.channel and all(w.get("channel") != channel for w in active.watchers):
                 active.watchers = [*active.watchers, {"user": user, "channel": channel}]
             audit.record(s, event="check_requested", actor=user, environment=environment,

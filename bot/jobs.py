@@ -46,6 +46,14 @@ def _worker_name(rt: Runtime) -> str:
 
 def check_job(check_id: int) -> str:
     rt = current()
+    for attempt in range(50):
+        # The web process enqueues inside the transaction that records the check (so a refused
+        # enqueue leaves no check behind); a fast worker may look before that transaction commits.
+        with rt.sessions.begin() as s:
+            check = s.get(Check, check_id, with_for_update=True)
+            if check is not None:
+                break
+        time.sleep(0.1)
     with rt.sessions.begin() as s:
         check = s.get(Check, check_id, with_for_update=True)
         if check is None or check.status != "queued":

@@ -85,12 +85,12 @@ class Bot:
         self.procs.append(p)
         return p
 
-    def start_web(self, **overrides: str) -> str:
+    def start_web(self, workers: int = 1, **overrides: str) -> str:
         env = {**self.env, **overrides}
         port = free_port()
         env["PORT"] = str(port)
         log = open(self.tmp / f"web-{port}.log", "ab")
-        p = subprocess.Popen([DRIFTBOT, "web", "--workers", "1"], env=env, stdout=log, stderr=log, start_new_session=True)
+        p = subprocess.Popen([DRIFTBOT, "web", "--workers", str(workers)], env=env, stdout=log, stderr=log, start_new_session=True)
         self.procs.append(p)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20

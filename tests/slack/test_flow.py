@@ -134,3 +134,11 @@ def test_wrong_commands_get_usage_not_a_traceback(bot_env, stub):
         status, body, took = command(url, text)
         assert status == 200 and took < 3
         assert says in json.loads(body)["text"] and "Traceback" not in body
+
+
+def test_repeated_status_commands_keep_joining_once_statements_are_prepared(bot_env, stub):
+    # psycopg prepares a statement after 5 runs; the join's ON CONFLICT must still find its partial index.
+    url = bot_env.start_web()
+    answers = [json.loads(command(url, "status prod", user=f"U{i:03d}")[1])["text"] for i in range(12)]
+    assert answers[0].startswith("Checking *prod*")
+    assert all("already running (asked by <@U000>)" in a for a in answers[1:])
