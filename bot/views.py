@@ -40,7 +40,7 @@ def status_text(result: CheckResult) -> str:
     if result.schema.checked:
         if result.schema.summary:
             lines.append("Schema: drift outside migrations")
-            lines.extend("  " + line for line in result.schema.summary)
+            lines.extend(("  " + line) if line else "" for line in result.schema.summary)
         else:
             lines.append("Schema: matches the migrations")
     else:

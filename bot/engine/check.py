@@ -11,7 +11,7 @@ import psycopg
 from bot.engine import history as history_mod
 from bot.engine import sources
 from bot.engine.db import connect, parse_url
-from bot.engine.findings import history_findings
+from bot.engine.findings import history_findings, preview_findings
 from bot.engine.schema_check import check_schema
 from bot.engine.result import CheckResult, SchemaReport, decide_state
 from bot.errors import DatabaseUnreachable, DriftbotError
@@ -35,14 +35,18 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
             verdict = history_mod.classify(migrations, rows)
             if verdict.missing_locally:
                 verdict = dataclasses.replace(verdict, missing_locally_refs=_where_else(source, verdict.missing_locally))
-            findings = history_findings(verdict)
+            preview = None
             if schema:
-                report, found = check_schema(settings, env, migrations, verdict, conn, target)
-                if any(f.case == "E" for f in found):  # the schema check's baseline carries its SQL
-                    findings = [f for f in findings if f.case != "E"]
-                findings += found
+                outcome = check_schema(settings, env, migrations, verdict, conn, target)
+                report, found, preview = outcome.report, list(outcome.findings), outcome.preview
+                if outcome.by_hand:
+                    verdict = with_by_hand(verdict, outcome.by_hand)
             else:
-                report = SchemaReport(checked=False, reason="schema drift was not asked for")
+                report, found = SchemaReport(checked=False, reason="schema drift was not asked for"), []
+            findings = history_findings(verdict)
+            if any(f.case == "E" for f in found):  # the schema check's baseline carries its SQL
+                findings = [f for f in findings if f.case != "E"]
+            findings += found + preview_findings(preview, verdict)
     except (DriftbotError, psycopg.Error) as exc:
         if isinstance(exc, psycopg.Error):  # the target went away mid-check
             exc = DatabaseUnreachable(f"The target database failed during the check: {str(exc).strip().splitlines()[0]}")
@@ -61,7 +65,19 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
         schema=report,
         findings=tuple(findings),
         duration_ms=(time.perf_counter() - started) * 1000,
+        deploy_preview=preview,
         source=migrations.origin if migrations.revision is None else f"{migrations.origin} ({migrations.revision[:12]})",
+    )
+
+
+def with_by_hand(verdict: history_mod.HistoryVerdict, by_hand) -> history_mod.HistoryVerdict:
+    """A migration wholly found in the live schema is applied by hand, no longer pending."""
+    whole = tuple(b.name for b in by_hand if b.whole)
+    return dataclasses.replace(
+        verdict,
+        by_hand=tuple(by_hand),
+        applied_by_hand=whole,
+        pending=tuple(n for n in verdict.pending if n not in whole),
     )
 
 

@@ -9,7 +9,7 @@ plus a tracking migration; E no history -> baseline. Reset is never proposed.
 from __future__ import annotations
 
 from bot.engine.history import HistoryVerdict
-from bot.engine.result import Action, Finding
+from bot.engine.result import Action, DeployPreview, Finding
 
 
 def _database_error(logs: str) -> str:
@@ -19,6 +19,26 @@ def _database_error(logs: str) -> str:
         if ln.startswith(("ERROR:", "ERROR ", "db error:")):
             return ln[:300]
     return lines[0][:300]
+
+
+def _listed(names: tuple[str, ...], limit: int = 6) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def preview_findings(preview: DeployPreview | None, h: HistoryVerdict | None = None) -> list[Finding]:
+    """A finding when ``migrate deploy`` would fail now (not when the preview could not run, and
+    not when a finding about the failing migration already says why: failed, or run by hand)."""
+    if preview is None or preview.ok or not preview.available or preview.migration is None:
+        return []
+    if h is not None and preview.migration in {b.name for b in h.by_hand} | {f.name for f in h.failed}:
+        return []
+    where = f" Failing statement: {preview.statement}" if preview.statement else ""
+    return [Finding(
+        "B",
+        f"`prisma migrate deploy` would fail now, at {preview.migration}: {preview.error}",
+        f"Fix the migration or the database before deploying.{where}",
+    )]
 
 
 def _where(h: HistoryVerdict) -> str:
@@ -96,6 +116,26 @@ def history_findings(h: HistoryVerdict) -> list[Finding]:
                 + "Merge the branch that holds them, or remove them from the database only if they were never meant to ship.",
             )
         )
+    for b in h.by_hand:
+        if b.whole:
+            out.append(Finding(
+                "B'",
+                f"Migration {b.name} is pending, but the database already has every change it makes "
+                f"({_listed(b.present)}).",
+                "Someone ran its SQL by hand and never recorded it. `migrate deploy` would fail (P3018, "
+                "\"already exists\"): record it with `resolve --applied` instead. `prisma migrate status` calls it pending.",
+                resolve_action("resolve_applied", b.name),
+            ))
+        else:
+            out.append(Finding(
+                "B'",
+                f"Migration {b.name} was partly run by hand: the database has {_listed(b.present)} "
+                f"but lacks {_listed(b.missing)}.",
+                "`migrate deploy` would fail on the part that exists. Run the missing part (the SQL below) by hand, "
+                "check it, then record the migration with `resolve --applied`.",
+                Action("resolve_applied", (("migration", b.name),), sql=b.missing_sql or None,
+                       command=f"prisma migrate resolve --applied {b.name}"),
+            ))
     rolled_back = set(h.rolled_back_pending)
     for name in h.rolled_back_pending:
         out.append(

@@ -8,6 +8,7 @@ transaction block (a lone ``CREATE INDEX CONCURRENTLY``).
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -38,15 +39,30 @@ class ScriptError:
         )
 
 
-def _statement_at(script: str, position: int | None) -> str | None:
-    """The statement around a 1-based character *position* of *script* (best effort)."""
+def _statement_at(script: str, position: int | None, message: str = "") -> str | None:
+    """The statement around a 1-based character *position* of *script*; without a position
+    (PostgreSQL gives none for many errors), the only statement, or the first one naming
+    what the error quotes. Best effort, for messages only."""
     if not position:
-        return None
+        return _guess_statement(script, message)
     start = script.rfind(";", 0, position - 1) + 1
     end = script.find(";", position - 1)
     text = script[start : end + 1 if end >= 0 else len(script)].strip()
     lines = [ln for ln in text.splitlines() if not ln.strip().startswith("--")]
     return "\n".join(lines).strip() or None
+
+
+def _guess_statement(script: str, message: str) -> str | None:
+    """The statement that failed, when PostgreSQL gave no position: the only statement, or the
+    first one naming what the error quotes (best effort, for the message only)."""
+    statements = [st.strip() + ";" for st in script.split(";")
+                  if "\n".join(ln for ln in st.splitlines() if not ln.strip().startswith("--")).strip()]
+    statements = ["\n".join(ln for ln in st.splitlines() if not ln.strip().startswith("--")).strip() for st in statements]
+    if len(statements) == 1:
+        return statements[0]
+    quoted = re.findall(r'"([^"]+)"', message.splitlines()[0])
+    return next((st for st in statements if quoted and any(f'"{q}"' in st or q in st for q in quoted)), None)
+
 
 
 def run_script(conn: psycopg.Connection, migration: LocalMigration) -> ScriptError | None:
@@ -61,7 +77,7 @@ def run_script(conn: psycopg.Connection, migration: LocalMigration) -> ScriptErr
         message = f"ERROR: {diag.message_primary or str(exc).strip()}"
         if diag.message_detail:
             message += f"\nDETAIL: {diag.message_detail}"
-        return ScriptError(migration.name, diag.sqlstate, message, _statement_at(migration.script, position))
+        return ScriptError(migration.name, diag.sqlstate, message, _statement_at(migration.script, position, message))
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.execute("ROLLBACK")  # a script that left a transaction open: PostgreSQL would roll it back too
     return None

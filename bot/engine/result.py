@@ -87,11 +87,12 @@ class DeployPreview:
     migration: str | None = None
     error: str | None = None
     statement: str | None = None
-    caveats: tuple[str, ...] = ()
+    caveats: tuple[str, ...] = ()  # statements that can still fail on real rows
+    available: bool = True  # False: the preview could not run (``error`` says why)
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "migration": self.migration, "error": self.error,
-                "statement": self.statement, "caveats": list(self.caveats)}
+                "statement": self.statement, "caveats": list(self.caveats), "available": self.available}
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ class CheckResult:
                     {"name": f.name, "logs": f.logs, "started_at": f.started_at.isoformat(), "may_be_partial": f.may_be_partial}
                     for f in h.failed
                 ],
+                "applied_by_hand_details": [b.to_json() for b in h.by_hand],
                 "missing_locally_details": [
                     {"name": name, "refs": None if refs is None else list(refs), "found": bool(refs) if refs is not None else None}
                     for name, refs in h.missing_locally_refs

@@ -13,6 +13,7 @@ migration), E (no history, or history and schema far apart -> baseline).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -21,11 +22,12 @@ import psycopg
 from bot.engine import diff as d
 from bot.engine import prisma_schema
 from bot.engine.db import Target
+from bot.engine import hidden, preview
 from bot.engine.findings import resolve_action
-from bot.engine.history import HistoryVerdict
+from bot.engine.history import ByHand, HistoryVerdict
 from bot.engine.inspect import Snapshot, empty, introspect
 from bot.engine.render import render_sql, render_summary
-from bot.engine.result import Action, Finding, SchemaReport
+from bot.engine.result import Action, DeployPreview, Finding, SchemaReport
 from bot.engine.shadow import ReplayCache, ShadowUnavailable, replayed_schema, shadow_server
 from bot.engine.sources import LocalMigration, Migrations
 from bot.engine.writers import render_add_enum_value
@@ -66,28 +68,6 @@ def _touched_tables(ops) -> set[str]:
             obj = getattr(op, attr, None)
             if obj is not None:
                 out.add(obj.name if attr == "table" else obj.table)
-    return out
-
-
-_CREATES = re.compile(r'CREATE\s+(?:UNIQUE\s+)?(TABLE|TYPE|INDEX)\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?"([^"]+)"', re.I)
-
-
-def _applied_by_hand(pending: tuple[str, ...], local: dict[str, LocalMigration], ops) -> list[str]:
-    """Pending migrations whose every created table, type and index already exists as [+] drift."""
-    added = set()
-    for op in ops:
-        if isinstance(op, d.CreateTable):
-            added.add(("TABLE", op.table.name))
-        elif isinstance(op, d.CreateEnum):
-            added.add(("TYPE", op.enum.name))
-        elif isinstance(op, d.CreateIndex):
-            added.add(("INDEX", op.index.name))
-    out = []
-    for name in pending[:20]:
-        m = local.get(name)
-        created = {(k.upper(), n) for k, n in _CREATES.findall(m.script)} if m else set()
-        if created and created <= added:
-            out.append(name)
     return out
 
 
@@ -133,20 +113,16 @@ def _baseline(live: Snapshot, why: str) -> Finding:
 
 
 def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: Snapshot, live: Snapshot,
-                    ops: tuple[d.Operation, ...], schema_file, now: datetime, env_name: str = "ENV") -> list[Finding]:
-    """Findings for a diff (pure)."""
+                    ops: tuple[d.Operation, ...], schema_file, now: datetime, env_name: str = "ENV",
+                    by_hand: tuple[ByHand, ...] = ()) -> list[Finding]:
+    """Findings for a diff (pure). Changes that a pending migration run by hand explains
+    (*by_hand*) are left to that migration's own finding, not to a catch-up migration."""
     if not verdict.managed:
         return [_baseline(live, "The database is not managed by Prisma Migrate (no `_prisma_migrations` table).")]
     out: list[Finding] = []
     stamp = migration_stamp(migrations.names + verdict.applied, now)
-    by_hand = _applied_by_hand(verdict.pending, migrations.by_name(), ops)
-    for name in by_hand:
-        out.append(Finding(
-            "history",
-            f"Migration {name} is pending, but the objects it creates already exist in the database.",
-            "Someone ran its SQL by hand. `migrate deploy` would fail (P3018, \"already exists\"): record it instead.",
-            resolve_action("resolve_applied", name),
-        ))
+    explained = frozenset().union(*(b.present_objects for b in by_hand)) if by_hand else frozenset()
+    ops = tuple(op for op in ops if not (hidden.objects(op) & explained))
     edited = (f" Note: {', '.join(m.name for m in verdict.modified)} was edited after it was applied and the replay "
               "uses the edited file, so part of this difference may come from that edit." if verdict.modified else "")
     extra = [op for op in ops if not isinstance(op, d.REMOVALS) and not (isinstance(op, d.AlterEnum) and not op.added)]
@@ -182,20 +158,19 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
     return out
 
 
-def _guess_statement(script: str, message: str) -> str | None:
-    """The statement that failed, when PostgreSQL gave no position: the only statement, or the
-    first one naming what the error quotes (best effort, for the message only)."""
-    statements = [st.strip() + ";" for st in script.split(";")
-                  if "\n".join(ln for ln in st.splitlines() if not ln.strip().startswith("--")).strip()]
-    statements = ["\n".join(ln for ln in st.splitlines() if not ln.strip().startswith("--")).strip() for st in statements]
-    if len(statements) == 1:
-        return statements[0]
-    quoted = re.findall(r'"([^"]+)"', message.splitlines()[0])
-    return next((st for st in statements if quoted and any(f'"{q}"' in st or q in st for q in quoted)), None)
+@dataclass(frozen=True)
+class SchemaOutcome:
+    """What the schema check adds to a result: the report, its findings, the pending
+    migrations found run by hand, and the deploy preview."""
+
+    report: SchemaReport
+    findings: tuple[Finding, ...] = ()
+    by_hand: tuple[ByHand, ...] = ()
+    preview: DeployPreview | None = None
 
 
 def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict, conn: psycopg.Connection,
-                 target: Target, now: datetime | None = None) -> tuple[SchemaReport, list[Finding]]:
+                 target: Target, now: datetime | None = None) -> SchemaOutcome:
     """Replay, introspect, diff and map to findings. ``SchemaReport(checked=False, reason)`` when the
     schema cannot be checked (no usable shadow server, a migration that does not replay)."""
     now = now or datetime.now(timezone.utc)
@@ -203,41 +178,57 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
     scopes = (target.schema, *(schema_file.schemas if schema_file else ()))
     applied = set(verdict.applied) if verdict.managed else set()
     to_replay = tuple(m for m in migrations.items if m.name in applied)
-    out: list[Finding] = []
+    cache = ReplayCache(Path(settings.cache_dir))
+
+    def server() -> str:
+        return shadow_server(env.shadow_url, env.database_url, settings.connect_timeout_s)
+
+    def replay(chosen: tuple[LocalMigration, ...]):
+        return replayed_schema(server, chosen, scopes, target.schema, cache, settings.connect_timeout_s)
+
     if to_replay:
         try:
-            result = replayed_schema(
-                lambda: shadow_server(env.shadow_url, env.database_url, settings.connect_timeout_s),
-                to_replay, scopes, target.schema, ReplayCache(Path(settings.cache_dir)), settings.connect_timeout_s,
-            )
+            result = replay(to_replay)
         except ShadowUnavailable as exc:
-            return SchemaReport(checked=False, reason=str(exc)), []
+            return SchemaOutcome(SchemaReport(checked=False, reason=str(exc)))
         except DatabaseUnreachable as exc:
-            return SchemaReport(checked=False, reason=f"the shadow server is unavailable: {exc}"), []
+            return SchemaOutcome(SchemaReport(checked=False, reason=f"the shadow server is unavailable: {exc}"))
         if result.error is not None:
             e = result.error
-            statement = e.statement or _guess_statement(migrations.by_name()[e.migration].script, e.message)
+            statement = e.statement
             where = f" Failing statement: {statement}" if statement else ""
-            out.append(Finding(
+            unreplayable = Finding(
                 "history",
                 f"Migration {e.migration} cannot be replayed on an empty database: {e.message.splitlines()[0]}",
                 f"The history cannot be replayed (as Prisma's shadow database would).{where}",
-            ))
-            return SchemaReport(checked=False, reason=f"migration {e.migration} cannot be replayed: {e.message.splitlines()[0]}"), out
+            )
+            reason = f"migration {e.migration} cannot be replayed: {e.message.splitlines()[0]}"
+            return SchemaOutcome(SchemaReport(checked=False, reason=reason), (unreplayable,))
         replayed = result.snapshot
     else:
         replayed = empty(tuple(dict.fromkeys(scopes)), target.schema)
     try:
         live = introspect(conn, scopes, target.schema)
+        inexpressible = preview.inexpressible_objects(conn, scopes) if verdict.pending else ()
+        extensions = preview.available_extensions(conn) if verdict.pending else frozenset()
     except psycopg.OperationalError as exc:
         raise DatabaseUnreachable(f"The target database connection was lost during the check: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'closed'}") from None
     except psycopg.Error as exc:
         raise DriftbotError(f"Reading the target's schema failed: {exc.diag.message_primary or exc}") from None
     ops = d.diff(replayed, live)
-    out += schema_findings(verdict, migrations, replayed, live, ops, schema_file, now, env.name)
+    by_hand: tuple[ByHand, ...] = ()
+    if verdict.managed and verdict.pending and ops and not verdict.failed:
+        pending = tuple(m for m in migrations.items if m.name in set(verdict.pending))
+        try:
+            by_hand = hidden.find_applied_by_hand(pending, to_replay, replayed, live, ops, lambda c: replay(c).snapshot)
+        except (ShadowUnavailable, DatabaseUnreachable):
+            by_hand = ()  # the main replay worked; a lost shadow only costs this refinement
+    findings = schema_findings(verdict, migrations, replayed, live, ops, schema_file, now, env.name, by_hand)
     report = SchemaReport(
         checked=True,
         summary=render_summary(ops),
         sql=render_sql(ops, target.schema) if ops else "",
     )
-    return report, out
+    deploy = preview.deploy_preview(verdict, migrations, live, server, inexpressible, settings.connect_timeout_s,
+                                    extensions)
+    return SchemaOutcome(report, tuple(findings), by_hand, deploy)

@@ -17,8 +17,10 @@ import os
 import secrets
 import socket
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -127,9 +129,10 @@ def sweep_leftovers(server_url: str, max_age_s: int = 3600, timeout: int = 5) ->
     return dropped
 
 
-def replay(server_url: str, migrations: tuple[LocalMigration, ...], schemas: tuple[str, ...],
-           default_schema: str = "public", timeout: int = 5, statement_timeout_ms: int = 300_000) -> Replay:
-    """Apply *migrations* in order to a new scratch database on *server_url*, introspect it, drop it."""
+@contextmanager
+def scratch_database(server_url: str, timeout: int = 5) -> Iterator[str]:
+    """A new, empty scratch database on *server_url* (its URL), dropped on the way out,
+    also after an error; a dead worker's leftovers are found by ``sweep_leftovers``."""
     name = scratch_name()
     with _server(server_url, timeout) as admin:
         try:
@@ -142,7 +145,7 @@ def replay(server_url: str, migrations: tuple[LocalMigration, ...], schemas: tup
         except psycopg.Error as exc:
             raise DatabaseUnreachable(f"Cannot create a scratch database on the shadow server: {exc.diag.message_primary or exc}") from None
         try:
-            return _replay_into(_with_db(server_url, name), migrations, schemas, default_schema, timeout, statement_timeout_ms)
+            yield _with_db(server_url, name)
         finally:
             try:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -150,23 +153,50 @@ def replay(server_url: str, migrations: tuple[LocalMigration, ...], schemas: tup
                 log.warning("could not drop scratch database %s: %s", name, exc)
 
 
-def _replay_into(url: str, migrations, schemas, default_schema, timeout, statement_timeout_ms) -> Replay:
+def replay(server_url: str, migrations: tuple[LocalMigration, ...], schemas: tuple[str, ...],
+           default_schema: str = "public", timeout: int = 5, statement_timeout_ms: int = 300_000) -> Replay:
+    """Apply *migrations* in order to a new scratch database on *server_url*, introspect it, drop it."""
+    with scratch_database(server_url, timeout) as url:
+        return _replay_into(url, migrations, schemas, default_schema, timeout, statement_timeout_ms)
+
+
+@contextmanager
+def scratch_connection(url: str, default_schema: str, timeout: int = 5,
+                       statement_timeout_ms: int = 300_000) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to a scratch database, set up as Prisma's engine works:
+    the URL's schema exists and is first on the search path (migrations name no schema)."""
     try:
         conn = psycopg.connect(parse_url(url).conninfo, autocommit=True, connect_timeout=timeout,
                                application_name="driftbot-shadow")
     except psycopg.Error as exc:
         raise explain_connect_error(exc, "shadow") from None
     with conn:
-        ident = sql.Identifier(default_schema)
         conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(f"{statement_timeout_ms}ms")))
-        # Prisma creates the URL's schema and works in it; migrations name no schema.
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
-        conn.execute(sql.SQL("SET search_path TO {}").format(ident))
-        for m in migrations:
-            error = run_script(conn, m)
-            if error is not None:
-                return Replay(None, error)
-            conn.execute(sql.SQL("SET search_path TO {}").format(ident))  # a script may have changed it
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(default_schema)))
+        reset_search_path(conn, default_schema)
+        yield conn
+
+
+def reset_search_path(conn: psycopg.Connection, default_schema: str) -> None:
+    """Put the URL's schema back first on the search path (a script may have changed it)."""
+    conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(default_schema)))
+
+
+def apply_in_order(conn: psycopg.Connection, migrations: tuple[LocalMigration, ...], default_schema: str) -> ScriptError | None:
+    """Run each migration as one script, in order; the first error stops."""
+    for m in migrations:
+        error = run_script(conn, m)
+        if error is not None:
+            return error
+        reset_search_path(conn, default_schema)
+    return None
+
+
+def _replay_into(url: str, migrations, schemas, default_schema, timeout, statement_timeout_ms) -> Replay:
+    with scratch_connection(url, default_schema, timeout, statement_timeout_ms) as conn:
+        error = apply_in_order(conn, migrations, default_schema)
+        if error is not None:
+            return Replay(None, error)
         return Replay(introspect(conn, schemas, default_schema))
 
 

@@ -92,8 +92,10 @@ def test_pending_migration_already_run_by_hand_is_resolved_not_deployed(db, tmp_
     execute(db, POSTS)  # someone ran the pending migration's SQL by hand
     result = run(db, tmp_path, folder)
     assert list(result.schema.summary) == ["[+] Added tables", "  - Post"]
-    hand = [f for f in result.findings if f.case == "history" and M2 in f.title]
+    hand = [f for f in result.findings if f.case == "B'" and M2 in f.title]
     assert hand and hand[0].action.kind == "resolve_applied" and hand[0].action.arguments == {"migration": M2}
+    assert result.history.applied_by_hand == (M2,) and result.history.pending == ()
+    assert not [f for f in result.findings if f.case in ("A", "B")]  # no catch-up, no deploy for it
 
 
 def test_a_history_that_cannot_be_replayed_is_a_finding_and_schema_not_checked(db, tmp_path):

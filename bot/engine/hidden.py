@@ -1,0 +1,122 @@
+"""Pending migrations that someone already ran by hand, decided from schemas, not names.
+
+For a pending migration M: replay the applied migrations plus M in the shadow
+(``after``) and compare with the replay without it (``base``): that is what M
+changes. Each of those changes is present in the live database unless the
+difference between ``after`` and the live schema still concerns its object.
+All present: M was applied by hand (deploy would fail with "already exists",
+P3018; record it with ``resolve --applied``). Some present: partly applied by
+hand; the SQL of the missing part is rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from bot.engine import diff as d
+from bot.engine.history import ByHand
+from bot.engine.inspect import Snapshot
+from bot.engine.render import render_sql
+from bot.engine.sources import LocalMigration
+
+MAX_CANDIDATES = 10  # pending migrations examined per check; each costs one cached replay
+
+
+def objects(op: d.Operation) -> frozenset[tuple]:
+    """The schema objects an operation concerns, at the finest grain (a column, an enum value).
+
+    A created table also concerns each of its columns and its primary key, and a created
+    enum each of its values, so a table that exists with other columns counts as different.
+    """
+    if isinstance(op, (d.CreateTable, d.DropTable)):
+        t = op.table
+        own = {("table", t.schema, t.name)} | {("column", t.schema, t.name, c.name) for c in t.columns}
+        return frozenset(own | ({("primary_key", t.schema, t.name)} if t.primary_key else set()))
+    if isinstance(op, (d.CreateEnum, d.DropEnum)):
+        e = op.enum
+        return frozenset({("enum", e.schema, e.name)} | {("enum_value", e.schema, e.name, v) for v in e.values})
+    if isinstance(op, d.AlterEnum):
+        return frozenset(("enum_value", op.after.schema, op.after.name, v) for v in op.added + op.removed)
+    if isinstance(op, (d.AddColumn, d.DropColumn)):
+        return frozenset({("column", op.table.schema, op.table.name, op.column.name)})
+    if isinstance(op, d.AlterColumn):
+        return frozenset({("column", op.table.schema, op.table.name, op.after.name)})
+    if isinstance(op, (d.AddPrimaryKey, d.DropPrimaryKey)):
+        return frozenset({("primary_key", op.table.schema, op.table.name)})
+    if isinstance(op, (d.AddCheck, d.DropCheck)):
+        return frozenset({("check", op.table.schema, op.table.name, op.check.name)})
+    if isinstance(op, (d.CreateIndex, d.DropIndex)):
+        return frozenset({("index", op.index.schema, op.index.name)})
+    if isinstance(op, (d.AddForeignKey, d.DropForeignKey)):
+        fk = op.foreign_key
+        return frozenset({("foreign_key", fk.schema, fk.table, fk.name)})
+    for attr in ("table", "enum", "view", "sequence"):
+        obj = getattr(op, attr, None)
+        if obj is not None:
+            return frozenset({(attr, obj.schema, obj.name)})
+    ext = getattr(op, "extension", None)
+    return frozenset({("extension", ext.name if ext else type(op).__name__)})
+
+
+def split(name: str, base: Snapshot, after: Snapshot, live: Snapshot) -> ByHand:
+    """Which of the changes from *base* to *after* (one migration) the *live* schema has. Pure."""
+    changes = d.diff(base, after)
+    still_different = set().union(*(objects(op) for op in d.diff(after, live))) if changes else set()
+    present, missing = [], []
+    for op in changes:
+        (missing if objects(op) & still_different else present).append(op)
+    missing_objects = set().union(*(objects(op) for op in missing)) if missing else set()
+    to_complete = tuple(op for op in d.diff(live, after) if objects(op) & missing_objects)
+    return ByHand(
+        name=name,
+        present=tuple(sorted({d.describe(op) for op in present})),
+        missing=tuple(sorted({d.describe(op) for op in missing})),
+        missing_sql=render_sql(to_complete, live.default_schema) if to_complete else "",
+        present_objects=frozenset().union(*(objects(op) for op in present)) if present else frozenset(),
+    )
+
+
+_QUOTED = re.compile(r'"([^"]{1,128})"')
+
+
+def might_touch(migration: LocalMigration, drift: tuple[d.Operation, ...]) -> bool:
+    """A cheap gate before a replay: does the script name any object the drift concerns?"""
+    named = set(_QUOTED.findall(migration.script))
+    for op in drift:
+        for obj in objects(op):
+            if any(part in named for part in obj[1:] if isinstance(part, str)):
+                return True
+    return False
+
+
+def find_applied_by_hand(
+    pending: tuple[LocalMigration, ...],
+    applied: tuple[LocalMigration, ...],
+    base: Snapshot,
+    live: Snapshot,
+    drift: tuple[d.Operation, ...],
+    replay: Callable[[tuple[LocalMigration, ...]], Snapshot | None],
+) -> tuple[ByHand, ...]:
+    """Walk the pending migrations in order while each is found (wholly) in the live schema.
+
+    *replay* returns the snapshot of the given migrations (cached), or None when they do
+    not replay. Stops at the first migration that is not wholly present: ``migrate deploy``
+    would run that one and everything after it anyway.
+    """
+    found: list[ByHand] = []
+    done = applied
+    for migration in pending[:MAX_CANDIDATES]:
+        if not drift or not might_touch(migration, drift):
+            break
+        after = replay(done + (migration,))
+        if after is None:
+            break
+        verdict = split(migration.name, base, after, live)
+        if not verdict.present:
+            break
+        found.append(verdict)
+        if not verdict.whole:
+            break
+        done, base = done + (migration,), after
+    return tuple(found)

@@ -1,0 +1,142 @@
+"""Deploy preview: would ``prisma migrate deploy`` succeed on this database now?
+
+A scratch database on the shadow server gets the live schema (the baseline SQL
+rendered from introspection; no data); the pending migrations are applied in
+order as Prisma applies them (each file as one script); the first failure is
+reported with its statement and PostgreSQL's error. Without data, a NOT NULL or
+unique change can still fail on real rows: those statements are named.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import psycopg
+
+from bot.engine import diff as d
+from bot.engine.caveats import data_caveats
+from bot.engine.history import HistoryVerdict
+from bot.engine.inspect import Snapshot, empty
+from bot.engine.render import render_sql
+from bot.engine.result import DeployPreview
+from bot.engine.shadow import ShadowUnavailable, apply_in_order, scratch_connection, scratch_database
+from bot.engine.sources import LocalMigration, Migrations
+from bot.errors import DriftbotError
+
+# SQLSTATEs that mean "the thing this statement needs is not there": with objects the
+# baseline cannot express (functions, triggers, domains...), the preview cannot tell.
+_NEEDS_SOMETHING = {"42883", "42704", "3F000", "42P01"}
+_EXTENSION_MISSING = re.compile(r'extension "([^"]+)" is not available|could not open extension control file "[^"]*/([^"/]+)\.control"')
+
+
+def pending_for_deploy(verdict: HistoryVerdict, migrations: Migrations) -> tuple[LocalMigration, ...]:
+    """The migrations ``migrate deploy`` would try, in its order (Prisma's pending list)."""
+    wanted = set(verdict.pending) | set(verdict.applied_by_hand)
+    return tuple(m for m in migrations.items if m.name in wanted)
+
+
+_INEXPRESSIBLE = """
+SELECT kind || ' ' || name FROM (
+  SELECT 'function' AS kind, n.nspname || '.' || p.proname || '()' AS name
+    FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+   WHERE n.nspname = ANY(%(schemas)s)
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep
+                      WHERE dep.classid = 'pg_catalog.pg_proc'::regclass AND dep.objid = p.oid AND dep.deptype = 'e')
+  UNION ALL
+  SELECT 'trigger', t.tgname || ' on ' || c.relname
+    FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE NOT t.tgisinternal AND n.nspname = ANY(%(schemas)s)
+  UNION ALL
+  SELECT CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'r' THEN 'range type' ELSE 'composite type' END,
+         n.nspname || '.' || t.typname
+    FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+    LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid
+   WHERE n.nspname = ANY(%(schemas)s)
+     AND (t.typtype IN ('d', 'r') OR (t.typtype = 'c' AND c.relkind = 'c'))
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep
+                      WHERE dep.classid = 'pg_catalog.pg_type'::regclass AND dep.objid = t.oid AND dep.deptype = 'e')
+  UNION ALL
+  SELECT 'policy', pol.polname || ' on ' || c.relname
+    FROM pg_catalog.pg_policy pol JOIN pg_catalog.pg_class c ON c.oid = pol.polrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = ANY(%(schemas)s)
+) objects ORDER BY 1
+"""
+
+
+def inexpressible_objects(conn: psycopg.Connection, schemas: tuple[str, ...]) -> tuple[str, ...]:
+    """Objects of the live schema the baseline does not rebuild (functions, triggers, domains, ...)."""
+    return tuple(r[0] for r in conn.execute(_INEXPRESSIBLE, {"schemas": list(dict.fromkeys(schemas))}))
+
+
+def available_extensions(conn: psycopg.Connection) -> frozenset[str]:
+    """Extensions the target's server could install (a migration's CREATE EXTENSION works there)."""
+    return frozenset(r[0] for r in conn.execute("SELECT name FROM pg_catalog.pg_available_extensions"))
+
+
+def baseline_sql(live: Snapshot) -> str:
+    return render_sql(d.diff(empty(live.schemas, live.default_schema), live), live.default_schema)
+
+
+def _unavailable(reason: str, caveats: tuple[str, ...]) -> DeployPreview:
+    return DeployPreview(ok=False, error=f"preview unavailable: {reason}", caveats=caveats, available=False)
+
+
+def deploy_preview(
+    verdict: HistoryVerdict,
+    migrations: Migrations,
+    live: Snapshot,
+    server_url: Callable[[], str],
+    inexpressible: tuple[str, ...] = (),
+    timeout: int = 5,
+    target_extensions: frozenset[str] | None = None,
+) -> DeployPreview | None:
+    """None when nothing is pending; otherwise what ``migrate deploy`` would do now."""
+    pending = pending_for_deploy(verdict, migrations)
+    if not pending:
+        return None
+    caveats = data_caveats(pending)
+    if not verdict.managed and live.tables:
+        return DeployPreview(
+            ok=False, migration=pending[0].name, caveats=caveats,
+            error="P3005: The database schema is not empty. Baseline it first (case E), then deploy.",
+        )
+    if verdict.failed:
+        name = verdict.failed[0].name
+        return DeployPreview(
+            ok=False, migration=name, caveats=caveats,
+            error=f"P3009: migrate found failed migrations in the target database ({name}); "
+            "new migrations will not be applied until it is resolved.",
+        )
+    try:
+        baseline = LocalMigration("0_live_schema", baseline_sql(live), "")
+    except Exception as exc:  # a renderer gap must never crash a check
+        return _unavailable(f"the live schema cannot be rendered as SQL ({type(exc).__name__}: {exc})", caveats)
+    try:
+        with scratch_database(server_url(), timeout) as url, scratch_connection(url, live.default_schema, timeout) as conn:
+            for schema in live.schemas:
+                conn.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(schema)))
+            error = apply_in_order(conn, (baseline,), live.default_schema)
+            if error is not None:
+                return _unavailable(f"the live schema could not be rebuilt on the shadow server: {error.message.splitlines()[0]}", caveats)
+            error = apply_in_order(conn, pending, live.default_schema)
+    except ShadowUnavailable as exc:
+        return _unavailable(str(exc), caveats)
+    except DriftbotError as exc:
+        return _unavailable(f"the shadow server is unavailable: {exc}", caveats)
+    if error is None:
+        return DeployPreview(ok=True, caveats=caveats)
+    missing_ext = _EXTENSION_MISSING.search(error.message)
+    if missing_ext and target_extensions is not None:
+        name = missing_ext.group(1) or missing_ext.group(2)
+        if name in target_extensions:  # the shadow server lacks it, the target has it
+            return _unavailable(f"{error.migration} needs extension {name}, which the target's server has but the "
+                                "shadow server lacks", caveats)
+    if error.sqlstate in _NEEDS_SOMETHING and inexpressible:
+        return _unavailable(
+            f"{error.migration} failed with \"{error.message.splitlines()[0]}\", but the live schema has objects the "
+            f"preview cannot copy ({', '.join(inexpressible[:5])}); it may need one of them", caveats)
+    return DeployPreview(ok=False, migration=error.migration, error=error.message.splitlines()[0],
+                         statement=error.statement, caveats=caveats)

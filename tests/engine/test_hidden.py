@@ -1,0 +1,130 @@
+"""What Prisma hides: pending migrations already run by hand (decided from schemas), and the
+deploy preview (would `migrate deploy` succeed now?). Real PostgreSQL; the shadow is the same server."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.engine.check import run_check
+from bot.settings import Settings
+from tests.factory import INIT, deploy, execute, write_migrations
+
+M1, M2, M3 = "20250101000000_init", "20250102000000_staff", "20250103000000_more"
+STAFF = (
+    'CREATE TYPE "Role" AS ENUM (\'ADMIN\', \'USER\');\n'
+    'CREATE TABLE "staff" ("id" SERIAL NOT NULL, "name" TEXT NOT NULL, "role" "Role" NOT NULL DEFAULT \'USER\',\n'
+    '    CONSTRAINT "staff_pkey" PRIMARY KEY ("id"));\n'
+    'CREATE UNIQUE INDEX "staff_name_key" ON "staff"("name");\n'
+    'ALTER TABLE "User" ADD COLUMN "nickname" TEXT;\n'
+)
+MORE = 'CREATE TABLE "Other" ("id" INTEGER NOT NULL, CONSTRAINT "Other_pkey" PRIMARY KEY ("id"));\n'
+
+
+def check(db, pg_url, folder, tmp_path):
+    s = Settings(environments={"prod": {"database_url": db, "shadow_url": pg_url, "migrations": str(folder)}},
+                 cache_dir=tmp_path / "cache")
+    return run_check(s, s.environment("prod"))
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return write_migrations(tmp_path / "m", {M1: INIT, M2: STAFF, M3: MORE})
+
+
+@pytest.fixture
+def at_m1(db, tmp_path):
+    deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
+    return db
+
+
+def test_applied_by_hand_whole(at_m1, pg_url, folder, tmp_path):
+    execute(at_m1, STAFF)  # someone pasted the pending migration into psql
+    result = check(at_m1, pg_url, folder, tmp_path)
+    h = result.to_json()["history"]
+    assert h["applied_by_hand"] == [M2] and h["pending"] == [M3]
+    assert h["prisma_status"]["exit_code"] == 1 and M2 in h["prisma_status"]["says"]  # Prisma: pending
+    (detail,) = h["applied_by_hand_details"]
+    assert detail["whole"] and detail["missing"] == [] and {"staff", "Role", "staff_name_key", "User.nickname"} <= set(detail["present"])
+    (finding,) = [f for f in result.findings if f.case == "B'"]
+    assert finding.action.kind == "resolve_applied" and finding.action.arguments == {"migration": M2}
+    assert not [f for f in result.findings if f.case == "A"]  # explained by M2, not a catch-up migration
+    assert result.state == "drifted"
+    # what deploy would do now: fail on M2, as Prisma's P3018 "already exists"
+    p = h["deploy_preview"]
+    assert p["ok"] is False and p["migration"] == M2 and "already exists" in p["error"]
+
+
+def test_applied_by_hand_in_part_says_what_is_missing(at_m1, pg_url, folder, tmp_path):
+    execute(at_m1, STAFF.split('ALTER TABLE "User"')[0])  # everything but the new column
+    result = check(at_m1, pg_url, folder, tmp_path)
+    h = result.to_json()["history"]
+    assert h["applied_by_hand"] == [] and h["pending"] == [M2, M3]
+    (detail,) = h["applied_by_hand_details"]
+    assert not detail["whole"] and detail["missing"] == ["User.nickname"] and "staff" in detail["present"]
+    assert detail["missing_sql"].strip().endswith('ALTER TABLE "User" ADD COLUMN     "nickname" TEXT;')
+    (finding,) = [f for f in result.findings if f.case == "B'"]
+    assert "partly run by hand" in finding.title and finding.action.sql == detail["missing_sql"]
+
+
+def test_a_table_of_the_same_name_but_other_columns_is_not_the_migration(at_m1, pg_url, folder, tmp_path):
+    execute(at_m1, 'CREATE TABLE "staff" ("id" SERIAL NOT NULL, "email" TEXT, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"))')
+    result = check(at_m1, pg_url, folder, tmp_path)
+    h = result.to_json()["history"]
+    assert h["applied_by_hand"] == [] and h["applied_by_hand_details"] == [] and h["pending"] == [M2, M3]
+    p = h["deploy_preview"]
+    assert p["ok"] is False and p["migration"] == M2 and p["error"] == 'ERROR: relation "staff" already exists'
+    assert any(f.case == "B" and "would fail now, at " + M2 in f.title for f in result.findings)
+
+
+def test_unrelated_pending_migrations_deploy_cleanly(at_m1, pg_url, folder, tmp_path):
+    result = check(at_m1, pg_url, folder, tmp_path)
+    h = result.to_json()["history"]
+    assert h["applied_by_hand"] == [] and h["applied_by_hand_details"] == [] and h["pending"] == [M2, M3]
+    assert h["deploy_preview"]["ok"] is True and h["deploy_preview"]["available"] is True
+    assert any("staff_name_key" in c and "duplicate" in c for c in h["deploy_preview"]["caveats"])
+
+
+def test_preview_names_the_failing_statement_of_a_broken_migration(at_m1, pg_url, tmp_path):
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: MORE, M3: 'ALTER TABLE "Other" ADD COLUMN "x" TEXT;\nALTER TABLE "Nope" ADD COLUMN "y" TEXT;\n'})
+    p = check(at_m1, pg_url, folder, tmp_path).to_json()["history"]["deploy_preview"]
+    assert p["ok"] is False and p["migration"] == M3
+    assert p["error"] == 'ERROR: relation "Nope" does not exist'
+    assert p["statement"] == 'ALTER TABLE "Nope" ADD COLUMN "y" TEXT;'
+
+
+def test_preview_of_invalid_sql(at_m1, pg_url, tmp_path):
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: "CREATE TABLE oops (;\n"})
+    result = check(at_m1, pg_url, folder, tmp_path)
+    p = result.to_json()["history"]["deploy_preview"]
+    assert p["ok"] is False and p["migration"] == M2 and "syntax error" in p["error"]
+    assert any(f.case == "B" and "would fail now" in f.title for f in result.findings)
+
+
+def test_preview_of_a_missing_extension(at_m1, pg_url, tmp_path):
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: 'CREATE EXTENSION IF NOT EXISTS "driftbot_no_such_ext";\n'})
+    p = check(at_m1, pg_url, folder, tmp_path).to_json()["history"]["deploy_preview"]
+    assert p["ok"] is False and p["available"] is True and p["migration"] == M2
+    assert "driftbot_no_such_ext" in p["error"]
+
+
+def test_preview_is_unavailable_when_the_live_schema_cannot_be_copied(at_m1, pg_url, tmp_path):
+    execute(at_m1, "CREATE DOMAIN positive AS integer CHECK (VALUE > 0)")
+    execute(at_m1, 'ALTER TABLE "User" ADD COLUMN "score" positive')
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: MORE})
+    result = check(at_m1, pg_url, folder, tmp_path)
+    p = result.to_json()["history"]["deploy_preview"]
+    assert p["available"] is False and p["ok"] is False and p["error"].startswith("preview unavailable: ")
+    assert not any("would fail now" in f.title for f in result.findings)
+
+
+def test_failed_migration_blocks_deploy_as_prisma_says(db, pg_url, tmp_path):
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: "CREATE TABLE oops (;\n", M3: MORE})
+    deploy(db, folder)
+    p = check(db, pg_url, folder, tmp_path).to_json()["history"]["deploy_preview"]
+    assert p["ok"] is False and p["migration"] == M2 and p["error"].startswith("P3009")
+
+
+def test_no_preview_when_nothing_is_pending(db, pg_url, folder, tmp_path):
+    deploy(db, folder)
+    body = check(db, pg_url, folder, tmp_path).to_json()
+    assert body["state"] == "in_sync" and "deploy_preview" not in body["history"]
