@@ -12,6 +12,7 @@ import json
 import logging
 
 from redis.exceptions import RedisError
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -179,6 +180,8 @@ def on_decision(rt: Runtime, action: str, value: str, user: str) -> str | None:
     except SQLAlchemyError:
         log.exception("state database error")
         return f"Your click was not recorded: {STATE_DOWN}"
+    except SlackApiError as exc:  # the approver group could not be read: refuse rather than guess
+        return f"Your click was not recorded: Slack did not list the approver group ({exc.response.get('error')}). Try again."
     note: str | None = outcome.message
     if outcome.ready:
         try:

@@ -1,0 +1,112 @@
+"""Requests end to end: a plan that changed before execution, expiry, the audit trail failing,
+the SQL snippet, and the listing commands."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+from sqlalchemy import text
+
+from bot import approvals
+from bot.jobs import execute_request
+from bot.plans import make_plan
+from bot.settings import Settings
+from bot.state.models import Request
+from tests import factory
+from tests.slack.conftest import CHANNEL, TOKEN, click, command
+from tests.slack.state import make_runtime
+from tests.slack.test_flow import _ephemeral, _request_message, _thread_reply
+
+
+def test_a_plan_that_changed_after_approval_is_refused_and_approvals_reset(bot_env, stub, db):
+    url = bot_env.start_web()
+    bot_env.start_worker()
+    command(url, "enum prod MediaKind VIDEO")
+    request = _request_message(stub, 1)
+    click(url, "approve", "1", "UBO", request)
+    stub.wait_for(lambda: "(1 of 2)" in json.dumps(_request_message(stub, 1)["blocks"]), what="1 of 2")
+    # Someone changes the database before the second approval: the drift fingerprint moves.
+    factory.execute(db, 'CREATE TABLE "hotfix" ("id" INTEGER PRIMARY KEY)')
+    click(url, "approve", "1", "UCY", request)
+    refusal = _thread_reply(stub, "Plan changed since approval")
+    assert "approvals reset" in refusal["text"] and "Nothing was run" in refusal["text"]
+    with psycopg.connect(db) as conn:
+        labels = [r[0] for r in conn.execute("SELECT unnest(enum_range(NULL::\"MediaKind\"))::text")]
+    assert "VIDEO" not in labels
+    again = stub.wait_for(lambda: (m := _request_message(stub, 1)) and "(0 of 2)" in json.dumps(m["blocks"]) and m,
+                          what="the request back to 0 of 2")
+    # The new plan needs two fresh approvals, and then runs.
+    click(url, "approve", "1", "UBO", again)
+    click(url, "approve", "1", "UCY", again)
+    _thread_reply(stub, "Done: request #1")
+    with psycopg.connect(db) as conn:
+        labels = [r[0] for r in conn.execute("SELECT unnest(enum_range(NULL::\"MediaKind\"))::text")]
+    assert labels[-1] == "VIDEO"
+
+
+def test_an_expired_request_is_closed_by_the_sweeper(bot_env, stub):
+    bot_env.env["DRIFTBOT_REQUEST_TTL_HOURS"] = str(1.5 / 3600)  # 1.5 s
+    url = bot_env.start_web()
+    bot_env.start_worker()
+    command(url, "enum prod MediaKind VIDEO")
+    request = _request_message(stub, 1)
+    stub.wait_for(lambda: "expired" in (_request_message(stub, 1)["text"] or ""), what="the expiry")
+    assert not any(b["type"] == "actions" for b in _request_message(stub, 1)["blocks"])
+    click(url, "approve", "1", "UBO", request)
+    _ephemeral(stub, "UBO", "expired")
+
+
+def test_listing_commands(bot_env, stub):
+    url = bot_env.start_web()
+    assert json.loads(command(url, "requests")[1])["text"] == "No open requests."
+    assert "*prod* · protected · 2 approvals" in json.loads(command(url, "envs")[1])["text"]
+
+
+def _in_process_runtime(bot_env):
+    from bot.settings import load_settings
+
+    e = bot_env.env
+    return make_runtime(load_settings(e["DRIFTBOT_CONFIG"], state_url=e["DRIFTBOT_STATE_URL"], redis_url=e["REDIS_URL"],
+                                      slack_api_url=e["DRIFTBOT_SLACK_API_URL"], slack_bot_token=TOKEN,
+                                      queue_prefix=e["DRIFTBOT_QUEUE_PREFIX"]))
+
+
+def test_when_the_audit_trail_cannot_be_written_nothing_executes_and_the_thread_says_why(bot_env, stub, db):
+    rt = _in_process_runtime(bot_env)
+    plan = make_plan("prod", "add_enum_value", {"enum": "MediaKind", "value": "VIDEO"}, "fp")
+    with rt.sessions.begin() as s:
+        req = approvals.create_request(s, plan, requester="UANA", approvals_required=2, ttl_hours=1, channel=CHANNEL,
+                                       thread_ts="1700000000.000001")
+        rid = req.id
+    allowed = rt.approvers(rt.settings.environment("prod"))
+    for user in ("UBO", "UDI"):
+        with rt.sessions.begin() as s:
+            approvals.approve(s, rid, user, allowed)
+    with rt.engine.begin() as conn:  # the audit store breaks
+        conn.execute(text("ALTER TABLE audit_events RENAME TO audit_events_gone"))
+    got = execute_request(rt, rid, planner=lambda *a: (plan, None))
+    assert got == "audit_failed"
+    said = [c.params["text"] for c in stub.called("chat.postMessage")]
+    assert any("audit trail could not be written" in t and "Nothing ran" in t for t in said)
+    with psycopg.connect(db) as conn:
+        labels = [r[0] for r in conn.execute("SELECT unnest(enum_range(NULL::\"MediaKind\"))::text")]
+    assert "VIDEO" not in labels
+    with rt.sessions() as s:
+        assert s.get(Request, rid).status == "approved"
+    rt.engine.dispose()
+
+
+def test_sql_snippets_go_through_files_upload_v2_even_when_slack_is_busy(stub):
+    from bot.slack import notify
+    from bot.slack.client import make_client
+
+    client = make_client(Settings(slack_bot_token=TOKEN, slack_api_url=stub.base_url))
+    stub.fail("files.getUploadURLExternal", 429, times=1, retry_after=1)
+    stub.fail("files.completeUploadExternal", 500, times=2)
+    sql = 'CREATE TABLE "staff" ("id" SERIAL NOT NULL);\n' * 400  # long: never cut
+    notify.snippet(client, CHANNEL, "1700000000.000001", "drift-prod-catch-up.sql", sql, "Catch-up SQL for prod")
+    [stored] = stub.files.values()
+    assert stored["name"] == "drift-prod-catch-up.sql" and stored["snippet_type"] == "sql"
+    assert stored["content"] == sql and stored["channel"] == CHANNEL and stored["thread_ts"] == "1700000000.000001"
+    assert [c.status for c in stub.calls if c.method.startswith("files.")] == [429, 200, 500, 500, 200]
