@@ -110,3 +110,17 @@ def test_sql_snippets_go_through_files_upload_v2_even_when_slack_is_busy(stub):
     assert stored["name"] == "drift-prod-catch-up.sql" and stored["snippet_type"] == "sql"
     assert stored["content"] == sql and stored["channel"] == CHANNEL and stored["thread_ts"] == "1700000000.000001"
     assert [c.status for c in stub.calls if c.method.startswith("files.")] == [429, 200, 500, 500, 200]
+
+
+def test_schema_drift_comes_with_its_catch_up_sql_as_a_snippet_in_the_thread(bot_env, stub, db):
+    from tests.slack.test_flow import _result_message
+
+    factory.execute(db, 'CREATE TABLE "staff" ("id" SERIAL NOT NULL, "name" TEXT NOT NULL, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"))')
+    url = bot_env.start_web()
+    bot_env.start_worker()
+    command(url, "diff prod")
+    result = _result_message(stub)
+    assert "*Schema*" in json.dumps(result["blocks"]) and "staff" in json.dumps(result["blocks"])
+    snippet = stub.wait_for(lambda: next((f for f in stub.files.values() if f.get("channel")), None), what="the snippet")
+    assert snippet["name"] == "drift-prod-catch-up.sql" and snippet["snippet_type"] == "sql"
+    assert snippet["thread_ts"] == result["ts"] and 'CREATE TABLE "staff"' in snippet["content"]
