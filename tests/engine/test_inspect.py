@@ -6,7 +6,8 @@ import json
 
 import psycopg
 
-from bot.engine.inspect import Snapshot, introspect
+from bot.engine.inspect import Snapshot, View, introspect
+from bot.engine.inspect.normalize import view_definition
 from tests.engine.snapshots import snapshot_of
 from tests.factory import deploy, write_migrations
 
@@ -102,3 +103,30 @@ def test_extension_objects_are_not_the_projects_schema(db):
 def test_snapshot_survives_json(db):
     s = snapshot_of(db, SCHEMA)
     assert Snapshot.from_json(json.loads(json.dumps(s.to_json()))) == s
+
+
+def test_the_sessions_search_path_does_not_change_the_snapshot(db):
+    """The target's role and the shadow connection have different search_paths; names print alike."""
+    script = ('CREATE SCHEMA "app"; CREATE TYPE "app"."Mood" AS ENUM (\'A\');'
+              'CREATE TABLE "app"."T" ("id" SERIAL NOT NULL, "m" "app"."Mood" NOT NULL DEFAULT \'A\', "ms" "app"."Mood"[],'
+              ' CONSTRAINT "T_pkey" PRIMARY KEY ("id"));'
+              'CREATE INDEX "T_m_idx" ON "app"."T"("m") WHERE "m" = \'A\';')
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(script)
+        snaps = []
+        for path in ("public", "app", "pg_catalog"):
+            conn.execute(f"SET search_path TO {path}")
+            snaps.append(introspect(conn, ("app",), "app"))
+            assert conn.execute("SHOW search_path").fetchone()[0] == path  # the session's own setting is kept
+    assert snaps[0] == snaps[1] == snaps[2]
+    assert snaps[0].tables[0].column("m").type == '"Mood"'  # bare in the default schema, as Prisma writes it
+
+
+def test_view_definitions_compare_without_version_spellings():
+    """PostgreSQL 16+ prints single-relation view columns unqualified; 15 qualified them."""
+    pg15 = View("public", "v", ' SELECT count(*) AS n,\n    max("Bat".ts) AS latest\n   FROM "Bat"\n  GROUP BY "Bat".m;')
+    pg18 = View("public", "v", ' SELECT count(*) AS n,\n    max(ts) AS latest\n   FROM "Bat"\n  GROUP BY m;')
+    assert pg15 == pg18 and hash(pg15) == hash(pg18)
+    assert pg15 != View("public", "v", ' SELECT count(*) AS n,\n    min("Bat".ts) AS latest\n   FROM "Bat"\n  GROUP BY "Bat".m;')
+    assert View("public", "w", "SELECT 'a.b ( c' AS x;") != View("public", "w", "SELECT 'a.b (c' AS x;")  # literals kept
+    assert view_definition("SELECT public.f(x.a), x.* FROM s.t x") == "SELECT public.f(a),x.* FROM t x"  # calls, rows kept

@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from bot.engine.inspect.model import (
@@ -60,7 +61,14 @@ def introspect(conn: psycopg.Connection, schemas: tuple[str, ...], default_schem
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         if fresh:  # inside a caller's transaction (tests) it is a savepoint, where this is not allowed
             cur.execute("SET TRANSACTION READ ONLY")
+        # format_type, pg_get_expr and pg_get_*def qualify names by the session's search_path. The
+        # target's role and the shadow connection have different ones, so pin it: names in the
+        # default schema print bare (as Prisma writes them), others qualified, on both sides.
+        saved = cur.execute("SELECT current_setting('search_path') AS path").fetchone()["path"]
+        cur.execute("SELECT set_config('search_path', %s, true)", (sql.Identifier(default_schema).as_string(conn),))
         rows = {name: cur.execute(text, params).fetchall() for name, text in _QUERIES.items()}
+        if not fresh:  # a caller's transaction keeps its own setting
+            cur.execute("SELECT set_config('search_path', %s, true)", (saved,))
 
     columns: dict[tuple[str, str], list[Column]] = defaultdict(list)
     order: dict[tuple[str, str], list[str]] = defaultdict(list)

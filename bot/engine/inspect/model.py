@@ -2,13 +2,16 @@
 
 Equality is what the differ uses, so anything that differs between two builds of
 the same schema (OIDs, the names of sequences serial columns own, column
-positions) is normalised away or excluded from comparison.
+positions, and the spellings of another PostgreSQL major version: see
+``normalize``) is normalised away or excluded from comparison.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from bot.engine.inspect.normalize import view_definition
 
 FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 
@@ -123,16 +126,28 @@ class Sequence:
         return (self.schema, self.name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class View:
+    """Compared by its definition in a version-neutral spelling (``normalize.view_definition``):
+    the shadow server may run another PostgreSQL major version, whose ``pg_get_viewdef`` differs."""
+
     schema: str
     name: str
-    definition: str
+    definition: str  # pg_get_viewdef as this server prints it (what the renderer uses)
     materialized: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.schema, self.name)
+
+    def _compared(self) -> tuple:
+        return (self.schema, self.name, self.materialized, view_definition(self.definition))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, View) and self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
 
 
 @dataclass(frozen=True)
