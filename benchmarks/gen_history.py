@@ -1,15 +1,24 @@
 """A seeded generator of realistic Prisma migration histories (PostgreSQL).
 
-    from benchmarks.gen_history import generate, write
+    from benchmarks.gen_history import generate, project, write, write_schema
     scripts = generate(700, seed=1)          # {folder name: migration.sql}, ~300 tables
     write("prisma/migrations", scripts)      # the folder Prisma (and driftbot) read
+    scripts, files = project(700, seed=1)    # the same history and its schema.prisma folder
+    write_schema("prisma/schema", files)
 
 The histories use what real ones contain (prisma-facts.md): Prisma's own SQL
 layout, enums with ADD VALUE and RENAME VALUE, foreign keys, unique and
 composite indexes, a lone CREATE INDEX CONCURRENTLY, explicit BEGIN/COMMIT,
-DO blocks, functions and triggers, extensions, a folder name with a space,
-and identifiers longer than 63 bytes. Every history replays cleanly on an
-empty PostgreSQL 15 database, each file sent whole as one script.
+DO blocks, functions and triggers, the five extensions real histories use
+(and a trigram index and citext columns once they exist), a second
+PostgreSQL schema (``billing``, with its own enum and a foreign key into
+``public``), a folder name with a space, and identifiers longer than 63
+bytes; ``project`` adds schema.prisma split across several files (the
+``prismaSchemaFolder`` layout) with every enum as the history leaves it.
+Every history replays cleanly on an empty PostgreSQL 15 database, each file
+sent whole as one script. Pass ``extensions=`` to use fewer extensions: a
+server built without OpenSSL or libuuid (the embedded wheel) has no pgcrypto
+or uuid-ossp.
 """
 
 from __future__ import annotations
@@ -18,7 +27,9 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
-EXTENSIONS = ("pgcrypto", "citext", "pg_trgm")  # all in PostgreSQL's contrib
+EXTENSIONS = ("pgcrypto", "citext", "pg_trgm", "btree_gist", "uuid-ossp")  # all in PostgreSQL's contrib
+SECOND_SCHEMA = "billing"
+_EXTENSION_AT = (3, 7, 11, 13)  # the migrations that add the second, third, ... extension
 _WORDS = ("user", "account", "order", "invoice", "case", "media", "vendor", "staff", "ticket", "note", "tag",
           "project", "task", "comment", "event", "payment", "address", "team", "role", "session", "report",
           "asset", "device", "region", "plan", "price", "coupon", "review", "message", "channel")
@@ -33,11 +44,18 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def qn(key: tuple[str, str]) -> str:
+    """A (schema, name) as SQL: unqualified in public, as Prisma writes it."""
+    schema, name = key
+    return q(name) if schema == "public" else f"{q(schema)}.{q(name)}"
+
+
 class _History:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, extensions: tuple[str, ...] = EXTENSIONS) -> None:
         self.r = random.Random(seed)
         self.tables: dict[str, list[str]] = {}  # table -> columns
-        self.enums: dict[str, list[str]] = {}
+        self.enums: dict[tuple[str, str], list[str]] = {}  # (schema, name) -> values
+        self.wanted = tuple(extensions)
         self.extensions: list[str] = []
         self.n = 0
 
@@ -47,10 +65,10 @@ class _History:
 
     # --- statements, in Prisma's layout ----------------------------------------------
     def create_enum(self) -> str:
-        name = self.name("Kind")
+        key = ("public", self.name("Kind"))
         values = [f"V{i}" for i in range(self.r.randint(2, 5))]
-        self.enums[name] = values
-        return f"-- CreateEnum\nCREATE TYPE {q(name)} AS ENUM ({', '.join(repr(v) for v in values)});"
+        self.enums[key] = values
+        return f"-- CreateEnum\nCREATE TYPE {qn(key)} AS ENUM ({', '.join(repr(v) for v in values)});"
 
     def create_table(self) -> str:
         name = self.name("")
@@ -61,7 +79,7 @@ class _History:
             col = f"{self.r.choice(_WORDS)}{self.r.choice(['', 'Id', 'At', 'Name', 'Count'])}{len(names)}"
             if self.enums and self.r.random() < 0.15:
                 enum = self.r.choice(sorted(self.enums))
-                cols.append(f'    {q(col)} {q(enum)} NOT NULL DEFAULT {self.enums[enum][0]!r}')
+                cols.append(f'    {q(col)} {qn(enum)} NOT NULL DEFAULT {self.enums[enum][0]!r}')
             else:
                 typ = self.r.choice(_TYPES)
                 null = self.r.random() < 0.5
@@ -85,12 +103,22 @@ class _History:
         col = f"{self.r.choice(_WORDS)}Extra{self.n}"
         self.n += 1
         self.tables[table].append(col)
-        return f"-- AlterTable\nALTER TABLE {q(table)} ADD COLUMN     {q(col)} {self.r.choice(_TYPES)};"
+        typ = self.r.choice(_TYPES)
+        if typ == "TEXT" and "citext" in self.extensions and self.r.random() < 0.3:
+            typ = "CITEXT"
+        elif typ == "UUID" and "uuid-ossp" in self.extensions and self.r.random() < 0.5:
+            typ = "UUID NOT NULL DEFAULT uuid_generate_v4()"
+        return f"-- AlterTable\nALTER TABLE {q(table)} ADD COLUMN     {q(col)} {typ};"
 
     def unique_index(self) -> str:
         table = self.r.choice(sorted(self.tables))
         cols = self.r.sample(self.tables[table][1:] or ["id"], k=min(len(self.tables[table]) - 1 or 1, self.r.randint(1, 2)))
         self.n += 1
+        if "pg_trgm" in self.extensions and self.r.random() < 0.1:  # a search column, as real histories add
+            col = f"search{self.n}"
+            self.tables[table].append(col)
+            return (f"-- AlterTable\nALTER TABLE {q(table)} ADD COLUMN     {q(col)} TEXT;\n\n"
+                    f"-- CreateIndex\nCREATE INDEX {q(f'{table[:24]}_{col}_trgm_idx')} ON {q(table)} USING GIN ({q(col)} gin_trgm_ops);")
         name = f"{table[:24]}_{'_'.join(c[:20] for c in cols)}_{self.n}_key"
         if self.r.random() < 0.2:  # PostgreSQL truncates it to 63 bytes, with a NOTICE, as real histories show
             name = f"u{self.n}_{table[:24]}_with_an_index_name_longer_than_sixty_three_bytes_key"
@@ -115,7 +143,7 @@ class _History:
         value = f"V{len(self.enums[enum])}x{self.n}"
         self.n += 1
         self.enums[enum].append(value)
-        return f"-- AlterEnum\nALTER TYPE {q(enum)} ADD VALUE '{value}';"
+        return f"-- AlterEnum\nALTER TYPE {qn(enum)} ADD VALUE '{value}';"
 
     def rename_value(self) -> str:
         enum = self.r.choice(sorted(self.enums))
@@ -123,7 +151,7 @@ class _History:
         old, new = self.enums[enum][i], f"R{self.n}"
         self.n += 1
         self.enums[enum][i] = new
-        return f"ALTER TYPE {q(enum)} RENAME VALUE '{old}' TO '{new}';"
+        return f"ALTER TYPE {qn(enum)} RENAME VALUE '{old}' TO '{new}';"
 
     def do_block(self) -> str:
         table = self.r.choice(sorted(self.tables))
@@ -139,9 +167,41 @@ class _History:
                 f"CREATE TRIGGER {q(fn + '_trg')} BEFORE UPDATE ON {q(table)} FOR EACH ROW EXECUTE FUNCTION {fn}();")
 
     def extension(self) -> str:
-        ext = next(e for e in EXTENSIONS if e not in self.extensions)
+        ext = next(e for e in self.wanted if e not in self.extensions)
         self.extensions.append(ext)
         return f'-- CreateExtension\nCREATE EXTENSION IF NOT EXISTS "{ext}";'
+
+    def second_schema(self) -> str:
+        """A PostgreSQL schema next to public (Prisma's multiSchema), with a foreign key into public."""
+        enum = (SECOND_SCHEMA, "InvoiceState")
+        self.enums[enum] = ["DRAFT", "OPEN", "PAID"]
+        parent = self.r.choice(sorted(self.tables))
+        table = qn((SECOND_SCHEMA, "Invoice"))
+        return (f"-- CreateSchema\nCREATE SCHEMA IF NOT EXISTS {q(SECOND_SCHEMA)};\n\n"
+                f"-- CreateEnum\nCREATE TYPE {qn(enum)} AS ENUM ('DRAFT', 'OPEN', 'PAID');\n\n"
+                f"-- CreateTable\nCREATE TABLE {table} (\n    \"id\" SERIAL NOT NULL,\n"
+                f"    \"state\" {qn(enum)} NOT NULL DEFAULT 'DRAFT',\n    \"ownerId\" INTEGER NOT NULL,\n"
+                f"    \"total\" DECIMAL(65,30) NOT NULL DEFAULT 0,\n\n    CONSTRAINT \"Invoice_pkey\" PRIMARY KEY (\"id\")\n);\n\n"
+                f"-- AddForeignKey\nALTER TABLE {table} ADD CONSTRAINT \"Invoice_ownerId_fkey\" FOREIGN KEY (\"ownerId\") "
+                f"REFERENCES {q(parent)}(\"id\") ON DELETE RESTRICT ON UPDATE CASCADE;")
+
+    def schema_files(self) -> dict[str, str]:
+        """schema.prisma as a folder of files: the datasource, then the enums of each schema."""
+        schemas = sorted({s for s, _ in self.enums})
+        multi = len(schemas) > 1
+        listed = f"\n  schemas  = [{', '.join(chr(34) + s + chr(34) for s in schemas)}]" if multi else ""
+        files = {"schema.prisma": (
+            'generator client {\n  provider        = "prisma-client-js"\n'
+            f'  previewFeatures = ["prismaSchemaFolder"{", " + chr(34) + "multiSchema" + chr(34) if multi else ""}]\n}}\n\n'
+            f'datasource db {{\n  provider = "postgresql"\n  url      = env("DATABASE_URL"){listed}\n}}\n')}
+        for schema in schemas:
+            blocks = []
+            for (s, name), values in sorted(self.enums.items()):
+                if s == schema:
+                    body = "".join(f"  {v}\n" for v in values)
+                    blocks.append(f"enum {name} {{\n{body}" + (f'\n  @@schema("{s}")\n' if multi else "") + "}\n")
+            files[f"{schema}_enums.prisma"] = "\n".join(blocks)
+        return files
 
     def nullability(self) -> str:
         table = self.r.choice(sorted(self.tables))
@@ -153,9 +213,12 @@ class _History:
     def migration(self, i: int) -> str:
         """One migration's script."""
         if i == 0:
-            return "\n\n".join([self.extension(), self.create_enum(), self.create_table(), self.create_table()]) + "\n"
-        if i in (3, 7):
+            first = [self.extension()] if self.wanted else []
+            return "\n\n".join([*first, self.create_enum(), self.create_table(), self.create_table()]) + "\n"
+        if i in _EXTENSION_AT and len(self.extensions) < len(self.wanted):
             return self.extension() + "\n"
+        if i == 5:
+            return self.second_schema() + "\n"
         roll = self.r.random()
         if roll < 0.04:
             return self.concurrent_index() + "\n"  # alone: PostgreSQL refuses it inside a multi-statement script
@@ -188,9 +251,15 @@ class _History:
         return body + "\n"
 
 
-def generate(n_migrations: int, seed: int = 0) -> dict[str, str]:
+def generate(n_migrations: int, seed: int = 0, extensions: tuple[str, ...] = EXTENSIONS) -> dict[str, str]:
     """``{folder name: migration.sql}`` for a history of *n_migrations*, the same for the same seed."""
-    h = _History(seed)
+    return project(n_migrations, seed, extensions)[0]
+
+
+def project(n_migrations: int, seed: int = 0, extensions: tuple[str, ...] = EXTENSIONS) -> tuple[dict[str, str], dict[str, str]]:
+    """The history of ``generate`` and its schema.prisma folder (``{file name: text}``), whose
+    enums are the ones the history leaves in the database."""
+    h = _History(seed, extensions)
     start = datetime(2022, 1, 1)
     out = {}
     for i in range(n_migrations):
@@ -199,7 +268,7 @@ def generate(n_migrations: int, seed: int = 0) -> dict[str, str]:
         if i % 97 == 50:
             slug += " copy"  # seen in real histories: a copied folder, with a space
         out[f"{stamp}_{slug}"] = h.migration(i)
-    return out
+    return out, h.schema_files()
 
 
 def write(folder: str | Path, scripts: dict[str, str]) -> Path:
@@ -210,6 +279,15 @@ def write(folder: str | Path, scripts: dict[str, str]) -> Path:
     for name, script in scripts.items():
         (root / name).mkdir(exist_ok=True)
         (root / name / "migration.sql").write_text(script, encoding="utf-8")
+    return root
+
+
+def write_schema(folder: str | Path, files: dict[str, str]) -> Path:
+    """Write a schema.prisma folder (the ``prismaSchemaFolder`` layout)."""
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
     return root
 
 

