@@ -186,3 +186,40 @@ def verify_text(report: ChainReport) -> str:
     if report.ok:
         return f"Audit chain OK: {report.events} events verified."
     return f"Audit chain BROKEN at event #{report.first_broken}: {report.reason}."
+
+
+def record_start(engine, settings, process: str) -> None:
+    """At a process's start (after the schema upgrade): audit the configuration if it changed."""
+    from bot.state.db import sessions
+
+    with sessions(engine).begin() as session:
+        config_seen(session, settings, process)
+
+
+def config_seen(session: Session, settings, process: str) -> AuditEvent | None:
+    """Record the configuration a process starts with, when it differs from the last one recorded.
+
+    Secrets never enter the event: URLs are reduced to user@host/db, tokens to "set".
+    """
+    view = settings.public_view()
+    fingerprint = hashlib.sha256(json.dumps(view, sort_keys=True, default=str).encode()).hexdigest()
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})  # two processes starting at once
+    last = session.execute(
+        select(AuditEvent).where(AuditEvent.event == "config_changed").order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar()
+    if last is not None and last.data.get("fingerprint") == fingerprint:
+        return None
+    before = last.data.get("config", {}) if last is not None else {}
+    changed = sorted(_changed_paths(before, view)) if last is not None else []
+    return record(session, event="config_changed", actor=process,
+                  data={"fingerprint": fingerprint, "changed": changed, "config": view,
+                        "previous": last.data.get("fingerprint") if last is not None else None})
+
+
+def _changed_paths(before: Any, after: Any, path: str = "") -> set[str]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        out: set[str] = set()
+        for key in set(before) | set(after):
+            out |= _changed_paths(before.get(key), after.get(key), f"{path}.{key}" if path else str(key))
+        return out
+    return set() if before == after else {path}

@@ -112,6 +112,7 @@ def run_clock(settings: Settings) -> int:
     """The ``clock`` process: bring the state schema up to date, then run the schedule until stopped."""
     from redis import Redis
 
+    from bot.audit import record_start
     from bot.state.db import make_engine, upgrade
 
     if not settings.redis_url:
@@ -119,6 +120,7 @@ def run_clock(settings: Settings) -> int:
     schedule = Schedule.from_settings(settings.digest)
     engine = make_engine(settings.state_url or "")
     upgrade(engine)
+    record_start(engine, settings, "clock")
     engine.dispose()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s clock %(levelname)s %(message)s")
     scheduler, job = make_scheduler(Redis.from_url(settings.redis_url), settings)

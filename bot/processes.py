@@ -14,11 +14,13 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 
 
-def start(settings: Settings) -> Runtime:
+def start(settings: Settings, process: str) -> Runtime:
+    from bot.audit import record_start
     from bot.state.db import upgrade
 
     rt = build(settings)
     upgrade(rt.engine)
+    record_start(rt.engine, settings, process)
     install(rt)
     return rt
 
@@ -45,7 +47,7 @@ def wsgi_app(rt: Runtime):
 
 
 def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:
-    rt = start(settings)
+    rt = start(settings, "web")
     if settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -103,7 +105,7 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
     import multiprocessing
     import os
 
-    rt = start(settings)
+    rt = start(settings, "worker")
     rt.engine.dispose()  # nothing pooled across the work horses' forks
     # The worker's own connection: blocking dequeues outlast the web's short socket timeouts.
     conn = Redis.from_url(settings.redis_url or "")

@@ -160,6 +160,37 @@ class Settings(BaseSettings):
     def approvers_for(self, env: EnvironmentSettings) -> list[str]:
         return list(env.approvers) if env.approvers is not None else list(self.approvers)
 
+    def public_view(self) -> dict[str, Any]:
+        """The configuration without secrets (URLs as user@host/db), for the audit trail."""
+        envs = {}
+        for name, env in sorted(self.environments.items()):
+            envs[name] = {
+                "database": _where(env.database_url), "admin": _where(env.admin_url), "shadow": _where(env.shadow_url),
+                "migrations": env.migrations if env.migrations else f"git {_where(env.git)}@{env.ref}:{env.path}",
+                "schema": env.schema_path, "protected": env.protected, "approvals_required": env.approvals_required,
+                "channel": env.channel, "approvers": env.approvers,
+            }
+        return {
+            "environments": envs,
+            "approvers": list(self.approvers),
+            "digest": self.digest.model_dump(),
+            "request_ttl_hours": self.request_ttl_hours,
+            "slack": {"bot_token": self.slack_bot_token is not None, "socket_mode": self.slack_app_token is not None},
+        }
+
+
+def _where(url: str | None) -> str | None:
+    """A URL reduced to what identifies the server and database: never a password."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    try:
+        host = f"{parts.hostname or 'localhost'}:{parts.port}" if parts.port else (parts.hostname or "localhost")
+    except ValueError:
+        host = "?"
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{user}{host}{parts.path}"
+
 
 def config_path(explicit: str | None = None) -> Path:
     """``--config``, else ``DRIFTBOT_CONFIG``, else ``./driftbot.toml``."""

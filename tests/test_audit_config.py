@@ -1,0 +1,40 @@
+"""Configuration changes seen at start-up land in the audit trail, without secrets."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from bot import audit
+from bot.settings import Settings
+from bot.state.db import make_engine, sessions, upgrade
+from bot.state.models import AuditEvent
+
+
+def settings(**prod):
+    env = {"database_url": "postgresql://ro:s3cret-pw@db.internal:5432/app", "migrations": "prisma/migrations", **prod}
+    return Settings(environments={"prod": env}, approvers=["U0AAA"], slack_bot_token="xoxb-secret-token")
+
+
+def config_events(engine):
+    with sessions(engine)() as s:
+        return list(s.execute(select(AuditEvent).where(AuditEvent.event == "config_changed").order_by(AuditEvent.id)).scalars())
+
+
+def test_first_start_then_only_changes_are_recorded(db):
+    engine = make_engine(db)
+    upgrade(engine)
+    audit.record_start(engine, settings(), "web")
+    audit.record_start(engine, settings(), "worker")  # same configuration: nothing new
+    audit.record_start(engine, settings(approvals_required=3, channel="C0DBOPS"), "worker")
+    first, second = config_events(engine)
+    assert first.actor == "web" and first.data["previous"] is None
+    assert second.actor == "worker" and second.data["previous"] == first.data["fingerprint"]
+    assert second.data["changed"] == ["environments.prod.approvals_required", "environments.prod.channel"]
+    assert second.data["config"]["environments"]["prod"]["database"] == "ro@db.internal:5432/app"
+    text = json.dumps([first.data, second.data])
+    assert "s3cret-pw" not in text and "xoxb-secret-token" not in text
+    with sessions(engine)() as s:
+        assert audit.verify(s).ok
+    engine.dispose()
