@@ -102,4 +102,8 @@ def run_demo(database_url: str | None = None) -> int:
     print(f"Built the demo's production database ({DEMO_DB}) from examples/shop.\n")
     result = run_check(settings, settings.environment("prod"))
     sys.stdout.write(status_text(result))
-    return 0 if result.state != "error" else 2
+    from bot.demo_queue import demo_settings, run_through_queue
+
+    queued_state, said = run_through_queue(demo_settings(settings, server, cache))
+    sys.stdout.write("\n" + said)
+    return 0 if result.state != "error" and queued_state == result.state else 2

@@ -39,6 +39,9 @@ class Runtime:
 
     @cached_property
     def slack(self):
+        """The Web API client, or None without a bot token (``driftbot demo``: results stay in the state database)."""
+        if self.settings.slack_bot_token is None:
+            return None
         from bot.slack.client import make_client
 
         return make_client(self.settings)

@@ -25,25 +25,34 @@ def _clean(blocks: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
     return json.loads(redact(json.dumps(blocks)))
 
 
-def post(client: WebClient, channel: str, text: str, blocks: list[dict] | None = None,
-         thread_ts: str | None = None) -> str:
-    """Post a message (in a thread when *thread_ts*); returns its ``ts``."""
+def post(client: WebClient | None, channel: str, text: str, blocks: list[dict] | None = None,
+         thread_ts: str | None = None) -> str | None:
+    """Post a message (in a thread when *thread_ts*); returns its ``ts``. Without a client (no
+    Slack configured, as in ``driftbot demo``) nothing is posted."""
+    if client is None:
+        return None
     resp = client.chat_postMessage(channel=channel, text=redact(text), blocks=_clean(blocks), thread_ts=thread_ts,
                                    unfurl_links=False)
     return resp["ts"]
 
 
-def update(client: WebClient, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
+def update(client: WebClient | None, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
+    if client is None:
+        return
     client.chat_update(channel=channel, ts=ts, text=redact(text), blocks=_clean(blocks))
 
 
-def ephemeral(client: WebClient, channel: str, user: str, text: str) -> None:
+def ephemeral(client: WebClient | None, channel: str, user: str, text: str) -> None:
+    if client is None:
+        return
     client.chat_postEphemeral(channel=channel, user=user, text=redact(text))
 
 
-def snippet(client: WebClient, channel: str, thread_ts: str | None, filename: str, content: str, title: str,
+def snippet(client: WebClient | None, channel: str, thread_ts: str | None, filename: str, content: str, title: str,
             comment: str | None = None) -> None:
     """Upload *content* as a snippet in the thread (``files_upload_v2``; SQL highlighted)."""
+    if client is None:
+        return
     client.files_upload_v2(
         channel=channel, thread_ts=thread_ts, filename=filename, title=title, content=redact(content),
         snippet_type="sql" if filename.endswith(".sql") else "text", initial_comment=comment,
