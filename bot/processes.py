@@ -18,9 +18,15 @@ def start(settings: Settings, process: str) -> Runtime:
     from bot.audit import record_start
     from bot.state.db import upgrade
 
-    rt = build(settings)
-    upgrade(rt.engine)
-    record_start(rt.engine, settings, process)
+    from bot.state.db import make_engine
+
+    engine = make_engine(settings.state_url or "")  # the upgrade may wait for another process's lock
+    try:
+        upgrade(engine)
+        record_start(engine, settings, process)
+    finally:
+        engine.dispose()
+    rt = build(settings, interactive=process == "web")
     install(rt)
     return rt
 

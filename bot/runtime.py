@@ -29,6 +29,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    interactive: bool = False  # the web process: every state-database call must fit in Slack's 3 seconds
 
     @cached_property
     def redis(self) -> Redis:
@@ -61,11 +62,17 @@ class Runtime:
         return env.approvals_required if env.protected else 1
 
 
-def build(settings: Settings) -> Runtime:
+def build(settings: Settings, interactive: bool = False) -> Runtime:
     from bot.state.db import make_engine, sessions
 
-    engine = make_engine(settings.state_url or "")
-    return Runtime(settings=settings, engine=engine, sessions=sessions(engine))
+    kwargs = {}
+    if interactive:
+        # Fail fast, so the listener still answers within 3 s when the state database is away or stuck.
+        kwargs["connect_args"] = {"connect_timeout": 1, "application_name": "driftbot-web",
+                                  "options": "-c statement_timeout=1500 -c lock_timeout=1000"}
+        kwargs["pool_timeout"] = 1
+    engine = make_engine(settings.state_url or "", **kwargs)
+    return Runtime(settings=settings, engine=engine, sessions=sessions(engine), interactive=interactive)
 
 
 def current() -> Runtime:
@@ -73,15 +80,17 @@ def current() -> Runtime:
     pid = os.getpid()
     if pid not in _current:
         inherited = next(iter(_current.values()), None)
+        interactive = False
         if inherited is not None:
             settings = inherited.settings  # a forked child: same settings, its own connections
+            interactive = inherited.interactive
             inherited.engine.dispose(close=False)  # leave the parent's sockets to the parent
         else:
             from bot.settings import load_settings
 
             settings = load_settings()
         _current.clear()
-        _current[pid] = build(settings)
+        _current[pid] = build(settings, interactive)
     return _current[pid]
 
 

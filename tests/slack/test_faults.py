@@ -129,3 +129,14 @@ def test_slack_429_and_500_are_retried_and_nothing_is_lost(bot_env, stub):
     request = _request_message(stub, 1)
     click(url, "approve", "1", "UBO", request)
     stub.wait_for(lambda: "(1 of 2)" in json.dumps(_request_message(stub, 1)["blocks"]), what="the update after 503s")
+
+
+def test_state_database_gone_the_asker_is_told_in_time(bot_env, stub, pg_url):
+    url = bot_env.start_web()
+    assert "Checking" in json.loads(command(url, "status prod")[1])["text"]
+    state = bot_env.env["DRIFTBOT_STATE_URL"].rsplit("/", 1)[1]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{state}" WITH (FORCE)')
+    status, body, took = command(url, "status prod")
+    assert status == 200 and took < 3
+    assert "state database is unreachable" in json.loads(body)["text"]
