@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -70,6 +70,14 @@ def create_request(session: Session, plan: Plan, *, requester: str, approvals_re
                  data={"kind": plan.kind, "args": plan.arguments, "sql": plan.sql, "plan_hash": plan.hash,
                        "fingerprint": plan.fingerprint, "approvals_required": approvals_required})
     return req
+
+
+def open_request_for(session: Session, plan_hash: str) -> Request | None:
+    """The open request for exactly this plan, if any; serialised per plan so two proposals make one request."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:h))"), {"h": plan_hash})
+    return session.execute(
+        select(Request).where(Request.plan_hash == plan_hash, Request.status.in_(OPEN + ("executing",)))
+    ).scalars().first()
 
 
 def _cas(session: Session, request_id: int, expected: tuple[str, ...], new: str, **values) -> bool:

@@ -26,7 +26,7 @@ from bot.plans import Plan, make_plan
 from bot.runtime import Runtime, current
 from bot.settings import EnvironmentSettings
 from bot.slack import notify, views
-from bot.state.models import Check, Execution, Request
+from bot.state.models import AuditEvent, Check, Execution, Request
 
 log = logging.getLogger(__name__)
 
@@ -182,10 +182,16 @@ def propose_job(*, environment: str, kind: str, args: dict[str, Any], requester:
                 s.flush()
                 check_id = check.id
         with rt.sessions.begin() as s:
-            req = approvals.create_request(s, plan, requester=requester, approvals_required=rt.approvals_required(env),
-                                           ttl_hours=rt.settings.request_ttl_hours, channel=channel,
-                                           thread_ts=thread_ts, check_id=check_id)
-            rid = req.id
+            existing = approvals.open_request_for(s, plan.hash)
+            if existing is None:
+                req = approvals.create_request(s, plan, requester=requester, approvals_required=rt.approvals_required(env),
+                                               ttl_hours=rt.settings.request_ttl_hours, channel=channel,
+                                               thread_ts=thread_ts, check_id=check_id)
+                rid = req.id
+        if existing is not None:  # a double click, or Slack delivering the same click twice
+            notify.ephemeral(rt.slack, channel, requester,
+                             f"Request #{existing.id} for this exact change is already open ({existing.status}).")
+            return existing.id
     except DriftbotError as exc:
         notify.ephemeral(rt.slack, channel, requester, f"No request was created: {exc}")
         return None
@@ -198,6 +204,19 @@ def propose_job(*, environment: str, kind: str, args: dict[str, Any], requester:
     return rid
 
 
+def propose_failed(job, connection, exc_type, exc_value, tb) -> None:
+    """RQ's failure callback for a propose job (an error, or its worker died): the requester is told."""
+    kw = job.kwargs or {}
+    try:
+        rt = current()
+        notify.ephemeral(rt.slack, kw.get("channel"), kw.get("requester"),
+                         f"Your request on {kw.get('environment')} could not be prepared "
+                         f"({'its worker stopped' if exc_type and exc_type.__name__ == 'AbandonedJobError' else 'an error on driftbot’s side'}). "
+                         "Nothing was created; try again.")
+    except Exception:  # reporting must never raise inside RQ's failure handling
+        log.warning("could not report failed propose job %s", job.id)
+
+
 def refresh_request_message(rt: Runtime, request_id: int) -> None:
     """Re-render the request message from the database (buttons, who approved, what ran)."""
     with rt.sessions() as s:
@@ -208,7 +227,9 @@ def refresh_request_message(rt: Runtime, request_id: int) -> None:
         who = approvals.approvers_of(s, req.id, req.plan_hash)
         who = [u for u in who if u != req.requester]
         ex = s.execute(select(Execution).where(Execution.request_id == req.id)).scalar_one_or_none()
-    text, blocks = views.request_message(req, who, ex, groups=rt.settings.approvers_for(env))
+        audit_id = s.execute(select(AuditEvent.id).where(AuditEvent.request_id == req.id)
+                             .order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    text, blocks = views.request_message(req, who, ex, groups=rt.settings.approvers_for(env), audit_id=audit_id)
     notify.update(rt.slack, req.channel, req.message_ts, text, blocks)
 
 

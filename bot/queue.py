@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
-from rq import Queue
+from rq import Callback, Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 
 from bot.runtime import Runtime
@@ -50,7 +51,7 @@ def enqueue_check(rt: Runtime, check_id: int) -> str:
 
 
 def enqueue_propose(rt: Runtime, **kwargs) -> str:
-    job = queue(rt, DRIFT).enqueue("bot.jobs.propose_job", kwargs=kwargs,
+    job = queue(rt, DRIFT).enqueue("bot.jobs.propose_job", kwargs=kwargs, on_failure=Callback("bot.jobs.propose_failed"),
                                    job_timeout=rt.settings.check_job_timeout_s, result_ttl=3600, failure_ttl=7 * 86400)
     return job.id
 
@@ -111,6 +112,9 @@ def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, list[int]]:
     from bot.state.models import Check, Execution, Request
 
     now = now or datetime.now(timezone.utc)
+    # RQ's own detection of abandoned jobs (its failure callbacks report a dead propose job).
+    for base in (DRIFT, EXECUTE):
+        StartedJobRegistry(queue_name(rt, base), connection=rt.redis).cleanup()
     grace = timedelta(seconds=rt.settings.heartbeat_s * 3)
     done: dict[str, list[int]] = {"lost_checks": [], "interrupted": [], "requeued": [], "expired": []}
 

@@ -51,7 +51,28 @@ def _history_line(result: CheckResult) -> str | None:
         parts.append(f"{len(h.modified)} edited after apply")
     if h.missing_locally:
         parts.append(f"{len(h.missing_locally)} only in the database")
-    return "*History* " + " · ".join(parts)
+    if h.applied_by_hand:
+        parts.append(f"{len(h.applied_by_hand)} run by hand, never recorded")
+    code, says = h.prisma_status()
+    prisma = f"\n_`prisma migrate status` would say: {says}_" if code == 0 and not h.in_sync else ""
+    return "*History* " + " · ".join(parts) + prisma
+
+
+def _preview_line(result: CheckResult) -> str | None:
+    """Whether `prisma migrate deploy` would succeed now (issue #8), when migrations are pending."""
+    p = result.deploy_preview
+    if p is None:
+        return None
+    if not p.available:
+        line = f"*Deploy preview* unavailable: {p.error.removeprefix('preview unavailable: ')}"
+    elif p.ok:
+        line = "*Deploy preview* `prisma migrate deploy` would apply every pending migration"
+    else:
+        where = f"\n```\n{p.statement}\n```" if p.statement else ""
+        line = f"*Deploy preview* `prisma migrate deploy` would fail at `{p.migration}`: {p.error}{where}"
+    if p.caveats and (p.ok or not p.available):
+        line += f"\n_Without data, {len(p.caveats)} statement(s) can still fail on real rows (NOT NULL, unique, foreign keys): see the thread._"
+    return line[:SECTION_LIMIT]
 
 
 def check_message(result: CheckResult, check_id: int, requested_by: str | None,
@@ -62,10 +83,14 @@ def check_message(result: CheckResult, check_id: int, requested_by: str | None,
     notes: list[str] = []
     if result.error:
         blocks.append(_section(f"{result.error}"))
-        return first, blocks, notes
+        if result.history is None:
+            return first, blocks, notes
     line = _history_line(result)
     if line:
         blocks.append(_section(line))
+    preview = _preview_line(result)
+    if preview:
+        blocks.append(_section(preview))
     if result.schema.checked:
         if result.schema.summary:
             summary = "\n".join(result.schema.summary)
@@ -108,11 +133,17 @@ def finding_lines(result: CheckResult) -> str:
     for f in result.findings:
         fix = f" Fix: `{f.action.command}`" if f.action.command else ""
         lines.append(f"• *[{f.case}]* {f.title} {f.detail}{fix}".rstrip())
+    if result.history is not None:
+        lines += [f"• _Prisma does not say:_ {note}" for note in result.history.prisma_blind_spots]
+    p = result.deploy_preview
+    if p is not None and p.caveats:
+        lines.append("• _Deploy preview has no data; these can still fail on real rows:_")
+        lines += [f"    ◦ `{c}`" for c in p.caveats]
     return "\n".join(lines)
 
 
 def request_message(req: Request, approvers: list[str], execution: Execution | None = None,
-                    groups: list[str] | None = None) -> tuple[str, list[dict]]:
+                    groups: list[str] | None = None, audit_id: int | None = None) -> tuple[str, list[dict]]:
     first = f"Request #{req.id} by <@{req.requester}> on *{req.environment}*: {req.status}"
     sql = req.sql if len(req.sql) <= SECTION_LIMIT - 200 else req.sql[: SECTION_LIMIT - 260] + "\n… (full SQL in the thread snippet)"
     who = ", ".join(f"<@{u}>" for u in approvers) or "nobody yet"
@@ -140,7 +171,8 @@ def request_message(req: Request, approvers: list[str], execution: Execution | N
     elif status in ("succeeded", "failed") and execution is not None:
         took = f" in {execution.duration_ms:.0f} ms" if execution.duration_ms is not None else ""
         verdict = "Ran" if status == "succeeded" else "Failed"
-        blocks.append(_section(f"{verdict}{took} by {execution.worker or 'a worker'} · approved by {who}"
+        trail = f" · audit #{audit_id}" if audit_id else ""
+        blocks.append(_section(f"{verdict}{took} by {execution.worker or 'a worker'} · approved by {who}{trail}"
                                + (f"\n{execution.message}" if execution.message else "")))
     else:
         by = f" by <@{req.decided_by}>" if req.decided_by else ""

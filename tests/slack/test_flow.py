@@ -53,7 +53,9 @@ def test_status_to_two_approvals_to_executed_resolve_and_enum(bot_env, stub, db)
 
     fix = labels[f"Resolve {FAILED} --applied"]
     click(url, fix["action_id"], fix["value"], "UANA", result)
+    click(url, fix["action_id"], fix["value"], "UANA", result)  # a double click makes one request
     request = _request_message(stub, 1)
+    _ephemeral(stub, "UANA", "Request #1 for this exact change is already open")
     assert request["thread_ts"] == result["ts"]  # the request lives in the check's thread
     assert [b["text"]["text"] for b in buttons(request)] == ["Approve", "Reject", "Cancel"]
     approve = buttons(request)[0]
@@ -76,7 +78,7 @@ def test_status_to_two_approvals_to_executed_resolve_and_enum(bot_env, stub, db)
     final = stub.wait_for(lambda: (m := _request_message(stub, 1)) and "succeeded" in m["text"] and m, what="final request")
     assert buttons(final) == []
     shown = json.dumps(final["blocks"])
-    assert "Ran in" in shown and "<@UBO>, <@UCY>" in shown
+    assert "Ran in" in shown and "<@UBO>, <@UCY>" in shown and "audit #" in shown
 
     # The enum, requested by command; approvers UBO and UDI.
     status, body, _ = command(url, "enum prod MediaKind VIDEO", user="UCY")

@@ -124,3 +124,23 @@ def test_schema_drift_comes_with_its_catch_up_sql_as_a_snippet_in_the_thread(bot
     snippet = stub.wait_for(lambda: next((f for f in stub.files.values() if f.get("channel")), None), what="the snippet")
     assert snippet["name"] == "drift-prod-catch-up.sql" and snippet["snippet_type"] == "sql"
     assert snippet["thread_ts"] == result["ts"] and 'CREATE TABLE "staff"' in snippet["content"]
+
+
+def test_a_propose_job_that_dies_is_reported_to_the_requester(bot_env, stub, redis_url):
+    from redis import Redis
+    from rq.exceptions import AbandonedJobError
+    from rq.job import Job
+
+    from bot import runtime
+    from bot.jobs import propose_failed
+    from bot.runtime import install
+
+    install(_in_process_runtime(bot_env))
+    job = Job.create("bot.jobs.propose_job", kwargs={"environment": "prod", "requester": "UANA", "channel": CHANNEL},
+                     connection=Redis.from_url(redis_url))
+    try:
+        propose_failed(job, None, AbandonedJobError, AbandonedJobError(), None)
+    finally:
+        runtime._current.clear()
+    [said] = stub.ephemerals("UANA")
+    assert "could not be prepared (its worker stopped)" in said["text"] and "Nothing was created" in said["text"]
