@@ -125,7 +125,11 @@ def open_requests(rt: Runtime) -> str:
                          .order_by(Request.id)).scalars().all()
     if not rows:
         return "No open requests."
-    return "\n".join(f"• #{r.id} *{r.environment}* `{r.kind}` {r.args} by <@{r.requester}> · {r.status}" for r in rows)
+    return "\n".join(
+        f"• Request #{r.id} on *{r.environment}*: `{r.kind}` "
+        + " ".join(f"{k}=`{v}`" for k, v in sorted(r.args.items()))
+        + f" by <@{r.requester}> · {r.status} · expires <!date^{int(r.expires_at.timestamp())}^{{date_short_pretty}} {{time}}|soon>"
+        for r in rows)
 
 
 def on_propose(rt: Runtime, value: str, user: str, channel: str, message_ts: str | None) -> str:

@@ -46,11 +46,13 @@ def test_a_plan_that_changed_after_approval_is_refused_and_approvals_reset(bot_e
 
 
 def test_an_expired_request_is_closed_by_the_sweeper(bot_env, stub):
-    bot_env.env["DRIFTBOT_REQUEST_TTL_HOURS"] = str(1.5 / 3600)  # 1.5 s
+    bot_env.env["DRIFTBOT_REQUEST_TTL_HOURS"] = str(4 / 3600)  # 4 s
     url = bot_env.start_web()
     bot_env.start_worker()
     command(url, "enum prod MediaKind VIDEO")
     request = _request_message(stub, 1)
+    listed = json.loads(command(url, "requests")[1])["text"]
+    assert listed.startswith("• Request #1 on *prod*: `add_enum_value` enum=`MediaKind` value=`VIDEO` by <@UANA>")
     stub.wait_for(lambda: "expired" in (_request_message(stub, 1)["text"] or ""), what="the expiry")
     assert not any(b["type"] == "actions" for b in _request_message(stub, 1)["blocks"])
     click(url, "approve", "1", "UBO", request)
