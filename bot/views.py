@@ -22,7 +22,8 @@ def status_text(result: CheckResult) -> str:
     lines = [headline(result)]
     if result.error:
         lines.append(f"  {result.error}")
-        return "\n".join(lines) + "\n"
+        if result.history is None:
+            return "\n".join(lines) + "\n"
     h = result.history
     if h is not None and h.managed:
         parts = [f"{len(h.local)} migrations, {len(h.applied)} applied"]

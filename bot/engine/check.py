@@ -58,9 +58,15 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
             error=str(exc),
             duration_ms=(time.perf_counter() - started) * 1000,
         )
+    state, error = decide_state(verdict, report), None
+    if schema and not report.checked and state == "in_sync":
+        # A clean history is not "in sync" when the schema could not be compared: scripts must not read
+        # a skipped schema check as all clear.
+        state, error = "error", f"Schema drift could not be checked: {report.reason}."
     return CheckResult(
         environment=env.name,
-        state=decide_state(verdict, report),
+        state=state,
+        error=error,
         history=verdict,
         schema=report,
         findings=tuple(findings),

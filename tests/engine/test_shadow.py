@@ -105,7 +105,10 @@ def test_without_shadow_url_a_role_without_createdb_means_not_checked(db, pg_url
     finally:
         with psycopg.connect(db, autocommit=True) as conn:
             conn.execute(grant.format(sql.SQL("REVOKE"), sql.SQL("FROM"), sql.Identifier(role_without_createdb)))
-    assert result.state == "in_sync", result.error  # history fine; schema honestly "not checked", never silently skipped
+    # history fine, schema honestly "not checked": never silently skipped, and never read as all clear
+    assert result.state == "error" and result.exit_code == 2
+    assert result.history is not None and result.history.in_sync
+    assert result.error.startswith("Schema drift could not be checked: no shadow_url is set")
     assert not result.schema.checked
     assert f"role `{role_without_createdb}` may not CREATE DATABASE" in result.schema.reason
 

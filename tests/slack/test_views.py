@@ -1,0 +1,56 @@
+"""The check message says what Prisma hides: work run by hand, the deploy preview, and Prisma's wrong "up to date"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.engine.check import run_check
+from bot.settings import Settings
+from bot.slack.views import check_message, finding_lines
+from tests.factory import INIT, deploy, execute, write_migrations
+
+M1, M2, M3 = "20250101000000_init", "20250102000000_staff", "20250103000000_more"
+STAFF = 'CREATE TABLE "staff" ("id" SERIAL NOT NULL, "name" TEXT NOT NULL, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"));\n'
+MORE = 'ALTER TABLE "User" ADD COLUMN "age" INTEGER NOT NULL;\n'
+
+
+def result_for(db, pg_url, folder: Path, tmp_path):
+    s = Settings(environments={"prod": {"database_url": db, "shadow_url": pg_url, "migrations": str(folder)}},
+                 cache_dir=tmp_path / "cache")
+    return run_check(s, s.environment("prod"))
+
+
+def text_of(blocks) -> str:
+    return "\n".join(b["text"]["text"] for b in blocks if b.get("type") == "section")
+
+
+def test_message_shows_by_hand_work_and_the_deploy_preview(db, pg_url, tmp_path):
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: STAFF, M3: MORE})
+    deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
+    execute(db, STAFF)
+    result = result_for(db, pg_url, folder, tmp_path)
+    _, blocks, _ = check_message(result, 1, "U1")
+    body = text_of(blocks)
+    assert "1 run by hand, never recorded" in body
+    assert f"*Deploy preview* `prisma migrate deploy` would fail at `{M2}`: ERROR: relation \"staff\" already exists" in body
+    lines = finding_lines(result)
+    assert f"[B']* Migration {M2} is pending, but the database already has every change it makes" in lines
+
+
+def test_message_says_when_prisma_would_wrongly_say_up_to_date(db, pg_url, tmp_path):
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: STAFF})
+    deploy(db, folder)
+    (folder / M2 / "migration.sql").write_text(STAFF + "-- edited\n")
+    result = result_for(db, pg_url, folder, tmp_path)
+    body = text_of(check_message(result, 1, None)[1])
+    assert "1 edited after apply" in body and "`prisma migrate status` would say: Database schema is up to date!" in body
+    assert "_Prisma does not say:_ " + M2 + " was edited after it was applied" in finding_lines(result)
+
+
+def test_preview_caveats_reach_the_thread(db, pg_url, tmp_path):
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M3: MORE})
+    deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
+    result = result_for(db, pg_url, folder, tmp_path)
+    body = text_of(check_message(result, 1, None)[1])
+    assert "would apply every pending migration" in body and "can still fail on real rows" in body
+    assert f'`{M3}: ALTER TABLE "User" ADD COLUMN "age" INTEGER NOT NULL;' in finding_lines(result)
