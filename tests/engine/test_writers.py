@@ -183,8 +183,14 @@ def test_render_add_enum_value_round_trips_through_postgres(db):
 
 
 def test_add_enum_value_refuses_unknown_enum_and_bad_names(db):
+    execute(db, 'CREATE TABLE "User" (id int)')
     with pytest.raises(Refused, match="no enum"):
         writers.add_enum_value(db, "Nope", "X")
+    with pytest.raises(Refused) as err:  # a quote in the name is quoted, never pasted: just no such enum
+        writers.add_enum_value(db, 'Media"; DROP TABLE "User"; --', "X")
+    assert "\n" not in str(err.value) and "nothing was changed" in str(err.value)
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT to_regclass('\"User\"')").fetchone()[0] is not None
     with pytest.raises(InvalidName):
         writers.add_enum_value(db, "E" * 64, "X")
     with pytest.raises(InvalidName):
