@@ -35,10 +35,11 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
             verdict = history_mod.classify(migrations, rows)
             if verdict.missing_locally:
                 verdict = dataclasses.replace(verdict, missing_locally_refs=_where_else(source, verdict.missing_locally))
-            preview = None
+            preview, unreplayable = None, False
             if schema:
                 outcome = check_schema(settings, env, migrations, verdict, conn, target)
                 report, found, preview = outcome.report, list(outcome.findings), outcome.preview
+                unreplayable = outcome.unreplayable
                 if outcome.by_hand:
                     verdict = with_by_hand(verdict, outcome.by_hand)
             else:
@@ -60,9 +61,10 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
         )
     state, error = decide_state(verdict, report), None
     if schema and not report.checked and state == "in_sync":
-        # A clean history is not "in sync" when the schema could not be compared: scripts must not read
-        # a skipped schema check as all clear.
-        state, error = "error", f"Schema drift could not be checked: {report.reason}."
+        if unreplayable:  # the migrations cannot build a database: a problem found in the history
+            state = "drifted"
+        else:  # a skipped schema check (no usable shadow) must not read as all clear
+            state, error = "error", f"Schema drift could not be checked: {report.reason}."
     return CheckResult(
         environment=env.name,
         state=state,

@@ -9,7 +9,6 @@ unique change can still fail on real rows: those statements are named.
 
 from __future__ import annotations
 
-import re
 from typing import Callable
 
 import psycopg
@@ -27,7 +26,6 @@ from bot.errors import DriftbotError
 # SQLSTATEs that mean "the thing this statement needs is not there": with objects the
 # baseline cannot express (functions, triggers, domains...), the preview cannot tell.
 _NEEDS_SOMETHING = {"42883", "42704", "3F000", "42P01"}
-_EXTENSION_MISSING = re.compile(r'extension "([^"]+)" is not available|could not open extension control file "[^"]*/([^"/]+)\.control"')
 
 
 def pending_for_deploy(verdict: HistoryVerdict, migrations: Migrations) -> tuple[LocalMigration, ...]:
@@ -128,9 +126,8 @@ def deploy_preview(
         return _unavailable(f"the shadow server is unavailable: {exc}", caveats)
     if error is None:
         return DeployPreview(ok=True, caveats=caveats)
-    missing_ext = _EXTENSION_MISSING.search(error.message)
-    if missing_ext and target_extensions is not None:
-        name = missing_ext.group(1) or missing_ext.group(2)
+    name = error.missing_extension
+    if name and target_extensions is not None:
         if name in target_extensions:  # the shadow server lacks it, the target has it
             return _unavailable(f"{error.migration} needs extension {name}, which the target's server has but the "
                                 "shadow server lacks", caveats)

@@ -21,12 +21,22 @@ from bot.engine.writers import CREATE_TABLE
 TABLE = "_prisma_migrations"
 
 
+_EXTENSION_MISSING = re.compile(
+    r'extension "([^"]+)" is not available|could not open extension control file "[^"]*/([^"/]+)\.control"')
+
+
 @dataclass(frozen=True)
 class ScriptError:
     migration: str
     sqlstate: str | None
     message: str
     statement: str | None  # the failing statement, when PostgreSQL gives its position
+
+    @property
+    def missing_extension(self) -> str | None:
+        """The extension the server lacks, when that is why the script failed."""
+        found = _EXTENSION_MISSING.search(self.message)
+        return (found.group(1) or found.group(2)) if found else None
 
     @property
     def logs(self) -> str:

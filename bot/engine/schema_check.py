@@ -167,6 +167,7 @@ class SchemaOutcome:
     findings: tuple[Finding, ...] = ()
     by_hand: tuple[ByHand, ...] = ()
     preview: DeployPreview | None = None
+    unreplayable: bool = False  # the history itself cannot be replayed: a problem found, not a skipped check
 
 
 def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict, conn: psycopg.Connection,
@@ -193,6 +194,11 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
             return SchemaOutcome(SchemaReport(checked=False, reason=str(exc)))
         except DatabaseUnreachable as exc:
             return SchemaOutcome(SchemaReport(checked=False, reason=f"the shadow server is unavailable: {exc}"))
+        if result.error is not None and result.error.missing_extension:
+            e = result.error
+            reason = (f"the shadow server lacks extension {e.missing_extension}, which migration {e.migration} needs; "
+                      "install it there or set shadow_url to a server that has it")
+            return SchemaOutcome(SchemaReport(checked=False, reason=reason))
         if result.error is not None:
             e = result.error
             statement = e.statement
@@ -203,7 +209,7 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
                 f"The history cannot be replayed (as Prisma's shadow database would).{where}",
             )
             reason = f"migration {e.migration} cannot be replayed: {e.message.splitlines()[0]}"
-            return SchemaOutcome(SchemaReport(checked=False, reason=reason), (unreplayable,))
+            return SchemaOutcome(SchemaReport(checked=False, reason=reason), (unreplayable,), unreplayable=True)
         replayed = result.snapshot
     else:
         replayed = empty(tuple(dict.fromkeys(scopes)), target.schema)

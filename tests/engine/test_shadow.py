@@ -148,3 +148,17 @@ def test_target_unreachable_mid_check_is_an_error_and_leaves_no_scratch(db, pg_u
         with pytest.raises(DatabaseUnreachable, match="connection was lost"):
             check_schema(s, s.environment("prod"), migrations, verdict, conn, parse_url(db))
     assert mine(pg_url) == []
+
+
+def test_a_shadow_lacking_an_applied_migrations_extension_is_not_a_finding(db, pg_url, tmp_path):
+    """The migration is recorded as applied on the target; only the shadow server lacks its extension:
+    the schema could not be checked (exit 2), and that is not a problem of the history."""
+    from bot.engine import writers
+
+    folder = write_migrations(tmp_path / "m", {M1: 'CREATE EXTENSION IF NOT EXISTS "no_such_extension_x";'})
+    writers.resolve_applied(db, read_folder(folder), M1)
+    s = Settings(environments={"prod": {"database_url": db, "shadow_url": pg_url, "migrations": str(folder)}},
+                 cache_dir=tmp_path / "cache")
+    result = run_check(s, s.environment("prod"))
+    assert result.state == "error" and result.exit_code == 2 and result.findings == ()
+    assert "the shadow server lacks extension no_such_extension_x" in result.schema.reason
