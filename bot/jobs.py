@@ -16,7 +16,7 @@ from typing import Any, Callable
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import approvals, audit
+from bot import approvals, audit, trends
 from bot import queue as q
 from bot.engine import sources, writers
 from bot.engine.check import run_check
@@ -75,16 +75,18 @@ def check_job(check_id: int) -> str:
                      data={"check_id": check_id, "state": result.state, "fingerprint": result.fingerprint,
                            "error": result.error})
         check = s.get(Check, check_id)
-    post_check(rt, check, result)
+        since = trends.drifted_since(s, env_name)
+    post_check(rt, check, result, since)
     return result.state
 
 
-def post_check(rt: Runtime, check: Check, result: CheckResult) -> None:
-    """The result in every channel that asked; findings and the SQL snippet in its thread."""
+def post_check(rt: Runtime, check: Check, result: CheckResult, since: datetime | None = None) -> None:
+    """The result in every channel that asked; findings and the SQL snippet in its thread.
+    *since*: when the environment's current out-of-sync spell began (shown in the headline)."""
     channels = [check.channel] + [w.get("channel") for w in check.watchers or []]
     first_ts = None
     for channel in dict.fromkeys(c for c in channels if c):
-        text, blocks, notes = views.check_message(result, check.id, check.requested_by)
+        text, blocks, notes = views.check_message(result, check.id, check.requested_by, since)
         ts = notify.post(rt.slack, channel, text, blocks)
         first_ts = first_ts or ts
         lines = views.finding_lines(result)

@@ -123,6 +123,7 @@ def test_schema_drift_comes_with_its_catch_up_sql_as_a_snippet_in_the_thread(bot
     command(url, "diff prod")
     result = _result_message(stub)
     assert "*Schema*" in json.dumps(result["blocks"]) and "staff" in json.dumps(result["blocks"])
+    assert " · since " in result["text"]  # the start of the out-of-sync spell (this first drifted check)
     snippet = stub.wait_for(lambda: next((f for f in stub.files.values() if f.get("channel")), None), what="the snippet")
     assert snippet["name"] == "drift-prod-catch-up.sql" and snippet["snippet_type"] == "sql"
     assert snippet["thread_ts"] == result["ts"] and 'CREATE TABLE "staff"' in snippet["content"]
