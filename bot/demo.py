@@ -102,6 +102,9 @@ def run_demo(database_url: str | None = None) -> int:
     print(f"Built the demo's production database ({DEMO_DB}) from examples/shop.\n")
     result = run_check(settings, settings.environment("prod"))
     sys.stdout.write(status_text(result))
+    if result.schema.sql:
+        sys.stdout.write("\nThe catch-up SQL (`driftbot diff prod`; in Slack, a snippet in the thread):\n\n")
+        sys.stdout.write(result.schema.sql.rstrip("\n") + "\n")
     from bot.demo_queue import demo_settings, run_through_queue
 
     queued_state, said = run_through_queue(demo_settings(settings, server, cache))

@@ -1,0 +1,28 @@
+"""`driftbot demo` end to end: the README's first command shows the whole job."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_shows_history_problems_schema_drift_sql_and_the_queue(pg_url, redis_url, tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "REDIS_URL": redis_url,
+           "DRIFTBOT_QUEUE_PREFIX": f"demo-test-{os.getpid()}:"}
+    done = subprocess.run([str(Path(sys.executable).parent / "driftbot"), "demo", "--database-url", pg_url],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    for needle in (
+        "prod has a FAILED migration",
+        "1 pending · 1 failed · 1 edited after apply",
+        "[+] Added tables\n    - case_milestones\n    - staff\n    - vendor_candidates",
+        "[C] Enum `MediaKind` lacks the value `VIDEO` that schema.prisma has.",
+        "Deploy preview: 20250120000000_unique_case_ref would fail: P3009",
+        '-- CreateTable\nCREATE TABLE "staff" (',
+        "Through the worker queue",
+    ):
+        assert needle in out, needle
+    assert "state failed" in out.rsplit("Through the worker queue", 1)[1]  # the queued check agrees
