@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
+from bot.engine.history import HistoryVerdict
 from bot.engine.result import CheckResult
 
 HEADLINES = {
@@ -12,6 +15,22 @@ HEADLINES = {
     "not_managed": "is not managed by Prisma Migrate",
     "error": "could not be checked",
 }
+
+
+def history_parts(h: HistoryVerdict, name: Callable[[str], str] | None = None) -> list[str]:
+    """The history in counts (shared by the terminal and Slack views); *name* formats failed names when given."""
+    parts = [f"{len(h.local)} migrations, {len(h.applied)} applied"]
+    if h.pending:
+        parts.append(f"{len(h.pending)} pending")
+    if h.failed:
+        parts.append(f"{len(h.failed)} failed" + (": " + ", ".join(name(f.name) for f in h.failed) if name else ""))
+    if h.modified:
+        parts.append(f"{len(h.modified)} edited after apply")
+    if h.missing_locally:
+        parts.append(f"{len(h.missing_locally)} only in the database")
+    if h.applied_by_hand:
+        parts.append(f"{len(h.applied_by_hand)} run by hand, never recorded")
+    return parts
 
 
 def headline(result: CheckResult) -> str:
@@ -26,16 +45,7 @@ def status_text(result: CheckResult) -> str:
             return "\n".join(lines) + "\n"
     h = result.history
     if h is not None and h.managed:
-        parts = [f"{len(h.local)} migrations, {len(h.applied)} applied"]
-        if h.pending:
-            parts.append(f"{len(h.pending)} pending")
-        if h.failed:
-            parts.append(f"{len(h.failed)} failed")
-        if h.modified:
-            parts.append(f"{len(h.modified)} edited after apply")
-        if h.missing_locally:
-            parts.append(f"{len(h.missing_locally)} only in the database")
-        lines.append("History: " + " · ".join(parts))
+        lines.append("History: " + " · ".join(history_parts(h)))
         code, says = h.prisma_status()
         lines.append(f"Prisma `migrate status` would say: {says} (exit {code})")
     if result.schema.checked:

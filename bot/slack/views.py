@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.engine.result import CheckResult
+from bot.views import history_parts
 from bot.state.models import Execution, Request
 
 ICONS = {
@@ -42,17 +43,7 @@ def _history_line(result: CheckResult) -> str | None:
     h = result.history
     if h is None or not h.managed:
         return None
-    parts = [f"{len(h.local)} migrations, {len(h.applied)} applied"]
-    if h.pending:
-        parts.append(f"{len(h.pending)} pending")
-    if h.failed:
-        parts.append(f"{len(h.failed)} failed: " + ", ".join(f"`{f.name}`" for f in h.failed))
-    if h.modified:
-        parts.append(f"{len(h.modified)} edited after apply")
-    if h.missing_locally:
-        parts.append(f"{len(h.missing_locally)} only in the database")
-    if h.applied_by_hand:
-        parts.append(f"{len(h.applied_by_hand)} run by hand, never recorded")
+    parts = history_parts(h, name=lambda n: f"`{n}`")
     code, says = h.prisma_status()
     prisma = f"\n_`prisma migrate status` would say: {says}_" if code == 0 and not h.in_sync else ""
     return "*History* " + " · ".join(parts) + prisma
