@@ -121,3 +121,9 @@ def test_new_enum_values_are_added_never_recreated(databases):
 def test_no_drift_renders_nothing(databases):
     ops = _ops(databases, BASE, "")
     assert ops == () and render_summary(ops) == () and render_sql(ops) == "-- This is an empty migration.\n"
+
+
+def test_removed_views_share_one_block(databases):
+    base = BASE + 'CREATE VIEW "v_a" AS SELECT 1 AS x; CREATE VIEW "v_b" AS SELECT 2 AS y;'
+    summary = render_summary(_ops(databases, base, 'DROP VIEW "v_a"; DROP VIEW "v_b";'))
+    assert list(summary) == ["[-] Removed views", "  - v_a", "  - v_b"]

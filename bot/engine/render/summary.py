@@ -81,7 +81,7 @@ def _items(op: d.Operation) -> list[tuple[int, str, list[str]]]:
     if isinstance(op, d.DropTable):
         return [(_REMOVED_TABLE, "", [f"  - {op.table.name}"])]
     if isinstance(op, d.DropView):
-        return [(_REMOVED_VIEW, op.view.name, [f"  - {op.view.name}"])]
+        return [(_REMOVED_VIEW, "", [f"  - {op.view.name}"])]
     if isinstance(op, d.CreateView):
         return [(_ADDED_OTHER, "views", [f"  - {op.view.name}"])]
     if isinstance(op, d.CreateExtension):
