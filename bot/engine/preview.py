@@ -9,6 +9,10 @@ unique change can still fail on real rows: those statements are named.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from pathlib import Path
 from typing import Callable
 
 import psycopg
@@ -25,6 +29,7 @@ from bot.errors import DriftbotError
 
 # SQLSTATEs that mean "the thing this statement needs is not there": with objects the
 # baseline cannot express (functions, triggers, domains...), the preview cannot tell.
+PREVIEW_CACHE_VERSION = "1"  # bump when the preview's logic changes
 _NEEDS_SOMETHING = {"42883", "42704", "3F000", "42P01"}
 
 
@@ -90,8 +95,13 @@ def deploy_preview(
     inexpressible: tuple[str, ...] = (),
     timeout: int = 5,
     target_extensions: frozenset[str] | None = None,
+    cache_dir: Path | None = None,
 ) -> DeployPreview | None:
-    """None when nothing is pending; otherwise what ``migrate deploy`` would do now."""
+    """None when nothing is pending; otherwise what ``migrate deploy`` would do now.
+
+    The answer depends only on the live schema and the pending files, so it is cached
+    (under *cache_dir*) by their hash: a repeated check does not build a scratch database.
+    """
     pending = pending_for_deploy(verdict, migrations)
     if not pending:
         return None
@@ -108,6 +118,45 @@ def deploy_preview(
             error=f"P3009: migrate found failed migrations in the target database ({name}); "
             "new migrations will not be applied until it is resolved.",
         )
+    key = _cache_key(live, pending, inexpressible, target_extensions)
+    cached = _cached(cache_dir, key)
+    if cached is not None:
+        return cached
+    result = _on_shadow(live, pending, caveats, server_url, inexpressible, timeout, target_extensions)
+    if cache_dir is not None and result.available:  # "unavailable" may be a passing shadow problem
+        _store(cache_dir, key, result)
+    return result
+
+
+def _cache_key(live: Snapshot, pending, inexpressible, target_extensions) -> str:
+    h = hashlib.sha256(f"preview-v{PREVIEW_CACHE_VERSION}\n".encode())
+    h.update(json.dumps(live.to_json(), sort_keys=True, default=str).encode())
+    for m in pending:
+        h.update(f"\n{m.name}\0{m.checksum}".encode())
+    h.update(json.dumps([list(inexpressible), sorted(target_extensions or ())]).encode())
+    return h.hexdigest()
+
+
+def _cached(cache_dir: Path | None, key: str) -> DeployPreview | None:
+    if cache_dir is None:
+        return None
+    try:
+        data = json.loads((Path(cache_dir) / "preview" / f"{key}.json").read_text(encoding="utf-8"))
+        return DeployPreview(**{**data, "caveats": tuple(data["caveats"])})
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _store(cache_dir: Path, key: str, result: DeployPreview) -> None:
+    folder = Path(cache_dir) / "preview"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{key}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(result.to_json()), encoding="utf-8")
+    tmp.replace(folder / f"{key}.json")  # atomic for concurrent workers
+
+
+def _on_shadow(live, pending, caveats, server_url, inexpressible, timeout, target_extensions) -> DeployPreview:
+    """Build the live schema in a scratch database and apply the pending migrations there."""
     try:
         baseline = LocalMigration("0_live_schema", baseline_sql(live), "")
     except Exception as exc:  # a renderer gap must never crash a check

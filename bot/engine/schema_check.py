@@ -236,5 +236,5 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
         sql=render_sql(ops, target.schema) if ops else "",
     )
     deploy = preview.deploy_preview(verdict, migrations, live, server, inexpressible, settings.connect_timeout_s,
-                                    extensions)
+                                    extensions, Path(settings.cache_dir))
     return SchemaOutcome(report, tuple(findings), by_hand, deploy)

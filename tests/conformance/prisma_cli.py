@@ -25,7 +25,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 VERSION = "6.19.3"
 PACKAGES = (f"prisma@{VERSION}", f"@prisma/adapter-pg@{VERSION}", "pg")
@@ -166,8 +166,11 @@ class Run:
 
 def _config_ts(url: str, schema: str) -> str:
     parts = urlsplit(url)
+    # A unix-socket URL (the embedded server: postgresql://postgres@/db?host=/run/dir) becomes
+    # node-postgres's socket form: host = the socket's directory.
+    socket_dir = dict(parse_qsl(parts.query)).get("host")
     fields = {
-        "host": parts.hostname or "127.0.0.1",
+        "host": parts.hostname or socket_dir or "127.0.0.1",
         "port": parts.port or 5432,
         "user": unquote(parts.username or "postgres"),
         "database": unquote(parts.path.lstrip("/")),

@@ -128,3 +128,14 @@ def test_no_preview_when_nothing_is_pending(db, pg_url, folder, tmp_path):
     deploy(db, folder)
     body = check(db, pg_url, folder, tmp_path).to_json()
     assert body["state"] == "in_sync" and "deploy_preview" not in body["history"]
+
+
+def test_a_repeated_check_reuses_the_preview_and_a_changed_migration_does_not(at_m1, pg_url, folder, tmp_path):
+    first = check(at_m1, pg_url, folder, tmp_path).to_json()["history"]["deploy_preview"]
+    assert first["ok"] is True
+    dead_shadow = "postgresql://postgres@127.0.0.1:1/postgres"  # from now on no scratch database can be made
+    again = check(at_m1, dead_shadow, folder, tmp_path).to_json()["history"]["deploy_preview"]
+    assert again == first  # the replay and the preview both came from the cache
+    (folder / M3 / "migration.sql").write_text(MORE + "-- changed\n")
+    changed = check(at_m1, dead_shadow, folder, tmp_path).to_json()["history"]["deploy_preview"]
+    assert changed["available"] is False and "shadow" in changed["error"]
