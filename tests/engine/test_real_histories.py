@@ -16,8 +16,9 @@ M1, M2, M3 = "20250101000000_init", "20250102000000_second", "20250103000000_thi
 def check(db, tmp_path, scripts, schema_file=None, url_suffix=""):
     folder = write_migrations(tmp_path / "migrations", scripts)
     # Prisma works in the URL's schema: its connection's search_path is that schema.
-    deploy(db + (f"?options=-csearch_path%3D{url_suffix}" if url_suffix else ""), folder, schema=url_suffix or "public")
-    env = {"database_url": db + (f"?schema={url_suffix}" if url_suffix else ""), "migrations": str(folder)}
+    joiner = "&" if "?" in db else "?"  # the embedded server's URL already has ?host=/socket/dir
+    deploy(db + (f"{joiner}options=-csearch_path%3D{url_suffix}" if url_suffix else ""), folder, schema=url_suffix or "public")
+    env = {"database_url": db + (f"{joiner}schema={url_suffix}" if url_suffix else ""), "migrations": str(folder)}
     if schema_file:
         env["schema"] = str(schema_file)
     s = Settings(environments={"prod": env}, cache_dir=tmp_path / "cache")

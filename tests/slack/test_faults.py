@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -134,7 +135,7 @@ def test_slack_429_and_500_are_retried_and_nothing_is_lost(bot_env, stub):
 def test_state_database_gone_the_asker_is_told_in_time(bot_env, stub, pg_url):
     url = bot_env.start_web()
     assert "Checking" in json.loads(command(url, "status prod")[1])["text"]
-    state = bot_env.env["DRIFTBOT_STATE_URL"].rsplit("/", 1)[1]
+    state = urlsplit(bot_env.env["DRIFTBOT_STATE_URL"]).path.lstrip("/")  # also for ?host=/socket/dir URLs
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE "{state}" WITH (FORCE)')
     status, body, took = command(url, "status prod")

@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from bot.engine.inspect import normalize
 from bot.engine.inspect.model import (
     FK_ACTIONS, Check, Column, Enum, Extension, ForeignKey, Index, PrimaryKey, Sequence, Snapshot, Table, View,
 )
@@ -45,7 +46,8 @@ def _column(row: dict) -> Column:
         if m and _seq_name(m["seq"]) == row["owned_sequence"]:
             default, serial = None, True  # the sequence's name is an accident of history, not schema
     return Column(
-        name=row["column"], type=row["type"], not_null=row["not_null"], default=default, serial=serial,
+        name=row["column"], type=row["type"], not_null=row["not_null"], default=normalize.column_default(default),
+        serial=serial,
         identity=row["identity"] or "", generated=row["generated"] or "", is_enum=bool(row["is_enum"]),
     )
 

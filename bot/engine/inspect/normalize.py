@@ -45,3 +45,18 @@ def view_definition(text: str) -> str:
     # Spaces around ( ) , outside string literals: "( SELECT" and "(SELECT" are one spelling.
     parts = re.split(r"('(?:[^']|'')*')", "".join(out))
     return "".join(p if p.startswith("'") else re.sub(r"\s*([(),])\s*", r"\1", p) for p in parts)
+
+
+_STRING_LITERAL_CAST = re.compile(
+    r"^('(?:[^']|'')*')::(?:text|character varying(?:\(\d+\))?|bpchar|character(?:\(\d+\))?)$")
+
+
+def column_default(default: str | None) -> str | None:
+    """A string literal default without its cast to a string type: ``'x'::text`` and
+    ``'x'::character varying`` are the same default. PostgreSQL keeps the cast a default was
+    written with when the column's type changes later, so equal columns built by different
+    histories spell it differently."""
+    if default is None:
+        return None
+    m = _STRING_LITERAL_CAST.match(default)
+    return m[1] if m else default
