@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.demo import DB_PUSH_DRIFT
 from bot.engine.diff import diff
 from bot.engine.render import render_sql, render_summary
 from tests.engine.snapshots import snapshot_of
@@ -55,16 +56,7 @@ DEMO_DRIFT = """
 CREATE TABLE "User" ("id" SERIAL NOT NULL, CONSTRAINT "User_pkey" PRIMARY KEY ("id"));
 CREATE TABLE "Case" ("id" SERIAL NOT NULL, CONSTRAINT "Case_pkey" PRIMARY KEY ("id"));
 """
-DB_PUSH = """
-CREATE TABLE "staff" ("id" SERIAL NOT NULL, "name" TEXT NOT NULL, "email" TEXT, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"));
-CREATE UNIQUE INDEX "staff_email_key" ON "staff"("email");
-CREATE TABLE "case_milestones" ("id" SERIAL NOT NULL, "caseId" INTEGER NOT NULL, "title" TEXT NOT NULL,
-    "dueAt" TIMESTAMP(3), CONSTRAINT "case_milestones_pkey" PRIMARY KEY ("id"));
-ALTER TABLE "case_milestones" ADD CONSTRAINT "case_milestones_caseId_fkey" FOREIGN KEY ("caseId")
-    REFERENCES "Case"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
-CREATE TABLE "vendor_candidates" ("id" SERIAL NOT NULL, "name" TEXT NOT NULL, "score" INTEGER NOT NULL DEFAULT 0,
-    CONSTRAINT "vendor_candidates_pkey" PRIMARY KEY ("id"));
-"""
+DB_PUSH = DB_PUSH_DRIFT  # the demo's own db-push drift (product.md's example)
 
 
 def _ops(databases, base, drift):
