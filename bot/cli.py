@@ -173,6 +173,9 @@ def cmd_demo(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot import logs
+
+    logs.install()
     args = build_parser().parse_args(argv)
     handlers = {
         "status": cmd_status, "diff": cmd_diff, "resolve": cmd_resolve, "envs": cmd_envs, "demo": cmd_demo,
