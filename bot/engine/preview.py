@@ -173,6 +173,9 @@ def _on_shadow(live, pending, caveats, server_url, inexpressible, timeout, targe
         return _unavailable(str(exc), caveats)
     except DriftbotError as exc:
         return _unavailable(f"the shadow server is unavailable: {exc}", caveats)
+    except psycopg.Error as exc:  # the shadow went away mid-preview: never the target's problem
+        return _unavailable(f"the shadow server failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'closed'}",
+                            caveats)
     if error is None:
         return DeployPreview(ok=True, caveats=caveats)
     name = error.missing_extension
