@@ -18,7 +18,7 @@ import secrets
 import socket
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from bot.engine import templates
 from bot.engine.db import explain_connect_error, parse_url
 from bot.engine.inspect import Snapshot, introspect
 from bot.engine.replay import ScriptError, run_script
@@ -50,6 +51,7 @@ class Replay:
     snapshot: Snapshot | None
     error: ScriptError | None = None
     cached: bool = False
+    reused: int = 0  # migrations not replayed: copied from a kept template
 
 
 def replay_digest(migrations: tuple[LocalMigration, ...], schemas: tuple[str, ...], default_schema: str) -> str:
@@ -130,13 +132,16 @@ def sweep_leftovers(server_url: str, max_age_s: int = 3600, timeout: int = 5) ->
 
 
 @contextmanager
-def scratch_database(server_url: str, timeout: int = 5) -> Iterator[str]:
-    """A new, empty scratch database on *server_url* (its URL), dropped on the way out,
-    also after an error; a dead worker's leftovers are found by ``sweep_leftovers``."""
+def scratch_database(server_url: str, timeout: int = 5, template: str | None = None) -> Iterator[str]:
+    """A new scratch database on *server_url* (its URL), empty or a copy of *template*, dropped
+    on the way out, also after an error; a dead worker's leftovers are found by ``sweep_leftovers``."""
     name = scratch_name()
     with _server(server_url, timeout) as admin:
         try:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template:
+                create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            admin.execute(create)
         except psycopg.errors.InsufficientPrivilege as exc:
             raise ShadowUnavailable(
                 f"the shadow server refused CREATE DATABASE ({exc.diag.message_primary}); "
@@ -154,10 +159,36 @@ def scratch_database(server_url: str, timeout: int = 5) -> Iterator[str]:
 
 
 def replay(server_url: str, migrations: tuple[LocalMigration, ...], schemas: tuple[str, ...],
-           default_schema: str = "public", timeout: int = 5, statement_timeout_ms: int = 300_000) -> Replay:
-    """Apply *migrations* in order to a new scratch database on *server_url*, introspect it, drop it."""
-    with scratch_database(server_url, timeout) as url:
-        return _replay_into(url, migrations, schemas, default_schema, timeout, statement_timeout_ms)
+           default_schema: str = "public", timeout: int = 5, statement_timeout_ms: int = 300_000,
+           keep_template: bool = True) -> Replay:
+    """Apply *migrations* in order to a new scratch database on *server_url*, introspect it, drop it.
+
+    It starts from the longest replayed prefix kept as a template (``bot.engine.templates``),
+    and keeps its own result as one, so the next replay after a new migration applies only that.
+    """
+    digests = templates.chain(migrations, default_schema)
+    with _server(server_url, timeout) as admin:
+        start = templates.longest_prefix(admin, digests) if keep_template and migrations else None
+    reused, template = start if start else (0, None)
+    try:
+        return _replay_kept(server_url, migrations, reused, template, digests, schemas, default_schema, timeout,
+                            statement_timeout_ms, keep_template)
+    except DatabaseUnreachable:
+        if template is None:
+            raise
+        # The template could not be copied (dropped meanwhile, or in use): replay from scratch.
+        return _replay_kept(server_url, migrations, 0, None, digests, schemas, default_schema, timeout,
+                            statement_timeout_ms, keep_template)
+
+
+def _replay_kept(server_url, migrations, reused, template, digests, schemas, default_schema, timeout,
+                 statement_timeout_ms, keep_template) -> Replay:
+    with scratch_database(server_url, timeout, template) as url:
+        result = _replay_into(url, migrations[reused:], schemas, default_schema, timeout, statement_timeout_ms)
+        if result.snapshot is not None and keep_template and migrations:
+            with _server(server_url, timeout) as admin:
+                templates.keep(admin, urlsplit(url).path.lstrip("/"), digests[-1])
+        return replace(result, reused=reused)
 
 
 @contextmanager
