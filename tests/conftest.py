@@ -121,3 +121,13 @@ def db(databases) -> str:
 @pytest.fixture
 def cache_dir(tmp_path) -> Path:
     return tmp_path / "cache"
+
+
+@pytest.fixture
+def slack():
+    """The digest and audit tests' Slack Web API stand-in (tests/digest_fixtures.py), closed afterwards."""
+    from tests.digest_fixtures import SlackStandIn
+
+    standin = SlackStandIn()
+    yield standin
+    standin.close()

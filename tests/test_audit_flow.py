@@ -19,19 +19,12 @@ from bot.plans import make_plan
 from bot.state.db import make_engine, upgrade
 from bot.state.grants import app_role_grants
 from bot.state.models import Approval, AuditEvent, Execution, Request
-from tests.digest_fixtures import SlackStandIn, build_environments, make_runtime
+from tests.digest_fixtures import build_environments, make_runtime
 from tests.factory import rows
 
 FAILED = "20250102000000_posts"
 THREAD = "1700000000.000100"
 ALLOWED = frozenset({"UBO", "UCY"})
-
-
-@pytest.fixture
-def slack():
-    standin = SlackStandIn()
-    yield standin
-    standin.close()
 
 
 def _runtime(databases, redis_url, slack, tmp_path, state_url=None):

@@ -10,7 +10,7 @@ import pytest
 from bot import audit
 from bot.commands import Command, Usage, parse
 from bot.intake import on_command
-from tests.digest_fixtures import SlackStandIn, build_environments, make_runtime, run_worker
+from tests.digest_fixtures import build_environments, make_runtime, run_worker
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -34,13 +34,6 @@ def test_audit_and_digest_parse(text, expected):
 def test_wrong_audit_or_digest_gets_usage(text, says):
     got = parse(text)
     assert isinstance(got, Usage) and says in got.message
-
-
-@pytest.fixture
-def slack():
-    standin = SlackStandIn()
-    yield standin
-    standin.close()
 
 
 @pytest.fixture

@@ -10,14 +10,7 @@ from sqlalchemy import select
 from bot import digest as d
 from bot.digest_jobs import post_digest, start_digest
 from bot.state.models import DigestRun, Request
-from tests.digest_fixtures import SlackStandIn, build_environments, make_runtime, run_worker
-
-
-@pytest.fixture
-def slack():
-    standin = SlackStandIn()
-    yield standin
-    standin.close()
+from tests.digest_fixtures import build_environments, make_runtime, run_worker
 
 
 @pytest.fixture

@@ -19,16 +19,6 @@ def _state(bot_env, query, *params):
         return conn.execute(query, params).fetchall()
 
 
-def _wait(predicate, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_redis_down_the_asker_is_told_at_once_and_nothing_is_left_behind(bot_env, stub):
     url = bot_env.start_web(REDIS_URL="redis://127.0.0.1:1/0")
     status, body, took = command(url, "status prod")
@@ -45,7 +35,8 @@ def test_worker_killed_during_a_check_is_reported_and_the_next_check_runs(bot_en
     with psycopg.connect(db) as blocker:
         blocker.execute('LOCK TABLE "_prisma_migrations" IN ACCESS EXCLUSIVE MODE')  # the check hangs on it
         command(url, "status prod")
-        _wait(lambda: _state(bot_env, "SELECT 1 FROM checks WHERE status = 'running'"), what="the check to start")
+        stub.wait_for(lambda: _state(bot_env, "SELECT 1 FROM checks WHERE status = 'running'"), timeout=20.0,
+                      what="the check to start")
         time.sleep(0.3)
         bot_env.kill(worker)
     bot_env.start_worker()
@@ -77,7 +68,8 @@ def test_worker_killed_during_an_execution_is_reported_never_run_twice(bot_env, 
     with psycopg.connect(db) as blocker:
         blocker.execute('SELECT * FROM "_prisma_migrations" FOR UPDATE')  # the writer waits on these rows
         _approved_resolve(bot_env, stub, url)
-        _wait(lambda: _state(bot_env, "SELECT 1 FROM requests WHERE status = 'executing'"), what="the execution to start")
+        stub.wait_for(lambda: _state(bot_env, "SELECT 1 FROM requests WHERE status = 'executing'"), timeout=20.0,
+                      what="the execution to start")
         time.sleep(0.5)
         bot_env.kill(worker)
         blocker.rollback()
