@@ -112,6 +112,13 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
     import os
 
     rt = start(settings, "worker")
+    # RQ forks a work horse per job and the horse imports the job's function. Importing the job
+    # modules here, once, lets every horse inherit them instead of paying the drift engine's,
+    # psycopg's and slack_sdk's imports again per job (benchmarks/bench_digest.py: the digest).
+    import bot.audit_slack  # noqa: F401
+    import bot.digest_jobs  # noqa: F401
+    import bot.jobs  # noqa: F401
+
     rt.engine.dispose()  # nothing pooled across the work horses' forks
     # The worker's own connection: blocking dequeues outlast the web's short socket timeouts.
     conn = Redis.from_url(settings.redis_url or "")
