@@ -56,6 +56,10 @@ def status_text(result: CheckResult) -> str:
             lines.append("Schema: matches the migrations")
     else:
         lines.append(f"Schema: not checked ({result.schema.reason})")
+    unseen = (h.prisma_blind_spots if h is not None else ()) + result.schema.prisma_blind_spots
+    if unseen:
+        lines.append("Prisma does not say:")
+        lines.extend(f"  {note}" for note in unseen)
     if result.deploy_preview is not None:
         p = result.deploy_preview
         lines.append("Deploy preview: " + ("all pending migrations would apply" if p.ok else f"{p.migration} would fail: {p.error}"))

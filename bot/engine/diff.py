@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.engine.inspect.model import Check, Column, Enum, Extension, ForeignKey, Index, PrimaryKey, Sequence, Snapshot, Table, View
+from bot.engine.inspect.model import (
+    Check, Column, Enum, Extension, ForeignKey, Function, Index, PrimaryKey, Sequence, Snapshot, Table, Trigger, View,
+)
 
 
 @dataclass(frozen=True)
@@ -157,10 +159,38 @@ class DropView:
     view: View
 
 
+@dataclass(frozen=True)
+class CreateFunction:
+    """A function *after* has; ``replaces``: the one *before* had under the same signature, if any
+    (rendered as ``CREATE OR REPLACE``, after a drop when the result type or kind changed)."""
+
+    function: Function
+    replaces: Function | None = None
+
+
+@dataclass(frozen=True)
+class DropFunction:
+    function: Function
+
+
+@dataclass(frozen=True)
+class CreateTrigger:
+    """A trigger *after* has; ``replaces``: the one of the same name *before* had (dropped first)."""
+
+    trigger: Trigger
+    replaces: Trigger | None = None
+
+
+@dataclass(frozen=True)
+class DropTrigger:
+    trigger: Trigger
+
+
 Operation = (
     CreateExtension | DropExtension | CreateEnum | DropEnum | AlterEnum | CreateTable | DropTable | AddColumn
     | DropColumn | AlterColumn | DropPrimaryKey | AddPrimaryKey | CreateIndex | DropIndex | AddForeignKey
     | DropForeignKey | AddCheck | DropCheck | CreateSequence | DropSequence | CreateView | DropView
+    | CreateFunction | DropFunction | CreateTrigger | DropTrigger
 )
 
 
@@ -236,13 +266,23 @@ def diff(before: Snapshot, after: Snapshot) -> tuple[Operation, ...]:
     removed, added, changed = _pair(before.views, after.views)
     ops += [DropView(v) for v in removed] + [DropView(b) for b, _ in changed]
     ops += [CreateView(v) for v in added] + [CreateView(a) for _, a in changed]
+
+    removed, added, changed = _pair(before.functions, after.functions)
+    ops += [DropFunction(f) for f in removed] + [CreateFunction(f) for f in added]
+    ops += [CreateFunction(a, replaces=b) for b, a in changed]
+
+    removed, added, changed = _pair(before.triggers, after.triggers)
+    ops += [DropTrigger(t) for t in removed] + [CreateTrigger(t) for t in added]
+    ops += [CreateTrigger(a, replaces=b) for b, a in changed]
     return tuple(ops)
 
 
 ADDITIONS = (CreateExtension, CreateEnum, CreateTable, AddColumn, AddPrimaryKey, CreateIndex, AddForeignKey,
-             AddCheck, CreateSequence, CreateView)
+             AddCheck, CreateSequence, CreateView, CreateFunction, CreateTrigger)
 REMOVALS = (DropExtension, DropEnum, DropTable, DropColumn, DropPrimaryKey, DropIndex, DropForeignKey,
-            DropCheck, DropSequence, DropView)
+            DropCheck, DropSequence, DropView, DropFunction, DropTrigger)
+# Objects Prisma's migrate diff and migrate dev never compare: drift in them is drift Prisma cannot see.
+PRISMA_UNSEEN = (CreateFunction, DropFunction, CreateTrigger, DropTrigger)
 
 
 def describe(op: Operation) -> str:
@@ -253,6 +293,10 @@ def describe(op: Operation) -> str:
         return f"{op.table.name}.{op.after.name}"
     if isinstance(op, AlterEnum):
         return op.after.name
+    if isinstance(op, (CreateFunction, DropFunction)):
+        return f"function {op.function.signature}"
+    if isinstance(op, (CreateTrigger, DropTrigger)):
+        return f"trigger {op.trigger.name} on {op.trigger.table}"
     for attr in ("table", "enum", "index", "foreign_key", "view", "sequence", "extension"):
         obj = getattr(op, attr, None)
         if obj is not None:

@@ -51,6 +51,12 @@ def objects(op: d.Operation) -> frozenset[tuple]:
     if isinstance(op, (d.AddForeignKey, d.DropForeignKey)):
         fk = op.foreign_key
         return frozenset({("foreign_key", fk.schema, fk.table, fk.name)})
+    if isinstance(op, (d.CreateFunction, d.DropFunction)):
+        f = op.function
+        return frozenset({("function", f.schema, f.name, f.arguments)})
+    if isinstance(op, (d.CreateTrigger, d.DropTrigger)):
+        t = op.trigger
+        return frozenset({("trigger", t.schema, t.table, t.name)})
     for attr in ("table", "enum", "view", "sequence"):
         obj = getattr(op, attr, None)
         if obj is not None:

@@ -72,13 +72,15 @@ class SchemaReport:
     reason: str | None = None
     summary: tuple[str, ...] = ()
     sql: str = ""
+    prisma_blind_spots: tuple[str, ...] = ()  # drift in objects Prisma never compares (functions, triggers)
 
     @property
     def drifted(self) -> bool:
         return self.checked and bool(self.summary)
 
     def to_json(self) -> dict[str, Any]:
-        return {"checked": self.checked, "reason": self.reason, "summary": list(self.summary), "sql": self.sql}
+        return {"checked": self.checked, "reason": self.reason, "summary": list(self.summary), "sql": self.sql,
+                "prisma_blind_spots": list(self.prisma_blind_spots)}
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,23 @@ def _touched_tables(ops) -> set[str]:
     return out
 
 
+def _unseen_change(op: d.Operation) -> str:
+    if isinstance(op, (d.DropFunction, d.DropTrigger)):
+        return f"{d.describe(op)} is missing from the database"
+    if getattr(op, "replaces", None) is not None:
+        return f"{d.describe(op)} differs from the migrations'"
+    return f"{d.describe(op)} exists only in the database"
+
+
+def prisma_unseen(ops: tuple[d.Operation, ...]) -> tuple[str, ...]:
+    """A note when part of the drift is in objects Prisma never compares (pure)."""
+    changes = sorted(_unseen_change(op) for op in ops if isinstance(op, d.PRISMA_UNSEEN))
+    if not changes:
+        return ()
+    return (f"Prisma compares neither functions nor triggers, so `prisma migrate dev` and `migrate diff` "
+            f"report none of this: {_shown(changes)}.",)
+
+
 def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, stamp: str, env_name: str) -> list[Finding]:
     missing: dict[tuple[str, str, str], str] = {}  # (schema, enum, value) -> where it comes from
     if schema_file is not None:
@@ -140,7 +157,10 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
         ))
         out.append(Finding("A", f"Once {name} is committed, record it as applied.", "", resolve_action("resolve_applied", name)))
     if missing:
-        restore = tuple(op for op in d.diff(live, replayed) if isinstance(op, d.ADDITIONS))
+        # what the migrations have and the database lacks (not the objects both have in other
+        # versions: those are the catch-up's, under A)
+        restore = tuple(op for op in d.diff(live, replayed)
+                        if isinstance(op, d.ADDITIONS) and getattr(op, "replaces", None) is None)
         objects = sorted({d.describe(op) for op in missing})
         name = f"{stamp}_restore_missing_objects"
         out.append(Finding(
@@ -234,6 +254,7 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
         checked=True,
         summary=render_summary(ops),
         sql=render_sql(ops, target.schema) if ops else "",
+        prisma_blind_spots=prisma_unseen(ops),
     )
     deploy = preview.deploy_preview(verdict, migrations, live, server, inexpressible, settings.connect_timeout_s,
                                     extensions, Path(settings.cache_dir))

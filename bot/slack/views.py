@@ -126,6 +126,7 @@ def finding_lines(result: CheckResult) -> str:
         lines.append(f"• *[{f.case}]* {f.title} {f.detail}{fix}".rstrip())
     if result.history is not None:
         lines += [f"• _Prisma does not say:_ {note}" for note in result.history.prisma_blind_spots]
+    lines += [f"• _Prisma does not say:_ {note}" for note in result.schema.prisma_blind_spots]
     p = result.deploy_preview
     if p is not None and p.caveats:
         lines.append("• _Deploy preview has no data; these can still fail on real rows:_")

@@ -147,3 +147,48 @@ def test_enum_value_in_schema_missing_from_database(deployed):
     deployed.add("20250102000000_media_video", statement + "\n")
     closed = deployed.prisma.diff_migrations_to_models()
     assert closed.code == 0, closed.stdout
+
+
+LOWER_EMAIL = "20250102000000_lower_email"
+LOWER_EMAIL_SQL = """-- CreateFunction
+CREATE FUNCTION "lower_email"() RETURNS trigger AS $$
+BEGIN
+  NEW."email" := lower(NEW."email");  -- a semicolon; inside the body
+  RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+
+-- CreateTrigger
+CREATE TRIGGER "user_lower_email" BEFORE INSERT OR UPDATE ON "User" FOR EACH ROW EXECUTE FUNCTION "lower_email"();
+"""
+
+
+def test_function_and_trigger_drift_is_invisible_to_prisma(deployed):
+    """A trigger function edited and its trigger disabled in production: Prisma's status, dev and
+    diff all say nothing; driftbot reports both, and its catch-up, committed and recorded with
+    Prisma's own ``migrate resolve --applied``, leaves nothing to report."""
+    deployed.add(LOWER_EMAIL, LOWER_EMAIL_SQL)
+    assert deployed.deploy().code == 0
+    assert deployed.check().state == "in_sync"
+    deployed.execute('CREATE OR REPLACE FUNCTION "lower_email"() RETURNS trigger AS $$ BEGIN RETURN NEW; END $$ '
+                     'LANGUAGE plpgsql;\nALTER TABLE "User" DISABLE TRIGGER "user_lower_email";')
+
+    status = deployed.status()
+    assert status.code == 0 and status.up_to_date, status.text
+    assert prisma_summary(deployed) is None
+    live = deployed.prisma.folder / "live.prisma"
+    live.write_text(deployed.prisma.pull())
+    assert deployed.prisma.diff_migrations_to_models(live).code == 0
+
+    result = deployed.check()
+    assert result.state == "drifted" and result.exit_code == 1
+    assert result.schema.summary == ("[*] Changed functions", "  - lower_email()", "",
+                                     "[*] Changed triggers", "  - user_lower_email on User (now disabled)")
+    (note,) = result.schema.prisma_blind_spots
+    assert "function lower_email() differs" in note and "trigger user_lower_email on User differs" in note
+
+    deployed.add(CATCH_UP, result.schema.sql)
+    assert deployed.prisma.resolve("--applied", CATCH_UP).code == 0
+    assert deployed.status().up_to_date
+    after = deployed.check()
+    assert after.state == "in_sync", after.to_json()

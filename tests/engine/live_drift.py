@@ -28,7 +28,7 @@ def drift_statement(r: random.Random, snap: Snapshot, n: int, fresh: set[str]) -
     tables = [t for t in snap.tables if t.schema == "public"]
     enums = [e for e in snap.enums if e.schema == "public"]
     t = r.choice(tables) if tables else None
-    kind = r.randrange(20)
+    kind = r.randrange(25)
     if kind == 0 or t is None:
         cols = ['"id" SERIAL NOT NULL', '"label" TEXT', '"amount" INTEGER NOT NULL DEFAULT 0']
         if enums and r.random() < 0.5:
@@ -108,6 +108,23 @@ def drift_statement(r: random.Random, snap: Snapshot, n: int, fresh: set[str]) -
         value = r.choice(e.values)
         if value not in fresh:
             return f"ALTER TYPE {q(e.name)} RENAME VALUE '{value}' TO 'RV{n}'"
+    functions = [f for f in snap.functions if f.schema == "public" and f.language == "plpgsql"]
+    triggers = [x for x in snap.triggers if x.schema == "public"]
+    if kind == 20 and functions:
+        f = r.choice(functions)
+        return (f"CREATE OR REPLACE FUNCTION {q(f.name)}({f.arguments}) RETURNS {f.result} AS $$\n"
+                f"BEGIN\n  -- edited by hand {n}\n  RETURN NEW;\nEND;\n$$ LANGUAGE plpgsql")
+    if kind == 21 and triggers:
+        x = r.choice(triggers)
+        return f"DROP TRIGGER {q(x.name)} ON {q(x.table)}"
+    if kind == 22 and triggers:
+        x = r.choice(triggers)
+        return f"ALTER TABLE {q(x.table)} {'ENABLE' if x.enabled == 'D' else 'DISABLE'} TRIGGER {q(x.name)}"
+    if kind == 23:
+        return (f'CREATE FUNCTION "hand_{n}"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$; '
+                f'CREATE TRIGGER "hand_{n}_trg" BEFORE INSERT ON {q(t.name)} FOR EACH ROW EXECUTE FUNCTION "hand_{n}"()')
+    if kind == 24 and functions:
+        return f"DROP FUNCTION {q(r.choice(functions).name)} CASCADE"
     return None
 
 

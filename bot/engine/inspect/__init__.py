@@ -2,10 +2,11 @@
 
 from bot.engine.inspect.load import introspect
 from bot.engine.inspect.model import (
-    Check, Column, Enum, Extension, ForeignKey, Index, PrimaryKey, Sequence, Snapshot, Table, View, empty,
+    Check, Column, Enum, Extension, ForeignKey, Function, Index, PrimaryKey, Sequence, Snapshot, Table, Trigger, View,
+    empty,
 )
 
 __all__ = [
     "introspect", "Snapshot", "Table", "Column", "PrimaryKey", "Check", "Index", "ForeignKey", "Enum",
-    "Sequence", "View", "Extension", "empty",
+    "Sequence", "View", "Extension", "Function", "Trigger", "empty",
 ]

@@ -12,10 +12,13 @@ from psycopg.rows import dict_row
 
 from bot.engine.inspect import normalize
 from bot.engine.inspect.model import (
-    FK_ACTIONS, Check, Column, Enum, Extension, ForeignKey, Index, PrimaryKey, Sequence, Snapshot, Table, View,
+    FK_ACTIONS, Check, Column, Enum, Extension, ForeignKey, Function, Index, PrimaryKey, Sequence, Snapshot, Table,
+    Trigger, View,
 )
 
 _QUERIES = {p.stem: p.read_text(encoding="utf-8") for p in (Path(__file__).parent / "queries").glob("*.sql")}
+# PostgreSQL 14 added SQL-standard bodies (BEGIN ATOMIC): their source is a parse tree, not prosrc.
+_SQLBODY = "CASE WHEN p.prosqlbody IS NOT NULL THEN pg_catalog.pg_get_function_sqlbody(p.oid) ELSE p.prosrc END AS body, --"
 _NEXTVAL = re.compile(r"^nextval\('(?P<seq>.+)'::regclass\)$")
 
 
@@ -68,7 +71,10 @@ def introspect(conn: psycopg.Connection, schemas: tuple[str, ...], default_schem
         # default schema print bare (as Prisma writes them), others qualified, on both sides.
         saved = cur.execute("SELECT current_setting('search_path') AS path").fetchone()["path"]
         cur.execute("SELECT set_config('search_path', %s, true)", (sql.Identifier(default_schema).as_string(conn),))
-        rows = {name: cur.execute(text, params).fetchall() for name, text in _QUERIES.items()}
+        queries = dict(_QUERIES)
+        if conn.info.server_version >= 140000:
+            queries["functions"] = queries["functions"].replace("/*sqlbody*/", _SQLBODY)
+        rows = {name: cur.execute(text, params).fetchall() for name, text in queries.items()}
         if not fresh:  # a caller's transaction keeps its own setting
             cur.execute("SELECT set_config('search_path', %s, true)", (saved,))
 
@@ -127,4 +133,11 @@ def introspect(conn: psycopg.Connection, schemas: tuple[str, ...], default_schem
         sequences=tuple(sequences),
         views=tuple(views),
         extensions=tuple(Extension(r["name"], r["schema"]) for r in rows["extensions"]),
+        functions=tuple(
+            Function(r["schema"], r["name"], r["arguments"], r["kind"], r["result"], r["language"], r["body"],
+                     r["volatility"], r["strict"], r["security_definer"], tuple(r["config"]), r["definition"])
+            for r in rows["functions"]
+        ),
+        triggers=tuple(Trigger(r["schema"], r["table"], r["name"], r["definition"], r["enabled"])
+                       for r in rows["triggers"]),
     )

@@ -161,6 +161,45 @@ class Extension:
 
 
 @dataclass(frozen=True)
+class Function:
+    """A function or procedure, compared by what defines it (not by OID or owner)."""
+
+    schema: str
+    name: str
+    arguments: str  # pg_get_function_identity_arguments: part of the key (overloads differ here)
+    kind: str = "f"  # "f" function, "p" procedure, "w" window
+    result: str = ""
+    language: str = "sql"
+    body: str = ""
+    volatility: str = "v"
+    strict: bool = False
+    security_definer: bool = False
+    config: tuple[str, ...] = ()  # SET clauses, e.g. "search_path=public"
+    definition: str = field(default="", compare=False)  # pg_get_functiondef: what the renderer uses
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.schema, self.name, self.arguments)
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}({self.arguments})"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    schema: str
+    table: str
+    name: str
+    definition: str  # pg_get_triggerdef
+    enabled: str = "O"  # tgenabled: O origin (on), D disabled, R replica, A always
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.schema, self.table, self.name)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """One database's schema, within the schemas in scope."""
 
@@ -173,6 +212,8 @@ class Snapshot:
     sequences: tuple[Sequence, ...] = ()
     views: tuple[View, ...] = ()
     extensions: tuple[Extension, ...] = ()
+    functions: tuple[Function, ...] = ()
+    triggers: tuple[Trigger, ...] = ()
 
     def table(self, schema: str, name: str) -> Table | None:
         return next((t for t in self.tables if t.key == (schema, name)), None)
@@ -196,7 +237,8 @@ class Snapshot:
             return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
 
         kinds = {"tables": Table, "indexes": Index, "foreign_keys": ForeignKey, "enums": Enum,
-                 "sequences": Sequence, "views": View, "extensions": Extension}
+                 "sequences": Sequence, "views": View, "extensions": Extension, "functions": Function,
+                 "triggers": Trigger}
         return cls(
             schemas=tuple(data["schemas"]),
             default_schema=data["default_schema"],

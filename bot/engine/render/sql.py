@@ -11,6 +11,8 @@ from bot.engine.render.names import column_definition, column_type, default_expr
 from bot.engine.render.steps import Step, plan
 
 EMPTY = "-- This is an empty migration."
+# ALTER TABLE ... <clause> TRIGGER, by pg_trigger.tgenabled
+_TRIGGER_STATE = {"O": "ENABLE", "D": "DISABLE", "R": "ENABLE REPLICA", "A": "ENABLE ALWAYS"}
 _MULTI_VALUE_NOTE = """-- This migration adds more than one value to an enum.
 -- With PostgreSQL versions 11 and earlier, this is not possible
 -- in a single migration. This can be worked around by creating
@@ -55,6 +57,40 @@ class _Renderer:
     def DropView(self, op: d.DropView) -> str:
         kind = "MATERIALIZED VIEW" if op.view.materialized else "VIEW"
         return f"DROP {kind} {self.q(op.view.schema, op.view.name)};"
+
+    # --- functions, triggers (Prisma compares neither) ----------------------------------
+    def CreateFunction(self, op: d.CreateFunction) -> str:
+        f, old = op.function, op.replaces
+        drop = ""
+        if old is not None and (old.result, old.kind) != (f.result, f.kind):
+            drop = (f"-- Warning: the result type changed, which CREATE OR REPLACE cannot do; "
+                    f"drops `{old.signature}` first.\n{self._drop_function(old)}\n")
+        return f"{drop}{f.definition.strip()};"
+
+    def DropFunction(self, op: d.DropFunction) -> str:
+        return self._drop_function(op.function)
+
+    def _drop_function(self, f) -> str:
+        kind = "PROCEDURE" if f.kind == "p" else "FUNCTION"
+        return f"DROP {kind} {self.q(f.schema, f.name)}({f.arguments});"
+
+    def CreateTrigger(self, op: d.CreateTrigger) -> str:
+        t, old = op.trigger, op.replaces
+        same = old is not None and old.definition == t.definition  # only enabled/disabled changed
+        lines = []
+        if old is not None and not same:
+            lines.append(self._drop_trigger(old))
+        if not same:
+            lines.append(f"{t.definition};")
+        if t.enabled != (old.enabled if same else "O"):
+            lines.append(f"ALTER TABLE {self.q(t.schema, t.table)} {_TRIGGER_STATE[t.enabled]} TRIGGER {quote(t.name)};")
+        return "\n".join(lines)
+
+    def DropTrigger(self, op: d.DropTrigger) -> str:
+        return self._drop_trigger(op.trigger)
+
+    def _drop_trigger(self, t) -> str:
+        return f"DROP TRIGGER {quote(t.name)} ON {self.q(t.schema, t.table)};"
 
     # --- enums ------------------------------------------------------------------------
     def CreateEnum(self, op: d.CreateEnum) -> str:

@@ -12,8 +12,12 @@ from dataclasses import dataclass
 
 from bot.engine import diff as d
 
-# rank, label: Prisma's step kinds, plus the objects Prisma does not manage (checks, sequences, views).
+# rank, label: Prisma's step kinds, plus the objects Prisma does not manage (checks, sequences, views,
+# functions, triggers). Triggers go first and last: a dropped trigger may use a function or table
+# dropped later, a created one a function or table created earlier. Functions come after tables
+# (a SQL function's body may read a new table) and before indexes (an expression index may call one).
 _RANKS: dict[type, tuple[float, str]] = {
+    d.DropTrigger: (4, "DropTrigger"),
     d.DropExtension: (1, "DropExtension"),
     d.CreateExtension: (2, "CreateExtension"),
     d.DropView: (5, "DropView"),
@@ -26,11 +30,14 @@ _RANKS: dict[type, tuple[float, str]] = {
     "alter_table": (11, "AlterTable"),
     d.DropTable: (13, "DropTable"),
     d.DropSequence: (13.5, "DropSequence"),
+    d.DropFunction: (13.7, "DropFunction"),
     d.DropEnum: (14, "DropEnum"),
     d.CreateTable: (15, "CreateTable"),
+    d.CreateFunction: (16, "CreateFunction"),
     d.CreateIndex: (17, "CreateIndex"),
     d.AddForeignKey: (19, "AddForeignKey"),
     d.AddCheck: (19.5, "AddCheckConstraint"),
+    d.CreateTrigger: (20, "CreateTrigger"),
     d.CreateView: (21, "CreateView"),
 }
 _TABLE_CHANGES = (d.DropPrimaryKey, d.DropColumn, d.AddColumn, d.AlterColumn, d.AddPrimaryKey)
@@ -44,6 +51,10 @@ class Step:
 
 
 def _obj_key(op: d.Operation) -> tuple:
+    if isinstance(op, (d.CreateFunction, d.DropFunction)):
+        return (op.function.schema, op.function.name.encode(), op.function.arguments.encode())
+    if isinstance(op, (d.CreateTrigger, d.DropTrigger)):
+        return (op.trigger.schema, op.trigger.table.encode(), op.trigger.name.encode())
     for attr in ("table", "index", "foreign_key", "enum", "view", "sequence"):
         obj = getattr(op, attr, None)
         if obj is not None:

@@ -4,7 +4,8 @@ Prisma sorts drift items by (kind of block, object name, step order), prints a
 block header whenever the (kind, name) pair changes, and a blank line before
 each header. The wording, including its quirks, follows prisma-engines'
 ``SqlMigration::drift_summary``. Objects Prisma does not manage (check
-constraints, sequences, views it did not create) get lines in the same style.
+constraints, sequences, views it did not create, functions, triggers) get lines
+in the same style, in blocks after Prisma's.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from bot.engine import diff as d
 from bot.engine.inspect.model import Column
 from bot.engine.render.steps import plan
 
-# Prisma's DriftType order; the last two are driftbot's own, after Prisma's blocks.
+# Prisma's DriftType order; the last three are driftbot's own, after Prisma's blocks.
 _ADDED_EXT, _REMOVED_EXT, _ADDED_ENUM, _ADDED_TABLE, _REMOVED_ENUM, _REMOVED_TABLE = 1, 2, 3, 4, 5, 6
-_REMOVED_VIEW, _CHANGED_ENUM, _CHANGED_TABLE, _ADDED_OTHER, _REMOVED_OTHER = 8, 10, 11, 12, 13
+_REMOVED_VIEW, _CHANGED_ENUM, _CHANGED_TABLE, _ADDED_OTHER, _REMOVED_OTHER, _CHANGED_OTHER = 8, 10, 11, 12, 13, 14
+
+
+_TRIGGER_STATES = {"O": "enabled", "D": "disabled", "R": "enabled on replicas only", "A": "enabled always"}
 
 
 def _arity(c: Column) -> str:
@@ -88,6 +92,19 @@ def _items(op: d.Operation) -> list[tuple[int, str, list[str]]]:
         return [(_ADDED_EXT, "", [f"  - {op.extension.name}"])]
     if isinstance(op, d.DropExtension):
         return [(_REMOVED_EXT, "", [f"  - {op.extension.name}"])]
+    if isinstance(op, (d.CreateFunction, d.DropFunction)):
+        line = [f"  - {op.function.signature}"]
+        if isinstance(op, d.DropFunction):
+            return [(_REMOVED_OTHER, "functions", line)]
+        return [(_CHANGED_OTHER if op.replaces else _ADDED_OTHER, "functions", line)]
+    if isinstance(op, (d.CreateTrigger, d.DropTrigger)):
+        t = op.trigger
+        line = f"  - {t.name} on {t.table}"
+        if isinstance(op, d.DropTrigger):
+            return [(_REMOVED_OTHER, "triggers", [line])]
+        if op.replaces is not None and op.replaces.definition == t.definition:
+            line += f" (now {_TRIGGER_STATES[t.enabled]})"
+        return [(_CHANGED_OTHER if op.replaces else _ADDED_OTHER, "triggers", [line])]
     if isinstance(op, d.CreateSequence):
         return [(_ADDED_OTHER, "sequences", [f"  - {op.sequence.name}"])]
     if isinstance(op, d.DropSequence):
@@ -135,6 +152,7 @@ def _header(kind: int, name: str) -> str:
         _CHANGED_TABLE: f"[*] Changed the `{name}` table",
         _ADDED_OTHER: f"[+] Added {name}",
         _REMOVED_OTHER: f"[-] Removed {name}",
+        _CHANGED_OTHER: f"[*] Changed {name}",
     }[kind]
 
 
