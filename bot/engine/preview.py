@@ -41,19 +41,8 @@ def pending_for_deploy(verdict: HistoryVerdict, migrations: Migrations) -> tuple
 
 _INEXPRESSIBLE = """
 SELECT kind || ' ' || name FROM (
-  SELECT 'function' AS kind, n.nspname || '.' || p.proname || '()' AS name
-    FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-   WHERE n.nspname = ANY(%(schemas)s)
-     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep
-                      WHERE dep.classid = 'pg_catalog.pg_proc'::regclass AND dep.objid = p.oid AND dep.deptype = 'e')
-  UNION ALL
-  SELECT 'trigger', t.tgname || ' on ' || c.relname
-    FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-   WHERE NOT t.tgisinternal AND n.nspname = ANY(%(schemas)s)
-  UNION ALL
-  SELECT CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'r' THEN 'range type' ELSE 'composite type' END,
-         n.nspname || '.' || t.typname
+  SELECT CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'r' THEN 'range type' ELSE 'composite type' END AS kind,
+         n.nspname || '.' || t.typname AS name
     FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
     LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid
    WHERE n.nspname = ANY(%(schemas)s)
@@ -70,7 +59,8 @@ SELECT kind || ' ' || name FROM (
 
 
 def inexpressible_objects(conn: psycopg.Connection, schemas: tuple[str, ...]) -> tuple[str, ...]:
-    """Objects of the live schema the baseline does not rebuild (functions, triggers, domains, ...)."""
+    """Objects of the live schema the baseline does not rebuild (domains, range and composite types,
+    row-level security policies). Functions and triggers are part of the snapshot, so it rebuilds those."""
     return tuple(r[0] for r in conn.execute(_INEXPRESSIBLE, {"schemas": list(dict.fromkeys(schemas))}))
 
 

@@ -117,6 +117,20 @@ def test_preview_is_unavailable_when_the_live_schema_cannot_be_copied(at_m1, pg_
     assert not any("would fail now" in f.title for f in result.findings)
 
 
+def test_preview_copies_the_live_functions_a_pending_migration_uses(at_m1, pg_url, tmp_path):
+    """A function made by hand in production, used by a pending migration: the preview rebuilds it
+    with the rest of the live schema, so it answers (here: the deploy would succeed) instead of
+    giving up; the same migration against a function nobody made fails, naming it."""
+    execute(at_m1, 'CREATE FUNCTION "slugify"(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(t) $$')
+    uses = 'CREATE INDEX "User_slug_idx" ON "User" ("slugify"("email"));\n'
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: uses})
+    p = check(at_m1, pg_url, folder, tmp_path).to_json()["history"]["deploy_preview"]
+    assert p["ok"] is True and p["available"] is True, p
+    folder = write_migrations(tmp_path / "m2", {M1: INIT, M2: uses.replace('"slugify"', '"no_such_fn"')})
+    p = check(at_m1, pg_url, folder, tmp_path).to_json()["history"]["deploy_preview"]
+    assert p["ok"] is False and p["migration"] == M2 and "no_such_fn" in p["error"], p
+
+
 def test_failed_migration_blocks_deploy_as_prisma_says(db, pg_url, tmp_path):
     folder = write_migrations(tmp_path / "m", {M1: INIT, M2: "CREATE TABLE oops (;\n", M3: MORE})
     deploy(db, folder)
