@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.engine.inspect.model import (
-    Check, Column, Enum, Extension, ForeignKey, Function, Index, PrimaryKey, Sequence, Snapshot, Table, Trigger, View,
+    Check, Column, Enum, Extension, ForeignKey, Function, Index, Policy, PrimaryKey, RowSecurity, Sequence, Snapshot,
+    Table, Trigger, View,
 )
 
 
@@ -186,11 +187,36 @@ class DropTrigger:
     trigger: Trigger
 
 
+@dataclass(frozen=True)
+class EnableRowSecurity:
+    """Row-level security switched on (or forced) on a table; ``replaces``: its switches *before*."""
+
+    row_security: RowSecurity
+    replaces: RowSecurity | None = None
+
+
+@dataclass(frozen=True)
+class DisableRowSecurity:
+    row_security: RowSecurity
+
+
+@dataclass(frozen=True)
+class CreatePolicy:
+    policy: Policy
+    replaces: Policy | None = None  # dropped first: ALTER POLICY cannot change the command or kind
+
+
+@dataclass(frozen=True)
+class DropPolicy:
+    policy: Policy
+
+
 Operation = (
     CreateExtension | DropExtension | CreateEnum | DropEnum | AlterEnum | CreateTable | DropTable | AddColumn
     | DropColumn | AlterColumn | DropPrimaryKey | AddPrimaryKey | CreateIndex | DropIndex | AddForeignKey
     | DropForeignKey | AddCheck | DropCheck | CreateSequence | DropSequence | CreateView | DropView
-    | CreateFunction | DropFunction | CreateTrigger | DropTrigger
+    | CreateFunction | DropFunction | CreateTrigger | DropTrigger | EnableRowSecurity | DisableRowSecurity
+    | CreatePolicy | DropPolicy
 )
 
 
@@ -274,15 +300,24 @@ def diff(before: Snapshot, after: Snapshot) -> tuple[Operation, ...]:
     removed, added, changed = _pair(before.triggers, after.triggers)
     ops += [DropTrigger(t) for t in removed] + [CreateTrigger(t) for t in added]
     ops += [CreateTrigger(a, replaces=b) for b, a in changed]
+
+    removed, added, changed = _pair(before.row_security, after.row_security)
+    ops += [DisableRowSecurity(r) for r in removed] + [EnableRowSecurity(r) for r in added]
+    ops += [EnableRowSecurity(a, replaces=b) for b, a in changed]
+
+    removed, added, changed = _pair(before.policies, after.policies)
+    ops += [DropPolicy(p) for p in removed] + [CreatePolicy(p) for p in added]
+    ops += [CreatePolicy(a, replaces=b) for b, a in changed]
     return tuple(ops)
 
 
 ADDITIONS = (CreateExtension, CreateEnum, CreateTable, AddColumn, AddPrimaryKey, CreateIndex, AddForeignKey,
-             AddCheck, CreateSequence, CreateView, CreateFunction, CreateTrigger)
+             AddCheck, CreateSequence, CreateView, CreateFunction, CreateTrigger, EnableRowSecurity, CreatePolicy)
 REMOVALS = (DropExtension, DropEnum, DropTable, DropColumn, DropPrimaryKey, DropIndex, DropForeignKey,
-            DropCheck, DropSequence, DropView, DropFunction, DropTrigger)
+            DropCheck, DropSequence, DropView, DropFunction, DropTrigger, DisableRowSecurity, DropPolicy)
 # Objects Prisma's migrate diff and migrate dev never compare: drift in them is drift Prisma cannot see.
-PRISMA_UNSEEN = (CreateFunction, DropFunction, CreateTrigger, DropTrigger)
+PRISMA_UNSEEN = (CreateFunction, DropFunction, CreateTrigger, DropTrigger, EnableRowSecurity, DisableRowSecurity,
+                 CreatePolicy, DropPolicy)
 
 
 def describe(op: Operation) -> str:
@@ -297,6 +332,10 @@ def describe(op: Operation) -> str:
         return f"function {op.function.signature}"
     if isinstance(op, (CreateTrigger, DropTrigger)):
         return f"trigger {op.trigger.name} on {op.trigger.table}"
+    if isinstance(op, (EnableRowSecurity, DisableRowSecurity)):
+        return f"row-level security on {op.row_security.table}"
+    if isinstance(op, (CreatePolicy, DropPolicy)):
+        return f"policy {op.policy.name} on {op.policy.table}"
     for attr in ("table", "enum", "index", "foreign_key", "view", "sequence", "extension"):
         obj = getattr(op, attr, None)
         if obj is not None:

@@ -57,6 +57,11 @@ def objects(op: d.Operation) -> frozenset[tuple]:
     if isinstance(op, (d.CreateTrigger, d.DropTrigger)):
         t = op.trigger
         return frozenset({("trigger", t.schema, t.table, t.name)})
+    if isinstance(op, (d.EnableRowSecurity, d.DisableRowSecurity)):
+        return frozenset({("row_security", op.row_security.schema, op.row_security.table)})
+    if isinstance(op, (d.CreatePolicy, d.DropPolicy)):
+        p = op.policy
+        return frozenset({("policy", p.schema, p.table, p.name)})
     for attr in ("table", "enum", "view", "sequence"):
         obj = getattr(op, attr, None)
         if obj is not None:

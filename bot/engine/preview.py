@@ -49,18 +49,13 @@ SELECT kind || ' ' || name FROM (
      AND (t.typtype IN ('d', 'r') OR (t.typtype = 'c' AND c.relkind = 'c'))
      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep
                       WHERE dep.classid = 'pg_catalog.pg_type'::regclass AND dep.objid = t.oid AND dep.deptype = 'e')
-  UNION ALL
-  SELECT 'policy', pol.polname || ' on ' || c.relname
-    FROM pg_catalog.pg_policy pol JOIN pg_catalog.pg_class c ON c.oid = pol.polrelid
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-   WHERE n.nspname = ANY(%(schemas)s)
 ) objects ORDER BY 1
 """
 
 
 def inexpressible_objects(conn: psycopg.Connection, schemas: tuple[str, ...]) -> tuple[str, ...]:
-    """Objects of the live schema the baseline does not rebuild (domains, range and composite types,
-    row-level security policies). Functions and triggers are part of the snapshot, so it rebuilds those."""
+    """Objects of the live schema the baseline does not rebuild (domains, range and composite types).
+    Functions, triggers and policies are part of the snapshot, so it rebuilds those."""
     return tuple(r[0] for r in conn.execute(_INEXPRESSIBLE, {"schemas": list(dict.fromkeys(schemas))}))
 
 

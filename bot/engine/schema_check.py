@@ -72,7 +72,9 @@ def _touched_tables(ops) -> set[str]:
 
 
 def _unseen_change(op: d.Operation) -> str:
-    if isinstance(op, (d.DropFunction, d.DropTrigger)):
+    if isinstance(op, d.DisableRowSecurity):
+        return f"{d.describe(op)} is off in the database"
+    if isinstance(op, (d.DropFunction, d.DropTrigger, d.DropPolicy)):
         return f"{d.describe(op)} is missing from the database"
     if getattr(op, "replaces", None) is not None:
         return f"{d.describe(op)} differs from the migrations'"
@@ -84,8 +86,8 @@ def prisma_unseen(ops: tuple[d.Operation, ...]) -> tuple[str, ...]:
     changes = sorted(_unseen_change(op) for op in ops if isinstance(op, d.PRISMA_UNSEEN))
     if not changes:
         return ()
-    return (f"Prisma compares neither functions nor triggers, so `prisma migrate dev` and `migrate diff` "
-            f"report none of this: {_shown(changes)}.",)
+    return (f"Prisma compares no functions, triggers or row-level security, so `prisma migrate dev` and "
+            f"`migrate diff` report none of this: {_shown(changes)}.",)
 
 
 def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, stamp: str, env_name: str) -> list[Finding]:

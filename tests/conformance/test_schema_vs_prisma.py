@@ -160,18 +160,24 @@ $$ LANGUAGE plpgsql;
 
 -- CreateTrigger
 CREATE TRIGGER "user_lower_email" BEFORE INSERT OR UPDATE ON "User" FOR EACH ROW EXECUTE FUNCTION "lower_email"();
+
+-- RowLevelSecurity
+ALTER TABLE "User" ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "user_self" ON "User" FOR SELECT USING ("id" = current_setting('app.user_id')::integer);
 """
 
 
-def test_function_and_trigger_drift_is_invisible_to_prisma(deployed):
-    """A trigger function edited and its trigger disabled in production: Prisma's status, dev and
-    diff all say nothing; driftbot reports both, and its catch-up, committed and recorded with
-    Prisma's own ``migrate resolve --applied``, leaves nothing to report."""
+def test_function_trigger_and_row_security_drift_is_invisible_to_prisma(deployed):
+    """A trigger function edited, its trigger disabled, row-level security switched off and a
+    policy dropped in production: Prisma's status, dev and diff all say nothing; driftbot reports
+    each, and its catch-up, committed and recorded with Prisma's own ``migrate resolve --applied``,
+    leaves nothing to report."""
     deployed.add(LOWER_EMAIL, LOWER_EMAIL_SQL)
     assert deployed.deploy().code == 0
     assert deployed.check().state == "in_sync"
     deployed.execute('CREATE OR REPLACE FUNCTION "lower_email"() RETURNS trigger AS $$ BEGIN RETURN NEW; END $$ '
-                     'LANGUAGE plpgsql;\nALTER TABLE "User" DISABLE TRIGGER "user_lower_email";')
+                     'LANGUAGE plpgsql;\nALTER TABLE "User" DISABLE TRIGGER "user_lower_email";\n'
+                     'ALTER TABLE "User" DISABLE ROW LEVEL SECURITY;\nDROP POLICY "user_self" ON "User";')
 
     status = deployed.status()
     assert status.code == 0 and status.up_to_date, status.text
@@ -182,10 +188,14 @@ def test_function_and_trigger_drift_is_invisible_to_prisma(deployed):
 
     result = deployed.check()
     assert result.state == "drifted" and result.exit_code == 1
-    assert result.schema.summary == ("[*] Changed functions", "  - lower_email()", "",
+    assert result.schema.summary == ("[-] Removed policies", "  - user_self on User", "",
+                                     "[*] Changed functions", "  - lower_email()", "",
+                                     "[*] Changed row-level security", "  - User (now off)", "",
                                      "[*] Changed triggers", "  - user_lower_email on User (now disabled)")
     (note,) = result.schema.prisma_blind_spots
-    assert "function lower_email() differs" in note and "trigger user_lower_email on User differs" in note
+    for change in ("function lower_email() differs", "trigger user_lower_email on User differs",
+                   "row-level security on User is off", "policy user_self on User is missing"):
+        assert change in note, note
 
     deployed.add(CATCH_UP, result.schema.sql)
     assert deployed.prisma.resolve("--applied", CATCH_UP).code == 0

@@ -28,7 +28,7 @@ def drift_statement(r: random.Random, snap: Snapshot, n: int, fresh: set[str]) -
     tables = [t for t in snap.tables if t.schema == "public"]
     enums = [e for e in snap.enums if e.schema == "public"]
     t = r.choice(tables) if tables else None
-    kind = r.randrange(25)
+    kind = r.randrange(29)
     if kind == 0 or t is None:
         cols = ['"id" SERIAL NOT NULL', '"label" TEXT', '"amount" INTEGER NOT NULL DEFAULT 0']
         if enums and r.random() < 0.5:
@@ -125,6 +125,24 @@ def drift_statement(r: random.Random, snap: Snapshot, n: int, fresh: set[str]) -
                 f'CREATE TRIGGER "hand_{n}_trg" BEFORE INSERT ON {q(t.name)} FOR EACH ROW EXECUTE FUNCTION "hand_{n}"()')
     if kind == 24 and functions:
         return f"DROP FUNCTION {q(r.choice(functions).name)} CASCADE"
+    secured = {x.table: x for x in snap.row_security if x.schema == "public"}
+    policies = [x for x in snap.policies if x.schema == "public"]
+    if kind == 25:
+        on = secured.get(t.name)
+        switch = r.choice(["ENABLE", "FORCE"] if on is None else (["DISABLE"] if on.enabled else ["ENABLE"])
+                          + (["NO FORCE"] if on.forced else ["FORCE"]))
+        return f"ALTER TABLE {q(t.name)} {switch} ROW LEVEL SECURITY"
+    if kind == 26 and t.column("id"):
+        how = r.choice(['FOR SELECT USING ("id" > 0)', "AS RESTRICTIVE FOR INSERT TO CURRENT_USER WITH CHECK (true)",
+                        'FOR UPDATE USING ("id" > 1) WITH CHECK ("id" > 2)', "FOR ALL TO PUBLIC USING (false)"])
+        return f'CREATE POLICY "pol_{n}" ON {q(t.name)} {how}'
+    if kind == 27 and policies:
+        x = r.choice(policies)
+        return f"DROP POLICY {q(x.name)} ON {q(x.table)}"
+    if kind == 28 and policies:
+        x = r.choice(policies)
+        if x.command != "a":  # an INSERT policy has no USING
+            return f"ALTER POLICY {q(x.name)} ON {q(x.table)} USING ({n} > 0)"
     return None
 
 

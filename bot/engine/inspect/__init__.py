@@ -2,11 +2,12 @@
 
 from bot.engine.inspect.load import introspect
 from bot.engine.inspect.model import (
-    Check, Column, Enum, Extension, ForeignKey, Function, Index, PrimaryKey, Sequence, Snapshot, Table, Trigger, View,
-    empty,
+    Check, Column, Enum, Extension, ForeignKey, Function, Index, Policy, PrimaryKey, RowSecurity, Sequence, Snapshot,
+    Table, Trigger, View, empty,
 )
 
 __all__ = [
     "introspect", "Snapshot", "Table", "Column", "PrimaryKey", "Check", "Index", "ForeignKey", "Enum",
-    "Sequence", "View", "Extension", "Function", "Trigger", "empty",
+    "Sequence", "View", "Extension", "Function", "Trigger", "RowSecurity", "Policy",
+    "empty",
 ]

@@ -12,8 +12,8 @@ from psycopg.rows import dict_row
 
 from bot.engine.inspect import normalize
 from bot.engine.inspect.model import (
-    FK_ACTIONS, Check, Column, Enum, Extension, ForeignKey, Function, Index, PrimaryKey, Sequence, Snapshot, Table,
-    Trigger, View,
+    FK_ACTIONS, Check, Column, Enum, Extension, ForeignKey, Function, Index, Policy, PrimaryKey, RowSecurity, Sequence,
+    Snapshot, Table, Trigger, View,
 )
 
 _QUERIES = {p.stem: p.read_text(encoding="utf-8") for p in (Path(__file__).parent / "queries").glob("*.sql")}
@@ -140,4 +140,9 @@ def introspect(conn: psycopg.Connection, schemas: tuple[str, ...], default_schem
         ),
         triggers=tuple(Trigger(r["schema"], r["table"], r["name"], r["definition"], r["enabled"])
                        for r in rows["triggers"]),
+        row_security=tuple(RowSecurity(r["schema"], r["table"], r["enabled"], r["forced"])
+                           for r in rows["policies"] if r["kind"] == "table"),
+        policies=tuple(Policy(r["schema"], r["table"], r["name"], r["command"], r["permissive"], tuple(r["roles"]),
+                              r["using"], r["with_check"])
+                       for r in rows["policies"] if r["kind"] == "policy"),
     )

@@ -200,6 +200,39 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class RowSecurity:
+    """A table's row-level security switches; a snapshot lists only tables with one of them on."""
+
+    schema: str
+    table: str
+    enabled: bool = True
+    forced: bool = False
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.schema, self.table)
+
+
+POLICY_COMMANDS = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
+
+
+@dataclass(frozen=True)
+class Policy:
+    schema: str
+    table: str
+    name: str
+    command: str = "*"  # pg_policy.polcmd: * ALL, r SELECT, a INSERT, w UPDATE, d DELETE
+    permissive: bool = True
+    roles: tuple[str, ...] = ("public",)
+    using: str | None = None  # pg_get_expr of the USING expression
+    with_check: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.schema, self.table, self.name)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """One database's schema, within the schemas in scope."""
 
@@ -214,6 +247,8 @@ class Snapshot:
     extensions: tuple[Extension, ...] = ()
     functions: tuple[Function, ...] = ()
     triggers: tuple[Trigger, ...] = ()
+    row_security: tuple[RowSecurity, ...] = ()
+    policies: tuple[Policy, ...] = ()
 
     def table(self, schema: str, name: str) -> Table | None:
         return next((t for t in self.tables if t.key == (schema, name)), None)
@@ -238,7 +273,7 @@ class Snapshot:
 
         kinds = {"tables": Table, "indexes": Index, "foreign_keys": ForeignKey, "enums": Enum,
                  "sequences": Sequence, "views": View, "extensions": Extension, "functions": Function,
-                 "triggers": Trigger}
+                 "triggers": Trigger, "row_security": RowSecurity, "policies": Policy}
         return cls(
             schemas=tuple(data["schemas"]),
             default_schema=data["default_schema"],

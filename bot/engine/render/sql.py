@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.engine import diff as d
+from bot.engine.inspect.model import POLICY_COMMANDS
 from bot.engine.render.names import column_definition, column_type, default_expr, literal, qualified, quote
 from bot.engine.render.steps import Step, plan
 
@@ -91,6 +92,41 @@ class _Renderer:
 
     def _drop_trigger(self, t) -> str:
         return f"DROP TRIGGER {quote(t.name)} ON {self.q(t.schema, t.table)};"
+
+    # --- row-level security and policies (Prisma compares neither) ---------------------
+    def EnableRowSecurity(self, op: d.EnableRowSecurity) -> str:
+        rs, old = op.row_security, op.replaces
+        return self._row_security(rs.schema, rs.table, (old.enabled, old.forced) if old else (False, False),
+                                  (rs.enabled, rs.forced))
+
+    def DisableRowSecurity(self, op: d.DisableRowSecurity) -> str:
+        rs = op.row_security
+        return self._row_security(rs.schema, rs.table, (rs.enabled, rs.forced), (False, False))
+
+    def _row_security(self, schema: str, table: str, was: tuple[bool, bool], now: tuple[bool, bool]) -> str:
+        t, lines = self.q(schema, table), []
+        if was[0] != now[0]:
+            lines.append(f"ALTER TABLE {t} {'ENABLE' if now[0] else 'DISABLE'} ROW LEVEL SECURITY;")
+        if was[1] != now[1]:
+            lines.append(f"ALTER TABLE {t} {'FORCE' if now[1] else 'NO FORCE'} ROW LEVEL SECURITY;")
+        return "\n".join(lines)
+
+    def CreatePolicy(self, op: d.CreatePolicy) -> str:
+        p, old = op.policy, op.replaces
+        table = self.q(p.schema, p.table)
+        text = f"CREATE POLICY {quote(p.name)} ON {table}"
+        if not p.permissive:
+            text += " AS RESTRICTIVE"
+        text += f" FOR {POLICY_COMMANDS[p.command]} TO " + ", ".join("PUBLIC" if r == "public" else quote(r) for r in p.roles)
+        if p.using is not None:
+            text += f" USING ({p.using})"
+        if p.with_check is not None:
+            text += f" WITH CHECK ({p.with_check})"
+        drop = f"DROP POLICY {quote(old.name)} ON {table};\n" if old is not None else ""
+        return f"{drop}{text};"
+
+    def DropPolicy(self, op: d.DropPolicy) -> str:
+        return f"DROP POLICY {quote(op.policy.name)} ON {self.q(op.policy.schema, op.policy.table)};"
 
     # --- enums ------------------------------------------------------------------------
     def CreateEnum(self, op: d.CreateEnum) -> str:

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from bot.engine import diff as d
 
 # rank, label: Prisma's step kinds, plus the objects Prisma does not manage (checks, sequences, views,
-# functions, triggers). Triggers go first and last: a dropped trigger may use a function or table
+# functions, triggers, row-level security and policies). Triggers and policies go first and last: a dropped trigger may use a function or table
 # dropped later, a created one a function or table created earlier. Functions come after tables
 # (a SQL function's body may read a new table) and before indexes (an expression index may call one).
 _RANKS: dict[type, tuple[float, str]] = {
     d.DropTrigger: (4, "DropTrigger"),
+    d.DropPolicy: (4.2, "DropPolicy"),
+    d.DisableRowSecurity: (4.4, "DisableRowLevelSecurity"),
     d.DropExtension: (1, "DropExtension"),
     d.CreateExtension: (2, "CreateExtension"),
     d.DropView: (5, "DropView"),
@@ -38,6 +40,8 @@ _RANKS: dict[type, tuple[float, str]] = {
     d.AddForeignKey: (19, "AddForeignKey"),
     d.AddCheck: (19.5, "AddCheckConstraint"),
     d.CreateTrigger: (20, "CreateTrigger"),
+    d.EnableRowSecurity: (20.2, "EnableRowLevelSecurity"),
+    d.CreatePolicy: (20.4, "CreatePolicy"),
     d.CreateView: (21, "CreateView"),
 }
 _TABLE_CHANGES = (d.DropPrimaryKey, d.DropColumn, d.AddColumn, d.AlterColumn, d.AddPrimaryKey)
@@ -55,6 +59,10 @@ def _obj_key(op: d.Operation) -> tuple:
         return (op.function.schema, op.function.name.encode(), op.function.arguments.encode())
     if isinstance(op, (d.CreateTrigger, d.DropTrigger)):
         return (op.trigger.schema, op.trigger.table.encode(), op.trigger.name.encode())
+    if isinstance(op, (d.EnableRowSecurity, d.DisableRowSecurity)):
+        return (op.row_security.schema, op.row_security.table.encode(), b"")
+    if isinstance(op, (d.CreatePolicy, d.DropPolicy)):
+        return (op.policy.schema, op.policy.table.encode(), op.policy.name.encode())
     for attr in ("table", "index", "foreign_key", "enum", "view", "sequence"):
         obj = getattr(op, attr, None)
         if obj is not None:

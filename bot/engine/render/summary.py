@@ -4,7 +4,8 @@ Prisma sorts drift items by (kind of block, object name, step order), prints a
 block header whenever the (kind, name) pair changes, and a blank line before
 each header. The wording, including its quirks, follows prisma-engines'
 ``SqlMigration::drift_summary``. Objects Prisma does not manage (check
-constraints, sequences, views it did not create, functions, triggers) get lines
+constraints, sequences, views it did not create, functions, triggers,
+row-level security, policies) get lines
 in the same style, in blocks after Prisma's.
 """
 
@@ -105,6 +106,16 @@ def _items(op: d.Operation) -> list[tuple[int, str, list[str]]]:
         if op.replaces is not None and op.replaces.definition == t.definition:
             line += f" (now {_TRIGGER_STATES[t.enabled]})"
         return [(_CHANGED_OTHER if op.replaces else _ADDED_OTHER, "triggers", [line])]
+    if isinstance(op, (d.CreatePolicy, d.DropPolicy)):
+        line = [f"  - {op.policy.name} on {op.policy.table}"]
+        if isinstance(op, d.DropPolicy):
+            return [(_REMOVED_OTHER, "policies", line)]
+        return [(_CHANGED_OTHER if op.replaces else _ADDED_OTHER, "policies", line)]
+    if isinstance(op, (d.EnableRowSecurity, d.DisableRowSecurity)):
+        rs = op.row_security
+        now = "off" if isinstance(op, d.DisableRowSecurity) else (
+            ("on, forced" if rs.forced else "on") if rs.enabled else "forced but not on")
+        return [(_CHANGED_OTHER, "row-level security", [f"  - {rs.table} (now {now})"])]
     if isinstance(op, d.CreateSequence):
         return [(_ADDED_OTHER, "sequences", [f"  - {op.sequence.name}"])]
     if isinstance(op, d.DropSequence):

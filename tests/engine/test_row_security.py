@@ -1,0 +1,103 @@
+"""Row-level security and policies: drift Prisma never compares, found and fixed like the rest.
+
+A history that switches row-level security on and writes policies is deployed to a
+real database; each test changes the live database as a person would (switches it
+off, drops or loosens a policy, adds one) and checks what driftbot reports, the SQL
+it proposes, and that the SQL really closes the gap.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from bot.engine.check import run_check
+from bot.engine.inspect import introspect
+from bot.settings import Settings
+from tests.factory import INIT, deploy, execute, write_migrations
+
+M1, M2 = "20250101000000_init", "20250102000000_rls"
+RLS = """ALTER TABLE "User" ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "user_self" ON "User" FOR SELECT USING ("id" = current_setting('app.user_id')::integer);
+CREATE POLICY "user_insert" ON "User" AS RESTRICTIVE FOR INSERT TO CURRENT_USER WITH CHECK ("email" LIKE '%@%');
+"""
+
+
+def run(db, tmp_path, folder):
+    s = Settings(environments={"prod": {"database_url": db, "migrations": str(folder)}}, cache_dir=tmp_path / "cache")
+    return run_check(s, s.environment("prod"))
+
+
+def snapshot(url: str):
+    with psycopg.connect(url) as conn:
+        return introspect(conn, ("public",))
+
+
+@pytest.fixture
+def deployed(db, tmp_path):
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: RLS})
+    assert deploy(db, folder) is None
+    return folder
+
+
+def replayed_with(databases, folder, sql: str) -> str:
+    url = databases.create("replay")
+    assert deploy(url, folder) is None
+    execute(url, sql)
+    return url
+
+
+def test_policies_and_switches_as_the_migrations_made_them_are_in_sync(db, tmp_path, deployed):
+    assert run(db, tmp_path, deployed).state == "in_sync"
+    live = snapshot(db)
+    assert [(r.table, r.enabled, r.forced) for r in live.row_security] == [("User", True, False)]
+    by_name = {p.name: p for p in live.policies}
+    assert (by_name["user_self"].command, by_name["user_self"].permissive, by_name["user_self"].roles) == ("r", True, ("public",))
+    assert (by_name["user_insert"].command, by_name["user_insert"].permissive) == ("a", False)
+    assert by_name["user_insert"].using is None and "~~" in by_name["user_insert"].with_check  # LIKE, as stored
+
+
+def test_row_security_switched_off_in_production_is_restored_by_a_migration(db, tmp_path, deployed):
+    execute(db, 'ALTER TABLE "User" DISABLE ROW LEVEL SECURITY')
+    result = run(db, tmp_path, deployed)
+    assert result.state == "drifted"
+    assert list(result.schema.summary) == ["[*] Changed row-level security", "  - User (now off)"]
+    (note,) = result.schema.prisma_blind_spots
+    assert "row-level security on User is off in the database" in note
+    (b,) = [f for f in result.findings if f.case == "B"]
+    assert b.action.sql.strip().endswith('ALTER TABLE "User" ENABLE ROW LEVEL SECURITY;')
+    execute(db, b.action.sql)
+    assert run(db, tmp_path, deployed).state == "in_sync"
+
+
+def test_dropped_policy_is_restored_with_its_exact_definition(db, tmp_path, deployed):
+    execute(db, 'DROP POLICY "user_insert" ON "User"')
+    result = run(db, tmp_path, deployed)
+    assert list(result.schema.summary) == ["[-] Removed policies", "  - user_insert on User"]
+    (b,) = [f for f in result.findings if f.case == "B"]
+    with psycopg.connect(db) as conn:
+        me = conn.execute("SELECT current_user").fetchone()[0]
+    assert f'CREATE POLICY "user_insert" ON "User" AS RESTRICTIVE FOR INSERT TO "{me}" WITH CHECK' in b.action.sql
+    before = snapshot(db)
+    execute(db, b.action.sql)
+    assert run(db, tmp_path, deployed).state == "in_sync"
+    assert snapshot(db) != before
+
+
+def test_loosened_policy_forced_security_and_a_new_policy_get_a_catch_up(db, databases, tmp_path, deployed):
+    execute(db, """ALTER POLICY "user_self" ON "User" USING (true);
+ALTER TABLE "User" FORCE ROW LEVEL SECURITY;
+CREATE POLICY "user_delete" ON "User" FOR DELETE TO PUBLIC USING (false)""")
+    result = run(db, tmp_path, deployed)
+    assert list(result.schema.summary) == [
+        "[+] Added policies", "  - user_delete on User", "",
+        "[*] Changed policies", "  - user_self on User", "",
+        "[*] Changed row-level security", "  - User (now on, forced)",
+    ]
+    (note,) = result.schema.prisma_blind_spots
+    assert "policy user_self on User differs from the migrations'" in note
+    (a,) = [f for f in result.findings if f.action.kind == "catch_up_migration"]
+    assert 'DROP POLICY "user_self" ON "User";\nCREATE POLICY "user_self" ON "User" FOR SELECT TO PUBLIC USING (true);' \
+        in a.action.sql
+    assert not [f for f in result.findings if f.case == "B"]
+    assert snapshot(replayed_with(databases, deployed, a.action.sql)) == snapshot(db)
