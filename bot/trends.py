@@ -60,11 +60,8 @@ def unreachable_since(session: Session, environment: str) -> datetime | None:
 def latest_since(session: Session, environments: list[str], since: datetime) -> dict[str, Check]:
     """Each environment's newest finished check at or after *since*."""
     rows = session.execute(
-        select(Check).where(Check.environment.in_(environments), Check.status == "finished",
-                            Check.finished_at >= since)
+        select(Check).distinct(Check.environment)  # PostgreSQL's DISTINCT ON: one row, the newest, each
+        .where(Check.environment.in_(environments), Check.status == "finished", Check.finished_at >= since)
         .order_by(Check.environment, Check.finished_at.desc())
     ).scalars()
-    out: dict[str, Check] = {}
-    for row in rows:
-        out.setdefault(row.environment, row)
-    return out
+    return {row.environment: row for row in rows}

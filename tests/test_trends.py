@@ -40,3 +40,27 @@ def test_drifted_since_is_the_first_check_of_the_current_spell_and_status_shows_
     with state() as s:
         assert trends.drifted_since(s, "prod") is None
     engine.dispose()
+
+
+def test_latest_since_is_each_environments_newest_finished_check_in_the_window(databases):
+    engine = make_engine(databases.create("state"))
+    upgrade(engine)
+    state = sessions(engine)
+    t = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    with state.begin() as s:
+        for env, minutes, st, status in (
+            ("prod", -90, "in_sync", "finished"),    # before the window
+            ("prod", 10, "pending", "finished"),
+            ("prod", 30, "drifted", "finished"),     # prod's newest
+            ("prod", 40, None, "running"),           # not finished
+            ("staging", 20, "in_sync", "finished"),  # staging's only one
+            ("dev", -10, "failed", "finished"),      # only before the window
+            ("other", 50, "failed", "finished"),     # not asked for
+        ):
+            s.add(Check(environment=env, status=status, watchers=[], state=st,
+                        finished_at=t + timedelta(minutes=minutes) if status == "finished" else None))
+    with state() as s:
+        latest = trends.latest_since(s, ["prod", "staging", "dev"], t)
+    assert {env: (c.state, c.finished_at) for env, c in latest.items()} == {
+        "prod": ("drifted", t + timedelta(minutes=30)), "staging": ("in_sync", t + timedelta(minutes=20))}
+    engine.dispose()

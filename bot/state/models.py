@@ -60,6 +60,9 @@ class Check(Base):
     __table_args__ = (
         Index("uq_checks_one_active", "environment", unique=True,
               postgresql_where=text("status IN ('queued', 'running')")),
+        # an environment's finished checks, newest first: every result's trend and the digest
+        Index("ix_checks_finished", "environment", text("finished_at DESC"),
+              postgresql_where=text("status = 'finished'")),
     )
 
 
