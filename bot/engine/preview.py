@@ -168,6 +168,8 @@ def _on_shadow(live, pending, caveats, server_url, inexpressible, timeout, targe
         if name in target_extensions:  # the shadow server lacks it, the target has it
             return _unavailable(f"{error.migration} needs extension {name}, which the target's server has but the "
                                 "shadow server lacks", caveats)
+    if error.missing_role:  # a server-wide object: the target's server may well have it
+        return _unavailable(f"{error.migration} uses role {error.missing_role}, which the shadow server lacks", caveats)
     if error.sqlstate in _NEEDS_SOMETHING and inexpressible:
         return _unavailable(
             f"{error.migration} failed with \"{error.message.splitlines()[0]}\", but the live schema has objects the "

@@ -24,6 +24,8 @@ TABLE = "_prisma_migrations"
 _EXTENSION_MISSING = re.compile(
     r'extension "([^"]+)" is not available|could not open extension control file "[^"]*/([^"/]+)\.control"')
 
+_ROLE_MISSING = re.compile(r'role "((?:[^"]|"")+)" does not exist')
+
 
 @dataclass(frozen=True)
 class ScriptError:
@@ -37,6 +39,13 @@ class ScriptError:
         """The extension the server lacks, when that is why the script failed."""
         found = _EXTENSION_MISSING.search(self.message)
         return (found.group(1) or found.group(2)) if found else None
+
+    @property
+    def missing_role(self) -> str | None:
+        """The role the server lacks (a GRANT or a policy names it), when that is why the script failed.
+        Roles belong to a server, not to a database: a shadow on another server may not have them."""
+        found = _ROLE_MISSING.search(self.message) if self.sqlstate == "42704" else None
+        return found.group(1) if found else None
 
     @property
     def logs(self) -> str:

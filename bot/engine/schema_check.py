@@ -221,6 +221,12 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
             reason = (f"the shadow server lacks extension {e.missing_extension}, which migration {e.migration} needs; "
                       "install it there or set shadow_url to a server that has it")
             return SchemaOutcome(SchemaReport(checked=False, reason=reason))
+        if result.error is not None and result.error.missing_role:
+            e = result.error
+            reason = (f"the shadow server lacks role {e.missing_role}, which migration {e.migration} uses; roles "
+                      "belong to a server, not a database: create it there (CREATE ROLE ... NOLOGIN is enough) or "
+                      "set shadow_url to a server that has it")
+            return SchemaOutcome(SchemaReport(checked=False, reason=reason))
         if result.error is not None:
             e = result.error
             statement = e.statement

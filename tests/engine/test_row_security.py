@@ -8,6 +8,8 @@ it proposes, and that the SQL really closes the gap.
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 
@@ -123,3 +125,50 @@ CREATE FUNCTION "ü""2"(x text, "y z" integer DEFAULT 3) RETURNS text LANGUAGE s
     result = run(db, tmp_path, folder)
     assert result.state == "drifted"
     assert snapshot(replayed_with(databases, folder, result.schema.sql)) == snapshot(db)
+
+
+@pytest.fixture
+def role(db, pg_url, other_pg_url):
+    """A role on the target's server only (roles belong to a server, not a database)."""
+    name = f"driftbot_role_{uuid.uuid4().hex[:8]}"
+    execute(pg_url, f'CREATE ROLE "{name}" NOLOGIN')
+    yield name
+    execute(db, f'DROP OWNED BY "{name}"')  # its grants and policies in the target database
+    with psycopg.connect(other_pg_url, autocommit=True) as conn:  # replay templates kept its policy there
+        kept = conn.execute("SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid "
+                            "JOIN pg_roles r ON r.oid = s.refobjid WHERE r.rolname = %s", (name,)).fetchall()
+        for (template,) in kept:
+            conn.execute(psycopg.sql.SQL("DROP DATABASE {} WITH (FORCE)").format(psycopg.sql.Identifier(template)))
+    for url in (pg_url, other_pg_url):
+        execute(url, f'DROP ROLE IF EXISTS "{name}"')
+
+
+def test_a_role_the_shadow_server_lacks_means_not_checked_not_drift(db, tmp_path, other_pg_url, role):
+    """A policy for an application role (Supabase's `authenticated`, say): deployed where the role
+    exists, replayed on a shadow server that lacks it. That is the shadow's gap, not drift."""
+    folder = write_migrations(tmp_path / "m", {M1: INIT + f'ALTER TABLE "User" ENABLE ROW LEVEL SECURITY;\n'
+                                                      f'CREATE POLICY "own" ON "User" TO "{role}" USING (true);\n'})
+    assert deploy(db, folder) is None
+    s = Settings(environments={"prod": {"database_url": db, "shadow_url": other_pg_url, "migrations": str(folder)}},
+                 cache_dir=tmp_path / "cache")
+    result = run_check(s, s.environment("prod"))
+    assert (result.state, result.exit_code, result.findings) == ("error", 2, ())
+    assert not result.schema.checked
+    assert f"the shadow server lacks role {role}, which migration {M1} uses" in result.schema.reason
+    execute(other_pg_url, f'CREATE ROLE "{role}" NOLOGIN')
+    result = run_check(s, s.environment("prod"))
+    assert result.state == "in_sync", result.to_json()
+
+
+def test_a_pending_migration_using_a_role_the_shadow_lacks_leaves_the_preview_unavailable(db, tmp_path, other_pg_url,
+                                                                                       role):
+    folder = write_migrations(tmp_path / "m", {M1: INIT})
+    assert deploy(db, folder) is None
+    write_migrations(folder, {M2: f'GRANT SELECT ON "User" TO "{role}";\n'})
+    s = Settings(environments={"prod": {"database_url": db, "shadow_url": other_pg_url, "migrations": str(folder)}},
+                 cache_dir=tmp_path / "cache")
+    result = run_check(s, s.environment("prod"))
+    p = result.deploy_preview
+    assert (p.ok, p.available) == (False, False), p
+    assert p.error == f"preview unavailable: {M2} uses role {role}, which the shadow server lacks"
+    assert not any("would fail now" in f.title for f in result.findings)
