@@ -3,8 +3,9 @@
 Builds the example project's "production" on a real PostgreSQL server (an
 embedded one unless a URL is given) with the problems teams meet: a migration
 that failed on real data, one still pending behind it, one edited after it was
-applied, tables added by ``db push``, and an enum value schema.prisma has but
-the database lacks. Then runs the real check and prints the report.
+applied, tables added by ``db push``, a trigger made by hand (which Prisma never
+sees), and an enum value schema.prisma has but the database lacks. Then runs
+the real check and prints the report.
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ ALTER TABLE "case_milestones" ADD CONSTRAINT "case_milestones_caseId_fkey" FOREI
     REFERENCES "Case"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 CREATE TABLE "vendor_candidates" ("id" SERIAL NOT NULL, "name" TEXT NOT NULL, "score" INTEGER NOT NULL DEFAULT 0,
     CONSTRAINT "vendor_candidates_pkey" PRIMARY KEY ("id"));
+"""
+
+# A hotfix made by hand in production. Prisma compares no functions or triggers, so
+# `prisma migrate status` and `migrate dev` would never mention it.
+HAND_MADE_TRIGGER = """
+CREATE FUNCTION "case_ref_upper"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW."ref" := upper(NEW."ref");
+  RETURN NEW;
+END $$;
+CREATE TRIGGER "case_ref_upper" BEFORE INSERT OR UPDATE ON "Case" FOR EACH ROW EXECUTE FUNCTION "case_ref_upper"();
 """
 
 
@@ -72,6 +84,8 @@ def build_production(server_url: str, work: Path) -> tuple[str, Path]:
         replay.deploy(conn, all_migrations)
         # Someone ran `prisma db push` against production.
         conn.execute(DB_PUSH_DRIFT)
+        # And someone fixed case refs by hand with a trigger.
+        conn.execute(HAND_MADE_TRIGGER)
     # Someone edited an applied migration afterwards.
     edited = migrations_dir / "20250115000000_user_nickname" / "migration.sql"
     edited.write_text(edited.read_text() + '\n-- CreateIndex\nCREATE INDEX "User_nickname_idx" ON "User"("nickname");\n')
