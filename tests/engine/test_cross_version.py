@@ -195,3 +195,37 @@ def test_defaults_sequences_collations_definitions_and_views_across_versions(dir
     execute(target, 'CREATE OR REPLACE VIEW "happy_posts" AS SELECT "id", "title" FROM "Post" WHERE "mood" = \'SAD\' ORDER BY "at"')
     drifted = run_check(s, s.environment("prod"))
     assert drifted.state == "drifted" and any("happy_posts" in line for line in drifted.schema.summary)
+
+
+UNSEEN_BY_PRISMA = """CREATE TABLE "T" ("id" INTEGER NOT NULL, "n" TEXT, CONSTRAINT "T_pkey" PRIMARY KEY ("id"));
+CREATE FUNCTION "twice"(x integer) RETURNS integer LANGUAGE sql IMMUTABLE RETURN x * 2;
+CREATE FUNCTION "cnt"() RETURNS bigint LANGUAGE sql STABLE
+  BEGIN ATOMIC SELECT count(*) FROM "T" WHERE "n" LIKE 'a%' AND "id" IN (1, 2); END;
+CREATE FUNCTION "rows"(a integer DEFAULT 3, VARIADIC b text[] DEFAULT '{}') RETURNS SETOF "T"
+  LANGUAGE sql AS $$ SELECT * FROM "T" $$;
+CREATE FUNCTION "touch"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public
+  AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER "tr" BEFORE UPDATE OF "n" ON "T" FOR EACH ROW WHEN (OLD."n" IS DISTINCT FROM NEW."n")
+  EXECUTE FUNCTION "touch"();
+ALTER TABLE "T" ENABLE ROW LEVEL SECURITY;
+ALTER TABLE "T" FORCE ROW LEVEL SECURITY;
+CREATE POLICY "p" ON "T" USING ("n" LIKE 'x%' AND "id" = ANY (ARRAY[1, 2]) AND current_setting('a.b') = 'c');
+CREATE POLICY "q" ON "T" AS RESTRICTIVE FOR INSERT WITH CHECK ("id" > 0);
+"""
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_functions_triggers_and_policies_compare_equal_across_versions(direction, databases, other_databases,
+                                                                     tmp_path, pg_url, other_pg_url):
+    """SQL-standard bodies and policy expressions are stored as parse trees and printed back by
+    each server in its own words; they must still compare equal across major versions."""
+    if server_major(pg_url) == server_major(other_pg_url):
+        pytest.skip(f"both servers run PostgreSQL {server_major(pg_url)}: this needs two major versions")
+    target, shadow = (databases.create("xv"), other_pg_url) if direction == DIRECTIONS[0] else \
+        (other_databases.create("xv"), pg_url)
+    folder = write_migrations(tmp_path / "m", {"20250101000000_unseen": UNSEEN_BY_PRISMA})
+    assert deploy(target, folder) is None
+    s = Settings(environments={"prod": {"database_url": target, "shadow_url": shadow, "migrations": str(folder)}},
+                 cache_dir=tmp_path / "cache")
+    result = run_check(s, s.environment("prod"))
+    assert result.state == "in_sync", result.to_json()
