@@ -15,7 +15,7 @@ def q(name: str) -> str:
 
 
 def _plain_columns(table, snap: Snapshot):
-    fk_cols = {c for f in snap.foreign_keys if f.table == table.name for c in f.columns}
+    fk_cols = {c for f in snap.foreign_keys if f.key[:2] == table.key for c in f.columns}
     pk = set(table.primary_key.columns) if table.primary_key else set()
     return [c for c in table.columns if c.name not in pk and c.name not in fk_cols and not c.serial and not c.generated]
 
@@ -80,8 +80,9 @@ def drift_statement(r: random.Random, snap: Snapshot, n: int, fresh: set[str]) -
             action = r.choice(["CASCADE", "SET NULL", "RESTRICT", "NO ACTION"])
             return (f'ALTER TABLE {q(t.name)} ADD COLUMN "fk{n}" INTEGER, ADD CONSTRAINT "fk_{n}" FOREIGN KEY ("fk{n}") '
                     f"REFERENCES {q(other.name)}({q(other.primary_key.columns[0])}) ON DELETE {action} ON UPDATE CASCADE")
-    if kind == 11 and snap.foreign_keys:
-        f = r.choice(snap.foreign_keys)
+    own_fks = [f for f in snap.foreign_keys if f.schema == "public"]
+    if kind == 11 and own_fks:
+        f = r.choice(own_fks)
         return f"ALTER TABLE {q(f.table)} DROP CONSTRAINT {q(f.name)}"
     if kind == 12:
         return f"CREATE TYPE \"DriftEnum{n}\" AS ENUM ('A{n}', 'B{n}')"
