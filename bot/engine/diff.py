@@ -293,21 +293,12 @@ def diff(before: Snapshot, after: Snapshot) -> tuple[Operation, ...]:
     ops += [DropView(v) for v in removed] + [DropView(b) for b, _ in changed]
     ops += [CreateView(v) for v in added] + [CreateView(a) for _, a in changed]
 
-    removed, added, changed = _pair(before.functions, after.functions)
-    ops += [DropFunction(f) for f in removed] + [CreateFunction(f) for f in added]
-    ops += [CreateFunction(a, replaces=b) for b, a in changed]
-
-    removed, added, changed = _pair(before.triggers, after.triggers)
-    ops += [DropTrigger(t) for t in removed] + [CreateTrigger(t) for t in added]
-    ops += [CreateTrigger(a, replaces=b) for b, a in changed]
-
-    removed, added, changed = _pair(before.row_security, after.row_security)
-    ops += [DisableRowSecurity(r) for r in removed] + [EnableRowSecurity(r) for r in added]
-    ops += [EnableRowSecurity(a, replaces=b) for b, a in changed]
-
-    removed, added, changed = _pair(before.policies, after.policies)
-    ops += [DropPolicy(p) for p in removed] + [CreatePolicy(p) for p in added]
-    ops += [CreatePolicy(a, replaces=b) for b, a in changed]
+    # Objects Prisma does not manage, each replaced whole when it changed.
+    for attr, create, drop in (("functions", CreateFunction, DropFunction), ("triggers", CreateTrigger, DropTrigger),
+                               ("row_security", EnableRowSecurity, DisableRowSecurity),
+                               ("policies", CreatePolicy, DropPolicy)):
+        removed, added, changed = _pair(getattr(before, attr), getattr(after, attr))
+        ops += [drop(x) for x in removed] + [create(x) for x in added] + [create(a, replaces=b) for b, a in changed]
     return tuple(ops)
 
 

@@ -25,6 +25,18 @@ _REMOVED_VIEW, _CHANGED_ENUM, _CHANGED_TABLE, _ADDED_OTHER, _REMOVED_OTHER, _CHA
 _TRIGGER_STATES = {"O": "enabled", "D": "disabled", "R": "enabled on replicas only", "A": "enabled always"}
 
 
+_NAMED_UNMANAGED = (d.CreateFunction, d.DropFunction, d.CreateTrigger, d.DropTrigger, d.CreatePolicy, d.DropPolicy)
+
+
+def _unmanaged(op) -> tuple[str, str]:
+    """(block, item) of a function, trigger or policy operation."""
+    if isinstance(op, (d.CreateFunction, d.DropFunction)):
+        return "functions", op.function.signature
+    if isinstance(op, (d.CreateTrigger, d.DropTrigger)):
+        return "triggers", f"{op.trigger.name} on {op.trigger.table}"
+    return "policies", f"{op.policy.name} on {op.policy.table}"
+
+
 def _arity(c: Column) -> str:
     return "List" if c.type.endswith("[]") else ("Required" if c.not_null else "Nullable")
 
@@ -93,24 +105,14 @@ def _items(op: d.Operation) -> list[tuple[int, str, list[str]]]:
         return [(_ADDED_EXT, "", [f"  - {op.extension.name}"])]
     if isinstance(op, d.DropExtension):
         return [(_REMOVED_EXT, "", [f"  - {op.extension.name}"])]
-    if isinstance(op, (d.CreateFunction, d.DropFunction)):
-        line = [f"  - {op.function.signature}"]
-        if isinstance(op, d.DropFunction):
-            return [(_REMOVED_OTHER, "functions", line)]
-        return [(_CHANGED_OTHER if op.replaces else _ADDED_OTHER, "functions", line)]
-    if isinstance(op, (d.CreateTrigger, d.DropTrigger)):
-        t = op.trigger
-        line = f"  - {t.name} on {t.table}"
-        if isinstance(op, d.DropTrigger):
-            return [(_REMOVED_OTHER, "triggers", [line])]
-        if op.replaces is not None and op.replaces.definition == t.definition:
-            line += f" (now {_TRIGGER_STATES[t.enabled]})"
-        return [(_CHANGED_OTHER if op.replaces else _ADDED_OTHER, "triggers", [line])]
-    if isinstance(op, (d.CreatePolicy, d.DropPolicy)):
-        line = [f"  - {op.policy.name} on {op.policy.table}"]
-        if isinstance(op, d.DropPolicy):
-            return [(_REMOVED_OTHER, "policies", line)]
-        return [(_CHANGED_OTHER if op.replaces else _ADDED_OTHER, "policies", line)]
+    if isinstance(op, _NAMED_UNMANAGED):
+        block, item = _unmanaged(op)
+        line = f"  - {item}"
+        if isinstance(op, (d.DropFunction, d.DropTrigger, d.DropPolicy)):
+            return [(_REMOVED_OTHER, block, [line])]
+        if isinstance(op, d.CreateTrigger) and op.replaces is not None and op.replaces.definition == op.trigger.definition:
+            line += f" (now {_TRIGGER_STATES[op.trigger.enabled]})"  # only switched on or off
+        return [(_CHANGED_OTHER if op.replaces else _ADDED_OTHER, block, [line])]
     if isinstance(op, (d.EnableRowSecurity, d.DisableRowSecurity)):
         rs = op.row_security
         now = "off" if isinstance(op, d.DisableRowSecurity) else (
