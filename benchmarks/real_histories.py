@@ -18,7 +18,13 @@ so histories that create them can replay on the other major version too. The
 stand-ins define only the functions these histories call; extension objects are
 not part of driftbot's snapshot, so they change nothing that is compared.
 
-Expected: no findings and state ``in_sync`` everywhere. Any finding is printed
+Then, where the history has a trigger or a function, it changes one by hand
+(disables the trigger, or edits the function's body) and asks ``prisma migrate
+status``, ``prisma migrate diff`` and ``driftbot status`` again: Prisma compares
+neither, so only driftbot can see it.
+
+Expected: no findings and state ``in_sync`` everywhere, then ``drifted`` after
+the hand edit. Any finding is printed
 in full: a false one is a bug in inspect/diff, or a real difference between the
 servers to explain. A history whose mirror is absent is skipped, saying so.
 """
@@ -61,6 +67,8 @@ HISTORIES = (
     History("inbox-zero", "elie222+inbox-zero", "4f70dcefc55c65f2664ec27a19e118003138fb5f", "apps/web/prisma/migrations"),
     History("trigger.dev", "triggerdotdev+trigger.dev", "b082e44389337dc6505d590737a6df70867cc8f4",
             "internal-packages/database/prisma/migrations"),
+    History("hoppscotch", "hoppscotch+hoppscotch", "afc2cf181c16e56647b099e5d18cfe55710c6cdd",
+            "packages/hoppscotch-backend/prisma/migrations"),  # a trigger function and two triggers
 )
 
 
@@ -85,6 +93,7 @@ class Row:
     deploy_error: str | None = None
     statuses: list = field(default_factory=list)
     skipped: str | None = None
+    tamper: dict | None = None  # what Prisma and driftbot said after a hand edit Prisma cannot see
 
 
 def extract(h: History, into: Path) -> Path | None:
@@ -167,9 +176,50 @@ def run_history(h: History, install: Path, target: str, shadows: dict[str, str],
                 [{"case": f.get("case"), "title": f.get("title")} for f in body.get("findings", [])],
                 body.get("schema", {}).get("reason"),
             ))
+        row.tamper = tamper(db_url, project, target, work / "cache" / f"{h.name}-tampered")
     finally:
         drop_db(target, dbname)
     return row
+
+
+def tamper(db_url: str, project, shadow: str, cache: Path) -> dict | None:
+    """Change by hand what Prisma never compares, as a hotfix in production would: disable the
+    history's first trigger, or else edit its first function's body. Then ask both tools."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        trigger = conn.execute(
+            "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND n.nspname = 'public' "
+            "ORDER BY 2, 1 LIMIT 1").fetchone()
+        function = conn.execute(
+            "SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "JOIN pg_language l ON l.oid = p.prolang WHERE n.nspname = 'public' AND p.prokind = 'f' "
+            "AND l.lanname IN ('plpgsql', 'sql') AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid "
+            "AND d.deptype = 'e') ORDER BY 1 LIMIT 1").fetchone()
+        if trigger:
+            did = f"disabled trigger {trigger[0]} on {trigger[1]}"
+            conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(sql.Identifier(trigger[1]),
+                                                                             sql.Identifier(trigger[0])))
+        elif function:
+            did = f"edited the body of function {function[0]}()"
+            head, dollar, body = function[1].partition("$function$")
+            conn.execute((head + dollar + "\n-- hotfix made by hand\n" + body).encode())
+        else:
+            return None
+    from _pytest.outcomes import Skipped  # how the conformance harness reports a crash of Prisma's engine
+
+    status = project.status()
+    live = project.folder / "live.prisma"
+    try:
+        live.write_text(project.pull())
+        diff_exit: int | str = project.diff_migrations_to_models(live).code
+    except Skipped as exc:  # Prisma's WebAssembly engine crashed introspecting this schema
+        diff_exit = f"not run ({str(exc).split(':')[0].strip()})"
+    _, code, body = driftbot_status(db_url, shadow, project.migrations, cache)
+    return {"change": did, "prisma_status_exit": status.code,
+            "prisma_status_says_up_to_date": "Database schema is up to date" in status.output,
+            "prisma_diff_exit": diff_exit, "driftbot_exit": code, "driftbot_state": body.get("state"),
+            "driftbot_summary": body.get("schema", {}).get("summary") or [],
+            "driftbot_prisma_blind_spots": body.get("schema", {}).get("prisma_blind_spots") or []}
 
 
 STAND_INS = {
@@ -262,12 +312,20 @@ def main(argv=None) -> int:
                     print(f"    | {line}")
                 if s.reason:
                     print(f"    schema not checked: {s.reason}")
+            if row.tamper:
+                t = row.tamper
+                prisma = "up to date" if t["prisma_status_says_up_to_date"] else "not up to date"
+                drift = " / ".join(x.strip() for x in t["driftbot_summary"] if x)
+                print(f"  then {t['change']} (shadow on the target's server): prisma migrate status "
+                      f"exit {t['prisma_status_exit']} ({prisma}), prisma migrate diff exit {t['prisma_diff_exit']}; "
+                      f"driftbot state {t['driftbot_state']} (exit {t['driftbot_exit']}): {drift}")
     print()
     print(table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
     # "Not checked" is not clean: a shadow that cannot replay the history has said nothing about drift.
     ok = all(not r.deploy_error and all(s.state == "in_sync" and not s.reason and not s.findings for s in r.statuses)
+             and (r.tamper is None or r.tamper["driftbot_state"] == "drifted")  # the hand edit must be seen
              for r in rows if not r.skipped)
     return 0 if ok else 1
 
