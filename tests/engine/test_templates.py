@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 
 from bot.engine import shadow, templates
@@ -9,7 +11,13 @@ from bot.engine.sources import read_folder
 from tests.factory import write_migrations
 
 
+# Templates live on the shared server, keyed by content: names unique to this run keep another
+# run's templates (an earlier one, or CI on the same machine at the same time) out of these tests.
+RUN = uuid.uuid4().hex[:6]
+
+
 def history(tmp_path, n, edit_at=None, tag="h"):
+    tag = f"{tag}{RUN}"
     scripts = {}
     for i in range(n):
         body = f'CREATE TABLE "{tag}_t{i}" ("id" SERIAL NOT NULL, "v{i}" TEXT, CONSTRAINT "{tag}_t{i}_pkey" PRIMARY KEY ("id"));\n'
@@ -33,7 +41,7 @@ def test_an_edited_migration_invalidates_exactly_the_prefixes_that_hold_it(pg_ur
     assert shadow.replay(pg_url, history(tmp_path, 6, tag="e"), ("public",)).reused == 4  # kept: 0..5
     edited = shadow.replay(pg_url, history(tmp_path, 6, edit_at=4, tag="e"), ("public",))
     assert edited.reused == 4  # the 0..5 template holds the old migration 4; the 0..3 one is still exact
-    table = edited.snapshot.table("public", "e_t4")
+    table = edited.snapshot.table("public", f"e{RUN}_t4")
     assert table is not None and table.column("edited") is not None
 
 
