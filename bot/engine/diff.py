@@ -211,12 +211,25 @@ class DropPolicy:
     policy: Policy
 
 
+@dataclass(frozen=True)
+class InvalidIndex:
+    """An index the migrations build that the database has only as an invalid leftover of a failed
+    ``CREATE INDEX CONCURRENTLY``: nothing to commit, something to rebuild (``RebuildIndex``)."""
+
+    index: Index
+
+
+@dataclass(frozen=True)
+class RebuildIndex:
+    index: Index
+
+
 Operation = (
     CreateExtension | DropExtension | CreateEnum | DropEnum | AlterEnum | CreateTable | DropTable | AddColumn
     | DropColumn | AlterColumn | DropPrimaryKey | AddPrimaryKey | CreateIndex | DropIndex | AddForeignKey
     | DropForeignKey | AddCheck | DropCheck | CreateSequence | DropSequence | CreateView | DropView
     | CreateFunction | DropFunction | CreateTrigger | DropTrigger | EnableRowSecurity | DisableRowSecurity
-    | CreatePolicy | DropPolicy
+    | CreatePolicy | DropPolicy | InvalidIndex | RebuildIndex
 )
 
 
@@ -280,6 +293,11 @@ def diff(before: Snapshot, after: Snapshot) -> tuple[Operation, ...]:
     ops += [DropIndex(i) for i in removed] + [DropIndex(b) for b, _ in changed]
     ops += [CreateIndex(i, (i.schema, i.table) in new_tables) for i in added]
     ops += [CreateIndex(a, (a.schema, a.table) in new_tables) for _, a in changed]
+    kept = _by_key(after.indexes)
+    for b in before.indexes:
+        a = kept.get(b.key)
+        if a is not None and a == b and b.valid != a.valid:
+            ops.append(InvalidIndex(a) if b.valid else RebuildIndex(a))
 
     removed, added, changed = _pair(before.foreign_keys, after.foreign_keys)
     ops += [DropForeignKey(f) for f in removed] + [DropForeignKey(b) for b, _ in changed]
@@ -306,9 +324,11 @@ ADDITIONS = (CreateExtension, CreateEnum, CreateTable, AddColumn, AddPrimaryKey,
              AddCheck, CreateSequence, CreateView, CreateFunction, CreateTrigger, EnableRowSecurity, CreatePolicy)
 REMOVALS = (DropExtension, DropEnum, DropTable, DropColumn, DropPrimaryKey, DropIndex, DropForeignKey,
             DropCheck, DropSequence, DropView, DropFunction, DropTrigger, DisableRowSecurity, DropPolicy)
+# Neither: an index both have, valid on one side only. Fixed in the database, never by a migration.
+VALIDITY = (InvalidIndex, RebuildIndex)
 # Objects Prisma's migrate diff and migrate dev never compare: drift in them is drift Prisma cannot see.
 PRISMA_UNSEEN = (CreateFunction, DropFunction, CreateTrigger, DropTrigger, EnableRowSecurity, DisableRowSecurity,
-                 CreatePolicy, DropPolicy)
+                 CreatePolicy, DropPolicy, InvalidIndex, RebuildIndex)
 
 
 def describe(op: Operation) -> str:
@@ -325,6 +345,8 @@ def describe(op: Operation) -> str:
         return f"trigger {op.trigger.name} on {op.trigger.table}"
     if isinstance(op, (EnableRowSecurity, DisableRowSecurity)):
         return f"row-level security on {op.row_security.table}"
+    if isinstance(op, (InvalidIndex, RebuildIndex)):
+        return f"index {op.index.name} on {op.index.table}"
     if isinstance(op, (CreatePolicy, DropPolicy)):
         return f"policy {op.policy.name} on {op.policy.table}"
     for attr in ("table", "enum", "index", "foreign_key", "view", "sequence", "extension"):

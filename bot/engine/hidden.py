@@ -46,7 +46,7 @@ def objects(op: d.Operation) -> frozenset[tuple]:
         return frozenset({("primary_key", op.table.schema, op.table.name)})
     if isinstance(op, (d.AddCheck, d.DropCheck)):
         return frozenset({("check", op.table.schema, op.table.name, op.check.name)})
-    if isinstance(op, (d.CreateIndex, d.DropIndex)):
+    if isinstance(op, (d.CreateIndex, d.DropIndex, d.InvalidIndex, d.RebuildIndex)):
         return frozenset({("index", op.index.schema, op.index.name)})
     if isinstance(op, (d.AddForeignKey, d.DropForeignKey)):
         fk = op.foreign_key

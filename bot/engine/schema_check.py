@@ -26,7 +26,7 @@ from bot.engine import hidden, preview
 from bot.engine.findings import resolve_action
 from bot.engine.history import ByHand, HistoryVerdict
 from bot.engine.inspect import Snapshot, empty, introspect
-from bot.engine.render import render_sql, render_summary
+from bot.engine.render import rebuild_index_sql, render_sql, render_summary
 from bot.engine.result import Action, DeployPreview, Finding, SchemaReport
 from bot.engine.shadow import ReplayCache, ShadowUnavailable, replayed_schema, shadow_server
 from bot.engine.sources import LocalMigration, Migrations
@@ -72,6 +72,8 @@ def _touched_tables(ops) -> set[str]:
 
 
 def _unseen_change(op: d.Operation) -> str:
+    if isinstance(op, d.InvalidIndex):
+        return f"{d.describe(op)} is invalid in the database"
     if isinstance(op, d.DisableRowSecurity):
         return f"{d.describe(op)} is off in the database"
     if isinstance(op, (d.DropFunction, d.DropTrigger, d.DropPolicy)):
@@ -86,8 +88,28 @@ def prisma_unseen(ops: tuple[d.Operation, ...]) -> tuple[str, ...]:
     changes = sorted(_unseen_change(op) for op in ops if isinstance(op, d.PRISMA_UNSEEN))
     if not changes:
         return ()
-    return (f"Prisma compares no functions, triggers or row-level security, so `prisma migrate dev` and "
-            f"`migrate diff` report none of this: {_shown(changes)}.",)
+    return (f"Prisma compares no functions, triggers or row-level security, nor whether an index is valid, so "
+            f"`prisma migrate dev` and `migrate diff` report none of this: {_shown(changes)}.",)
+
+
+def _invalid_index_findings(ops, default_schema: str) -> list[Finding]:
+    """B for each index the database has only as a failed concurrent build's leftover."""
+    out = []
+    for op in ops:
+        if not isinstance(op, d.InvalidIndex):
+            continue
+        i = op.index
+        statement = rebuild_index_sql(i, default_schema)
+        unique = ", and the rows already there are not guaranteed unique" if i.unique else ""
+        out.append(Finding(
+            "B",
+            f"Index {i.name} on {i.table} is INVALID: a CREATE INDEX CONCURRENTLY failed (or is still running); "
+            f"queries do not use it, every write still maintains it{unique}.",
+            "The migrations build it, so there is nothing to commit: fix what made the build fail (for a unique "
+            "index, the duplicate rows), then rebuild it in the database, alone and outside a transaction.",
+            Action("none", (("index", i.name),), sql=statement),
+        ))
+    return out
 
 
 def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, stamp: str, env_name: str) -> list[Finding]:
@@ -144,7 +166,8 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
     ops = tuple(op for op in ops if not (hidden.objects(op) & explained))
     edited = (f" Note: {', '.join(m.name for m in verdict.modified)} was edited after it was applied and the replay "
               "uses the edited file, so part of this difference may come from that edit." if verdict.modified else "")
-    extra = [op for op in ops if not isinstance(op, d.REMOVALS) and not (isinstance(op, d.AlterEnum) and not op.added)]
+    extra = [op for op in ops if not isinstance(op, (*d.REMOVALS, *d.VALIDITY))
+             and not (isinstance(op, d.AlterEnum) and not op.added)]
     missing = [op for op in ops if isinstance(op, d.REMOVALS)]
     if extra:
         name = f"{stamp}_sync_schema_drift"
@@ -173,6 +196,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
             Action("deploy", (("migration", name),), sql=render_sql(restore, live.default_schema),
                    command="prisma migrate deploy"),
         ))
+    out += _invalid_index_findings(ops, live.default_schema)
     out += _enum_findings(ops, live, schema_file, live.default_schema, stamp, env_name)
     touched = _touched_tables(ops)
     if len(touched) >= FAR_APART_TABLES and len(touched) * 2 > max(len(live.tables), 1):

@@ -109,7 +109,7 @@ def introspect(conn: psycopg.Connection, schemas: tuple[str, ...], default_schem
     for r in rows["indexes"]:
         indexes.append(Index(
             r["schema"], r["table"], r["name"], r["is_unique"], tuple(r["columns"]), tuple(r["descending"]),
-            r["method"], r["partial"], r["complex"] or None in r["columns"], False, r["definition"],
+            r["method"], r["partial"], r["complex"] or None in r["columns"], False, r["definition"], r["valid"],
         ))
 
     tables = tuple(

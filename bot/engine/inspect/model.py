@@ -77,6 +77,9 @@ class Index:
     complex: bool = False  # expressions or INCLUDE columns: rendered from its definition
     constraint: bool = False
     definition: str = ""  # pg_get_indexdef / pg_get_constraintdef
+    # False: a CREATE INDEX CONCURRENTLY that failed. Same definition, but queries do not use it and a
+    # unique one enforces nothing. Not part of equality: the differ reports it as its own operation.
+    valid: bool = field(default=True, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -253,6 +253,16 @@ class _Renderer:
         unique = "UNIQUE " if i.unique else ""
         return f"{warn}CREATE {unique}INDEX {quote(i.name)} ON {table}{using};"
 
+    def InvalidIndex(self, op: d.InvalidIndex) -> str:
+        return (f"-- {quote(op.index.name)} exists only as the invalid leftover of a failed CREATE INDEX CONCURRENTLY.\n"
+                f"-- Nothing to commit: rebuild it in the database, alone (not in a transaction):\n"
+                f"-- {rebuild_index_sql(op.index, self.schema)}")
+
+    def RebuildIndex(self, op: d.RebuildIndex) -> str:
+        return ("-- Run alone, outside a migration (CONCURRENTLY cannot run in a transaction), once the rows that\n"
+                "-- made the build fail are fixed (for a unique index: the duplicates).\n"
+                + rebuild_index_sql(op.index, self.schema))
+
     def DropIndex(self, op: d.DropIndex) -> str:
         i = op.index
         if i.constraint:
@@ -278,6 +288,11 @@ class _Renderer:
 
     def DropCheck(self, op: d.DropCheck) -> str:
         return f"ALTER TABLE {self.q(op.table.schema, op.table.name)} DROP CONSTRAINT {quote(op.check.name)};"
+
+
+def rebuild_index_sql(index, default_schema: str = "public") -> str:
+    """The statement that rebuilds an invalid index without blocking writes."""
+    return f"REINDEX INDEX CONCURRENTLY {qualified(index.schema, index.name, default_schema)};"
 
 
 def render_sql(ops: tuple[d.Operation, ...], default_schema: str = "public") -> str:

@@ -37,6 +37,8 @@ _RANKS: dict[type, tuple[float, str]] = {
     d.CreateTable: (15, "CreateTable"),
     d.CreateFunction: (16, "CreateFunction"),
     d.CreateIndex: (17, "CreateIndex"),
+    d.InvalidIndex: (17.5, "InvalidIndex"),
+    d.RebuildIndex: (17.6, "RebuildIndex"),
     d.AddForeignKey: (19, "AddForeignKey"),
     d.AddCheck: (19.5, "AddCheckConstraint"),
     d.CreateTrigger: (20, "CreateTrigger"),

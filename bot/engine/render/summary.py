@@ -20,6 +20,7 @@ from bot.engine.render.steps import plan
 # Prisma's DriftType order; the last three are driftbot's own, after Prisma's blocks.
 _ADDED_EXT, _REMOVED_EXT, _ADDED_ENUM, _ADDED_TABLE, _REMOVED_ENUM, _REMOVED_TABLE = 1, 2, 3, 4, 5, 6
 _REMOVED_VIEW, _CHANGED_ENUM, _CHANGED_TABLE, _ADDED_OTHER, _REMOVED_OTHER, _CHANGED_OTHER = 8, 10, 11, 12, 13, 14
+_INVALID = 15
 
 
 _TRIGGER_STATES = {"O": "enabled", "D": "disabled", "R": "enabled on replicas only", "A": "enabled always"}
@@ -118,6 +119,10 @@ def _items(op: d.Operation) -> list[tuple[int, str, list[str]]]:
         now = "off" if isinstance(op, d.DisableRowSecurity) else (
             ("on, forced" if rs.forced else "on") if rs.enabled else "forced but not on")
         return [(_CHANGED_OTHER, "row-level security", [f"  - {rs.table} (now {now})"])]
+    if isinstance(op, d.InvalidIndex):
+        return [(_INVALID, "", [f"  - {op.index.name} on {op.index.table}"])]
+    if isinstance(op, d.RebuildIndex):
+        return [(_INVALID, "", [f"  - {op.index.name} on {op.index.table} (rebuilt)"])]
     if isinstance(op, d.CreateSequence):
         return [(_ADDED_OTHER, "sequences", [f"  - {op.sequence.name}"])]
     if isinstance(op, d.DropSequence):
@@ -166,6 +171,7 @@ def _header(kind: int, name: str) -> str:
         _ADDED_OTHER: f"[+] Added {name}",
         _REMOVED_OTHER: f"[-] Removed {name}",
         _CHANGED_OTHER: f"[*] Changed {name}",
+        _INVALID: "[!] Invalid indexes (queries do not use them)",
     }[kind]
 
 

@@ -8,7 +8,8 @@ SELECT n.nspname AS schema, c.relname AS table, i.relname AS name, x.indisunique
        ARRAY(SELECT (o & 1) = 1 FROM unnest(x.indoption::int2[]) o)::bool[] AS descending,
        x.indpred IS NOT NULL AS partial,
        x.indexprs IS NOT NULL OR x.indnatts <> x.indnkeyatts AS complex,
-       pg_catalog.pg_get_indexdef(x.indexrelid) AS definition
+       pg_catalog.pg_get_indexdef(x.indexrelid) AS definition,
+       x.indisvalid AS valid  -- false: a CREATE INDEX CONCURRENTLY that failed (or is still running)
 FROM pg_catalog.pg_index x
 JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
 JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
