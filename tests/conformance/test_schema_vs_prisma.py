@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from bot.engine.writers import render_add_enum_value
@@ -202,3 +203,21 @@ def test_function_trigger_and_row_security_drift_is_invisible_to_prisma(deployed
     assert deployed.status().up_to_date
     after = deployed.check()
     assert after.state == "in_sync", after.to_json()
+
+
+def test_invalid_index_left_by_a_failed_concurrent_build(deployed):
+    """The unique index of a migration, built by hand CONCURRENTLY, failed on duplicate rows and left
+    an INVALID index; the migration was then recorded as applied. Prisma: up to date, no drift (the
+    definition matches). driftbot: the index is invalid, and the rebuild to run by hand."""
+    name = "20250102000000_email_unique"
+    deployed.execute("""INSERT INTO "User" (email) VALUES ('a@x.io'), ('a@x.io')""")
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        deployed.execute('CREATE UNIQUE INDEX CONCURRENTLY "User_email_key" ON "User"("email")')
+    deployed.add(name, '-- CreateIndex\nCREATE UNIQUE INDEX "User_email_key" ON "User"("email");\n')
+    assert deployed.prisma.resolve("--applied", name).code == 0
+    assert deployed.status().up_to_date
+    assert prisma_summary(deployed) is None
+    result = deployed.check()
+    assert result.state == "drifted"
+    assert result.schema.summary == ("[!] Invalid indexes (queries do not use them)", "  - User_email_key on User")
+    assert any(f.action.sql == 'REINDEX INDEX CONCURRENTLY "User_email_key";' for f in result.findings)
