@@ -86,6 +86,9 @@ def check_message(result: CheckResult, check_id: int, requested_by: str | None,
         if result.schema.summary:
             summary = "\n".join(result.schema.summary)
             shown = f"*Schema* {sum(1 for s in result.schema.summary if not s.startswith(' '))} changes outside migrations"
+            if result.schema.prisma_blind_spots:  # the list itself is in the thread
+                shown += ("\n_`prisma migrate dev` and `migrate diff` show none of the function, trigger, "
+                          "row-level security or index-validity changes here._")
             if len(summary) <= SECTION_LIMIT - len(shown) - 10:
                 blocks.append(_section(f"{shown}\n```\n{summary}\n```"))
             else:

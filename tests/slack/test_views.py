@@ -54,3 +54,17 @@ def test_preview_caveats_reach_the_thread(db, pg_url, tmp_path):
     body = text_of(check_message(result, 1, None)[1])
     assert "would apply every pending migration" in body and "can still fail on real rows" in body
     assert f'`{M3}: ALTER TABLE "User" ADD COLUMN "age" INTEGER NOT NULL;' in finding_lines(result)
+
+
+def test_message_says_prisma_cannot_see_a_hand_edited_trigger(db, pg_url, tmp_path):
+    touch = ('CREATE FUNCTION "touch"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n'
+             'CREATE TRIGGER "user_touch" BEFORE UPDATE ON "User" FOR EACH ROW EXECUTE FUNCTION "touch"();\n')
+    folder = write_migrations(tmp_path / "m", {M1: INIT + touch})
+    deploy(db, folder)
+    execute(db, 'ALTER TABLE "User" DISABLE TRIGGER "user_touch"')
+    result = result_for(db, pg_url, folder, tmp_path)
+    body = text_of(check_message(result, 1, None)[1])
+    assert "[*] Changed triggers\n  - user_touch on User (now disabled)" in body
+    assert ("_`prisma migrate dev` and `migrate diff` show none of the function, trigger, row-level security or "
+            "index-validity changes here._") in body
+    assert "_Prisma does not say:_ Prisma compares no functions, triggers" in finding_lines(result)
