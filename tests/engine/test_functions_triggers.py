@@ -172,3 +172,16 @@ def test_sql_standard_body_change_is_seen(db, databases, tmp_path, pg_url):
     result = run(db, tmp_path, folder)
     assert list(result.schema.summary) == ["[*] Changed functions", "  - twice(x integer)"]
     assert snapshot(replay_then(databases, folder, result.schema.sql)) == snapshot(db)
+
+
+def test_a_pending_migration_of_functions_and_triggers_run_by_hand_is_recognised(db, tmp_path):
+    """Someone pasted the pending migration into psql instead of deploying it: its function and trigger
+    are in the database, so it is 'run by hand' (resolve --applied), not drift plus a pending migration."""
+    folder = write_migrations(tmp_path / "m", {M1: INIT})
+    assert deploy(db, folder) is None
+    write_migrations(folder, {M2: TOUCH})
+    execute(db, TOUCH)
+    result = run(db, tmp_path, folder)
+    assert result.history.applied_by_hand == (M2,), result.to_json()
+    assert any(f.case == "B'" and f.action.kind == "resolve_applied" for f in result.findings)
+    assert not [f for f in result.findings if f.case == "A"]  # explained by the migration: no catch-up
