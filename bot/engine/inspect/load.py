@@ -1,4 +1,4 @@
-"""Introspection: pg_catalog -> ``Snapshot`` in eight queries, whatever the number of tables."""
+"""Introspection: pg_catalog -> ``Snapshot`` in nine queries, whatever the number of tables."""
 
 from __future__ import annotations
 
