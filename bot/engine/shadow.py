@@ -203,6 +203,8 @@ def scratch_connection(url: str, default_schema: str, timeout: int = 5,
         raise explain_connect_error(exc, "shadow") from None
     with conn:
         conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(f"{statement_timeout_ms}ms")))
+        # A scratch database is thrown away: no migration's commit needs to wait for the WAL flush.
+        conn.execute("SET synchronous_commit = off")
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(default_schema)))
         reset_search_path(conn, default_schema)
         yield conn
