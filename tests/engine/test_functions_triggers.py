@@ -185,3 +185,15 @@ def test_a_pending_migration_of_functions_and_triggers_run_by_hand_is_recognised
     assert result.history.applied_by_hand == (M2,), result.to_json()
     assert any(f.case == "B'" and f.action.kind == "resolve_applied" for f in result.findings)
     assert not [f for f in result.findings if f.case == "A"]  # explained by the migration: no catch-up
+
+
+def test_a_view_with_an_instead_of_trigger_added_by_hand_is_created_before_its_trigger(db, databases, tmp_path,
+                                                                                      deployed):
+    execute(db, """CREATE VIEW "user_emails" AS SELECT "id", "email" FROM "User";
+CREATE FUNCTION "user_emails_insert"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO "User" ("email") VALUES (NEW."email"); RETURN NEW; END $$;
+CREATE TRIGGER "user_emails_insert" INSTEAD OF INSERT ON "user_emails" FOR EACH ROW EXECUTE FUNCTION "user_emails_insert"()""")
+    result = run(db, tmp_path, deployed)
+    sql = result.schema.sql
+    assert sql.index('CREATE VIEW "user_emails"') < sql.index("CREATE TRIGGER user_emails_insert INSTEAD OF INSERT")
+    assert snapshot(replay_then(databases, deployed, sql)) == snapshot(db)

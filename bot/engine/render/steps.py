@@ -41,10 +41,10 @@ _RANKS: dict[type, tuple[float, str]] = {
     d.RebuildIndex: (17.6, "RebuildIndex"),
     d.AddForeignKey: (19, "AddForeignKey"),
     d.AddCheck: (19.5, "AddCheckConstraint"),
-    d.CreateTrigger: (20, "CreateTrigger"),
     d.EnableRowSecurity: (20.2, "EnableRowLevelSecurity"),
     d.CreatePolicy: (20.4, "CreatePolicy"),
     d.CreateView: (21, "CreateView"),
+    d.CreateTrigger: (22, "CreateTrigger"),  # after views: an INSTEAD OF trigger is on one
 }
 _TABLE_CHANGES = (d.DropPrimaryKey, d.DropColumn, d.AddColumn, d.AlterColumn, d.AddPrimaryKey)
 
