@@ -180,6 +180,12 @@ class CreateTrigger:
 
     trigger: Trigger
     replaces: Trigger | None = None
+    view_rebuilt: bool = False  # its view is dropped and created again, which took the old trigger with it
+
+    @property
+    def with_view(self) -> bool:
+        """Unchanged itself: created again only because its view is rebuilt."""
+        return self.view_rebuilt and self.replaces == self.trigger
 
 
 @dataclass(frozen=True)
@@ -310,6 +316,7 @@ def diff(before: Snapshot, after: Snapshot) -> tuple[Operation, ...]:
     removed, added, changed = _pair(before.views, after.views)
     ops += [DropView(v) for v in removed] + [DropView(b) for b, _ in changed]
     ops += [CreateView(v) for v in added] + [CreateView(a) for _, a in changed]
+    rebuilt_views = {a.key for _, a in changed}
 
     # Objects Prisma does not manage, each replaced whole when it changed.
     for attr, create, drop in (("functions", CreateFunction, DropFunction), ("triggers", CreateTrigger, DropTrigger),
@@ -317,6 +324,11 @@ def diff(before: Snapshot, after: Snapshot) -> tuple[Operation, ...]:
                                ("policies", CreatePolicy, DropPolicy)):
         removed, added, changed = _pair(getattr(before, attr), getattr(after, attr))
         ops += [drop(x) for x in removed] + [create(x) for x in added] + [create(a, replaces=b) for b, a in changed]
+    if rebuilt_views:  # DROP VIEW took the view's triggers with it: create each one *after* has afresh
+        on_rebuilt = [t for t in after.triggers if (t.schema, t.table) in rebuilt_views]
+        ops = [op for op in ops if not (isinstance(op, CreateTrigger) and op.trigger in on_rebuilt)]
+        was = _by_key(before.triggers)
+        ops += [CreateTrigger(t, replaces=was.get(t.key), view_rebuilt=True) for t in on_rebuilt]
     return tuple(ops)
 
 

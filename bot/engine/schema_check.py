@@ -85,7 +85,8 @@ def _unseen_change(op: d.Operation) -> str:
 
 def prisma_unseen(ops: tuple[d.Operation, ...]) -> tuple[str, ...]:
     """A note when part of the drift is in objects Prisma never compares (pure)."""
-    changes = sorted(_unseen_change(op) for op in ops if isinstance(op, d.PRISMA_UNSEEN))
+    changes = sorted(_unseen_change(op) for op in ops
+                     if isinstance(op, d.PRISMA_UNSEEN) and not getattr(op, "with_view", False))
     if not changes:
         return ()
     return (f"Prisma compares no functions, triggers or row-level security, nor whether an index is valid, so "
@@ -171,7 +172,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
     missing = [op for op in ops if isinstance(op, d.REMOVALS)]
     if extra:
         name = f"{stamp}_sync_schema_drift"
-        objects = sorted({d.describe(op) for op in extra})
+        objects = sorted({d.describe(op) for op in extra if not getattr(op, "with_view", False)})
         out.append(Finding(
             "A",
             f"The database has {len(objects)} object(s) or change(s) that no applied migration makes: {_shown(objects)}.",

@@ -197,3 +197,23 @@ CREATE TRIGGER "user_emails_insert" INSTEAD OF INSERT ON "user_emails" FOR EACH 
     sql = result.schema.sql
     assert sql.index('CREATE VIEW "user_emails"') < sql.index("CREATE TRIGGER user_emails_insert INSTEAD OF INSERT")
     assert snapshot(replay_then(databases, deployed, sql)) == snapshot(db)
+
+
+def test_a_view_changed_by_hand_keeps_its_trigger_through_the_rebuild(db, databases, tmp_path):
+    view = """CREATE VIEW "user_emails" AS SELECT "id", "email" FROM "User";
+CREATE FUNCTION "user_emails_insert"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO "User" ("email") VALUES (NEW."email"); RETURN NEW; END $$;
+CREATE TRIGGER "user_emails_insert" INSTEAD OF INSERT ON "user_emails" FOR EACH ROW EXECUTE FUNCTION "user_emails_insert"();
+"""
+    folder = write_migrations(tmp_path / "m", {M1: INIT + view})
+    assert deploy(db, folder) is None
+    execute(db, 'CREATE OR REPLACE VIEW "user_emails" AS SELECT "id", "email" FROM "User" WHERE "id" > 0')
+    result = run(db, tmp_path, folder)
+    assert result.state == "drifted"
+    assert "triggers" not in "\n".join(result.schema.summary)  # the trigger itself did not change
+    assert snapshot(replay_then(databases, folder, result.schema.sql)) == snapshot(db)
+    execute(db, 'ALTER TABLE "user_emails" DISABLE TRIGGER "user_emails_insert"')
+    result = run(db, tmp_path, folder)
+    assert "[*] Changed triggers" in result.schema.summary
+    assert "  - user_emails_insert on user_emails (now disabled)" in result.schema.summary
+    assert snapshot(replay_then(databases, folder, result.schema.sql)) == snapshot(db)

@@ -76,7 +76,7 @@ class _Renderer:
         return f"DROP {kind} {self.q(f.schema, f.name)}({f.arguments});"
 
     def CreateTrigger(self, op: d.CreateTrigger) -> str:
-        t, old = op.trigger, op.replaces
+        t, old = op.trigger, (None if op.view_rebuilt else op.replaces)  # DROP VIEW already dropped it
         same = old is not None and old.definition == t.definition  # only enabled/disabled changed
         lines = []
         if old is not None and not same:

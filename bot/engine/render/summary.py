@@ -106,6 +106,8 @@ def _items(op: d.Operation) -> list[tuple[int, str, list[str]]]:
         return [(_ADDED_EXT, "", [f"  - {op.extension.name}"])]
     if isinstance(op, d.DropExtension):
         return [(_REMOVED_EXT, "", [f"  - {op.extension.name}"])]
+    if isinstance(op, d.CreateTrigger) and op.with_view:
+        return []  # part of its view's rebuild, not a change of its own
     if isinstance(op, _NAMED_UNMANAGED):
         block, item = _unmanaged(op)
         line = f"  - {item}"
