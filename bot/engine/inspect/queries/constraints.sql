@@ -14,5 +14,5 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
 WHERE con.contype IN ('p', 'u', 'f', 'c') AND n.nspname = ANY(%(schemas)s) AND c.relkind IN ('r', 'p')
-  AND c.relname <> '_prisma_migrations' AND con.conislocal
+  AND c.relname <> '_prisma_migrations' AND con.conislocal AND NOT c.relispartition
 ORDER BY n.nspname, c.relname, con.conname

@@ -1,4 +1,4 @@
--- Indexes that no constraint owns (those are reported with their constraint).
+-- Indexes that no constraint owns (those are reported with their constraint), on tables, not partitions.
 SELECT n.nspname AS schema, c.relname AS table, i.relname AS name, x.indisunique AS is_unique,
        am.amname AS method,
        ARRAY(SELECT CASE WHEN k.num = 0 THEN NULL ELSE a.attname END
@@ -16,6 +16,7 @@ JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_am am ON am.oid = i.relam
 WHERE n.nspname = ANY(%(schemas)s) AND c.relkind IN ('r', 'p') AND c.relname <> '_prisma_migrations'
+  AND NOT c.relispartition  -- a partition's indexes are its parent's, or its own business
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con WHERE con.conindid = x.indexrelid AND con.contype IN ('p', 'u', 'x'))
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                   WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
