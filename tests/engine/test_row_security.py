@@ -172,3 +172,10 @@ def test_a_pending_migration_using_a_role_the_shadow_lacks_leaves_the_preview_un
     assert (p.ok, p.available) == (False, False), p
     assert p.error == f"preview unavailable: {M2} uses role {role}, which the shadow server lacks"
     assert not any("would fail now" in f.title for f in result.findings)
+
+
+def test_row_security_on_prismas_own_table_is_not_the_projects(db, tmp_path, deployed):
+    """Supabase's advisor asks for RLS on every public table, _prisma_migrations included."""
+    execute(db, 'ALTER TABLE "_prisma_migrations" ENABLE ROW LEVEL SECURITY;\n'
+                'CREATE POLICY "service" ON "_prisma_migrations" USING (true)')
+    assert run(db, tmp_path, deployed).state == "in_sync"

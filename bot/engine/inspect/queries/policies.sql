@@ -7,7 +7,7 @@ SELECT 'table' AS kind, n.nspname AS schema, c.relname AS table, NULL AS name,
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(%(schemas)s) AND (c.relrowsecurity OR c.relforcerowsecurity)
-  AND NOT c.relispartition
+  AND NOT c.relispartition AND c.relname <> '_prisma_migrations'
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                   WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
 UNION ALL
@@ -19,7 +19,7 @@ SELECT 'policy', n.nspname, c.relname, p.polname, NULL, NULL,
 FROM pg_catalog.pg_policy p
 JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = ANY(%(schemas)s) AND NOT c.relispartition
+WHERE n.nspname = ANY(%(schemas)s) AND NOT c.relispartition AND c.relname <> '_prisma_migrations'
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                   WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
 ORDER BY 1, 2, 3, 4
