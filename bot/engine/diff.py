@@ -339,8 +339,9 @@ REMOVALS = (DropExtension, DropEnum, DropTable, DropColumn, DropPrimaryKey, Drop
 # Neither: an index both have, valid on one side only. Fixed in the database, never by a migration.
 VALIDITY = (InvalidIndex, RebuildIndex)
 # Objects Prisma's migrate diff and migrate dev never compare: drift in them is drift Prisma cannot see.
+# Extensions too: checked with the real CLI, `migrate dev` reports none added or removed in the database.
 PRISMA_UNSEEN = (CreateFunction, DropFunction, CreateTrigger, DropTrigger, EnableRowSecurity, DisableRowSecurity,
-                 CreatePolicy, DropPolicy, InvalidIndex, RebuildIndex)
+                 CreatePolicy, DropPolicy, InvalidIndex, RebuildIndex, CreateExtension, DropExtension)
 
 
 def describe(op: Operation) -> str:
@@ -359,6 +360,8 @@ def describe(op: Operation) -> str:
         return f"row-level security on {op.row_security.table}"
     if isinstance(op, (InvalidIndex, RebuildIndex)):
         return f"index {op.index.name} on {op.index.table}"
+    if isinstance(op, (CreateExtension, DropExtension)):
+        return f"extension {op.extension.name}"
     if isinstance(op, (CreatePolicy, DropPolicy)):
         return f"policy {op.policy.name} on {op.policy.table}"
     for attr in ("table", "enum", "index", "foreign_key", "view", "sequence", "extension"):

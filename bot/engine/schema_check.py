@@ -76,7 +76,7 @@ def _unseen_change(op: d.Operation) -> str:
         return f"{d.describe(op)} is invalid in the database"
     if isinstance(op, d.DisableRowSecurity):
         return f"{d.describe(op)} is off in the database"
-    if isinstance(op, (d.DropFunction, d.DropTrigger, d.DropPolicy)):
+    if isinstance(op, (d.DropFunction, d.DropTrigger, d.DropPolicy, d.DropExtension)):
         return f"{d.describe(op)} is missing from the database"
     if getattr(op, "replaces", None) is not None:
         return f"{d.describe(op)} differs from the migrations'"
@@ -89,8 +89,8 @@ def prisma_unseen(ops: tuple[d.Operation, ...]) -> tuple[str, ...]:
                      if isinstance(op, d.PRISMA_UNSEEN) and not getattr(op, "with_view", False))
     if not changes:
         return ()
-    return (f"Prisma compares no functions, triggers or row-level security, nor whether an index is valid, so "
-            f"`prisma migrate dev` and `migrate diff` report none of this: {_shown(changes)}.",)
+    return (f"`prisma migrate dev` and `migrate diff` compare no functions, triggers, row-level security, "
+            f"extensions or index validity, so they report none of this: {_shown(changes)}.",)
 
 
 def _invalid_index_findings(ops, default_schema: str) -> list[Finding]:

@@ -221,3 +221,21 @@ def test_invalid_index_left_by_a_failed_concurrent_build(deployed):
     assert result.state == "drifted"
     assert result.schema.summary == ("[!] Invalid indexes (queries do not use them)", "  - User_email_key on User")
     assert any(f.action.sql == 'REINDEX INDEX CONCURRENTLY "User_email_key";' for f in result.findings)
+
+
+def test_an_extension_added_in_production_is_drift_prisma_does_not_report(deployed):
+    """`migrate dev` ignores extensions without the postgresqlExtensions preview feature, and with it
+    (as checked here) still reported none; with a datasource `extensions` list the WebAssembly
+    engine of 6.19.3 crashes. driftbot reports it, and says Prisma does not."""
+    deployed.execute('CREATE EXTENSION IF NOT EXISTS "citext"')
+    assert deployed.status().up_to_date
+    assert prisma_summary(deployed) is None
+    path = deployed.prisma.folder / "schema.prisma"
+    path.write_text(path.read_text().replace('provider = "prisma-client-js"',
+                                             'provider = "prisma-client-js"\n  previewFeatures = ["postgresqlExtensions"]'))
+    assert prisma_summary(deployed) is None
+    result = deployed.check()
+    assert result.schema.summary == ("[+] Added extensions", "  - citext")
+    (note,) = result.schema.prisma_blind_spots
+    assert "extension citext exists only in the database" in note
+    assert 'CREATE EXTENSION IF NOT EXISTS "citext"' in result.schema.sql

@@ -83,7 +83,7 @@ $$ LANGUAGE plpgsql""")
     assert result.state == "drifted" and result.exit_code == 1
     assert list(result.schema.summary) == ["[*] Changed functions", "  - set_updated()"]
     (note,) = result.schema.prisma_blind_spots
-    assert "no functions, triggers or row-level security" in note and "function set_updated() differs" in note
+    assert "compare no functions, triggers, row-level security, extensions" in note and "function set_updated() differs" in note
     assert result.to_json()["schema"]["prisma_blind_spots"] == [note]
     assert f"Prisma does not say:\n  {note}" in status_text(result)  # the terminal
     assert f"• _Prisma does not say:_ {note}" in finding_lines(result)  # the Slack thread

@@ -67,4 +67,4 @@ def test_message_says_prisma_cannot_see_a_hand_edited_trigger(db, pg_url, tmp_pa
     assert "[*] Changed triggers\n  - user_touch on User (now disabled)" in body
     assert ("_`prisma migrate dev` and `migrate diff` show none of the function, trigger, row-level security or "
             "index-validity changes here._") in body
-    assert "_Prisma does not say:_ Prisma compares no functions, triggers" in finding_lines(result)
+    assert "_Prisma does not say:_ `prisma migrate dev` and `migrate diff` compare no functions, triggers" in finding_lines(result)
