@@ -52,11 +52,23 @@ class EnvironmentSettings(BaseModel):
     approvals_required: int = Field(2, ge=1, le=10)
     channel: str | None = None
     approvers: list[str] | None = None
+    ignore: list[str] = Field(default_factory=list, description="drift to leave out, as kind:glob patterns")
 
     @field_validator("database_url", "admin_url", "shadow_url")
     @classmethod
     def _pg_url(cls, value: str | None, info: Any) -> str | None:
         return _check_pg_url(value, info.field_name)
+
+    @field_validator("ignore")
+    @classmethod
+    def _ignore(cls, value: list[str]) -> list[str]:
+        from bot.engine.diff import IGNORABLE  # the engine's vocabulary; imported late to keep start-up lean
+
+        for pattern in value:
+            kind, sep, glob = pattern.partition(":")
+            if not sep or not glob or kind not in IGNORABLE:
+                raise ValueError(f"ignore pattern {pattern!r} is not kind:glob with kind one of {', '.join(IGNORABLE)}")
+        return value
 
     @field_validator("ref")
     @classmethod

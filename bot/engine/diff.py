@@ -8,6 +8,7 @@ or a Slack message (as alembic's autogenerate and migra do).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from bot.engine.inspect.model import (
     Check, Column, Enum, Extension, ForeignKey, Function, Index, Policy, PrimaryKey, RowSecurity, Sequence, Snapshot,
@@ -369,3 +370,56 @@ def describe(op: Operation) -> str:
         if obj is not None:
             return obj.name
     return type(op).__name__
+
+
+IGNORABLE = ("table", "column", "index", "foreign_key", "check", "enum", "extension", "sequence", "view", "function",
+             "trigger", "policy", "row_security")
+
+
+def subject(op: Operation) -> tuple[str, str, str | None]:
+    """(kind, name, table) of the object an operation concerns, as ``ignore`` patterns match it:
+    a column is ``Table.column``; *table* is the table it belongs to, when it belongs to one."""
+    if isinstance(op, (AddColumn, DropColumn)):
+        return "column", f"{op.table.name}.{op.column.name}", op.table.name
+    if isinstance(op, AlterColumn):
+        return "column", f"{op.table.name}.{op.after.name}", op.table.name
+    if isinstance(op, (AddPrimaryKey, DropPrimaryKey)):
+        return "table", op.table.name, op.table.name
+    if isinstance(op, (AddCheck, DropCheck)):
+        return "check", op.check.name, op.table.name
+    if isinstance(op, AlterEnum):
+        return "enum", op.after.name, None
+    if isinstance(op, (CreateFunction, DropFunction)):
+        return "function", op.function.name, None
+    if isinstance(op, (CreateTrigger, DropTrigger)):
+        return "trigger", op.trigger.name, op.trigger.table
+    if isinstance(op, (CreatePolicy, DropPolicy)):
+        return "policy", op.policy.name, op.policy.table
+    if isinstance(op, (EnableRowSecurity, DisableRowSecurity)):
+        return "row_security", op.row_security.table, op.row_security.table
+    if isinstance(op, (CreateIndex, DropIndex, InvalidIndex, RebuildIndex)):
+        return "index", op.index.name, op.index.table
+    if isinstance(op, (AddForeignKey, DropForeignKey)):
+        return "foreign_key", op.foreign_key.name, op.foreign_key.table
+    for attr in ("table", "enum", "view", "sequence", "extension"):
+        obj = getattr(op, attr, None)
+        if obj is not None:
+            return attr, obj.name, obj.name if attr == "table" else None
+    return type(op).__name__, "", None
+
+
+def without_ignored(ops: tuple[Operation, ...], patterns: tuple[str, ...] | list[str]) -> tuple[Operation, ...]:
+    """*ops* less those an ``ignore`` pattern (``kind:glob``, e.g. ``extension:pg_stat_statements``,
+    ``trigger:*_audit``, ``table:tmp_*``) matches. A ``table:`` pattern also covers the table's columns,
+    indexes, keys, checks, triggers and policies. Pure."""
+    if not patterns:
+        return ops
+    rules = [tuple(p.split(":", 1)) for p in patterns]
+
+    def ignored(op: Operation) -> bool:
+        kind, name, table = subject(op)
+        return any((k == kind and fnmatchcase(name, glob)) or (k == "table" and table is not None
+                                                                  and fnmatchcase(table, glob))
+                   for k, glob in rules)
+
+    return tuple(op for op in ops if not ignored(op))

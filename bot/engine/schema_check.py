@@ -183,10 +183,12 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
         ))
         out.append(Finding("A", f"Once {name} is committed, record it as applied.", "", resolve_action("resolve_applied", name)))
     if missing:
-        # what the migrations have and the database lacks (not the objects both have in other
-        # versions: those are the catch-up's, under A)
+        # what the migrations have and the database lacks: exactly the missing objects (not those
+        # both have in other versions, which are the catch-up's under A, nor ignored ones)
+        lacking = frozenset().union(*(hidden.objects(op) for op in missing))
         restore = tuple(op for op in d.diff(live, replayed)
-                        if isinstance(op, d.ADDITIONS) and getattr(op, "replaces", None) is None)
+                        if isinstance(op, d.ADDITIONS) and getattr(op, "replaces", None) is None
+                        and hidden.objects(op) & lacking)
         objects = sorted({d.describe(op) for op in missing})
         name = f"{stamp}_restore_missing_objects"
         out.append(Finding(
@@ -274,7 +276,7 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
         raise DatabaseUnreachable(f"The target database connection was lost during the check: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'closed'}") from None
     except psycopg.Error as exc:
         raise DriftbotError(f"Reading the target's schema failed: {exc.diag.message_primary or exc}") from None
-    ops = d.diff(replayed, live)
+    ops = d.without_ignored(d.diff(replayed, live), env.ignore)
     by_hand: tuple[ByHand, ...] = ()
     if verdict.managed and verdict.pending and ops and not verdict.failed:
         pending = tuple(m for m in migrations.items if m.name in set(verdict.pending))
