@@ -28,13 +28,20 @@ SCHEMAS = ("public", SECOND_SCHEMA)
 
 @pytest.fixture(scope="module")
 def replayed(pg_url):
-    """A database holding a generated 60-migration history, and its snapshot."""
+    """A database holding a generated 60-migration history (plus row-level security and policies on two
+    tables), and its snapshot."""
     dbs = Databases(pg_url)
     url = dbs.create("roundtrip")
     with psycopg.connect(url, autocommit=True) as conn:
         usable = tuple(e for e in EXTENSIONS if e in available_extensions(pg_url))
         for script in generate(60, seed=7, extensions=usable).values():
             conn.execute(script.encode())
+        # Policies to drop and change (the history has functions and triggers, not row-level security).
+        for table in [t for t in introspect(conn, SCHEMAS).tables if t.schema == "public" and t.column("id")][:2]:
+            name = table.name.replace('"', '""')
+            conn.execute(f'ALTER TABLE "{name}" ENABLE ROW LEVEL SECURITY; '
+                         f'CREATE POLICY "{name}_read" ON "{name}" FOR SELECT USING ("id" > 0); '
+                         f'CREATE POLICY "{name}_write" ON "{name}" FOR INSERT WITH CHECK (true)')
     conn = psycopg.connect(url)
     base = introspect(conn, SCHEMAS)
     conn.commit()
