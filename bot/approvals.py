@@ -119,14 +119,22 @@ def _expire_if_due(session: Session, req: Request, now: datetime) -> bool:
     return False
 
 
-def approve(session: Session, request_id: int, user: str, allowed: frozenset[str], now: datetime | None = None) -> Outcome:
-    """One Approve click by *user*. Server-side: every rule is checked here, whatever path called it."""
-    now = now or _now()
+def _current(session: Session, request_id: int, now: datetime, expired: str) -> Request | Outcome:
+    """The request, locked and expired if due; or the Outcome that ends the click there."""
     req = _locked(session, request_id)
     if req is None:
         return Outcome(False, "missing", "That request does not exist.")
     if _expire_if_due(session, req, now):
-        return Outcome(False, "expired", f"Request #{req.id} expired; start a new one.")
+        return Outcome(False, "expired", f"Request #{req.id} {expired}")
+    return req
+
+
+def approve(session: Session, request_id: int, user: str, allowed: frozenset[str], now: datetime | None = None) -> Outcome:
+    """One Approve click by *user*. Server-side: every rule is checked here, whatever path called it."""
+    now = now or _now()
+    req = _current(session, request_id, now, "expired; start a new one.")
+    if isinstance(req, Outcome):
+        return req
     if req.status != "requested":
         return Outcome(False, req.status, f"Request #{req.id} is already {req.status}.",
                        counted_approvers(session, req, allowed))
@@ -158,11 +166,9 @@ def approve(session: Session, request_id: int, user: str, allowed: frozenset[str
 def reject(session: Session, request_id: int, user: str, allowed: frozenset[str], now: datetime | None = None) -> Outcome:
     """Reject by an approver closes the request; the requester's own Reject cancels it."""
     now = now or _now()
-    req = _locked(session, request_id)
-    if req is None:
-        return Outcome(False, "missing", "That request does not exist.")
-    if _expire_if_due(session, req, now):
-        return Outcome(False, "expired", f"Request #{req.id} expired.")
+    req = _current(session, request_id, now, "expired.")
+    if isinstance(req, Outcome):
+        return req
     if user == req.requester:
         return cancel(session, request_id, user, now)
     if user not in allowed:
