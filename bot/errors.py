@@ -52,6 +52,10 @@ class MigrationsSourceError(DriftbotError):
     """The migrations folder or git repository cannot be read."""
 
 
+class PullRequestError(DriftbotError):
+    """A pull request could not be proposed: no token, the API refused, the push was rejected."""
+
+
 class InvalidName(DriftbotError):
     """A migration, enum or value name that is not acceptable."""
 

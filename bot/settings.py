@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -53,6 +53,8 @@ class EnvironmentSettings(BaseModel):
     channel: str | None = None
     approvers: list[str] | None = None
     ignore: list[str] = Field(default_factory=list, description="drift to leave out, as kind:glob patterns")
+    pull_requests: Literal["github"] | None = Field(None, description="open catch-up migrations as pull requests")
+    github_repo: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/name")
 
     @field_validator("database_url", "admin_url", "shadow_url")
     @classmethod
@@ -83,6 +85,8 @@ class EnvironmentSettings(BaseModel):
             raise ValueError("set either migrations (a folder) or git (a repository), not both")
         if not self.migrations and not self.git:
             raise ValueError("migrations: set a migrations folder, or git = \"<repository>\"")
+        if self.pull_requests and not self.git:
+            raise ValueError("pull_requests needs a git migrations source (git, ref, path)")
         return self
 
 
@@ -117,6 +121,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, repr=False, validation_alias=AliasChoices("REDIS_URL", "DRIFTBOT_REDIS_URL", "redis_url"))
     state_url: str | None = Field(None, repr=False)
     port: int = Field(3000, validation_alias=AliasChoices("PORT", "DRIFTBOT_PORT", "port"))
+    github_token: SecretStr | None = Field(None, validation_alias=AliasChoices("GITHUB_TOKEN", "github_token"))
+    github_api_url: str = "https://api.github.com"
 
     digest: DigestSettings = Field(default_factory=DigestSettings)
     request_ttl_hours: float = Field(24.0, gt=0, le=24 * 30)
@@ -181,6 +187,7 @@ class Settings(BaseSettings):
                 "migrations": env.migrations if env.migrations else f"git {_where(env.git)}@{env.ref}:{env.path}",
                 "schema": env.schema_path, "protected": env.protected, "approvals_required": env.approvals_required,
                 "channel": env.channel, "approvers": env.approvers,
+                "pull_requests": env.pull_requests, "github_repo": env.github_repo,
             }
         return {
             "environments": envs,
@@ -188,6 +195,7 @@ class Settings(BaseSettings):
             "digest": self.digest.model_dump(),
             "request_ttl_hours": self.request_ttl_hours,
             "slack": {"bot_token": self.slack_bot_token is not None, "socket_mode": self.slack_app_token is not None},
+            "github": {"token": self.github_token is not None, "api_url": self.github_api_url},
         }
 
 

@@ -32,7 +32,7 @@ def clean_env(monkeypatch):
     import os
 
     for key in list(os.environ):
-        if key.startswith(("DRIFTBOT_", "SLACK_")) or key in ("REDIS_URL", "PORT"):
+        if key.startswith(("DRIFTBOT_", "SLACK_")) or key in ("REDIS_URL", "PORT", "GITHUB_TOKEN"):
             monkeypatch.delenv(key)
 
 
@@ -106,3 +106,35 @@ def test_unknown_environment_names_the_known_ones(tmp_path):
     with pytest.raises(UnknownEnvironment) as err:
         s.environment("prdo")
     assert str(err.value) == "Unknown environment `prdo`. Known: prod, staging. Try `status prod`."
+
+
+PULLS = """
+[environments.prod]
+database_url = "postgresql://ro@db:5432/app"
+git = "https://github.com/acme/app.git"
+pull_requests = "github"
+"""
+
+
+def test_pull_requests_token_and_api_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "github_pat_secret")
+    monkeypatch.setenv("DRIFTBOT_GITHUB_API_URL", "https://ghe.internal/api/v3")
+    s = load_settings(write(tmp_path, PULLS + 'github_repo = "acme/app"\n'))
+    prod = s.environment("prod")
+    assert prod.pull_requests == "github" and prod.github_repo == "acme/app"
+    assert s.github_token.get_secret_value() == "github_pat_secret" and s.github_api_url == "https://ghe.internal/api/v3"
+    assert "github_pat_secret" not in repr(s) and "github_pat_secret" not in str(s.public_view())
+    monkeypatch.delenv("DRIFTBOT_GITHUB_API_URL")
+    assert load_settings(write(tmp_path, GOOD)).github_api_url == "https://api.github.com"  # GitHub's public API
+
+
+@pytest.mark.parametrize("text, needle", [
+    (PULLS + 'github_token = "ghp_x"\n', "is a secret"),
+    (PULLS.replace('git = "https://github.com/acme/app.git"', 'migrations = "m"'), "pull_requests needs a git migrations source"),
+    (PULLS.replace('"github"', '"gitlab"'), "pull_requests"),
+    (PULLS + 'github_repo = "not a repo"\n', "github_repo"),
+])
+def test_bad_pull_request_settings_are_one_line(tmp_path, text, needle):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text))
+    assert needle in str(err.value) and "\n" not in str(err.value)
