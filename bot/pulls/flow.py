@@ -1,0 +1,120 @@
+"""Open (or find) the pull request for a check's catch-up migration.
+
+The order makes every step safe to repeat: look the pull request up first
+(same branch, or the same SQL under an earlier day's migration name); push the
+branch (already there with this file: nothing to do); open the pull request
+(GitHub says one already exists: that is the one). A try that stopped after the
+push is completed by the next one, never doubled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot import audit
+from bot.engine.result import CheckResult
+from bot.errors import ConfigError, PullRequestError
+from bot.pulls.git import Repository
+from bot.pulls.github import GitHub, GitHubError, PullRequest, repo_from_url
+from bot.pulls.proposal import BRANCH_PREFIX, Proposal, build, parse_marker
+
+AUDIT_EVENT = "pull_request_opened"
+
+
+@dataclass(frozen=True)
+class Opened:
+    environment: str
+    branch: str
+    migration: str
+    number: int
+    url: str
+    fingerprint: str
+    created: bool  # False: the pull request already existed
+
+    def to_json(self) -> dict[str, Any]:
+        return {"branch": self.branch, "migration": self.migration,
+                "pull_request": {"number": self.number, "url": self.url}, "created": self.created}
+
+
+def repository_of(env) -> str:
+    """``owner/name``: the ``github_repo`` setting, else read from a github.com ``git`` URL."""
+    repo = env.github_repo or repo_from_url(env.git)
+    if not repo:
+        raise ConfigError(f"Environment {env.name}: set github_repo = \"owner/name\"; it cannot be read from its git URL.")
+    return repo
+
+
+def github_for(settings, env) -> GitHub:
+    if env.pull_requests != "github":
+        raise ConfigError(f"Environment {env.name} does not open pull requests: set pull_requests = \"github\" "
+                          "(with git, ref and path) to enable them.")
+    if settings.github_token is None or not settings.github_token.get_secret_value():
+        raise PullRequestError("GITHUB_TOKEN is not set: give driftbot a token with Contents read/write and Pull "
+                               "requests read/write on the repository.")
+    return GitHub(settings.github_api_url, settings.github_token.get_secret_value(), repository_of(env),
+                  timeout=max(settings.connect_timeout_s, 10))
+
+
+def find_existing(pulls: list[PullRequest], proposal: Proposal) -> PullRequest | None:
+    """The open pull request for this finding: from its branch, or from an earlier day's branch of this
+    environment holding the same SQL (the migration's date stamp moves; the finding does not)."""
+    own = f"{BRANCH_PREFIX}{proposal.environment}/"
+    for pr in pulls:
+        if pr.head == proposal.branch:
+            return pr
+    for pr in pulls:
+        said = parse_marker(pr.body)
+        if pr.head.startswith(own) and said and said["env"] == proposal.environment and said["sha"] == proposal.sql_sha256:
+            return pr
+    return None
+
+
+def open_pull_request(settings, env, result: CheckResult, migration: str | None = None) -> Opened:
+    """Commit the finding's migration on ``driftbot/<env>/<migration>`` and open its pull request, or
+    return the one already open for the same finding."""
+    gh = github_for(settings, env)
+    proposal = build(result, env, migration)
+
+    def opened(pr: PullRequest, created: bool) -> Opened:
+        said = parse_marker(pr.body)
+        name = said["migration"] if said else proposal.migration
+        return Opened(env.name, pr.head, name, pr.number, pr.url, proposal.fingerprint, created)
+
+    existing = find_existing(gh.open_pulls(base=proposal.base), proposal)
+    if existing is not None:
+        return opened(existing, False)
+    token = settings.github_token.get_secret_value()
+    Repository(env.git, Path(settings.cache_dir), token).push_file(
+        base=proposal.base, branch=proposal.branch, path=proposal.file_path, content=proposal.content,
+        message=f"{proposal.title}\n\nProposed by driftbot from check {proposal.fingerprint[:12]}.\n",
+    )
+    try:
+        pr = gh.create_pull(title=proposal.title, head=proposal.branch, base=proposal.base, body=proposal.body)
+    except GitHubError as exc:
+        if not exc.already_exists:
+            raise
+        again = find_existing(gh.open_pulls(base=proposal.base, head=proposal.branch), proposal)
+        if again is None:
+            raise
+        return opened(again, False)
+    return opened(pr, True)
+
+
+def open_driftbot_pulls(settings, env) -> list[PullRequest]:
+    """The open pull requests driftbot opened for *env* (for the digest), oldest first."""
+    gh = github_for(settings, env)
+    own = f"{BRANCH_PREFIX}{env.name}/"
+    pulls = [pr for pr in gh.open_pulls(base=env.ref) if pr.head.startswith(own)]
+    return sorted(pulls, key=lambda pr: (pr.created_at is None, pr.created_at, pr.number))
+
+
+def record_opened(session, opened: Opened, actor: str | None, **where: Any) -> None:
+    """The audit event for a pull request driftbot opened (*where*: the Slack channel and thread)."""
+    if not opened.created:
+        return
+    audit.record(session, event=AUDIT_EVENT, actor=actor, environment=opened.environment, data={
+        "branch": opened.branch, "migration": opened.migration, "number": opened.number, "url": opened.url,
+        "fingerprint": opened.fingerprint, **where,
+    })

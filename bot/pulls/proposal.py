@@ -1,0 +1,131 @@
+"""What a pull request proposes, taken from one check result (pure).
+
+The file committed is the SQL the check showed, byte for byte (a final newline
+added when it has none, as ``driftbot diff`` prints it): it is read from the
+finding's action, never rendered again, so what a reviewer sees in the pull
+request is what the thread showed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from dataclasses import dataclass
+
+from bot.engine.result import CheckResult, Finding
+from bot.engine.sources import SCRIPT
+from bot.errors import PullRequestError
+
+KINDS = ("catch_up_migration", "add_enum_value")  # case A's catch-up, case C's tracking migration
+BRANCH_PREFIX = "driftbot/"
+MARKER = re.compile(r"<!-- driftbot: environment=(?P<env>\S+) migration=(?P<migration>\S+) sql-sha256=(?P<sha>[0-9a-f]{64}) -->")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One migration file on one branch, and the pull request that asks to merge it."""
+
+    environment: str
+    migration: str
+    case: str
+    file_path: str  # inside the repository: <path>/<migration>/migration.sql
+    content: str = ""
+    base: str = "main"
+    fingerprint: str = ""
+    title: str = ""
+    body: str = ""
+
+    @property
+    def branch(self) -> str:
+        return branch_name(self.environment, self.migration)
+
+    @property
+    def sql_sha256(self) -> str:
+        return hashlib.sha256(self.content.encode("utf-8")).hexdigest()
+
+    @property
+    def marker(self) -> str:
+        """The line in the body by which the same finding is recognised in an open pull request."""
+        return f"<!-- driftbot: environment={self.environment} migration={self.migration} sql-sha256={self.sql_sha256} -->"
+
+
+def branch_name(environment: str, migration: str) -> str:
+    return f"{BRANCH_PREFIX}{environment}/{migration}"
+
+
+def proposable(result: CheckResult) -> list[Finding]:
+    """The findings of *result* that a pull request can carry, in the result's order."""
+    return [f for f in result.findings if f.action.kind in KINDS and f.action.sql and f.action.arguments.get("migration")]
+
+
+def _choose(result: CheckResult, migration: str | None) -> Finding:
+    if result.state == "error":
+        raise PullRequestError(f"{result.environment} could not be checked: {result.error or result.schema.reason}")
+    found = proposable(result)
+    if not found:
+        raise PullRequestError(
+            f"{result.environment} has no catch-up or enum tracking migration to propose (state {result.state})."
+        )
+    if migration is None:
+        return found[0]
+    for f in found:
+        if f.action.arguments["migration"] == migration:
+            return f
+    names = ", ".join(f.action.arguments["migration"] for f in found)
+    raise PullRequestError(f"The check proposes no migration {migration!r}; it proposes: {names}.")
+
+
+def _content(finding: Finding) -> str:
+    sql = finding.action.sql or ""
+    return sql if sql.endswith("\n") else sql + "\n"
+
+
+def _after_merge(env: str, case: str, migration: str, finding: Finding) -> str:
+    resolve = f"`/drift resolve {env} --applied {migration}` (or `prisma migrate resolve --applied {migration}`)"
+    if case == "C":
+        a = finding.action.arguments
+        return (f"If the value was already added with `/drift enum {env} {a.get('enum')} {a.get('value')}`, record "
+                f"the migration as applied with {resolve}; driftbot's next check proposes it in the thread. "
+                "Otherwise `prisma migrate deploy` adds the value (the statement is `IF NOT EXISTS`).")
+    return (f"The database already has these changes, so do not deploy them: record the migration as applied with "
+            f"{resolve}. driftbot's next check proposes it in the thread; on a protected environment two "
+            "approvers approve it there.")
+
+
+def build(result: CheckResult, env, migration: str | None = None) -> Proposal:
+    """The proposal for the finding named *migration* (default: the first catch-up, else the first enum
+    tracking migration) of *result*, for the git-sourced environment *env*."""
+    finding = _choose(result, migration)
+    name = finding.action.arguments["migration"]
+    file_path = f"{env.path.strip('/')}/{name}/{SCRIPT}"
+    drift = "\n".join(result.schema.summary) if finding.case == "A" and result.schema.summary else finding.title
+    title = (f"driftbot: catch-up migration {name} for {env.name}" if finding.case == "A"
+             else f"driftbot: enum tracking migration {name} for {env.name}")
+    proposal = Proposal(
+        environment=env.name, migration=name, case=finding.case, file_path=file_path, content=_content(finding),
+        base=env.ref, fingerprint=result.fingerprint, title=title,
+    )
+    body = "\n".join([
+        f"driftbot found drift on **{env.name}** that no migration records: {finding.title}",
+        "",
+        "Drift:",
+        "```",
+        drift,
+        "```",
+        "",
+        f"- Environment: `{env.name}`",
+        f"- Migration: `{file_path}`",
+        f"- Check fingerprint: `{result.fingerprint}`",
+        "",
+        f"**After merging**: {_after_merge(env.name, finding.case, name, finding)}",
+        "",
+        proposal.marker,
+    ])
+    return dataclasses.replace(proposal, body=body)
+
+
+def parse_marker(body: str | None) -> dict[str, str] | None:
+    """The environment, migration and SQL hash a driftbot pull request's body names, or None."""
+    m = MARKER.search(body or "")
+    return m.groupdict() if m else None

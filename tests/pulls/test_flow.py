@@ -1,0 +1,187 @@
+"""From drift to a pull request, end to end: a real drifted database, the real check, a real bare
+repository (file:// and a local git HTTP server) and the GitHub API stand-in. Then the merge, and
+the check's ``resolve --applied`` proposal."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.engine.check import run_check
+from bot.errors import ConfigError, PullRequestError
+from bot.pulls import flow
+from bot.pulls.proposal import branch_name
+from bot.state.db import make_engine, sessions, upgrade
+from bot import audit
+from tests.factory import deploy, execute
+from tests.pulls.conftest import M1, TOKEN, git, make_settings
+from tests.factory import INIT, write_migrations
+
+STAFF = 'CREATE TABLE "staff" ("id" INTEGER NOT NULL, "name" TEXT, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"))'
+
+
+@pytest.fixture
+def drifted(db, tmp_path):
+    """prod has M1 applied, and a table someone made by hand (case A)."""
+    deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
+    execute(db, STAFF)
+    return db
+
+
+def catch_up(result):
+    (finding,) = [f for f in result.findings if f.action.kind == "catch_up_migration"]
+    return finding.action.arguments["migration"], finding.action.sql
+
+
+@pytest.fixture(params=["file", "http"])
+def git_url(request, origin):
+    if request.param == "file":
+        return f"file://{origin}"
+    server = request.getfixturevalue("public_git_http")  # the check reads without a token
+    return f"{server.url}/app.git"
+
+
+def test_pull_request_opened_with_the_checked_sql_on_its_branch(drifted, origin, github, git_url, tmp_path):
+    s = make_settings(drifted, git_url, tmp_path, github.url)
+    env = s.environment("prod")
+    result = run_check(s, env)
+    name, sql = catch_up(result)
+    opened = flow.open_pull_request(s, env, result)
+    assert opened.created and opened.migration == name and opened.branch == f"driftbot/prod/{name}"
+    assert opened.to_json() == {"branch": f"driftbot/prod/{name}", "migration": name,
+                                "pull_request": {"number": 1, "url": "https://github.com/acme/app/pull/1"}, "created": True}
+    committed = git(origin, "show", f"{opened.branch}:prisma/migrations/{name}/migration.sql") + "\n"
+    assert committed == (sql if sql.endswith("\n") else sql + "\n")
+    assert 'CREATE TABLE "staff"' in committed
+    (pr,) = github.pulls
+    assert pr["head"]["ref"] == opened.branch and pr["base"]["ref"] == "main"
+    assert pr["title"] == f"driftbot: catch-up migration {name} for prod"
+    for part in ("**prod**", "[+] Added tables", "  - staff", f"`{result.fingerprint}`",
+                 f"`prisma/migrations/{name}/migration.sql`", f"/drift resolve prod --applied {name}"):
+        assert part in pr["body"]
+    assert all(TOKEN not in r["body"] and TOKEN not in r["path"] + r["query"] for r in github.requests)
+
+
+def test_same_finding_gives_the_same_branch_and_the_same_pull_request(drifted, origin, github, tmp_path):
+    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
+    env = s.environment("prod")
+    first = flow.open_pull_request(s, env, run_check(s, env))
+    again = flow.open_pull_request(s, env, run_check(s, env))
+    assert (again.number, again.branch, again.url) == (first.number, first.branch, first.url)
+    assert first.created and not again.created
+    assert len(github.pulls) == 1
+    assert sum(r["method"] == "POST" for r in github.requests) == 1  # looked up first, never created twice
+
+
+def test_next_day_the_same_sql_under_a_new_date_finds_the_open_one(drifted, origin, github, tmp_path, monkeypatch):
+    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
+    env = s.environment("prod")
+    first = flow.open_pull_request(s, env, run_check(s, env))
+    from bot.engine import schema_check
+
+    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+    real = schema_check.check_schema
+    monkeypatch.setattr("bot.engine.check.check_schema", lambda *a, **k: real(*a, **k, now=tomorrow))
+    result = run_check(s, env)
+    assert catch_up(result)[0] != first.migration  # the date stamp moved
+    again = flow.open_pull_request(s, env, result)
+    assert (again.number, again.migration, again.created) == (first.number, first.migration, False)
+    assert len(github.pulls) == 1
+
+
+def test_branch_pushed_but_no_pull_request_is_completed_by_the_next_try(drifted, origin, github, tmp_path):
+    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
+    env = s.environment("prod")
+    result = run_check(s, env)
+    github.fail_next_create = 502
+    with pytest.raises(PullRequestError, match=r"^GitHub answered 502 \(Server Error\); try again later\.$"):
+        flow.open_pull_request(s, env, result)
+    name, _ = catch_up(result)
+    assert github.branch_sha(branch_name("prod", name)) is not None and github.pulls == []
+    done = flow.open_pull_request(s, env, run_check(s, env))
+    assert done.created and done.branch == branch_name("prod", name)
+    assert len(github.pulls) == 1
+
+
+def test_a_race_lost_at_create_returns_the_winner(drifted, origin, github, tmp_path, monkeypatch):
+    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
+    env = s.environment("prod")
+    result = run_check(s, env)
+    won = flow.open_pull_request(s, env, result)
+    # the other worker's lookup ran just before the winner's pull request existed
+    lookups = iter([None])
+    real = flow.find_existing
+    monkeypatch.setattr(flow, "find_existing", lambda pulls, p: next(lookups, real(pulls, p)))
+    lost = flow.open_pull_request(s, env, result)
+    assert (lost.number, lost.created) == (won.number, False) and len(github.pulls) == 1
+    assert [r["method"] for r in github.requests].count("POST") == 2  # GitHub's 422 said it exists
+
+
+def test_errors_are_one_line_and_leave_nothing_half_done(drifted, origin, github, tmp_path):
+    url = f"file://{origin}"
+    s = make_settings(drifted, url, tmp_path, github.url, token=None)
+    env = s.environment("prod")
+    result = run_check(s, env)
+    with pytest.raises(PullRequestError, match="^GITHUB_TOKEN is not set"):
+        flow.open_pull_request(s, env, result)
+    for token, repo, can_write, says in [
+        ("github_pat_wrong_token_xxxxxxxx", "acme/app", True, "401 Bad credentials"),
+        (TOKEN, "acme/app", False, "403: Resource not accessible by personal access token"),
+        (TOKEN, "acme/nope", True, "GitHub repository acme/nope was not found (404)"),
+    ]:
+        github.can_write = can_write
+        s = make_settings(drifted, url, tmp_path, github.url, token=token, github_repo=repo)
+        with pytest.raises(PullRequestError) as err:
+            flow.open_pull_request(s, s.environment("prod"), result)
+        assert says in str(err.value) and "\n" not in str(err.value) and token not in str(err.value)
+    # 401 and 404 stop at the lookup, before the push; a token that may read but not write (403)
+    # gets as far as the branch, and the next try with a token that may write completes it.
+    assert github.pulls == [] and github.branch_sha(branch_name("prod", catch_up(result)[0])) is not None
+    github.can_write = True
+    s = make_settings(drifted, url, tmp_path, github.url)
+    assert flow.open_pull_request(s, s.environment("prod"), result).created
+
+
+def test_settings_that_do_not_allow_a_pull_request(drifted, origin, github, tmp_path):
+    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url, pull_requests=None)
+    env = s.environment("prod")
+    with pytest.raises(ConfigError, match='set pull_requests = "github"'):
+        flow.open_pull_request(s, env, run_check(s, env, schema=False))
+    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url, github_repo=None)
+    with pytest.raises(ConfigError, match='set github_repo = "owner/name"'):
+        flow.open_pull_request(s, s.environment("prod"), run_check(s, s.environment("prod")))
+
+
+def test_after_the_merge_the_check_proposes_resolve_applied(drifted, origin, github, tmp_path):
+    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
+    env = s.environment("prod")
+    opened = flow.open_pull_request(s, env, run_check(s, env))
+    github.merge(opened.number)
+    after = run_check(s, env)
+    assert after.history.applied_by_hand == (opened.migration,)
+    assert [f.action.to_json() for f in after.findings if f.action.kind != "none"] == [
+        {"kind": "resolve_applied", "migration": opened.migration,
+         "command": f"prisma migrate resolve --applied {opened.migration}"}]
+    assert not [f for f in after.findings if f.action.kind == "catch_up_migration"]
+    with pytest.raises(PullRequestError, match="has no catch-up or enum tracking migration to propose"):
+        flow.open_pull_request(s, env, after)
+
+
+def test_an_audit_event_for_each_pull_request_opened(drifted, origin, github, tmp_path, databases):
+    engine = make_engine(databases.create("state"))
+    upgrade(engine)
+    state = sessions(engine)
+    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
+    env = s.environment("prod")
+    for _ in range(2):
+        opened = flow.open_pull_request(s, env, run_check(s, env))
+        with state.begin() as session:
+            flow.record_opened(session, opened, "U0AAA", channel="C1", thread_ts="1.2")
+    with state() as session:
+        (event,) = [e for e in audit.events(session) if e.event == "pull_request_opened"]
+        assert audit.verify(session).ok
+    assert event.actor == "U0AAA" and event.environment == "prod"
+    assert event.data == {"branch": opened.branch, "migration": opened.migration, "number": 1,
+                          "url": opened.url, "fingerprint": opened.fingerprint, "channel": "C1", "thread_ts": "1.2"}
+    engine.dispose()
