@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from bot import audit
 from bot.engine.result import CheckResult
 from bot.errors import ConfigError, PullRequestError
 from bot.pulls.git import Repository
 from bot.pulls.github import GitHub, GitHubError, PullRequest, repo_from_url
 from bot.pulls.proposal import BRANCH_PREFIX, Proposal, build, parse_marker
+from bot.state.models import AuditEvent
 
 AUDIT_EVENT = "pull_request_opened"
 
@@ -118,3 +121,14 @@ def record_opened(session, opened: Opened, actor: str | None, **where: Any) -> N
         "branch": opened.branch, "migration": opened.migration, "number": opened.number, "url": opened.url,
         "fingerprint": opened.fingerprint, **where,
     })
+
+
+def opened_for(session, environment: str, migration: str) -> dict[str, Any] | None:
+    """What the audit trail says about the pull request driftbot opened for *migration* (its number,
+    link, and the Slack thread it was asked from), the latest one; None when it opened none."""
+    row = session.execute(
+        select(AuditEvent).where(AuditEvent.event == AUDIT_EVENT, AuditEvent.environment == environment,
+                                 AuditEvent.data["migration"].astext == migration)
+        .order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar()
+    return dict(row.data) if row is not None else None

@@ -184,4 +184,8 @@ def test_an_audit_event_for_each_pull_request_opened(drifted, origin, github, tm
     assert event.actor == "U0AAA" and event.environment == "prod"
     assert event.data == {"branch": opened.branch, "migration": opened.migration, "number": 1,
                           "url": opened.url, "fingerprint": opened.fingerprint, "channel": "C1", "thread_ts": "1.2"}
+    with state() as session:
+        assert flow.opened_for(session, "prod", opened.migration) == event.data
+        assert flow.opened_for(session, "staging", opened.migration) is None
+        assert flow.opened_for(session, "prod", "20250101000000_other") is None
     engine.dispose()
