@@ -243,10 +243,19 @@ class ReplayCache:
         return self.root / f"{digest}.json"
 
     def get(self, digest: str) -> Snapshot | None:
+        data = self.get_json(digest)
         try:
-            return Snapshot.from_json(json.loads(self._path(digest).read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError):
+            return None if data is None else Snapshot.from_json(data)
+        except (ValueError, KeyError, TypeError):
             return None
+
+    def get_json(self, digest: str) -> dict | None:
+        """The cached snapshot in its JSON form (to build only part of a large one), or None."""
+        try:
+            data = json.loads(self._path(digest).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def put(self, digest: str, snapshot: Snapshot) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
