@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
 
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    # Pairs of environments the digest compares ("staging and prod differ by ..."): FROM, TO.
+    compare: list[tuple[str, str]] = Field(default_factory=list)
     request_ttl_hours: float = Field(24.0, gt=0, le=24 * 30)
     cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "driftbot")
     connect_timeout_s: int = Field(5, ge=1, le=120)
@@ -166,6 +168,16 @@ class Settings(BaseSettings):
         for who in value:
             if not APPROVER.match(who):
                 raise ValueError(f"approver {who!r} must be a Slack user ID (U...) or user group ID (S...)")
+        return value
+
+    @field_validator("compare")
+    @classmethod
+    def _pairs(cls, value: list[tuple[str, str]], info: Any) -> list[tuple[str, str]]:
+        known = info.data.get("environments", {})
+        for pair in value:
+            unknown = [name for name in pair if name not in known]
+            if unknown:
+                raise ValueError(f"pair {list(pair)} names {unknown[0]!r}, which is not a configured environment")
         return value
 
     def environment(self, name: str) -> EnvironmentSettings:

@@ -138,3 +138,13 @@ def test_bad_pull_request_settings_are_one_line(tmp_path, text, needle):
     with pytest.raises(ConfigError) as err:
         load_settings(write(tmp_path, text))
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_compare_pairs_name_configured_environments(tmp_path):
+    s = load_settings(write(tmp_path, 'compare = [["staging", "prod"]]\n' + GOOD))
+    assert s.compare == [("staging", "prod")]
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, 'compare = [["staging", "prd"]]\n' + GOOD))
+    assert "'prd', which is not a configured environment" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="compare"):
+        load_settings(write(tmp_path, 'compare = [["staging", "prod", "qa"]]\n' + GOOD))
