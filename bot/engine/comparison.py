@@ -61,6 +61,23 @@ class HistoryGap:
                  *(c.migration for c in self.checksum_differs)}
         return tuple(sorted(names, key=str.encode))
 
+    def describe(self, a: str, b: str, limit: int = 5) -> tuple[str, ...]:
+        """One line per kind of difference, naming the environments *a* (FROM) and *b* (TO)."""
+        def names(items) -> str:
+            items = list(items)
+            return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+        out = [] if self.from_managed == self.to_managed else [
+            f"only {a if self.from_managed else b} has a `_prisma_migrations` table"]
+        for label, mine, theirs in (("applied", self.applied_only_in_from, self.applied_only_in_to),
+                                    ("failed", self.failed_only_in_from, self.failed_only_in_to),
+                                    ("rolled back", self.rolled_back_only_in_from, self.rolled_back_only_in_to)):
+            out += [f"{label} in {env} only: {names(found)}" for env, found in ((a, mine), (b, theirs)) if found]
+        if self.checksum_differs:
+            out.append("applied with different checksums (edited after it was applied in one of them): "
+                       + names(c.migration for c in self.checksum_differs))
+        return tuple(out)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "equal": self.equal,

@@ -43,3 +43,12 @@ def test_failed_only_on_one_side_is_in_the_gap_but_builds_the_same_schema():
     assert gap.failed_only_in_to == ("b",) and gap.same_applied and not gap.equal
     assert Comparison("staging", "prod", gap, SchemaDifference()).headline == "staging and prod differ by 1 migration."
     assert HistoryGap(True, True, 0, 0).to_json()["migrations"] == []
+
+
+def test_the_gap_is_described_one_line_per_kind_naming_the_environments():
+    gap = history_gap((row("a", 0, "x"), row("b", 1), row("c", 2, finished=False, rolled_back=True)),
+                      (row("a", 0, "y"), row("d", 3), row("e", 4, finished=False)))
+    assert gap.describe("staging", "prod") == (
+        "applied in staging only: b", "applied in prod only: d", "failed in prod only: e",
+        "rolled back in staging only: c",
+        "applied with different checksums (edited after it was applied in one of them): a")
