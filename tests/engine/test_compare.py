@@ -4,6 +4,7 @@ explains (expected before a deploy) and which is drift, named with its environme
 
 from __future__ import annotations
 
+import os
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -53,9 +54,10 @@ def settings(tmp_path, staging_url, prod_url, folder, staging_folder=None, shado
 
 
 def scratch_databases(pg_url) -> list[str]:
+    """This process's scratch databases (other test runs share the server)."""
     with psycopg.connect(pg_url) as conn:
         return [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
-                                           (shadow.PREFIX.replace("_", r"\_") + "%",))]
+                                           (f"{shadow.PREFIX}%\\_{os.getpid()}\\_%",))]
 
 
 def test_equal_environments_exit_0_with_read_only_roles_and_no_scratch_database(databases, tmp_path, pg_url, read_only):
