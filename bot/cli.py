@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from typing import Sequence
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("clock", help="run the digest schedule (the Procfile's clock process)")
     demo = sub.add_parser("demo", help="show the whole job on this machine (embedded PostgreSQL when none is configured)")
     demo.add_argument("--database-url", help="a PostgreSQL server to build the demo on (default: embedded)")
+    demo.add_argument("--clean", action="store_true", help="remove the demo's data (its project copy and servers' folders)")
     w = sub.add_parser("web", help="serve Slack (HTTP at /slack/events on $PORT, or Socket Mode with SLACK_APP_TOKEN)")
     w.add_argument("--workers", type=int, default=2)
     wk = sub.add_parser("worker", help="run an RQ worker on the drift and execute queues")
@@ -167,9 +169,9 @@ def cmd_clock(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from bot.demo import run_demo
+    from bot import demo
 
-    return run_demo(args.database_url)
+    return demo.clean() if args.clean else demo.run_demo(args.database_url)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -186,8 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DriftbotError as exc:
         sys.stderr.write(f"driftbot: {exc}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP where bot.embedded took them
+        return 128 + getattr(exc, "signum", signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,13 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from bot import embedded
 from bot.engine import replay
 from bot.engine.db import parse_url
 from bot.engine.sources import read_folder
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "shop"
+# Package data (pyproject.toml), so the demo runs from a wheel as from a checkout.
+EXAMPLE = Path(__file__).resolve().parent / "examples" / "shop"
 DEMO_DB = "driftbot_demo_prod"
 
 # What `prisma db push` left in production: objects no migration creates.
@@ -54,10 +56,35 @@ def _server_url(explicit: str | None, work: Path) -> str:
     url = explicit or os.environ.get("DRIFTBOT_DEMO_DATABASE_URL")
     if url:
         return url
-    from bot.embedded import postgres
-
     print("Starting an embedded PostgreSQL (no --database-url given)…", file=sys.stderr)
-    return postgres(work / "pg")
+    server = embedded.postgres_server(work)
+    print(f"Embedded PostgreSQL {server.version} ready; it stops when the demo ends (data: {server.folder}).",
+          file=sys.stderr)
+    return server.url
+
+
+def demo_folder() -> Path:
+    """Where the demo keeps its data: the project copy and the embedded servers' folders."""
+    return Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "driftbot" / "demo"
+
+
+def clean() -> int:
+    """``driftbot demo --clean``: remove the demo's data (a server another demo holds is left alone)."""
+    folder = demo_folder()
+    if not folder.exists():
+        print(f"Nothing to remove: {folder} does not exist.")
+        return 0
+    kept = embedded.remove_folders(folder)
+    for path in folder.iterdir():
+        if path not in kept:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if kept:
+        print(f"Removed the demo data in {folder}, except the folders of servers a running demo holds: "
+              + ", ".join(p.name for p in kept))
+        return 1
+    folder.rmdir()
+    print(f"Removed the demo data ({folder}).")
+    return 0
 
 
 def build_production(server_url: str, work: Path) -> tuple[str, Path]:
@@ -93,12 +120,23 @@ def build_production(server_url: str, work: Path) -> tuple[str, Path]:
 
 
 def run_demo(database_url: str | None = None) -> int:
+    """Build the demo's production, check it directly and through the queue; the embedded servers
+    it started stop when it returns, or when it is interrupted (Ctrl-C, SIGTERM, SIGHUP)."""
+    embedded.install_signal_handlers()
+    try:
+        return _run_demo(database_url)
+    finally:
+        embedded.release_all()
+
+
+def _run_demo(database_url: str | None) -> int:
     from bot.engine.check import run_check
     from bot.settings import Settings
     from bot.views import status_text
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "driftbot" / "demo"
+    cache = demo_folder()
     cache.mkdir(parents=True, exist_ok=True)
+    print(f"Demo data: {cache} (`driftbot demo --clean` removes it).", file=sys.stderr)
     server = _server_url(database_url, cache)
     prod_url, project = build_production(server, cache)
     settings = Settings(
@@ -113,7 +151,7 @@ def run_demo(database_url: str | None = None) -> int:
         },
         cache_dir=cache,
     )
-    print(f"Built the demo's production database ({DEMO_DB}) from examples/shop.\n")
+    print(f"Built the demo's production database ({DEMO_DB}) from the example project (bot/examples/shop).\n")
     result = run_check(settings, settings.environment("prod"))
     sys.stdout.write(status_text(result))
     if result.schema.sql:

@@ -16,7 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from rq import SimpleWorker
 
+from bot import embedded
+from bot.errors import DriftbotError
 from bot.engine.db import parse_url
 from bot.settings import Settings
 
@@ -27,10 +30,8 @@ def _redis_url(cache: Path) -> str:
     url = os.environ.get("REDIS_URL")
     if url:
         return url
-    from bot.embedded import valkey
-
     print("Starting an embedded Valkey (no REDIS_URL given)…", file=sys.stderr)
-    return valkey(cache / "valkey")
+    return embedded.valkey(cache)
 
 
 def _state_url(server_url: str) -> str:
@@ -46,10 +47,18 @@ def demo_settings(settings: Settings, server_url: str, cache: Path) -> Settings:
                                        "state_url": _state_url(server_url), "queue_prefix": "demo-"})
 
 
+class _DemoWorker(SimpleWorker):
+    """Keeps the demo's signal handling: Ctrl-C, SIGTERM and SIGHUP end the demo at once, its
+    servers stopped on the way out (RQ's own handlers would wait for the check to finish)."""
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
 def run_through_queue(settings: Settings) -> tuple[str, str]:
     """Queue a check of prod and run it on a worker; returns (state, what to print)."""
     from redis import Redis
-    from rq import SimpleWorker
+    from redis.exceptions import RedisError
 
     from bot import intake
     from bot.queue import DRIFT, queue
@@ -57,14 +66,20 @@ def run_through_queue(settings: Settings) -> tuple[str, str]:
     from bot.state.db import upgrade
     from bot.state.models import Check
 
+    conn = Redis.from_url(settings.redis_url, socket_connect_timeout=5)
+    try:
+        conn.ping()
+    except RedisError as exc:
+        raise DriftbotError(f"The demo's Redis ({settings.redis_url}) does not answer ({exc}); "
+                            "unset REDIS_URL to use an embedded Valkey.") from exc
     rt = build(settings)
     upgrade(rt.engine)
     install(rt)
     started = time.perf_counter()
     intake.request_check(rt, "prod", user="demo", channel=None)
-    conn = Redis.from_url(settings.redis_url)
     # SimpleWorker runs the job in this process: the demo's embedded servers belong to it.
-    SimpleWorker([queue(rt, DRIFT, conn)], connection=conn).work(burst=True, with_scheduler=False, logging_level="WARNING")
+    _DemoWorker([queue(rt, DRIFT, conn)], connection=conn).work(burst=True, with_scheduler=False,
+                                                                logging_level="WARNING")
     took = time.perf_counter() - started
     with rt.sessions() as s:
         check = s.query(Check).order_by(Check.id.desc()).first()

