@@ -21,7 +21,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from bot.errors import ConfigError, UnknownEnvironment, redact
 
 ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-APPROVER = re.compile(r"^[US][A-Z0-9]{2,}$")
+# U: a user, W: an Enterprise Grid user, S: a user group.
+APPROVER = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _SECRET_KEYS = re.compile(r"(password|passwd|secret|token)", re.I)
 
 
@@ -47,6 +48,10 @@ class EnvironmentSettings(BaseModel):
     git: str | None = Field(None, repr=False, description="git repository holding the migrations")
     ref: str = "main"
     path: str = "prisma/migrations"
+    # A private git source over HTTPS: a token from the environment only (DRIFTBOT_ENVIRONMENTS__<ENV>__GIT_TOKEN),
+    # sent as HTTP basic auth (git_user:token), never put in a URL.
+    git_token: SecretStr | None = None
+    git_user: str = "x-access-token"
     schema_path: str | None = Field(None, alias="schema", description="schema.prisma file or folder")
     protected: bool = True
     approvals_required: int = Field(2, ge=1, le=10)
@@ -167,7 +172,7 @@ class Settings(BaseSettings):
     def _approvers(cls, value: list[str]) -> list[str]:
         for who in value:
             if not APPROVER.match(who):
-                raise ValueError(f"approver {who!r} must be a Slack user ID (U...) or user group ID (S...)")
+                raise ValueError(f"approver {who!r} must be a Slack user ID (U... or W...) or user group ID (S...)")
         return value
 
     @field_validator("compare")
@@ -278,10 +283,26 @@ def _describe(exc: ValidationError) -> str:
     return f"Setting `{loc}` is invalid: {redact(msg)}"
 
 
+_FILE_PATHS = ("migrations", "schema", "project")  # environment keys naming a file or folder
+
+
+def _relative_to(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Paths written in the file are relative to the file's folder (the environment's, to the current one)."""
+    for env in (data.get("environments") or {}).values():
+        for key in _FILE_PATHS if isinstance(env, dict) else ():
+            value = env.get(key)
+            if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                env[key] = str(folder / value)
+    if isinstance(data.get("cache_dir"), str) and not Path(data["cache_dir"]).expanduser().is_absolute():
+        data["cache_dir"] = str(folder / data["cache_dir"])
+    return data
+
+
 def load_settings(config: str | None = None, **overrides: Any) -> Settings:
     """Build the one ``Settings`` object, or raise ``ConfigError`` with one clear line."""
     path = config_path(config)
-    data = _read_file(path, required=bool(config or os.environ.get("DRIFTBOT_CONFIG")))
+    data = _relative_to(_read_file(path, required=bool(config or os.environ.get("DRIFTBOT_CONFIG"))),
+                        path.absolute().parent)
     data.update(overrides)
     try:
         return Settings(**data)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -153,3 +154,14 @@ def test_console_script_runs(project, db):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["state"] == "in_sync"
+
+
+def test_a_role_that_does_not_exist_gets_the_user_name_hint(project, db, monkeypatch, capsys):
+    parts = urlsplit(db)
+    netloc = "no_such_role_x@" + parts.netloc.rpartition("@")[2]
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL", urlunsplit(parts._replace(netloc=netloc)))
+    code, out, err = run(capsys, "status", "prod")
+    assert code == 2
+    said = out + err
+    assert 'role "no_such_role_x" does not exist' in said
+    assert "check the user name in the URL" in said and "database name" not in said

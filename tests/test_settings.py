@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.errors import ConfigError, UnknownEnvironment
@@ -50,7 +52,8 @@ def test_file_and_environment(tmp_path, monkeypatch):
     prod, staging = s.environment("prod"), s.environment("staging")
     assert prod.database_url.endswith("s3cret@db:5432/app")  # the environment wins over the file
     assert prod.admin_url.startswith("postgresql://driftbot_admin")  # the file fills the rest
-    assert prod.protected and prod.approvals_required == 2 and prod.schema_path == "prisma/schema.prisma"
+    assert prod.protected and prod.approvals_required == 2
+    assert prod.schema_path == str(tmp_path / "prisma" / "schema.prisma")  # relative to the file's folder
     assert staging.git and staging.ref == "release" and not staging.protected
     assert s.approvers_for(prod) == ["U0AAA", "S0DBAS"] and s.approvers_for(staging) == ["U0BBB"]
     assert s.slack_bot_token.get_secret_value() == "xoxb-1" and s.redis_url.startswith("redis://")
@@ -148,3 +151,28 @@ def test_compare_pairs_name_configured_environments(tmp_path):
     assert "'prd', which is not a configured environment" in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="compare"):
         load_settings(write(tmp_path, 'compare = [["staging", "prod", "qa"]]\n' + GOOD))
+
+
+def test_enterprise_grid_user_ids_are_approvers(tmp_path):
+    s = load_settings(write(tmp_path, GOOD.replace('approvers = ["U0AAA", "S0DBAS"]', 'approvers = ["W0GRID1", "U0AAA", "S0DBAS"]')))
+    assert s.approvers == ["W0GRID1", "U0AAA", "S0DBAS"]
+    with pytest.raises(ConfigError, match=r"\(U\.\.\. or W\.\.\.\)"):
+        load_settings(write(tmp_path, 'approvers = ["X0NOPE"]\n'))
+
+
+def test_relative_paths_in_the_file_are_relative_to_its_folder_wherever_driftbot_runs(tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    (tmp_path / "conf").mkdir()
+    path = tmp_path / "conf" / "driftbot.toml"
+    path.write_text('cache_dir = "cache"\n' + GOOD.replace('migrations   = "prisma/migrations"',
+                                                          'migrations   = "../app/prisma/migrations"'))
+    s = load_settings(str(path))
+    prod = s.environment("prod")
+    assert Path(prod.migrations) == tmp_path / "conf" / ".." / "app" / "prisma" / "migrations"
+    assert Path(prod.schema_path) == tmp_path / "conf" / "prisma" / "schema.prisma"
+    assert s.cache_dir == tmp_path / "conf" / "cache"
+    # The environment's values are the process's: relative to the current folder.
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__MIGRATIONS", "m")
+    assert load_settings(str(path)).environment("prod").migrations == "m"

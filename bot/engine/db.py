@@ -46,6 +46,8 @@ def explain_connect_error(exc: Exception, what: str) -> DatabaseUnreachable:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "password authentication failed" in text or "no password supplied" in text:
         hint = "check the password in the environment"
+    elif 'role "' in text and "does not exist" in text:
+        hint = "check the user name in the URL: that role does not exist on the server"
     elif "does not exist" in text:
         hint = "check the database name in the URL"
     else:

@@ -8,12 +8,14 @@ Migrations sort by their folder name in byte order, as Prisma sorts them.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.errors import MigrationsSourceError, redact
 
@@ -109,7 +111,30 @@ def read_folder(folder: str | Path) -> Migrations:
 _SAFE_REF = re.compile(r"^[A-Za-z0-9._/@{}^~+-]+$")
 
 
-def _git(args: list[str], cwd: Path | None = None, timeout: int = 120, input: bytes | None = None) -> bytes:
+def public_url(url: str) -> str:
+    """*url* without its credentials (``https://user:token@host/x`` -> ``https://host/x``)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return redact(url)
+
+
+def _what_to_do(err: str) -> str:
+    text = err.lower()
+    if any(s in text for s in ("authentication failed", "could not read username", "could not read password",
+                                "401", "403", "permission denied", "access denied")):
+        return ("the repository wants credentials: set DRIFTBOT_ENVIRONMENTS__<ENV>__GIT_TOKEN to a token that "
+                "may read it (never in the URL)")
+    if any(s in text for s in ("not found", "does not appear to be a git repository", "404")):
+        return "check the `git` URL, and that the token (if any) may read that repository"
+    if any(s in text for s in ("could not resolve host", "connection refused", "timed out", "unable to access",
+                                "network is unreachable")):
+        return "check the host name in the `git` URL and that this machine can reach it"
+    return "check the `git` URL and `ref`"
+
+
+def _git(args: list[str], cwd: Path | None = None, timeout: int = 120, input: bytes | None = None,
+         env: dict[str, str] | None = None, url: str | None = None) -> bytes:
     try:
         done = subprocess.run(
             ["git", *args],
@@ -117,31 +142,50 @@ def _git(args: list[str], cwd: Path | None = None, timeout: int = 120, input: by
             input=input,
             capture_output=True,
             timeout=timeout,
-            env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent"},
+            env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent",
+                 **(env or {})},
         )
     except FileNotFoundError:
         raise MigrationsSourceError("git is not installed; it is needed for a git migrations source.") from None
     except subprocess.TimeoutExpired:
         raise MigrationsSourceError(f"git {args[0]} took longer than {timeout} s.") from None
     if done.returncode != 0:
-        err = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise MigrationsSourceError(f"git {args[0]} failed: {redact(err[-1] if err else 'no output')}")
+        err = done.stderr.decode("utf-8", "replace")
+        if url:  # git may echo the URL it was given, credentials and all
+            err = err.replace(url, public_url(url))
+        said = " / ".join(line.strip() for line in err.strip().splitlines() if line.strip()) or "no output"
+        where = f" of {public_url(url)}" if url else ""
+        raise MigrationsSourceError(f"git {args[0]}{where} failed: {redact(said)} ({_what_to_do(said)}).")
     return done.stdout
+
+
+def _auth_env(url: str, user: str, token: str | None) -> dict[str, str]:
+    """The token as an HTTP basic-auth header for *url*'s host only, given to git through its environment
+    (not its command line, which any local user can read, nor the URL, which git may echo)."""
+    parts = urlsplit(url)
+    if not token or parts.scheme not in ("http", "https"):
+        return {}
+    origin = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], "/", "", ""))
+    basic = base64.b64encode(f"{user}:{token}".encode()).decode()
+    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"http.{origin}.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}
 
 
 class GitSource:
     """A repository fetched into a bare cache folder; read at a ref without a work tree."""
 
-    def __init__(self, url: str, ref: str, path: str, cache_dir: Path) -> None:
+    def __init__(self, url: str, ref: str, path: str, cache_dir: Path, token: str | None = None,
+                 user: str = "x-access-token") -> None:
         if not _SAFE_REF.match(ref) or ref.startswith("-"):
             raise MigrationsSourceError(f"Git ref {ref!r} is not a valid ref name.")
         self.url, self.ref, self.path = url, ref, path.strip("/")
+        self._auth = _auth_env(url, user, token)
         key = hashlib.sha256(url.encode()).hexdigest()[:16]
         self.repo = Path(cache_dir) / "git" / key
 
     @property
     def origin(self) -> str:
-        return f"{redact(self.url)}@{self.ref}:{self.path}"
+        return f"{public_url(self.url)}@{self.ref}:{self.path}"
 
     def fetch(self) -> None:
         if not (self.repo / "HEAD").exists():
@@ -150,14 +194,14 @@ class GitSource:
         _git(
             ["fetch", "--quiet", "--prune", "--force", "--", self.url,
              "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
-            cwd=self.repo,
+            cwd=self.repo, env=self._auth, url=self.url,
         )
 
     def resolve(self) -> str:
         try:
             return _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{self.ref}^{{commit}}"], cwd=self.repo).decode().strip()
         except MigrationsSourceError:
-            raise MigrationsSourceError(f"Git ref `{self.ref}` was not found in {redact(self.url)}.") from None
+            raise MigrationsSourceError(f"Git ref `{self.ref}` was not found in {public_url(self.url)}.") from None
 
     def read(self, fetch: bool = True) -> Migrations:
         if fetch:
@@ -178,7 +222,7 @@ class GitSource:
             elif len(parts) == 2 and parts[1] == SCRIPT:
                 blobs[parts[0]] = sha
         if not blobs and lock_blob is None:
-            raise MigrationsSourceError(f"No migrations at `{self.path}` in {redact(self.url)}@{self.ref}.")
+            raise MigrationsSourceError(f"No migrations at `{self.path}` in {public_url(self.url)}@{self.ref}.")
         contents = self._cat([*blobs.values(), *([lock_blob] if lock_blob else [])])
         items = [LocalMigration.from_bytes(name, contents[sha], self.origin) for name, sha in blobs.items()]
         lock_text = contents[lock_blob].decode("utf-8", "replace") if lock_blob else None
@@ -228,7 +272,9 @@ class FolderSource:
 def open_source(env, cache_dir: Path) -> GitSource | FolderSource:
     """The configured source of an environment (git repository or folder)."""
     if env.git:
-        return GitSource(env.git, env.ref, env.path, cache_dir)
+        token = env.git_token.get_secret_value() if getattr(env, "git_token", None) else None
+        return GitSource(env.git, env.ref, env.path, cache_dir, token=token,
+                         user=getattr(env, "git_user", "x-access-token"))
     return FolderSource(env.migrations)
 
 
