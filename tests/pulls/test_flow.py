@@ -8,15 +8,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from bot import audit
 from bot.engine.check import run_check
 from bot.errors import ConfigError, PullRequestError
 from bot.pulls import flow
 from bot.pulls.proposal import branch_name
 from bot.state.db import make_engine, sessions, upgrade
-from bot import audit
-from tests.factory import deploy, execute
+from tests.factory import INIT, deploy, execute, write_migrations
 from tests.pulls.conftest import M1, TOKEN, git, make_settings
-from tests.factory import INIT, write_migrations
 
 STAFF = 'CREATE TABLE "staff" ("id" INTEGER NOT NULL, "name" TEXT, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"))'
 
@@ -189,3 +188,43 @@ def test_an_audit_event_for_each_pull_request_opened(drifted, origin, github, tm
         assert flow.opened_for(session, "staging", opened.migration) is None
         assert flow.opened_for(session, "prod", "20250101000000_other") is None
     engine.dispose()
+
+
+MEDIA = "20250102000000_media"
+
+
+def commit_to_main(origin, tmp_path, files: dict[str, str]) -> None:
+    """A teammate's commit on main, pushed to the bare repository."""
+    work = tmp_path / "teammate"
+    if not work.exists():
+        git(tmp_path, "clone", "-q", str(origin), str(work))
+    for path, text in files.items():
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / path).write_text(text)
+    git(work, "add", ".")
+    git(work, "commit", "-qm", "teammate")
+    git(work, "push", "-q", "origin", "main")
+
+
+def test_enum_tracking_migration_then_resolve_applied_once_the_value_was_added(db, origin, github, tmp_path):
+    enum = "CREATE TYPE \"MediaKind\" AS ENUM ('IMAGE', 'AUDIO');\n"
+    commit_to_main(origin, tmp_path, {f"prisma/migrations/{MEDIA}/migration.sql": enum})
+    deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT, MEDIA: enum}))
+    schema = tmp_path / "schema.prisma"
+    schema.write_text("enum MediaKind {\n  IMAGE\n  AUDIO\n  VIDEO\n}\n")
+    s = make_settings(db, f"file://{origin}", tmp_path, github.url, schema=str(schema))
+    env = s.environment("prod")
+    result = run_check(s, env)
+    (c,) = [f for f in result.findings if f.case == "C"]
+    opened = flow.open_pull_request(s, env, result)
+    assert opened.migration == c.action.arguments["migration"]
+    assert git(origin, "show", f"{opened.branch}:prisma/migrations/{opened.migration}/migration.sql") == \
+        "ALTER TYPE \"MediaKind\" ADD VALUE IF NOT EXISTS 'VIDEO';"
+    assert github.pulls[0]["title"] == f"driftbot: enum tracking migration {opened.migration} for prod"
+    execute(db, "ALTER TYPE \"MediaKind\" ADD VALUE IF NOT EXISTS 'VIDEO'")  # what the approved /drift enum runs
+    github.merge(opened.number)
+    after = run_check(s, env)
+    assert after.history.applied_by_hand == (opened.migration,)
+    assert [f.action.to_json() for f in after.findings if f.action.kind != "none"] == [
+        {"kind": "resolve_applied", "migration": opened.migration,
+         "command": f"prisma migrate resolve --applied {opened.migration}"}]
