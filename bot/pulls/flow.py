@@ -17,13 +17,13 @@ from sqlalchemy import select
 
 from bot import audit
 from bot.engine.result import CheckResult
-from bot.errors import ConfigError, PullRequestError
+from bot.errors import ConfigError, DriftbotError, PullRequestError
 from bot.pulls.git import Repository
 from bot.pulls.github import GitHub, GitHubError, PullRequest, repo_from_url
 from bot.pulls.proposal import BRANCH_PREFIX, Proposal, build, parse_marker
 from bot.state.models import AuditEvent
 
-AUDIT_EVENT = "pull_request_opened"
+AUDIT_EVENT = "pull_request_opened"  # what record_opened records
 
 
 @dataclass(frozen=True)
@@ -113,11 +113,26 @@ def open_driftbot_pulls(settings, env) -> list[PullRequest]:
     return sorted(pulls, key=lambda pr: (pr.created_at is None, pr.created_at, pr.number))
 
 
+def open_for_digest(settings) -> tuple[list[tuple[str, PullRequest]], list[str]]:
+    """Every environment's open driftbot pull requests, and one line per environment whose could not be
+    listed (the digest says so rather than leaving them out)."""
+    found: list[tuple[str, PullRequest]] = []
+    problems: list[str] = []
+    for name, env in sorted(settings.environments.items()):
+        if env.pull_requests is None:
+            continue
+        try:
+            found += [(name, pr) for pr in open_driftbot_pulls(settings, env)]
+        except DriftbotError as exc:
+            problems.append(f"{name}: {exc}")
+    return found, problems
+
+
 def record_opened(session, opened: Opened, actor: str | None, **where: Any) -> None:
     """The audit event for a pull request driftbot opened (*where*: the Slack channel and thread)."""
     if not opened.created:
         return
-    audit.record(session, event=AUDIT_EVENT, actor=actor, environment=opened.environment, data={
+    audit.record(session, event="pull_request_opened", actor=actor, environment=opened.environment, data={
         "branch": opened.branch, "migration": opened.migration, "number": opened.number, "url": opened.url,
         "fingerprint": opened.fingerprint, **where,
     })

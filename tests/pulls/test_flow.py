@@ -228,3 +228,18 @@ def test_enum_tracking_migration_then_resolve_applied_once_the_value_was_added(d
     assert [f.action.to_json() for f in after.findings if f.action.kind != "none"] == [
         {"kind": "resolve_applied", "migration": opened.migration,
          "command": f"prisma migrate resolve --applied {opened.migration}"}]
+
+
+def test_the_digest_gets_the_open_driftbot_pull_requests_with_their_age(drifted, origin, github, tmp_path):
+    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
+    opened = flow.open_pull_request(s, s.environment("prod"), run_check(s, s.environment("prod")))
+    github.age(opened.number, days=3)
+    github.pulls.append({**github.pulls[0], "number": 9, "head": {"label": "acme:feature", "ref": "feature"}})
+    (found,), problems = flow.open_for_digest(s)
+    assert problems == [] and found[0] == "prod" and found[1].number == opened.number
+    assert abs((datetime.now(timezone.utc) - found[1].created_at) - timedelta(days=3)) < timedelta(minutes=1)
+    github.merge(opened.number)
+    assert flow.open_for_digest(s) == ([], [])
+    wrong = make_settings(drifted, f"file://{origin}", tmp_path, github.url, token="github_pat_wrong_token_xxxxxxxx")
+    assert flow.open_for_digest(wrong) == ([], [
+        "prod: GitHub refused the token (401 Bad credentials): set GITHUB_TOKEN to a valid token."])
