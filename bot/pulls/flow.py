@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -49,6 +50,15 @@ def repository_of(env) -> str:
     return repo
 
 
+def push_url(env) -> str:
+    """The ``git`` URL, when the token can go with it: HTTPS (or a local repository, as in tests)."""
+    scheme = urlsplit(env.git or "").scheme
+    if scheme in ("http", "https", "file") or (env.git or "").startswith("/"):
+        return env.git
+    raise ConfigError(f"Environment {env.name}: pull requests push over HTTPS with GITHUB_TOKEN; set git to the "
+                      "repository's https:// URL.")
+
+
 def github_for(settings, env) -> GitHub:
     if env.pull_requests != "github":
         raise ConfigError(f"Environment {env.name} does not open pull requests: set pull_requests = \"github\" "
@@ -78,6 +88,7 @@ def open_pull_request(settings, env, result: CheckResult, migration: str | None 
     """Commit the finding's migration on ``driftbot/<env>/<migration>`` and open its pull request, or
     return the one already open for the same finding."""
     gh = github_for(settings, env)
+    url = push_url(env)
     proposal = build(result, env, migration)
 
     def opened(pr: PullRequest, created: bool) -> Opened:
@@ -89,7 +100,7 @@ def open_pull_request(settings, env, result: CheckResult, migration: str | None 
     if existing is not None:
         return opened(existing, False)
     token = settings.github_token.get_secret_value()
-    Repository(env.git, Path(settings.cache_dir), token).push_file(
+    Repository(url, Path(settings.cache_dir), token).push_file(
         base=proposal.base, branch=proposal.branch, path=proposal.file_path, content=proposal.content,
         message=f"{proposal.title}\n\nProposed by driftbot from check {proposal.fingerprint[:12]}.\n",
     )

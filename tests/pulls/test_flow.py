@@ -150,6 +150,9 @@ def test_settings_that_do_not_allow_a_pull_request(drifted, origin, github, tmp_
     s = make_settings(drifted, f"file://{origin}", tmp_path, github.url, github_repo=None)
     with pytest.raises(ConfigError, match='set github_repo = "owner/name"'):
         flow.open_pull_request(s, s.environment("prod"), run_check(s, s.environment("prod")))
+    s = make_settings(drifted, "git@github.com:acme/app.git", tmp_path, github.url)
+    with pytest.raises(ConfigError, match="push over HTTPS with GITHUB_TOKEN; set git to the repository's https:// URL"):
+        flow.open_pull_request(s, s.environment("prod"), run_check(s, s.environment("prod"), schema=False))
 
 
 def test_after_the_merge_the_check_proposes_resolve_applied(drifted, origin, github, tmp_path):
