@@ -2,8 +2,7 @@
 
 It asks for HTTP basic auth as github.com does for a token (any user name, the token as the
 password) and answers 401 with ``WWW-Authenticate`` otherwise, so a push without the token
-fails as it would on GitHub. With ``public_read`` it serves fetches to anyone and wants the
-token only to push, as a public GitHub repository does. Every request line and header is kept, so a test can show the
+fails as it would on GitHub. Every request line and header is kept, so a test can show the
 token never travelled in a URL.
 """
 
@@ -20,8 +19,8 @@ BACKEND = "/usr/lib/git-core/git-http-backend"
 
 
 class GitHTTPServer:
-    def __init__(self, root: Path, token: str, public_read: bool = False) -> None:
-        self.root, self.token, self.public_read = Path(root), token, public_read
+    def __init__(self, root: Path, token: str) -> None:
+        self.root, self.token = Path(root), token
         self.requests: list[dict] = []
         server = self
 
@@ -73,8 +72,7 @@ class GitHTTPServer:
         parts = urlsplit(h.path)
         self.requests.append({"method": h.command, "path": h.path, "headers": dict(h.headers)})
         body = self._body(h) if h.command == "POST" else b""
-        pushing = "git-receive-pack" in h.path
-        if not (self.public_read and not pushing) and not self._authorised(h.headers.get("Authorization")):
+        if not self._authorised(h.headers.get("Authorization")):
             h.send_response(401)
             h.send_header("WWW-Authenticate", 'Basic realm="git"')
             h.send_header("Content-Length", "0")

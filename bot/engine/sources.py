@@ -159,7 +159,7 @@ def _git(args: list[str], cwd: Path | None = None, timeout: int = 120, input: by
     return done.stdout
 
 
-def _auth_env(url: str, user: str, token: str | None) -> dict[str, str]:
+def auth_env(url: str, user: str, token: str | None) -> dict[str, str]:
     """The token as an HTTP basic-auth header for *url*'s host only, given to git through its environment
     (not its command line, which any local user can read, nor the URL, which git may echo)."""
     parts = urlsplit(url)
@@ -179,7 +179,7 @@ class GitSource:
         if not _SAFE_REF.match(ref) or ref.startswith("-"):
             raise MigrationsSourceError(f"Git ref {ref!r} is not a valid ref name.")
         self.url, self.ref, self.path = url, ref, path.strip("/")
-        self._auth = _auth_env(url, user, token)
+        self._auth = auth_env(url, user, token)
         key = hashlib.sha256(url.encode()).hexdigest()[:16]
         self.repo = Path(cache_dir) / "git" / key
 

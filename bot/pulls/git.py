@@ -3,13 +3,13 @@
 The commit is built with git's plumbing in a bare cache repository (a private
 index, ``commit-tree``), so nothing is checked out and nothing of the person's
 own repository is touched. The token reaches git only as an HTTP header in
-git's environment (``GIT_CONFIG_*``, scoped to the repository's host): never in
-a URL, on a command line, in the cache repository's config, or in a message.
+git's environment (``GIT_CONFIG_*``, scoped to the repository's host, as the
+engine's git source sends its own token): never in a URL, on a command line,
+in the cache repository's config, or in a message.
 """
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import hashlib
 import os
@@ -18,11 +18,11 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
-
+from bot.engine.sources import auth_env
 from bot.errors import PullRequestError, redact
 
 AUTHOR = ("driftbot", "driftbot@users.noreply.github.com")
+TOKEN_USER = "x-access-token"  # GitHub's user name for a token in HTTP basic auth
 BASE_REF, HEAD_REF = "refs/driftbot/base", "refs/driftbot/head"
 
 
@@ -33,25 +33,6 @@ class Pushed:
     created: bool  # False: the branch was already there, holding this very file
 
 
-def auth_config(url: str, token: str | None) -> dict[str, str]:
-    """Git's environment that sends *token* as HTTP basic auth to *url*'s host only (GitHub's form:
-    user ``x-access-token``). Nothing for a non-HTTP URL or without a token."""
-    parts = urlsplit(url)
-    if not token or parts.scheme not in ("http", "https"):
-        return {}
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return {
-        "GIT_CONFIG_COUNT": "2",
-        "GIT_CONFIG_KEY_0": f"http.{parts.scheme}://{netloc}/.extraHeader",
-        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-        # no credential helper: a helper could prompt, or store what it was given
-        "GIT_CONFIG_KEY_1": "credential.helper",
-        "GIT_CONFIG_VALUE_1": "",
-    }
-
-
 class Repository:
     """The remote repository of an environment's migrations, seen through a bare cache folder."""
 
@@ -59,13 +40,14 @@ class Repository:
         self.url, self.timeout = url, timeout
         self.where = redact(url)
         self.dir = Path(cache_dir) / "pulls" / hashlib.sha256(url.encode()).hexdigest()[:16]
-        self._secrets = [s for s in (token, *auth_config(url, token).values()) if s and len(s) > 8]
+        auth = auth_env(url, TOKEN_USER, token)
+        self._secrets = [s for s in (token, *auth.values()) if s and len(s) > 8]
         self._env = {
             "GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent",
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_AUTHOR_NAME": AUTHOR[0], "GIT_AUTHOR_EMAIL": AUTHOR[1],
             "GIT_COMMITTER_NAME": AUTHOR[0], "GIT_COMMITTER_EMAIL": AUTHOR[1],
-            **auth_config(url, token),
+            **auth,
         }
 
     def _scrub(self, text: str) -> str:

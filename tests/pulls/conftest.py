@@ -54,14 +54,6 @@ def git_http(origin):
     server.close()
 
 
-@pytest.fixture
-def public_git_http(origin):
-    """The same repository as a public one: anyone may fetch, pushing takes the token."""
-    server = GitHTTPServer(origin.parent, TOKEN, public_read=True)
-    yield server
-    server.close()
-
-
 def make_settings(db: str, git_url: str, tmp_path: Path, api_url: str, token: str | None = TOKEN, **env) -> Settings:
     return Settings(
         environments={"prod": {"database_url": db, "git": git_url, "ref": "main", "path": "prisma/migrations",

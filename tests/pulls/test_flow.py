@@ -34,15 +34,18 @@ def catch_up(result):
 
 
 @pytest.fixture(params=["file", "http"])
-def git_url(request, origin):
+def git_source(request, origin) -> dict:
+    """The environment's git source: the bare repository over file://, or over HTTP as a private
+    repository (the check reads it with the environment's git_token, the push uses GITHUB_TOKEN)."""
     if request.param == "file":
-        return f"file://{origin}"
-    server = request.getfixturevalue("public_git_http")  # the check reads without a token
-    return f"{server.url}/app.git"
+        return {"git_url": f"file://{origin}"}
+    server = request.getfixturevalue("git_http")
+    return {"git_url": f"{server.url}/app.git", "git_token": TOKEN}
 
 
-def test_pull_request_opened_with_the_checked_sql_on_its_branch(drifted, origin, github, git_url, tmp_path):
-    s = make_settings(drifted, git_url, tmp_path, github.url)
+def test_pull_request_opened_with_the_checked_sql_on_its_branch(drifted, origin, github, git_source, tmp_path):
+    source = dict(git_source)
+    s = make_settings(drifted, source.pop("git_url"), tmp_path, github.url, **source)
     env = s.environment("prod")
     result = run_check(s, env)
     name, sql = catch_up(result)
