@@ -127,6 +127,39 @@ def test_two_clock_processes_one_digest_per_period(databases, redis_url, tmp_pat
     rt.engine.dispose()
 
 
+def test_the_clock_enqueues_the_digest_where_the_workers_listen(databases, redis_url, tmp_path, monkeypatch):
+    """The clock process calls make_scheduler with the settings alone: its jobs must land on the
+    prefixed drift queue that `driftbot worker` drains, not on a bare `drift` nobody listens on."""
+    from tests.digest_fixtures import SlackStandIn, build_environments, make_runtime, run_worker
+
+    slack = SlackStandIn()
+    envs = build_environments(databases, tmp_path / "envs", {"prod": "in_sync"})
+    rt = make_runtime(state_url=databases.create("state"), redis_url=redis_url, slack_url=slack.url,
+                      environments=envs, cache_dir=tmp_path / "cache", timezone="Europe/Paris")
+    assert rt.settings.queue_prefix  # the case that matters: a deployment with a prefix
+    clock = FrozenClock(datetime(2026, 11, 30, 7, 58, tzinfo=UTC))
+    monkeypatch.setattr("bot.digest_jobs.utcnow", clock)
+    redis = Redis.from_url(redis_url)
+    scheduler, cron = make_scheduler(redis, rt.settings, clock=clock)  # as run_clock calls it
+    enqueued = []  # the RQ jobs themselves, wherever they went, so none is left behind
+    cron.enqueue = lambda connection, enqueue=cron.enqueue: enqueued.append(enqueue(connection)) or enqueued[-1]
+    try:
+        for _ in range(5):
+            clock.advance(minutes=1)
+            scheduler.enqueue_jobs()
+        assert len(enqueued) == 1
+        run_worker(rt)
+        with rt.sessions() as s:
+            runs = s.execute(select(DigestRun)).scalars().all()
+        assert [(r.kind, r.status) for r in runs] == [("scheduled", "posted")]
+    finally:
+        for job in enqueued:
+            job.delete()
+        slack.close()
+        redis.close()
+        rt.engine.dispose()
+
+
 def test_a_digest_job_run_too_late_posts_nothing(databases, redis_url, tmp_path, monkeypatch):
     from bot.digest_jobs import scheduled_digest
     from tests.digest_fixtures import build_environments, make_runtime
