@@ -25,7 +25,6 @@ from bot.settings import DigestSettings, Settings
 
 log = logging.getLogger(__name__)
 
-QUEUE = "drift"
 # A digest later than this is not worth posting: the next period is nearer than the missed one.
 LATE_LIMIT = timedelta(hours=1)
 
@@ -71,7 +70,7 @@ class Schedule:
 class DigestCronJob(CronJob):
     """The digest's entry in RQ's ``CronScheduler``, in the configured time zone, with an injectable clock."""
 
-    def __init__(self, schedule: Schedule, *, queue_name: str = QUEUE, clock: Clock = utcnow) -> None:
+    def __init__(self, schedule: Schedule, *, queue_name: str, clock: Clock = utcnow) -> None:
         self.schedule, self.clock = schedule, clock
         from bot.digest_jobs import scheduled_digest
 
@@ -98,12 +97,14 @@ class DigestCronJob(CronJob):
         return super().enqueue(connection)
 
 
-def make_scheduler(connection, settings: Settings, *, clock: Clock = utcnow, queue_name: str = QUEUE):
-    """RQ's ``CronScheduler`` with the digest registered; ``start()`` runs it."""
+def make_scheduler(connection, settings: Settings, *, clock: Clock = utcnow):
+    """RQ's ``CronScheduler`` with the digest registered on the workers' drift queue; ``start()`` runs it."""
     from rq.cron import CronScheduler
 
+    from bot.queue import DRIFT, queue_name
+
     scheduler = CronScheduler(connection=connection)
-    job = DigestCronJob(Schedule.from_settings(settings.digest), queue_name=queue_name, clock=clock)
+    job = DigestCronJob(Schedule.from_settings(settings.digest), queue_name=queue_name(settings, DRIFT), clock=clock)
     scheduler.get_jobs().append(job)
     return scheduler, job
 

@@ -23,18 +23,20 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 
 from bot.runtime import Runtime
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 DRIFT = "drift"
 EXECUTE = "execute"
 
 
-def queue_name(rt: Runtime, base: str) -> str:
-    return f"{rt.settings.queue_prefix}{base}"
+def queue_name(settings: Settings, base: str) -> str:
+    """The name workers listen on: every process that enqueues or dequeues asks here."""
+    return f"{settings.queue_prefix}{base}"
 
 
 def queue(rt: Runtime, base: str, connection=None) -> Queue:
-    return Queue(queue_name(rt, base), connection=connection or rt.redis)
+    return Queue(queue_name(rt.settings, base), connection=connection or rt.redis)
 
 
 def job_id(rt: Runtime, kind: str, ident: int | str) -> str:
@@ -114,7 +116,7 @@ def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, list[int]]:
     now = now or datetime.now(timezone.utc)
     # RQ's own detection of abandoned jobs (its failure callbacks report a dead propose job).
     for base in (DRIFT, EXECUTE):
-        StartedJobRegistry(queue_name(rt, base), connection=rt.redis).cleanup()
+        StartedJobRegistry(queue_name(rt.settings, base), connection=rt.redis).cleanup()
     grace = timedelta(seconds=rt.settings.heartbeat_s * 3)
     done: dict[str, list[int]] = {"lost_checks": [], "interrupted": [], "requeued": [], "expired": []}
 

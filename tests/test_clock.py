@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.clock import DigestCronJob, Schedule, make_scheduler
 from bot.errors import ConfigError
+from bot.queue import DRIFT
 from bot.settings import DigestSettings
 from bot.state.models import DigestRun
 
@@ -57,18 +58,19 @@ def _enqueued(redis, name: str) -> list[dict]:
     return [job.kwargs for job in Queue(name, connection=redis).get_jobs()]
 
 
-def _scheduler(redis, settings_cron, clock, queue_name):
+def _scheduler(redis, settings_cron, clock, prefix):
     from bot.settings import Settings
 
-    settings = Settings(digest={"cron": settings_cron, "timezone": "Europe/Paris"})
-    scheduler, job = make_scheduler(redis, settings, clock=clock, queue_name=queue_name)
+    settings = Settings(digest={"cron": settings_cron, "timezone": "Europe/Paris"}, queue_prefix=prefix)
+    scheduler, job = make_scheduler(redis, settings, clock=clock)
     return scheduler, job
 
 
 def test_fires_once_per_period_over_a_week(redis):
-    name = f"clocktest-{datetime.now().timestamp()}"
+    prefix = f"clocktest-{datetime.now().timestamp()}-"
+    name = prefix + DRIFT
     clock = FrozenClock(datetime(2026, 11, 29, 12, 0, tzinfo=UTC))  # a Sunday
-    scheduler, _ = _scheduler(redis, "0 9 * * 1-5", clock, name)
+    scheduler, _ = _scheduler(redis, "0 9 * * 1-5", clock, prefix)
     fired = 0
     for _ in range(7 * 24 * 6):  # every ten minutes for a week
         clock.advance(minutes=10)
@@ -80,9 +82,10 @@ def test_fires_once_per_period_over_a_week(redis):
 
 
 def test_missed_periods_are_not_replayed_as_a_flood(redis):
-    name = f"clocktest-{datetime.now().timestamp()}"
+    prefix = f"clocktest-{datetime.now().timestamp()}-"
+    name = prefix + DRIFT
     clock = FrozenClock(datetime(2026, 11, 30, 7, 0, tzinfo=UTC))  # Monday, before the digest
-    scheduler, job = _scheduler(redis, "0 9 * * 1-5", clock, name)
+    scheduler, job = _scheduler(redis, "0 9 * * 1-5", clock, prefix)
     clock.advance(days=3, hours=4)  # the host slept until Thursday 11:00 UTC: four periods passed
     assert len(scheduler.enqueue_jobs()) == 1
     for _ in range(30):
@@ -94,14 +97,14 @@ def test_missed_periods_are_not_replayed_as_a_flood(redis):
 
 
 def test_a_clock_started_just_after_the_hour_still_sends_that_digest_but_not_an_old_one():
-    assert DigestCronJob(PARIS, clock=FrozenClock(datetime(2026, 11, 30, 8, 5, tzinfo=UTC))).next_enqueue_time \
+    assert DigestCronJob(PARIS, queue_name=DRIFT, clock=FrozenClock(datetime(2026, 11, 30, 8, 5, tzinfo=UTC))).next_enqueue_time \
         == datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
-    assert DigestCronJob(PARIS, clock=FrozenClock(datetime(2026, 11, 30, 11, 0, tzinfo=UTC))).next_enqueue_time \
+    assert DigestCronJob(PARIS, queue_name=DRIFT, clock=FrozenClock(datetime(2026, 11, 30, 11, 0, tzinfo=UTC))).next_enqueue_time \
         == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 def test_two_clock_processes_one_digest_per_period(databases, redis_url, tmp_path, monkeypatch):
-    from bot.queue import DRIFT, queue_name
+    from bot.queue import queue_name
     from tests.digest_fixtures import SlackStandIn, build_environments, make_runtime, run_worker
 
     slack = SlackStandIn()
@@ -111,12 +114,12 @@ def test_two_clock_processes_one_digest_per_period(databases, redis_url, tmp_pat
     clock = FrozenClock(datetime(2026, 11, 30, 7, 58, tzinfo=UTC))
     monkeypatch.setattr("bot.digest_jobs.utcnow", clock)
     redis = Redis.from_url(redis_url)
-    clocks = [make_scheduler(redis, rt.settings, clock=clock, queue_name=queue_name(rt, DRIFT))[0] for _ in range(2)]
+    clocks = [make_scheduler(redis, rt.settings, clock=clock)[0] for _ in range(2)]
     for _ in range(10):  # 07:58 .. 08:07 UTC, 09:00 in Paris falls inside
         clock.advance(minutes=1)
         for scheduler in clocks:
             scheduler.enqueue_jobs()
-    assert len(Queue(queue_name(rt, DRIFT), connection=redis).get_jobs()) == 2  # each clock enqueued its own
+    assert len(Queue(queue_name(rt.settings, DRIFT), connection=redis).get_jobs()) == 2  # each clock enqueued its own
     run_worker(rt)
     with rt.sessions() as s:
         runs = s.execute(select(DigestRun)).scalars().all()
