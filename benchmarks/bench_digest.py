@@ -77,7 +77,7 @@ def main(argv=None) -> int:
 
         from sqlalchemy import select
 
-        from bot.digest_jobs import start_digest
+        from bot.digest.jobs import start_digest
         from bot.state.models import DigestRun
 
         started = time.perf_counter()

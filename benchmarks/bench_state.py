@@ -5,9 +5,9 @@
 Fills a fresh state database (the Alembic head) with a year of finished checks,
 each holding a check result of realistic size, then times, medians of 20:
 
-- ``trends.history``: one environment's recent states (every check result's
+- ``checks.history``: one environment's recent states (every check result's
   "since" line and the digest's trend);
-- ``trends.latest_since``: every environment's newest check of the last day
+- ``checks.latest_since``: every environment's newest check of the last day
   (the digest).
 
 Not a test: nothing is asserted. Prints the figures and the machine.
@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_vs_prisma import machine
-from bot import trends
+from bot import checks
 from bot.state.db import make_engine, upgrade
 from tests.conftest import Databases
 
@@ -88,13 +88,13 @@ def main(argv=None) -> int:
         day_ago = datetime.now(timezone.utc) - timedelta(days=1)
         with Session(engine) as s:
             size = s.execute(text("SELECT pg_size_pretty(pg_total_relation_size('checks'))")).scalar()
-            history = timed(lambda: trends.history(s, "env07"))
-            latest = timed(lambda: trends.latest_since(s, envs, day_ago))
-            found = trends.latest_since(s, envs, day_ago)
+            history = timed(lambda: checks.history(s, "env07"))
+            latest = timed(lambda: checks.latest_since(s, envs, day_ago))
+            found = checks.latest_since(s, envs, day_ago)
         assert len(found) == args.envs
         print(f"machine: {machine()}; checks table {size}")
-        print(f"  trends.history (one environment)            {history * 1000:8.2f} ms")
-        print(f"  trends.latest_since ({args.envs} environments, 1 day) {latest * 1000:8.2f} ms")
+        print(f"  checks.history (one environment)            {history * 1000:8.2f} ms")
+        print(f"  checks.latest_since ({args.envs} environments, 1 day) {latest * 1000:8.2f} ms")
         engine.dispose()
     finally:
         dbs.drop_all()

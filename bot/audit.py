@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from bot.errors import DriftbotError
+from bot.state.db import sessions
 from bot.state.models import AuditEvent
 
 GENESIS = "0" * 64
@@ -190,8 +191,6 @@ def verify_text(report: ChainReport) -> str:
 
 def record_start(engine, settings, process: str) -> None:
     """At a process's start (after the schema upgrade): audit the configuration if it changed."""
-    from bot.state.db import sessions
-
     with sessions(engine).begin() as session:
         config_seen(session, settings, process)
 

@@ -1,25 +1,41 @@
-"""The processes of the Procfile: ``web`` (Bolt over HTTP, or Socket Mode) and ``worker`` (RQ).
+"""The processes of the Procfile: ``web`` (Bolt over HTTP, or Socket Mode), ``worker`` (RQ)
+and ``clock`` (the digest schedule).
 
-Each brings the state schema to the current Alembic revision at start.
+All three start the same way (``start``): bring the state schema to the current
+Alembic revision, audit the configuration if it changed, and install this
+process's runtime.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 
-from bot.runtime import Runtime, build, install
+from redis import Redis
+from rq import Worker
+
+# RQ forks a work horse per job and the horse imports the job's function. The job modules are
+# imported here, once, so every horse inherits them instead of paying the drift engine's,
+# psycopg's and slack_sdk's imports again per job (benchmarks/bench_digest.py: the digest).
+from bot.audit import record_start
+from bot.digest import jobs as digest_jobs  # noqa: F401 - see above
+from bot.digest.clock import make_scheduler
+from bot.digest.schedule import Schedule
+from bot.errors import ConfigError
+from bot.runtime import Runtime, build, current, install
 from bot.settings import Settings
+from bot.slack.app import create_app
+from bot.state.db import make_engine, upgrade
+from bot.work import jobs, sweeper  # noqa: F401 - jobs: see above
+from bot.work.queues import DRIFT, EXECUTE, queue
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 
 
 def start(settings: Settings, process: str) -> Runtime:
-    from bot.audit import record_start
-    from bot.state.db import upgrade
-
-    from bot.state.db import make_engine
-
+    """The one start-up of every process: schema upgrade, configuration audit, runtime."""
     engine = make_engine(settings.state_url or "")  # the upgrade may wait for another process's lock
     try:
         upgrade(engine)
@@ -34,8 +50,6 @@ def start(settings: Settings, process: str) -> Runtime:
 def wsgi_app(rt: Runtime):
     """A WSGI callable serving Slack's requests at /slack/events (and a health check at /healthz)."""
     from slack_bolt.adapter.wsgi import SlackRequestHandler
-
-    from bot.slack.app import create_app
 
     bolt = SlackRequestHandler(create_app(rt))
 
@@ -57,8 +71,6 @@ def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:
     if settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        from bot.slack.app import create_app
-
         log.info("Socket Mode (SLACK_APP_TOKEN is set)")
         SocketModeHandler(create_app(rt), settings.slack_app_token.get_secret_value()).start()
         return 0
@@ -73,61 +85,36 @@ def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:
             self.cfg.set("timeout", 30)
 
         def load(self):
-            from bot.runtime import current
-
             return wsgi_app(current())  # in the forked worker: its own database pool
 
     _Gunicorn().run()
     return 0
 
 
-def sweeper_main(settings: Settings, parent: int) -> None:
-    """The sweeper's own process (spawned, not forked, and not a thread of the worker: RQ forks a
-    work horse per job, and a fork taken while another thread holds a lock deadlocks the child)."""
-    import os
-    import time
-
-    from bot.queue import sweep
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s sweeper %(message)s")
-    rt = build(settings)
-    install(rt)
-    while os.getppid() == parent:  # stop with the worker that started it
-        try:
-            done = sweep(rt)
-            if done:
-                log.info("sweep: %s", done)
-        except Exception as exc:  # keep sweeping; one bad round must not stop the reports
-            log.warning("sweep failed: %s", type(exc).__name__)
-        time.sleep(rt.settings.sweep_interval_s)
-
-
 def run_worker(settings: Settings, burst: bool = False) -> int:
-    from redis import Redis
-    from rq import Worker
-
-    from bot.queue import DRIFT, EXECUTE, queue
-
-    import multiprocessing
-    import os
-
     rt = start(settings, "worker")
-    # RQ forks a work horse per job and the horse imports the job's function. Importing the job
-    # modules here, once, lets every horse inherit them instead of paying the drift engine's,
-    # psycopg's and slack_sdk's imports again per job (benchmarks/bench_digest.py: the digest).
-    import bot.audit_slack  # noqa: F401
-    import bot.digest_jobs  # noqa: F401
-    import bot.jobs  # noqa: F401
-
     rt.engine.dispose()  # nothing pooled across the work horses' forks
     # The worker's own connection: blocking dequeues outlast the web's short socket timeouts.
     conn = Redis.from_url(settings.redis_url or "")
-    sweeper = multiprocessing.get_context("spawn").Process(
-        target=sweeper_main, args=(settings, os.getpid()), name="driftbot-sweeper", daemon=True)
-    sweeper.start()
+    sweeping = multiprocessing.get_context("spawn").Process(
+        target=sweeper.run, args=(settings, os.getpid()), name="driftbot-sweeper", daemon=True)
+    sweeping.start()
     worker = Worker([queue(rt, EXECUTE, conn), queue(rt, DRIFT, conn)], connection=conn)
     try:
         worker.work(burst=burst, with_scheduler=False)
     finally:
-        sweeper.terminate()
+        sweeping.terminate()
+    return 0
+
+
+def run_clock(settings: Settings) -> int:
+    """The ``clock`` process: start up like the others, then run the digest schedule until stopped."""
+    if not settings.redis_url:
+        raise ConfigError("Setting `redis_url` is missing: set REDIS_URL.")
+    schedule = Schedule.from_settings(settings.digest)
+    start(settings, "clock")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s clock %(levelname)s %(message)s")
+    scheduler, job = make_scheduler(Redis.from_url(settings.redis_url), settings)
+    log.info("digest schedule %r in %s; next at %s", schedule.cron, schedule.tz.key, job.next_enqueue_time.isoformat())
+    scheduler.start()
     return 0

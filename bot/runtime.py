@@ -16,9 +16,11 @@ from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.approvals import resolve_approvers
 from bot.errors import ConfigError
-from bot.settings import EnvironmentSettings, Settings
+from bot.requests.rules import resolve_approvers
+from bot.settings import EnvironmentSettings, Settings, load_settings
+from bot.slack.client import GroupMembers, make_client
+from bot.state.db import make_engine, sessions
 
 _current: dict[int, "Runtime"] = {}
 
@@ -43,28 +45,18 @@ class Runtime:
         """The Web API client, or None without a bot token (``driftbot demo``: results stay in the state database)."""
         if self.settings.slack_bot_token is None:
             return None
-        from bot.slack.client import make_client
-
         return make_client(self.settings)
 
     @cached_property
-    def group_members(self):
-        from bot.slack.client import GroupMembers
-
+    def group_members(self) -> GroupMembers:
         return GroupMembers(self.slack)
 
     def approvers(self, env: EnvironmentSettings) -> frozenset[str]:
         """The Slack user IDs allowed to approve on *env* (user groups resolved through Slack)."""
         return resolve_approvers(self.settings.approvers_for(env), self.group_members)
 
-    def approvals_required(self, env: EnvironmentSettings) -> int:
-        # Unprotected environments still need one approval from someone other than the requester.
-        return env.approvals_required if env.protected else 1
-
 
 def build(settings: Settings, interactive: bool = False) -> Runtime:
-    from bot.state.db import make_engine, sessions
-
     kwargs = {}
     if interactive:
         # Fail fast, so the listener still answers within 3 s when the state database is away or stuck.
@@ -86,8 +78,6 @@ def current() -> Runtime:
             interactive = inherited.interactive
             inherited.engine.dispose(close=False)  # leave the parent's sockets to the parent
         else:
-            from bot.settings import load_settings
-
             settings = load_settings()
         _current.clear()
         _current[pid] = build(settings, interactive)

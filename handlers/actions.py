@@ -1,6 +1,6 @@
 """Buttons: a proposed fix under a check result, and Approve / Reject / Cancel on a request.
 
-``ack()`` first; the decision is then recorded by ``bot.intake`` (which enforces
+``ack()`` first; the decision is then recorded by ``bot.slack.actions`` (which enforces
 every rule server-side) and the clicker hears back ephemerally.
 """
 
@@ -11,7 +11,7 @@ import re
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.intake import on_decision, on_propose
+from bot.slack.actions import on_decision, on_propose
 from bot.slack import notify
 
 PROPOSE = re.compile(r"^propose_fix_\d+$")

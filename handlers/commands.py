@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.intake import on_command
+from bot.slack.commands import on_command
 
 COMMAND = "/drift"
 

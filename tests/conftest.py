@@ -2,7 +2,8 @@
 
 The servers named by ``DRIFTBOT_TEST_PG_URL`` (a superuser URL) and
 ``DRIFTBOT_TEST_REDIS_URL`` are used when given; otherwise embedded ones start.
-Each test that asks for ``db`` gets its own fresh database, dropped afterwards.
+Each test that asks for ``db`` gets its own fresh database, dropped afterwards; ``state``
+is the same with driftbot's state schema on it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,21 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from bot.embedded import postgres_server, valkey_server
+from bot.engine import replay
+from bot.engine.sources import read_folder
+from bot.state.db import make_engine, sessions, upgrade
+from tests import factory
+from tests.support import SlackStandIn
+
 ROOT = Path(__file__).resolve().parent.parent
+
+FAILING = 'CREATE UNIQUE INDEX "User_email_key" ON "User"("email");\n'
+MIGRATIONS = {
+    "20250101000000_init": factory.INIT,
+    "20250102000000_media": factory.ENUM,
+    "20250103000000_email_unique": FAILING,
+}
 
 
 def _with_db(url: str, dbname: str) -> str:
@@ -38,8 +53,6 @@ def pg_url():
 def _embedded_postgres(name: str):
     """This installation's embedded PostgreSQL for the test session; it stops when the session ends
     (bot/embedded.py: reused only while another session of this installation holds it)."""
-    from bot.embedded import postgres_server
-
     server = postgres_server(EMBEDDED / name)
     yield server.url
     server.release()
@@ -80,8 +93,6 @@ def redis_url():
     if url:
         yield url
         return
-    from bot.embedded import valkey_server
-
     server = valkey_server(EMBEDDED / "valkey")
     yield server.url
     server.release()
@@ -130,15 +141,34 @@ def db(databases) -> str:
 
 
 @pytest.fixture
+def project(tmp_path, db):
+    """A target database whose last migration failed on real rows (case B')."""
+    folder = factory.write_migrations(tmp_path / "migrations", MIGRATIONS)
+    items = read_folder(folder).items
+    with psycopg.connect(db, autocommit=True) as conn:
+        replay.deploy(conn, items[:2])
+        conn.execute("""INSERT INTO "User" (email) VALUES ('ana@example.com'), ('ana@example.com')""")
+        assert replay.deploy(conn, items) is not None  # the unique index fails on the duplicate
+    return folder
+
+
+@pytest.fixture
 def cache_dir(tmp_path) -> Path:
     return tmp_path / "cache"
 
 
 @pytest.fixture
-def slack():
-    """The digest and audit tests' Slack Web API stand-in (tests/digest_fixtures.py), closed afterwards."""
-    from tests.digest_fixtures import SlackStandIn
+def state(db):
+    """Sessions on a fresh state database at the current Alembic revision."""
+    engine = make_engine(db)
+    upgrade(engine)
+    yield sessions(engine)
+    engine.dispose()
 
+
+@pytest.fixture
+def slack():
+    """The digest and audit tests' Slack Web API stand-in (tests/support.py), closed afterwards."""
     standin = SlackStandIn()
     yield standin
     standin.close()

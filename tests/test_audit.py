@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import text
 
 from bot import audit
-from bot.state.db import make_engine, sessions, upgrade
-
-
-@pytest.fixture
-def state(db):
-    engine = make_engine(db)
-    upgrade(engine)
-    yield sessions(engine)
-    engine.dispose()
+from bot.state.db import make_engine, upgrade
 
 
 def test_chain_verifies_and_detects_an_edited_row(state):
@@ -45,3 +36,4 @@ def test_upgrade_twice_is_harmless(db):
         head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
     engine.dispose()
+

@@ -12,14 +12,15 @@ import pytest
 from psycopg import sql
 from sqlalchemy import select
 
-from bot import approvals, audit
+from bot import audit
+from bot.requests import machine
 from bot.engine.check import run_check
-from bot.jobs import execute_request
-from bot.plans import make_plan
+from bot.requests.execution import execute_request
+from bot.requests.plans import make_plan
 from bot.state.db import make_engine, upgrade
 from bot.state.grants import app_role_grants
 from bot.state.models import Approval, AuditEvent, Execution, Request
-from tests.digest_fixtures import build_environments, make_runtime
+from tests.support import build_environments, runtime_on
 from tests.factory import rows
 
 FAILED = "20250102000000_posts"
@@ -30,7 +31,7 @@ ALLOWED = frozenset({"UBO", "UCY"})
 def _runtime(databases, redis_url, slack, tmp_path, state_url=None):
     envs = build_environments(databases, tmp_path / "envs", {"prod": "failed"})
     envs["prod"]["admin_url"] = envs["prod"]["database_url"]
-    return make_runtime(state_url=state_url or databases.create("state"), redis_url=redis_url, slack_url=slack.url,
+    return runtime_on(state_url=state_url or databases.create("state"), redis_url=redis_url, slack_url=slack.url,
                         environments=envs, cache_dir=tmp_path / "cache", approvers=sorted(ALLOWED))
 
 
@@ -38,13 +39,13 @@ def _request(rt, ttl_hours: float = 24) -> int:
     result = run_check(rt.settings, rt.settings.environment("prod"))
     plan = make_plan("prod", "resolve_rolled_back", {"migration": FAILED}, result.fingerprint, None)
     with rt.sessions.begin() as s:
-        return approvals.create_request(s, plan, requester="UANA", approvals_required=2, ttl_hours=ttl_hours,
+        return machine.create_request(s, plan, requester="UANA", approvals_required=2, ttl_hours=ttl_hours,
                                         channel="COPS", thread_ts=THREAD).id
 
 
 def _click(rt, fn, rid, user, **kw):
     with rt.sessions.begin() as s:
-        return fn(s, rid, user, ALLOWED, **kw) if fn is not approvals.cancel else fn(s, rid, user)
+        return fn(s, rid, user, ALLOWED, **kw) if fn is not machine.cancel else fn(s, rid, user)
 
 
 def _events(rt, rid) -> list[tuple[str, str | None]]:
@@ -55,10 +56,10 @@ def _events(rt, rid) -> list[tuple[str, str | None]]:
 def test_the_approval_flow_leaves_its_events_in_order_and_the_chain_verifies(databases, redis_url, slack, tmp_path):
     rt = _runtime(databases, redis_url, slack, tmp_path)
     rid = _request(rt)
-    assert not _click(rt, approvals.approve, rid, "UANA").ok  # the requester's own click: refused, not an approval
-    assert _click(rt, approvals.approve, rid, "UBO").ok
-    _click(rt, approvals.approve, rid, "UBO")  # a double click counts once
-    assert _click(rt, approvals.approve, rid, "UCY").ready
+    assert not _click(rt, machine.approve, rid, "UANA").ok  # the requester's own click: refused, not an approval
+    assert _click(rt, machine.approve, rid, "UBO").ok
+    _click(rt, machine.approve, rid, "UBO")  # a double click counts once
+    assert _click(rt, machine.approve, rid, "UCY").ready
     assert execute_request(rt, rid, worker="worker-2") == "succeeded"
     assert _events(rt, rid) == [
         ("request_created", "UANA"), ("approval_counted", "UBO"), ("approval_counted", "UCY"), ("approved", "UCY"),
@@ -71,10 +72,10 @@ def test_the_approval_flow_leaves_its_events_in_order_and_the_chain_verifies(dat
     assert rows(rt.settings.environments["prod"].database_url, FAILED)[0]["rolled_back_at"] is not None
 
     rejected, cancelled, expiring = _request(rt), _request(rt), _request(rt, ttl_hours=0.01)
-    _click(rt, approvals.reject, rejected, "UCY")
-    _click(rt, approvals.cancel, cancelled, "UANA")
+    _click(rt, machine.reject, rejected, "UCY")
+    _click(rt, machine.cancel, cancelled, "UANA")
     with rt.sessions.begin() as s:
-        approvals.expire_due(s, now=datetime.now(timezone.utc) + timedelta(hours=1))
+        machine.expire_due(s, now=datetime.now(timezone.utc) + timedelta(hours=1))
     assert _events(rt, rejected) == [("request_created", "UANA"), ("rejected", "UCY")]
     assert _events(rt, cancelled) == [("request_created", "UANA"), ("cancelled", "UANA")]
     assert _events(rt, expiring) == [("request_created", "UANA"), ("expired", None)]
@@ -104,8 +105,8 @@ def test_audit_store_down_during_an_approval_nothing_executes_and_the_thread_say
                 conn.execute(statement)
         rt = _runtime(databases, redis_url, slack, tmp_path, state_url=_as(state, role))
         rid = _request(rt)
-        _click(rt, approvals.approve, rid, "UBO")
-        assert _click(rt, approvals.approve, rid, "UCY").ready
+        _click(rt, machine.approve, rid, "UBO")
+        assert _click(rt, machine.approve, rid, "UCY").ready
         revoke = sql.SQL("REVOKE INSERT ON audit_events FROM {}").format(sql.Identifier(role))
         with psycopg.connect(state, autocommit=True) as conn:
             conn.execute(revoke)
@@ -129,7 +130,7 @@ def test_audit_store_down_during_an_approval_nothing_executes_and_the_thread_say
         with psycopg.connect(state, autocommit=True) as conn:
             conn.execute(revoke)
         with pytest.raises(Exception, match="permission denied for table audit_events"):
-            _click(rt, approvals.approve, other, "UBO")
+            _click(rt, machine.approve, other, "UBO")
         with rt.sessions() as s:
             assert s.execute(select(Approval).where(Approval.request_id == other)).scalars().all() == []
 

@@ -1,1 +1,2 @@
-"""The Slack side: Web API client, Block Kit views, snippets and the Bolt app factory."""
+"""Everything Slack: the Bolt app, the Web API client, redacted posting, the ``/drift`` grammar,
+what the listeners hand over to, Block Kit views, and what the worker posts."""

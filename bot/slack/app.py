@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App, BoltContext
 
+import handlers
 from bot.errors import ConfigError
 from bot.runtime import Runtime
 
@@ -12,8 +13,6 @@ def create_app(rt: Runtime) -> App:
     settings = rt.settings
     if settings.slack_signing_secret is None and settings.slack_app_token is None:
         raise ConfigError("Setting `slack_signing_secret` is missing: set SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode).")
-    import handlers
-
     app = App(
         client=rt.slack,
         token=rt.slack.token,

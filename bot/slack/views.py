@@ -11,21 +11,13 @@ import json
 from datetime import datetime
 from typing import Any
 
+from bot import words
 from bot.engine.result import CheckResult
-from bot.views import history_parts
 from bot.state.models import Execution, Request
+from bot.words import history_parts
 
-ICONS = {
-    "in_sync": ":large_green_circle:", "drifted": ":red_circle:", "pending": ":large_yellow_circle:",
-    "failed": ":red_circle:", "not_managed": ":warning:", "error": ":warning:",
-}
-WORDS = {
-    "in_sync": "is in sync", "drifted": "is drifted", "pending": "has pending migrations",
-    "failed": "has a failed migration", "not_managed": "is not managed by Prisma Migrate", "error": "could not be checked",
-}
 SECTION_LIMIT = 2900  # Slack's section text limit is 3000 characters
 MAX_BUTTONS = 5
-ACTIONS = ("propose_fix", "approve", "reject", "cancel")
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -33,10 +25,10 @@ def _section(text: str) -> dict[str, Any]:
 
 
 def headline(result: CheckResult, requested_by: str | None, since: datetime | None = None) -> str:
-    # *since*: bot.trends.drifted_since, the start of the current out-of-sync spell (issue #5).
+    # *since*: the start of the current out-of-sync spell (bot.checks.drifted_since).
     when = f" · since {since.day} {since:%b %H:%M}" if since and result.state not in ("in_sync", "error") else ""
     who = f" · checked by <@{requested_by}>" if requested_by else ""
-    return f"{ICONS[result.state]} *{result.environment} {WORDS[result.state]}*{when}{who}"
+    return f"{words.icon(result.state)} *{result.environment} {words.said(result.state)}*{when}{who}"
 
 
 def _history_line(result: CheckResult) -> str | None:
@@ -50,7 +42,7 @@ def _history_line(result: CheckResult) -> str | None:
 
 
 def _preview_line(result: CheckResult) -> str | None:
-    """Whether `prisma migrate deploy` would succeed now (issue #8), when migrations are pending."""
+    """Whether `prisma migrate deploy` would succeed now, when migrations are pending."""
     p = result.deploy_preview
     if p is None:
         return None

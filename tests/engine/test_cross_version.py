@@ -17,7 +17,7 @@ import shutil
 import pytest
 
 from benchmarks.gen_history import EXTENSIONS, project, write, write_schema
-from bot.demo import DB_PUSH_DRIFT
+from bot.cli.demo import DB_PUSH_DRIFT
 from bot.engine.check import run_check
 from bot.settings import Settings
 from tests.conftest import available_extensions, server_major

@@ -17,7 +17,7 @@ from bot.engine.inspect import introspect
 from bot.engine.render import render_sql
 from bot.settings import Settings
 from bot.slack.views import finding_lines
-from bot.views import status_text
+from bot.cli.views import status_text
 from tests.conftest import available_extensions, server_major
 from tests.factory import INIT, deploy, execute, write_migrations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.demo import DB_PUSH_DRIFT
+from bot.cli.demo import DB_PUSH_DRIFT
 from bot.engine.diff import diff
 from bot.engine.render import render_sql, render_summary
 from tests.engine.snapshots import snapshot_of

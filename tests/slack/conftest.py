@@ -1,5 +1,5 @@
-"""Fixtures for the Slack side: the Web API stand-in, a Prisma project with a failed migration,
-and the real processes (``driftbot web`` under gunicorn, ``driftbot worker``) wired to them."""
+"""Fixtures for the Slack side: the Web API stand-in and the real processes (``driftbot web``
+under gunicorn, ``driftbot worker``) wired to them."""
 
 from __future__ import annotations
 
@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-import psycopg
 import pytest
 
-from tests import factory
 from tests.slack_stub import SlackStub
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,12 +30,6 @@ TOKEN = "xoxb-test-token"
 CHANNEL = "C0DBOPS"
 GROUPS = {"S0DBAS": ["UBO", "UCY"]}
 
-FAILING = 'CREATE UNIQUE INDEX "User_email_key" ON "User"("email");\n'
-MIGRATIONS = {
-    "20250101000000_init": factory.INIT,
-    "20250102000000_media": factory.ENUM,
-    "20250103000000_email_unique": FAILING,
-}
 
 
 @pytest.fixture
@@ -45,22 +37,6 @@ def stub():
     s = SlackStub(token=TOKEN, groups=GROUPS).start()
     yield s
     s.stop()
-
-
-@pytest.fixture
-def project(tmp_path, db):
-    """A target database whose last migration failed on real rows (case B')."""
-    folder = factory.write_migrations(tmp_path / "migrations", MIGRATIONS)
-    from bot.engine.sources import read_folder
-
-    items = read_folder(folder).items
-    with psycopg.connect(db, autocommit=True) as conn:
-        from bot.engine import replay
-
-        replay.deploy(conn, items[:2])
-        conn.execute("""INSERT INTO "User" (email) VALUES ('ana@example.com'), ('ana@example.com')""")
-        assert replay.deploy(conn, items) is not None  # the unique index fails on the duplicate
-    return folder
 
 
 def free_port() -> int:

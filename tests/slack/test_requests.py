@@ -8,14 +8,14 @@ import json
 import psycopg
 from sqlalchemy import text
 
-from bot import approvals
-from bot.jobs import execute_request
-from bot.plans import make_plan
+from bot.requests import machine
+from bot.requests.execution import execute_request
+from bot.requests.plans import make_plan
 from bot.settings import Settings
 from bot.state.models import Request
 from tests import factory
 from tests.slack.conftest import CHANNEL, TOKEN, click, command
-from tests.slack.state import make_runtime
+from tests.support import make_runtime
 from tests.slack.test_flow import _ephemeral, _request_message, _thread_reply
 
 
@@ -78,13 +78,13 @@ def test_when_the_audit_trail_cannot_be_written_nothing_executes_and_the_thread_
     rt = _in_process_runtime(bot_env)
     plan = make_plan("prod", "add_enum_value", {"enum": "MediaKind", "value": "VIDEO"}, "fp")
     with rt.sessions.begin() as s:
-        req = approvals.create_request(s, plan, requester="UANA", approvals_required=2, ttl_hours=1, channel=CHANNEL,
+        req = machine.create_request(s, plan, requester="UANA", approvals_required=2, ttl_hours=1, channel=CHANNEL,
                                        thread_ts="1700000000.000001")
         rid = req.id
     allowed = rt.approvers(rt.settings.environment("prod"))
     for user in ("UBO", "UDI"):
         with rt.sessions.begin() as s:
-            approvals.approve(s, rid, user, allowed)
+            machine.approve(s, rid, user, allowed)
     with rt.engine.begin() as conn:  # the audit store breaks
         conn.execute(text("ALTER TABLE audit_events RENAME TO audit_events_gone"))
     got = execute_request(rt, rid, planner=lambda *a: (plan, None))
@@ -135,11 +135,11 @@ def test_a_propose_job_that_dies_is_reported_to_the_requester(bot_env, stub, red
     from rq.job import Job
 
     from bot import runtime
-    from bot.jobs import propose_failed
+    from bot.work.jobs import propose_failed
     from bot.runtime import install
 
     install(_in_process_runtime(bot_env))
-    job = Job.create("bot.jobs.propose_job", kwargs={"environment": "prod", "requester": "UANA", "channel": CHANNEL},
+    job = Job.create("bot.work.jobs.propose_job", kwargs={"environment": "prod", "requester": "UANA", "channel": CHANNEL},
                      connection=Redis.from_url(redis_url))
     try:
         propose_failed(job, None, AbandonedJobError, AbandonedJobError(), None)

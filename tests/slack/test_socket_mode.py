@@ -17,7 +17,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from bot.settings import load_settings
 from bot.slack.app import create_app
 from tests.slack.conftest import TOKEN, command_body
-from tests.slack.state import make_runtime
+from tests.support import make_runtime
 
 
 def test_a_slash_command_envelope_is_acknowledged_with_the_answer(bot_env, stub):

@@ -1,0 +1,193 @@
+"""A check's life in the state database: asked for (or joined), claimed by a worker, finished
+or lost, and kept as history for trends.
+
+Every finished check is a row of ``checks``. ``drifted_since(session, "prod")`` is what
+``/drift status prod`` shows as "drifted since 20 Nov"; the digest reads the same history.
+Nothing here talks to Slack or a target database.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from bot import audit
+from bot.engine.result import CheckResult
+from bot.runtime import Runtime
+from bot.state.models import Check
+from bot.work import queues
+
+ACTIVE = ("queued", "running")
+# Enough history to find the start of any realistic streak without reading the whole table.
+HISTORY_LIMIT = 1000
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- asked for --------------------------------------------------------------------------------------
+
+def request_check(rt: Runtime, environment: str, user: str, channel: str | None) -> str:
+    """Queue a check, or join the one already queued or running for this environment; the asker's answer."""
+    for _ in range(5):  # the active check may finish between our insert and our look at it: try again
+        answer = _check_or_join(rt, environment, user, channel)
+        if answer:
+            return answer
+    return f"A check of *{environment}* just finished; its result is being posted. Ask again for a new one."
+
+
+def _check_or_join(rt: Runtime, environment: str, user: str, channel: str | None) -> str | None:
+    with rt.sessions.begin() as s:
+        new_id = s.execute(
+            insert(Check).values(environment=environment, status="queued", requested_by=user, channel=channel, watchers=[])
+            # The index predicate as literal SQL: PostgreSQL cannot match a partial index against bound
+            # parameters once psycopg prepares the statement (after 5 runs).
+            .on_conflict_do_nothing(index_elements=["environment"], index_where=text("status IN ('queued', 'running')"))
+            .returning(Check.id)
+        ).scalar()
+        if new_id is None:
+            active = s.execute(select(Check).where(Check.environment == environment,
+                                                   Check.status.in_(ACTIVE)).with_for_update()).scalar()
+            if active is None:
+                return None
+            if channel != active.channel and all(w.get("channel") != channel for w in active.watchers):
+                active.watchers = [*active.watchers, {"user": user, "channel": channel}]
+            audit.record(s, event="check_requested", actor=user, environment=environment,
+                         data={"check_id": active.id, "joined": True})
+            return (f"A check of *{environment}* is already running (asked by <@{active.requested_by}>); "
+                    "its result will be posted in this channel too.")
+        audit.record(s, event="check_requested", actor=user, environment=environment, data={"check_id": new_id})
+        s.execute(update(Check).where(Check.id == new_id).values(job_id=queues.job_id(rt, "check", new_id)))
+        # Enqueued inside the transaction: if Redis refuses, the check row is rolled back with it.
+        queues.enqueue_check(rt, new_id)
+    return f"Checking *{environment}*… results will be posted in this channel."
+
+
+# --- run by a worker --------------------------------------------------------------------------------
+
+def claim(rt: Runtime, check_id: int, worker: str) -> tuple[str | None, str]:
+    """queued -> running for this worker: ``(environment, "running")``, or ``(None, status)`` when
+    the check is not this job's to run (already taken, finished, or missing)."""
+    for _ in range(50):
+        # The web process enqueues inside the transaction that records the check (so a refused
+        # enqueue leaves no check behind); a fast worker may look before that transaction commits.
+        with rt.sessions.begin() as s:
+            if s.get(Check, check_id, with_for_update=True) is not None:
+                break
+        time.sleep(0.1)
+    with rt.sessions.begin() as s:
+        check = s.get(Check, check_id, with_for_update=True)
+        if check is None or check.status != "queued":
+            return None, check.status if check else "missing"
+        check.status, check.started_at, check.worker = "running", _now(), worker
+        return check.environment, "running"
+
+
+def finish(rt: Runtime, check_id: int, result: CheckResult) -> tuple[Check, datetime | None] | None:
+    """running -> finished with its result and audit event: (the row, drifted since), or None when it
+    was no longer running (the sweeper reported it lost meanwhile)."""
+    with rt.sessions.begin() as s:
+        moved = s.execute(
+            update(Check).where(Check.id == check_id, Check.status == "running")
+            .values(status="finished", state=result.state, fingerprint=result.fingerprint,
+                    result=result.to_json(), error=result.error, finished_at=_now()).returning(Check.id)
+        ).first()
+        if moved is None:
+            return None
+        audit.record(s, event="check_finished", environment=result.environment,
+                     data={"check_id": check_id, "state": result.state, "fingerprint": result.fingerprint,
+                           "error": result.error})
+        return s.get(Check, check_id), drifted_since(s, result.environment)
+
+
+def mark_lost(rt: Runtime, check_id: int) -> Any:
+    """A queued or running check whose worker died: ``lost``, with its audit event. The row's
+    environment and channel (for the notice), or None when it had moved on."""
+    with rt.sessions.begin() as s:
+        row = s.execute(
+            update(Check).where(Check.id == check_id, Check.status.in_(ACTIVE))
+            .values(status="lost", finished_at=_now(), error="the worker running it stopped")
+            .returning(Check.environment, Check.channel, Check.worker)
+        ).first()
+        if row is None:
+            return None
+        audit.record(s, event="check_finished", environment=row.environment,
+                     data={"check_id": check_id, "state": "lost", "worker": row.worker})
+    return row
+
+
+# --- kept -------------------------------------------------------------------------------------------
+
+def keep(session: Session, environment: str, seen: dict[str, Any], fingerprint: str | None, *,
+         requested_by: str | None = None, channel: str | None = None, started_at: datetime | None = None,
+         job_id: str | None = None, worker: str | None = None) -> Check:
+    """A finished check's row from what it saw (``CheckResult.to_json()``), in the caller's transaction."""
+    now = _now()
+    row = Check(environment=environment, status="finished", requested_by=requested_by, channel=channel, watchers=[],
+                job_id=job_id, worker=worker, state=seen.get("state"), fingerprint=fingerprint, result=seen,
+                error=seen.get("error"), started_at=started_at or now, finished_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def record_check(session: Session, result: CheckResult, *, requested_by: str, started_at: datetime,
+                 job_id: str | None = None, worker: str | None = None) -> Check:
+    """A finished check and its audit event, in the caller's transaction."""
+    row = keep(session, result.environment, result.to_json(), result.fingerprint, requested_by=requested_by,
+               started_at=started_at, job_id=job_id, worker=worker)
+    audit.record(session, event="check_finished", actor=requested_by, environment=result.environment,
+                 data={"check_id": row.id, "state": result.state, "fingerprint": result.fingerprint, "error": result.error})
+    return row
+
+
+# --- trends -----------------------------------------------------------------------------------------
+
+def history(session: Session, environment: str, limit: int = HISTORY_LIMIT) -> list[tuple[str, datetime]]:
+    """``(state, finished_at)`` of the environment's finished checks, newest first."""
+    rows = session.execute(
+        select(Check.state, Check.finished_at)
+        .where(Check.environment == environment, Check.status == "finished", Check.state.is_not(None),
+               Check.finished_at.is_not(None))
+        .order_by(Check.finished_at.desc()).limit(limit)
+    ).all()
+    return [(state, at) for state, at in rows]
+
+
+def streak_since(history: list[tuple[str, datetime]], *, unreachable: bool = False) -> datetime | None:
+    """From checks newest first: since when the environment is out of sync (checks that could not
+    reach it neither start nor end that), or with *unreachable*, since when every check failed to."""
+    since = None
+    for state, at in history:
+        if unreachable:
+            if state != "error":
+                break
+            since = at
+            continue
+        if state == "error":
+            continue
+        if state == "in_sync":
+            break
+        since = at
+    return since
+
+
+def drifted_since(session: Session, environment: str) -> datetime | None:
+    """When the environment's current out-of-sync spell began (the first such check), or None when in sync."""
+    return streak_since(history(session, environment))
+
+
+def latest_since(session: Session, environments: list[str], since: datetime) -> dict[str, Check]:
+    """Each environment's newest finished check at or after *since*."""
+    rows = session.execute(
+        select(Check).distinct(Check.environment)  # PostgreSQL's DISTINCT ON: one row, the newest, each
+        .where(Check.environment.in_(environments), Check.status == "finished", Check.finished_at >= since)
+        .order_by(Check.environment, Check.finished_at.desc())
+    ).scalars()
+    return {row.environment: row for row in rows}

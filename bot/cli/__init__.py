@@ -1,0 +1,187 @@
+"""The ``driftbot`` command. Thin: parse, call the engine, render, exit.
+
+Exit codes: 0 in sync, 1 drift or a problem found, 2 could not check (bad
+usage, bad configuration, unreachable database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from bot import logs
+from bot.cli.views import status_text
+from bot.errors import DriftbotError
+from bot.settings import load_settings
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 2 with one line, as the interface says
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"driftbot: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="driftbot", description="Find and fix Prisma migration drift on PostgreSQL.")
+    p.add_argument("--config", help="path of driftbot.toml (default: $DRIFTBOT_CONFIG, else ./driftbot.toml)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("status", help="check one environment")
+    s.add_argument("env")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    d = sub.add_parser("diff", help="print the catch-up SQL for schema drift")
+    d.add_argument("env")
+    d.add_argument("--summary", action="store_true", help="print Prisma's drift summary lines instead")
+    d.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("resolve", help="prisma migrate resolve, with Prisma's exact semantics")
+    r.add_argument("env")
+    how = r.add_mutually_exclusive_group(required=True)
+    how.add_argument("--applied", metavar="MIGRATION")
+    how.add_argument("--rolled-back", metavar="MIGRATION")
+    r.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    sub.add_parser("envs", help="list the configured environments")
+
+    a = sub.add_parser("audit", help="the audit trail: verify the chain, export events")
+    asub = a.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    asub.add_parser("verify", help="check the hash chain; name the first broken link")
+    ex = asub.add_parser("export", help="print the events as CSV or JSON")
+    ex.add_argument("--format", choices=("csv", "json"), default="csv")
+    ex.add_argument("--since", metavar="DATE", help="YYYY-MM-DD, an ISO date-time, or 7d")
+    ex.add_argument("--env", help="only this environment's events")
+
+    sub.add_parser("clock", help="run the digest schedule (the Procfile's clock process)")
+    demo = sub.add_parser("demo", help="show the whole job on this machine (embedded PostgreSQL when none is configured)")
+    demo.add_argument("--database-url", help="a PostgreSQL server to build the demo on (default: embedded)")
+    demo.add_argument("--clean", action="store_true", help="remove the demo's data (its project copy and servers' folders)")
+    w = sub.add_parser("web", help="serve Slack (HTTP at /slack/events on $PORT, or Socket Mode with SLACK_APP_TOKEN)")
+    w.add_argument("--workers", type=int, default=2)
+    wk = sub.add_parser("worker", help="run an RQ worker on the drift and execute queues")
+    wk.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    return p
+
+
+def _settings(args):
+    return load_settings(args.config)
+
+
+def cmd_process(args) -> int:
+    """``web``, ``worker`` and ``clock``: the Procfile's long-running processes."""
+    from bot import processes  # Bolt, RQ and SQLAlchemy: only the long-running processes pay for their imports
+
+    settings = _settings(args)
+    if args.command == "web":
+        return processes.run_web(settings, workers=args.workers)
+    if args.command == "worker":
+        return processes.run_worker(settings, burst=args.burst)
+    return processes.run_clock(settings)
+
+
+def _check(args):
+    from bot.engine.check import run_check  # the engine: only the commands that check pay for its imports
+
+    settings = _settings(args)
+    return run_check(settings, settings.environment(args.env))
+
+
+def cmd_status(args) -> int:
+    result = _check(args)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, default=str))
+    else:
+        sys.stdout.write(status_text(result))
+    return result.exit_code
+
+
+def cmd_diff(args) -> int:
+    result = _check(args)
+    if result.state == "error":
+        raise DriftbotError(result.error or "could not check")
+    if args.json:
+        print(json.dumps(result.schema.to_json(), indent=2))
+    elif not result.schema.checked:
+        raise DriftbotError(f"Schema drift not checked: {result.schema.reason}")
+    elif args.summary:
+        if result.schema.summary:
+            print("\n".join(result.schema.summary))
+    elif result.schema.sql:
+        sys.stdout.write(result.schema.sql if result.schema.sql.endswith("\n") else result.schema.sql + "\n")
+    return 1 if result.schema.drifted else 0
+
+
+def cmd_resolve(args) -> int:
+    from bot.engine import sources, writers  # the engine's writers: only `resolve` pays for their imports
+
+    settings = _settings(args)
+    env = settings.environment(args.env)
+    name = args.applied or args.rolled_back
+    writers.check_migration_name(name)
+    flag = "--applied" if args.applied else "--rolled-back"
+    if not env.admin_url:
+        raise DriftbotError(f"Environment {env.name} has no admin_url; changes use the admin role only.")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise DriftbotError("Refusing to change the database without confirmation: pass --yes.")
+        answer = input(f"Run `prisma migrate resolve {flag} {name}` on {env.name}? Type the environment name to confirm: ")
+        if answer.strip() != env.name:
+            print("Not confirmed; nothing was changed.")
+            return 1
+    limits = writers.Limits(settings.write_lock_timeout_ms, settings.write_statement_timeout_ms, settings.connect_timeout_s)
+    if args.applied:
+        migrations = sources.load(env, Path(settings.cache_dir))
+        done = writers.resolve_applied(env.admin_url, migrations, name, limits)
+    else:
+        done = writers.resolve_rolled_back(env.admin_url, name, limits)
+    print(done.message)
+    return 0
+
+
+def cmd_envs(args) -> int:
+    settings = _settings(args)
+    if not settings.environments:
+        print("No environments configured (driftbot.toml or DRIFTBOT_ENVIRONMENTS__<NAME>__DATABASE_URL).")
+        return 0
+    for name, env in sorted(settings.environments.items()):
+        source = f"git {env.ref}:{env.path}" if env.git else env.migrations
+        flags = "protected" if env.protected else "unprotected"
+        print(f"{name}\t{flags}\tapprovals {env.approvals_required}\t{source}")
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from bot.cli import audit  # SQLAlchemy: only `audit` pays for its import
+
+    return audit.run(_settings(args), args)
+
+
+def cmd_demo(args) -> int:
+    from bot.cli import demo  # the engine, RQ and the embedded servers: only `demo` pays for their imports
+
+    return demo.clean() if args.clean else demo.run_demo(args.database_url)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logs.install()
+    args = build_parser().parse_args(argv)
+    handlers = {
+        "status": cmd_status, "diff": cmd_diff, "resolve": cmd_resolve, "envs": cmd_envs, "demo": cmd_demo,
+        "audit": cmd_audit, "clock": cmd_process, "web": cmd_process, "worker": cmd_process,
+    }
+    try:
+        return handlers[args.command](args)
+    except DriftbotError as exc:
+        sys.stderr.write(f"driftbot: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP where bot.embedded took them
+        return 128 + getattr(exc, "signum", signal.SIGINT)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

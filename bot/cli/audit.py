@@ -1,0 +1,32 @@
+"""``driftbot audit verify|export``: the audit trail from a terminal. Read-only."""
+
+from __future__ import annotations
+
+import sys
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import audit
+from bot.errors import DriftbotError, redact
+from bot.settings import Settings
+from bot.state.db import make_engine, sessions
+
+
+def run(settings: Settings, args) -> int:
+    """0 when the chain verifies (or the export is written), 1 when the chain is broken."""
+    since = audit.parse_since(args.since) if getattr(args, "since", None) else None
+    engine = make_engine(settings.state_url or "")
+    try:
+        with sessions(engine)() as session:
+            if args.audit_command == "verify":
+                report = audit.verify(session)
+                print(audit.verify_text(report))
+                return 0 if report.ok else 1
+            rows = audit.events(session, since=since, environment=args.env)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        raise DriftbotError(f"Cannot read the audit trail in the state database: {redact(reason)}") from None
+    finally:
+        engine.dispose()
+    sys.stdout.write(audit.to_csv(rows) if args.format == "csv" else audit.to_json(rows))
+    return 0

@@ -1,0 +1,205 @@
+"""The daily digest's content: pure data in, Block Kit and a text fallback out.
+
+The first line tells the reader whether to worry; each environment that needs
+attention gets one line (state, since when, open requests with their age and a
+link to their thread); the ones in sync share a line; what changed since the
+previous digest closes the message. When all is in sync it is one short line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from bot.words import icon, listed
+
+# Headline state per environment, most urgent first.
+ORDER = ("failed", "drifted", "unreachable", "not_checked", "pending", "not_managed", "in_sync")
+_CONNECT_PREFIX = "Cannot connect to the target database: "
+
+
+@dataclass(frozen=True)
+class EnvStatus:
+    name: str
+    state: str  # one of ORDER
+    detail: str = ""
+    since: datetime | None = None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    id: int
+    environment: str
+    created_at: datetime
+    status: str = "requested"
+    channel: str | None = None
+    thread_ts: str | None = None
+
+    @property
+    def link(self) -> str | None:
+        """The thread's archive link, which Slack resolves in the workspace; no API call needed."""
+        if not (self.channel and self.thread_ts):
+            return None
+        return f"https://slack.com/archives/{self.channel}/p{self.thread_ts.replace('.', '')}"
+
+
+@dataclass(frozen=True)
+class Digest:
+    at: datetime
+    statuses: tuple[EnvStatus, ...]
+    requests: tuple[OpenRequest, ...] = ()
+    previous: Mapping[str, Any] | None = None  # the last digest's snapshot: {env: {"state", "fingerprint"}}
+    previous_at: datetime | None = None
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+    @property
+    def attention(self) -> list[EnvStatus]:
+        return sorted((s for s in self.statuses if s.state != "in_sync"), key=lambda s: (ORDER.index(s.state), s.name))
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the next digest compares against."""
+        return {s.name: {"state": s.state, "fingerprint": s.fingerprint, "detail": s.detail} for s in self.statuses}
+
+
+def short_reason(error: str | None) -> str:
+    """``Cannot connect ...: connection refused (check ...)`` -> ``connection refused``."""
+    text = (error or "").strip()
+    if text.startswith(_CONNECT_PREFIX):
+        text = text[len(_CONNECT_PREFIX):]
+    if text.endswith(")") and " (" in text:
+        text = text[: text.rindex(" (")]
+    if "failed: " in text:  # libpq: 'connection to server at "h", port 1 failed: Connection refused'
+        text = text.rsplit("failed: ", 1)[-1]
+        text = text[:1].lower() + text[1:]
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def status_from_check(name: str, state: str | None, result: Mapping[str, Any] | None, error: str | None,
+                      since: datetime | None, fingerprint: str | None = None) -> EnvStatus:
+    """One environment's line from its latest check (``state`` None: no check came back)."""
+    result = result or {}
+    if state is None:
+        return EnvStatus(name, "not_checked", short_reason(error) or "the check did not finish")
+    if state == "error":
+        reason = error or result.get("error") or ""
+        kind = "unreachable" if reason.startswith("Cannot connect") else "not_checked"
+        return EnvStatus(name, kind, short_reason(reason), since, fingerprint)
+    history = result.get("history") or {}
+    if state == "failed":
+        failed = history.get("failed") or []
+        detail = f"`{failed[0]}`" if failed else ""
+    elif state == "pending":
+        n = len(history.get("pending") or [])
+        detail = f"{n} pending" if n else ""
+    elif state == "drifted":
+        n = len(result.get("findings") or [])
+        detail = f"{n} finding{'s' if n != 1 else ''}" if n else ""
+    else:
+        detail = ""
+    return EnvStatus(name, state, detail, since if state != "in_sync" else None, fingerprint)
+
+
+def _day(at: datetime, tz: ZoneInfo) -> str:
+    local = at.astimezone(tz)
+    return f"{local.day} {local:%b}"
+
+
+def _age(created: datetime, now: datetime) -> str:
+    minutes = max(0, int((now - created).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} days"
+
+
+def _request_ref(r: OpenRequest, now: datetime) -> str:
+    name = f"<{r.link}|request #{r.id}>" if r.link else f"request #{r.id}"
+    verb = "approved, waiting to run" if r.status == "approved" else "waiting"
+    return f"{name} {verb} {_age(r.created_at, now)}"
+
+
+def changes(digest: Digest) -> list[str]:
+    """What changed since the previous digest, one phrase per environment."""
+    if digest.previous is None:
+        return []
+    out = []
+    for s in sorted(digest.statuses, key=lambda s: s.name):
+        before = digest.previous.get(s.name)
+        if before is None:
+            out.append(f"{s.name} is new")
+        elif before.get("state") != s.state:
+            out.append(f"{s.name} back in sync" if s.state == "in_sync"
+                       else f"{s.name} {listed(before.get('state'))} → {listed(s.state)}")
+        elif s.state != "in_sync" and s.fingerprint and before.get("fingerprint") not in (None, s.fingerprint):
+            out.append(f"{s.name}: what it found changed")
+    return out
+
+
+def lines(digest: Digest) -> list[str]:
+    """The body: one line per environment needing attention, then the ones in sync together."""
+    by_env: dict[str, list[OpenRequest]] = {}
+    for r in sorted(digest.requests, key=lambda r: r.created_at):
+        by_env.setdefault(r.environment, []).append(r)
+    out = []
+    for s in digest.attention:
+        line = f"{icon(s.state)} *{s.name}* {listed(s.state)}"
+        if s.detail:
+            line += f" ({s.detail})"
+        if s.since:
+            line += f" since {_day(s.since, digest.tz)}"
+        refs = [_request_ref(r, digest.at) for r in by_env.pop(s.name, [])]
+        if refs:
+            line += " · " + " · ".join(refs)
+        out.append(line)
+    in_sync = sorted(s.name for s in digest.statuses if s.state == "in_sync")
+    if in_sync:
+        out.append(f"{icon('in_sync')} {', '.join(in_sync)} {listed('in_sync')}")
+    for env, reqs in sorted(by_env.items()):  # requests on environments that are (now) in sync
+        out.append(f":hourglass: {env}: " + " · ".join(_request_ref(r, digest.at) for r in reqs))
+    return out
+
+
+def headline(digest: Digest) -> str:
+    n = len(digest.statuses)
+    title = f"*Drift digest, {_day(digest.at, digest.tz)}*"
+    if not digest.attention and not digest.requests:
+        return f"{title} · all {n} environment{'s' if n != 1 else ''} in sync {icon('in_sync')}"
+    need = len(digest.attention)
+    return f"{title} · {n} environment{'s' if n != 1 else ''} · {need} need{'s' if need == 1 else ''} attention"
+
+
+def render(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
+    """``(text, blocks)``: the text is the notification and fallback; the blocks are what people see."""
+    head = headline(digest)
+    diff = changes(digest)
+    since_last = ""
+    if digest.previous is not None:
+        when = f" ({_day(digest.previous_at, digest.tz)})" if digest.previous_at else ""
+        since_last = (f"Since the last digest{when}: " + " · ".join(diff)) if diff else f"No change since the last digest{when}."
+    if not digest.attention and not digest.requests:  # the short form
+        body: list[str] = [since_last] if diff else []
+    else:
+        body = lines(digest) + ([since_last] if since_last else [])
+    text = "\n".join([head, *body])
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
+    main = [b for b in body if b != since_last]
+    if main:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(main)}})
+    if since_last and (diff or main):
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": since_last}]})
+    return text, blocks
+
+
+def channels_for(settings_digest_channels: list[str], env_channels: Mapping[str, str | None]) -> dict[str, list[str]]:
+    """Which environments each channel's digest covers: the digest channels get all of them; an
+    environment's own channel (when it is not a digest channel) gets the environments posted there."""
+    everyone = sorted(env_channels)
+    out: dict[str, list[str]] = {c: everyone for c in settings_digest_channels}
+    for env, channel in sorted(env_channels.items()):
+        if channel and channel not in settings_digest_channels:
+            out.setdefault(channel, []).append(env)
+    return out

@@ -1,0 +1,142 @@
+"""The digest on the worker queue: claim, check every environment in parallel, post.
+
+``start_digest`` claims a digest (a scheduled one once per period: a unique
+row in ``digest_runs``), enqueues one check job per environment on the
+``drift`` queue, and one ``post_digest`` job that depends on all of them, so no
+worker sits waiting and an unreachable environment (connect timeout) holds up
+only its own job. ``post_digest`` reads what the checks recorded, composes one
+message per channel and posts it; run twice, it posts once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from rq import get_current_job
+from rq.job import Dependency
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from bot import audit, checks
+from bot.digest.content import Digest, OpenRequest, channels_for, render, status_from_check
+from bot.digest.schedule import Schedule, utcnow
+from bot.engine.check import run_check
+from bot.requests.machine import OPEN
+from bot.runtime import Runtime, current
+from bot.slack import notify
+from bot.state.models import DigestRun, Request
+from bot.work.queues import DRIFT, queue
+
+log = logging.getLogger(__name__)
+
+
+def start_digest(rt: Runtime, *, kind: str = "manual", period: datetime | None = None, requested_by: str | None = None,
+                 channel: str | None = None) -> int | None:
+    """Claim and enqueue a digest; its id, or None when this period's digest is already claimed."""
+    envs = sorted(rt.settings.environments)
+    with rt.sessions.begin() as s:
+        digest_id = s.execute(
+            insert(DigestRun).values(kind=kind, period=period, requested_by=requested_by, status="checking",
+                                     environments={}, posts={})
+            .on_conflict_do_nothing(constraint="uq_digest_runs_period").returning(DigestRun.id)
+        ).scalar()
+        if digest_id is None:
+            return None
+        audit.record(s, event="digest_started", actor=requested_by or "clock",
+                     data={"digest_id": digest_id, "kind": kind, "period": period, "environments": envs})
+    q = queue(rt, DRIFT)
+    timeout = rt.settings.check_job_timeout_s
+    checks = [q.enqueue(check_for_digest, digest_id, env, job_timeout=timeout, result_ttl=3600, failure_ttl=86400)
+              for env in envs]
+    q.enqueue(post_digest, digest_id, channel, job_timeout=300, result_ttl=3600, failure_ttl=7 * 86400,
+              depends_on=Dependency(jobs=checks, allow_failure=True) if checks else None)
+    return digest_id
+
+
+def scheduled_digest(period: str, now: datetime | None = None) -> str:
+    """The clock's job: one digest for *period*, whichever clock enqueued it and however often."""
+    rt = current()
+    at = datetime.fromisoformat(period)
+    now = now or utcnow()
+    if not Schedule.from_settings(rt.settings.digest).fresh(at, now):
+        log.warning("digest for %s dropped: more than an hour late", period)
+        return "late"
+    digest_id = start_digest(rt, kind="scheduled", period=at)
+    return "claimed" if digest_id is not None else "already claimed"
+
+
+def check_for_digest(digest_id: int, environment: str) -> str:
+    """Check one environment and record it in the check history (the digest reads it from there)."""
+    rt = current()
+    env = rt.settings.environment(environment)
+    started = datetime.now(timezone.utc)
+    result = run_check(rt.settings, env)
+    job = get_current_job()
+    with rt.sessions.begin() as s:
+        checks.record_check(s, result, requested_by="digest", started_at=started,
+                            job_id=job.id if job else None, worker=rt.name)
+    return result.state
+
+
+def compose(rt: Runtime, session, run: DigestRun, now: datetime) -> Digest:
+    """The digest over every configured environment, from the checks finished since it started."""
+    envs = sorted(rt.settings.environments)
+    latest = checks.latest_since(session, envs, run.started_at)
+    statuses = []
+    for env in envs:
+        row = latest.get(env)
+        state = row.state if row else None
+        since = checks.streak_since(checks.history(session, env), unreachable=state == "error")
+        statuses.append(status_from_check(env, state, row.result if row else None, row.error if row else None, since,
+                                          row.fingerprint if row else None))
+    previous = session.execute(
+        select(DigestRun).where(DigestRun.status == "posted", DigestRun.id != run.id)
+        .order_by(DigestRun.finished_at.desc()).limit(1)
+    ).scalar()
+    requests = [
+        OpenRequest(r.id, r.environment, r.created_at, r.status, r.channel, r.thread_ts)
+        for r in session.execute(select(Request).where(Request.status.in_(OPEN)).order_by(Request.id)).scalars()
+    ]
+    return Digest(at=now, statuses=tuple(statuses), requests=tuple(requests),
+                  previous=previous.environments if previous else None,
+                  previous_at=previous.finished_at if previous else None,
+                  tz=Schedule.from_settings(rt.settings.digest).tz)
+
+
+def _only(digest: Digest, envs: list[str]) -> Digest:
+    keep = set(envs)
+    return Digest(at=digest.at, statuses=tuple(s for s in digest.statuses if s.name in keep),
+                  requests=tuple(r for r in digest.requests if r.environment in keep),
+                  previous=digest.previous, previous_at=digest.previous_at, tz=digest.tz)
+
+
+def post_digest(digest_id: int, channel: str | None = None, now: datetime | None = None) -> dict:
+    """Compose and post; safe to run twice (the second run finds the digest already taken)."""
+    rt = current()
+    now = now or utcnow()
+    with rt.sessions.begin() as s:
+        taken = s.execute(update(DigestRun).where(DigestRun.id == digest_id, DigestRun.status == "checking")
+                          .values(status="posting").returning(DigestRun.id)).scalar()
+        if taken is None:
+            return {}
+        run = s.get(DigestRun, digest_id)
+        digest = compose(rt, s, run, now)
+    settings = rt.settings
+    targets = ({channel: sorted(settings.environments)} if channel else
+               channels_for(list(settings.digest.channels), {n: e.channel for n, e in settings.environments.items()}))
+    posts: dict[str, dict] = {}
+    for target, envs in targets.items():
+        text, blocks = render(_only(digest, envs))
+        try:
+            posts[target] = {"ts": notify.post(rt.slack, target, text, blocks)}
+        except Exception as exc:  # one channel's failure must not stop the others; said in the run's record
+            posts[target] = {"error": str(exc).splitlines()[0][:200]}
+            log.warning("digest %s: posting to %s failed: %s", digest_id, target, posts[target]["error"])
+    with rt.sessions.begin() as s:
+        s.execute(update(DigestRun).where(DigestRun.id == digest_id)
+                  .values(status="posted", environments=digest.snapshot(), posts=posts, finished_at=now))
+        audit.record(s, event="digest_posted", actor=run.requested_by or "clock",
+                     data={"digest_id": digest_id, "channels": posts,
+                           "states": {n: v["state"] for n, v in digest.snapshot().items()}})
+    return posts

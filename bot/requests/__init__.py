@@ -1,0 +1,1 @@
+"""Requests: the approval-bound plan, the request state machine (every transition), proposal and execution."""

@@ -1,0 +1,270 @@
+"""The request state machine and the two-person rule, enforced in the database.
+
+Every transition is a compare-and-set ``UPDATE ... WHERE status = <expected>``
+in the caller's transaction, together with its audit event: a duplicate click,
+a duplicate delivery from Slack or a second worker finds the status already
+moved and does nothing.
+
+    requested -> approved -> executing -> succeeded | failed
+    requested -> rejected | cancelled | expired
+    approved  -> requested   (the plan changed: approvals reset; or execution refused)
+
+Approvals count only when they are for the request's current plan hash, from
+distinct configured approvers, never from the requester.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterable
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from bot import audit
+from bot.requests.plans import Plan
+from bot.state.models import Approval, Execution, Request
+
+OPEN = ("requested", "approved")  # waiting for approvals, or approved and waiting to run
+ACTIVE = OPEN + ("executing",)  # not closed yet: one such request per plan
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a click did. ``ok`` False means refused; ``message`` says why, for the clicker only."""
+
+    ok: bool
+    status: str
+    message: str
+    approvals: tuple[str, ...] = ()
+    ready: bool = False  # this click completed the approvals: enqueue the execution
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def create_request(session: Session, plan: Plan, *, requester: str, approvals_required: int, ttl_hours: float,
+                   channel: str | None = None, thread_ts: str | None = None, check_id: int | None = None) -> Request:
+    req = Request(
+        environment=plan.environment, kind=plan.kind, args=plan.arguments, sql=plan.sql, fingerprint=plan.fingerprint,
+        plan_hash=plan.hash, status="requested", requester=requester, approvals_required=approvals_required,
+        check_id=check_id, channel=channel, thread_ts=thread_ts, expires_at=_now() + timedelta(hours=ttl_hours),
+    )
+    session.add(req)
+    session.flush()
+    audit.record(session, event="request_created", actor=requester, environment=plan.environment, request_id=req.id,
+                 data={"kind": plan.kind, "args": plan.arguments, "sql": plan.sql, "plan_hash": plan.hash,
+                       "fingerprint": plan.fingerprint, "approvals_required": approvals_required})
+    return req
+
+
+def open_request_for(session: Session, plan_hash: str) -> Request | None:
+    """The open request for exactly this plan, if any; serialised per plan so two proposals make one request."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:h))"), {"h": plan_hash})
+    return session.execute(
+        select(Request).where(Request.plan_hash == plan_hash, Request.status.in_(ACTIVE))
+    ).scalars().first()
+
+
+def _cas(session: Session, request_id: int, expected: tuple[str, ...], new: str, **values) -> bool:
+    """Move the request from one of *expected* to *new*; False when another path moved it first."""
+    done = session.execute(
+        update(Request).where(Request.id == request_id, Request.status.in_(expected))
+        .values(status=new, **values).returning(Request.id)
+    ).first()
+    return done is not None
+
+
+def _locked(session: Session, request_id: int) -> Request | None:
+    # Serialises clicks on one request so counting and the transition see each other's approvals.
+    return session.execute(
+        select(Request).where(Request.id == request_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def counted_approvers(session: Session, req: Request, allowed: frozenset[str]) -> tuple[str, ...]:
+    """Distinct approvers of the current plan who count: configured, and not the requester."""
+    rows = session.execute(
+        select(Approval.approver).where(Approval.request_id == req.id, Approval.plan_hash == req.plan_hash)
+        .order_by(Approval.at, Approval.id)
+    ).scalars()
+    seen: list[str] = []
+    for who in rows:
+        if who in allowed and who != req.requester and who not in seen:
+            seen.append(who)
+    return tuple(seen)
+
+
+def _expire_if_due(session: Session, req: Request, now: datetime) -> bool:
+    if req.status == "requested" and req.expires_at <= now:
+        if _cas(session, req.id, ("requested",), "expired", decided_at=now):
+            audit.record(session, event="expired", environment=req.environment, request_id=req.id,
+                         data={"plan_hash": req.plan_hash, "expires_at": req.expires_at})
+            req.status = "expired"
+        return True
+    return False
+
+
+def _current(session: Session, request_id: int, now: datetime, expired: str) -> Request | Outcome:
+    """The request, locked and expired if due; or the Outcome that ends the click there."""
+    req = _locked(session, request_id)
+    if req is None:
+        return Outcome(False, "missing", "That request does not exist.")
+    if _expire_if_due(session, req, now):
+        return Outcome(False, "expired", f"Request #{req.id} {expired}")
+    return req
+
+
+def approve(session: Session, request_id: int, user: str, allowed: frozenset[str], now: datetime | None = None) -> Outcome:
+    """One Approve click by *user*. Server-side: every rule is checked here, whatever path called it."""
+    now = now or _now()
+    req = _current(session, request_id, now, "expired; start a new one.")
+    if isinstance(req, Outcome):
+        return req
+    if req.status != "requested":
+        return Outcome(False, req.status, f"Request #{req.id} is already {req.status}.",
+                       counted_approvers(session, req, allowed))
+    if user == req.requester:
+        return Outcome(False, req.status, "You asked for this change, so your approval does not count: "
+                       "two other approvers must approve it.", counted_approvers(session, req, allowed))
+    if user not in allowed:
+        return Outcome(False, req.status, f"You are not an approver for {req.environment}.",
+                       counted_approvers(session, req, allowed))
+    inserted = session.execute(
+        insert(Approval).values(request_id=req.id, approver=user, plan_hash=req.plan_hash)
+        .on_conflict_do_nothing(constraint="uq_approvals_once").returning(Approval.id)
+    ).first()
+    who = counted_approvers(session, req, allowed)
+    if inserted is not None:
+        audit.record(session, event="approval_counted", actor=user, environment=req.environment, request_id=req.id,
+                     data={"plan_hash": req.plan_hash, "count": len(who), "required": req.approvals_required})
+    elif len(who) < req.approvals_required:
+        return Outcome(True, req.status, "You already approved this plan; it counts once.", who)
+    # A repeated click on a fully approved plan (after a run that could not verify it) retries it.
+    if len(who) >= req.approvals_required and _cas(session, req.id, ("requested",), "approved", decided_at=now):
+        audit.record(session, event="approved", actor=user, environment=req.environment, request_id=req.id,
+                     data={"plan_hash": req.plan_hash, "approvers": list(who), "sql": req.sql})
+        req.status = "approved"
+        return Outcome(True, "approved", "Approved; the change is queued.", who, ready=True)
+    return Outcome(True, req.status, f"Approval counted ({len(who)} of {req.approvals_required}).", who)
+
+
+def reject(session: Session, request_id: int, user: str, allowed: frozenset[str], now: datetime | None = None) -> Outcome:
+    """Reject by an approver closes the request; the requester's own Reject cancels it."""
+    now = now or _now()
+    req = _current(session, request_id, now, "expired.")
+    if isinstance(req, Outcome):
+        return req
+    if user == req.requester:
+        return cancel(session, request_id, user, now)
+    if user not in allowed:
+        return Outcome(False, req.status, f"You are not an approver for {req.environment}.")
+    if not _cas(session, req.id, OPEN[:1], "rejected", decided_at=now, decided_by=user):
+        return Outcome(False, req.status, f"Request #{req.id} is already {req.status}.")
+    audit.record(session, event="rejected", actor=user, environment=req.environment, request_id=req.id,
+                 data={"plan_hash": req.plan_hash})
+    req.status = "rejected"
+    return Outcome(True, "rejected", f"Request #{req.id} rejected.")
+
+
+def cancel(session: Session, request_id: int, user: str, now: datetime | None = None) -> Outcome:
+    now = now or _now()
+    req = _locked(session, request_id)
+    if req is None:
+        return Outcome(False, "missing", "That request does not exist.")
+    if user != req.requester:
+        return Outcome(False, req.status, "Only the requester can cancel a request; approvers can reject it.")
+    if not _cas(session, req.id, OPEN[:1], "cancelled", decided_at=now, decided_by=user):
+        return Outcome(False, req.status, f"Request #{req.id} is already {req.status}.")
+    audit.record(session, event="cancelled", actor=user, environment=req.environment, request_id=req.id,
+                 data={"plan_hash": req.plan_hash})
+    req.status = "cancelled"
+    return Outcome(True, "cancelled", f"Request #{req.id} cancelled.")
+
+
+def expire_due(session: Session, now: datetime | None = None) -> list[Request]:
+    """Expire every open request past its time; returns them (for their messages)."""
+    now = now or _now()
+    due = session.execute(
+        select(Request).where(Request.status == "requested", Request.expires_at <= now).with_for_update(skip_locked=True)
+    ).scalars().all()
+    return [r for r in due if _expire_if_due(session, r, now) and r.status == "expired"]
+
+
+def reset_plan(session: Session, request_id: int, plan: Plan, reason: str) -> bool:
+    """The plan changed before execution: bind the request to the new plan; earlier approvals stop counting."""
+    req = _locked(session, request_id)
+    if req is None or req.status not in OPEN:
+        return False
+    old = req.plan_hash
+    if not _cas(session, req.id, OPEN, "requested", plan_hash=plan.hash, sql=plan.sql, fingerprint=plan.fingerprint,
+                decided_at=None):
+        return False
+    audit.record(session, event="plan_changed", environment=req.environment, request_id=req.id,
+                 data={"old_plan_hash": old, "plan_hash": plan.hash, "sql": plan.sql, "reason": reason})
+    session.refresh(req)
+    return True
+
+
+def begin_execution(session: Session, request_id: int, plan_hash: str, allowed: frozenset[str], *,
+                    worker: str | None = None, job_id: str | None = None) -> Execution | None:
+    """approved -> executing, only for the approved plan and only with enough distinct approvers.
+
+    Returns the new ``Execution`` or ``None`` when this caller must not execute
+    (another worker won, the plan moved, or the approvals no longer suffice).
+    """
+    req = _locked(session, request_id)
+    if req is None or req.status != "approved" or req.plan_hash != plan_hash:
+        return None
+    who = counted_approvers(session, req, allowed)
+    if len(who) < req.approvals_required:
+        # The approver list changed since: ask again instead of leaving the request approved forever.
+        refuse_execution(session, req.id, "approvals no longer suffice")
+        return None
+    if not _cas(session, req.id, ("approved",), "executing"):
+        return None
+    ex = Execution(request_id=req.id, plan_hash=plan_hash, worker=worker, job_id=job_id, statements=[])
+    session.add(ex)
+    session.flush()
+    audit.record(session, event="execution_started", actor=worker, environment=req.environment, request_id=req.id,
+                 data={"plan_hash": plan_hash, "approvers": list(who), "sql": req.sql})
+    return ex
+
+
+def refuse_execution(session: Session, request_id: int, reason: str, *, note: str | None = None) -> bool:
+    """approved -> requested without running: the plan could not be verified, or its approvals no
+    longer suffice. Approvals of the same plan still count, so the next Approve click retries."""
+    req = session.get(Request, request_id)
+    if req is None or not _cas(session, request_id, ("approved",), "requested", note=note or reason):
+        return False
+    audit.record(session, event="execution_refused", environment=req.environment, request_id=request_id,
+                 data={"reason": reason})
+    return True
+
+
+def finish_execution(session: Session, request_id: int, *, ok: bool, statements: Iterable[str], message: str,
+                     duration_ms: float | None, outcome: str | None = None) -> bool:
+    """executing -> succeeded | failed, with what ran, in one transaction with its audit event."""
+    status = "succeeded" if ok else "failed"
+    if not _cas(session, request_id, ("executing",), status, decided_at=_now()):
+        return False
+    ran = list(statements)
+    session.execute(
+        update(Execution).where(Execution.request_id == request_id)
+        .values(outcome=outcome or status, statements=ran, message=message, duration_ms=duration_ms, finished_at=func.now())
+    )
+    req = session.get(Request, request_id)
+    session.refresh(req)
+    audit.record(session, event="execution_finished", environment=req.environment, request_id=request_id,
+                 data={"outcome": outcome or status, "statements": ran, "message": message, "duration_ms": duration_ms})
+    return True
+
+
+def approvers_of(session: Session, request_id: int, plan_hash: str) -> list[str]:
+    return list(session.execute(
+        select(Approval.approver).where(Approval.request_id == request_id, Approval.plan_hash == plan_hash)
+        .order_by(Approval.at, Approval.id)
+    ).scalars())

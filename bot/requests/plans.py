@@ -1,0 +1,120 @@
+"""Plans: the exact change a request asks for, and the hash an approval binds to.
+
+A plan is the environment, the action, its arguments, the SQL it will run and
+the drift fingerprint it was computed from. Any difference in any of them is a
+different hash, so approvals given to one plan never count for another. A plan
+is computed from a check: the one a button was under, or a fresh one (read-only
+URL) before execution, so a change in the database or the migrations moves it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.engine import sources, writers
+from bot.engine.check import run_check
+from bot.engine.history import TABLE
+from bot.engine.result import CheckResult
+from bot.errors import DatabaseUnreachable, DriftbotError, InvalidName, Refused
+from bot.settings import EnvironmentSettings, Settings
+
+EXECUTABLE = ("resolve_applied", "resolve_rolled_back", "add_enum_value")
+
+
+@dataclass(frozen=True)
+class Plan:
+    environment: str
+    kind: str
+    args: tuple[tuple[str, str], ...]
+    sql: str
+    fingerprint: str
+
+    @property
+    def arguments(self) -> dict[str, str]:
+        return dict(self.args)
+
+    @property
+    def hash(self) -> str:
+        body = {"environment": self.environment, "kind": self.kind, "args": sorted(self.args),
+                "sql": self.sql, "fingerprint": self.fingerprint}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    def describe(self) -> str:
+        a = self.arguments
+        if self.kind == "add_enum_value":
+            return f"add value `{a['value']}` to enum `{a['enum']}`"
+        flag = "--applied" if self.kind == "resolve_applied" else "--rolled-back"
+        return f"`prisma migrate resolve {flag} {a['migration']}`"
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def plan_sql(kind: str, args: dict[str, str], checksum: str | None = None) -> str:
+    """The statements the writer will run, as a person reads them (the id is generated at run time)."""
+    table = f'"{TABLE}"'
+    if kind == "add_enum_value":
+        return writers.render_add_enum_value(args["enum"], args["value"])
+    name = writers.check_migration_name(args["migration"])
+    close_failed = (f"UPDATE {table} SET rolled_back_at = now() WHERE migration_name = {_lit(name)} "
+                    "AND finished_at IS NULL AND rolled_back_at IS NULL;")
+    if kind == "resolve_rolled_back":
+        return close_failed
+    if kind == "resolve_applied":
+        if checksum is None:
+            raise Refused(f"P3017: The migration `{name}` could not be found in the migrations folder; nothing was requested.")
+        return (f"-- only when a failed attempt exists:\n{close_failed}\n"
+                f"INSERT INTO {table} (id, checksum, started_at, finished_at, migration_name, applied_steps_count) "
+                f"VALUES (<new uuid>, {_lit(checksum)}, now(), now(), {_lit(name)}, 0);")
+    raise InvalidName(f"`{kind}` is not something driftbot executes.")
+
+
+def make_plan(environment: str, kind: str, args: dict[str, Any], fingerprint: str, checksum: str | None = None) -> Plan:
+    """Build and validate a plan (names checked as the writers check them)."""
+    if kind not in EXECUTABLE:
+        raise Refused(f"`{kind}` is not run by driftbot; follow the finding's advice instead.")
+    keys = {"add_enum_value": ("enum", "value")}.get(kind, ("migration",))
+    clean = {k: str(args[k]) for k in keys}
+    return Plan(environment, kind, tuple(sorted(clean.items())), plan_sql(kind, clean, checksum), fingerprint)
+
+
+def checksum(settings: Settings, env: EnvironmentSettings, kind: str, args: dict[str, Any]) -> str | None:
+    """The local migration's checksum a ``resolve_applied`` plan records (None for other kinds, or when missing)."""
+    if kind != "resolve_applied":
+        return None
+    migrations = sources.load(env, Path(settings.cache_dir), fetch=False)
+    local = migrations.by_name().get(args.get("migration", ""))
+    return local.checksum if local else None
+
+
+def fresh_check(settings: Settings, environment: str, before: dict[str, Any] | None = None) -> CheckResult:
+    """A new check of *environment* that can verify a plan: refused when it could not see what *before* saw."""
+    result = run_check(settings, settings.environment(environment))
+    if result.state == "error":
+        raise DatabaseUnreachable(f"Could not check {environment}: {result.error}")
+    if before and before.get("schema", {}).get("checked") and not result.schema.checked:
+        raise DriftbotError(f"schema drift could not be checked now ({result.schema.reason})")
+    return result
+
+
+def current_plan(settings: Settings, environment: str, kind: str, args: dict[str, Any],
+                 before: dict[str, Any] | None = None) -> tuple[Plan, dict[str, Any]]:
+    """Recompute the plan from a fresh check of the environment: (plan, what the check saw)."""
+    result = fresh_check(settings, environment, before)
+    env = settings.environment(environment)
+    return make_plan(environment, kind, args, result.fingerprint, checksum(settings, env, kind, args)), result.to_json()
+
+
+def what_changed(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    """Which parts of the check differ, in words, for the thread."""
+    if not before or not after:
+        return "the database or the migrations changed since it was computed"
+    parts = {"history": "the migration history", "schema": "the schema", "findings": "the findings",
+             "state": "the state", "source": "the migrations source"}
+    changed = [words for key, words in parts.items() if before.get(key) != after.get(key)]
+    return (", ".join(changed) or "the check result") + " changed since it was computed"

@@ -1,0 +1,48 @@
+"""A proposed fix becomes a request: the plan is computed, the request recorded (once per plan),
+and its message posted for approval. Runs on a worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import checks
+from bot.errors import DriftbotError
+from bot.requests import machine, plans, rules
+from bot.runtime import Runtime
+from bot.slack import notify, posting
+from bot.state.models import Check
+
+
+def propose(rt: Runtime, *, environment: str, kind: str, args: dict[str, Any], requester: str, channel: str,
+            thread_ts: str | None = None, check_id: int | None = None) -> int | None:
+    """The request's id (an already open one for the same plan included), or None when refused."""
+    settings = rt.settings
+    env = settings.environment(environment)
+    try:
+        if check_id is not None:  # a button under a check result: the plan of what that check saw
+            with rt.sessions() as s:
+                check = s.get(Check, check_id)
+                fingerprint = check.fingerprint if check else None
+            if not fingerprint:
+                raise DriftbotError("That check result is gone; run `/drift status` again.")
+            plan = plans.make_plan(environment, kind, args, fingerprint, plans.checksum(settings, env, kind, args))
+        else:
+            plan, seen = plans.current_plan(settings, environment, kind, args)
+            with rt.sessions.begin() as s:  # kept so a later plan change can say what changed
+                check_id = checks.keep(s, environment, seen, plan.fingerprint, requested_by=requester,
+                                       channel=channel).id
+        with rt.sessions.begin() as s:
+            existing = machine.open_request_for(s, plan.hash)
+            if existing is None:
+                req = machine.create_request(s, plan, requester=requester, approvals_required=rules.approvals_required(env),
+                                             ttl_hours=settings.request_ttl_hours, channel=channel,
+                                             thread_ts=thread_ts, check_id=check_id)
+        if existing is not None:  # a double click, or Slack delivering the same click twice
+            notify.ephemeral(rt.slack, channel, requester,
+                             f"Request #{existing.id} for this exact change is already open ({existing.status}).")
+            return existing.id
+    except DriftbotError as exc:
+        notify.ephemeral(rt.slack, channel, requester, f"No request was created: {exc}")
+        return None
+    posting.post_request(rt, req, plan, thread_ts)
+    return req.id

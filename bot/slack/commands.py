@@ -1,0 +1,93 @@
+"""What the ``/drift`` listener hands its text to: parse, authorise, record, enqueue, answer.
+
+Each function returns the short text for the person who asked. None touches a
+target database: they read and write driftbot's state and the queue only, with
+short timeouts, so Slack gets its answer within 3 seconds even when Redis or
+the state database is down.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.checks import request_check
+from bot.engine import writers
+from bot.errors import DriftbotError
+from bot.requests import machine, rules
+from bot.runtime import Runtime
+from bot.slack.audit import audit_command, digest_command
+from bot.slack.grammar import HELP, Command, Usage, parse
+from bot.state.models import Request
+from bot.work import queues
+
+log = logging.getLogger(__name__)
+
+QUEUE_DOWN = ("the job queue (Redis) is unreachable. Nothing was queued; try again in a minute, "
+              "and tell whoever runs driftbot if it persists.")
+STATE_DOWN = "driftbot's state database is unreachable. Nothing was recorded; try again in a minute."
+
+
+def on_command(rt: Runtime, text: str, user: str, channel: str) -> str:
+    cmd = parse(text)
+    if isinstance(cmd, Usage):
+        return cmd.message
+    try:
+        return _dispatch(rt, cmd, user, channel)
+    except DriftbotError as exc:
+        return str(exc)
+    except RedisError:
+        return f"Cannot do that now: {QUEUE_DOWN}"
+    except SQLAlchemyError:
+        log.exception("state database error")
+        return f"Cannot do that now: {STATE_DOWN}"
+    except Exception:  # the asker gets one line, the log gets the details
+        log.exception("command failed")
+        return "Something went wrong on driftbot's side; nothing was changed. The details are in its logs."
+
+
+def _dispatch(rt: Runtime, cmd: Command, user: str, channel: str) -> str:
+    settings = rt.settings
+    if cmd.name == "help":
+        return HELP
+    if cmd.name == "envs":
+        if not settings.environments:
+            return "No environments are configured."
+        return "\n".join(
+            f"• *{n}* · {'protected' if e.protected else 'unprotected'} · {rules.approvals_required(e)} approvals"
+            for n, e in sorted(settings.environments.items()))
+    if cmd.name == "requests":
+        return open_requests(rt)
+    if cmd.name == "digest":
+        return digest_command(rt, user=user, channel=channel)
+    if cmd.name == "audit":
+        return audit_command(rt, environment=cmd.environment, days=int(cmd.args.get("days", 0)) or None,
+                             user=user, channel=channel)
+    env = settings.environment(cmd.environment or "")
+    if cmd.name in ("status", "diff"):
+        return request_check(rt, env.name, user, channel)
+    kind = cmd.args["kind"]
+    if kind == "add_enum_value":
+        writers.check_identifier(cmd.args["enum"], "enum")
+        writers.check_enum_value(cmd.args["value"])
+        args = {"enum": cmd.args["enum"], "value": cmd.args["value"]}
+    else:
+        args = {"migration": writers.check_migration_name(cmd.args["migration"])}
+    queues.enqueue_propose(rt, environment=env.name, kind=kind, args=args, requester=user, channel=channel)
+    return f"Preparing the request on *{env.name}*… it will be posted in this channel for approval."
+
+
+def open_requests(rt: Runtime) -> str:
+    with rt.sessions() as s:
+        rows = s.execute(select(Request).where(Request.status.in_(machine.ACTIVE))
+                         .order_by(Request.id)).scalars().all()
+    if not rows:
+        return "No open requests."
+    return "\n".join(
+        f"• Request #{r.id} on *{r.environment}*: `{r.kind}` "
+        + " ".join(f"{k}=`{v}`" for k, v in sorted(r.args.items()))
+        + f" by <@{r.requester}> · {r.status} · expires <!date^{int(r.expires_at.timestamp())}^{{date_short_pretty}} {{time}}|soon>"
+        for r in rows)

@@ -1,0 +1,81 @@
+"""What driftbot posts by itself, from the worker: check results with their thread, notices of
+lost checks, request messages (posted, then re-rendered from the database) and notes in a
+request's thread. Everything goes through ``notify``, so everything is redacted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from bot.engine.result import CheckResult
+from bot.requests.machine import approvers_of
+from bot.requests.plans import Plan
+from bot.runtime import Runtime
+from bot.slack import notify, views
+from bot.state.models import AuditEvent, Check, Execution, Request
+
+
+def post_check(rt: Runtime, check: Check, result: CheckResult, since: datetime | None = None) -> None:
+    """The result in every channel that asked; findings and the SQL snippet in its thread.
+    *since*: when the environment's current out-of-sync spell began (shown in the headline)."""
+    channels = [check.channel] + [w.get("channel") for w in check.watchers or []]
+    first_ts = None
+    for channel in dict.fromkeys(c for c in channels if c):
+        text, blocks, notes = views.check_message(result, check.id, check.requested_by, since)
+        ts = notify.post(rt.slack, channel, text, blocks)
+        first_ts = first_ts or ts
+        lines = views.finding_lines(result)
+        if lines:
+            notify.post(rt.slack, channel, lines, thread_ts=ts)
+        if "summary" in notes:
+            notify.snippet(rt.slack, channel, ts, f"drift-{result.environment}-summary.txt",
+                           "\n".join(result.schema.summary) + "\n", f"Drift summary for {result.environment}")
+        if "buttons" in notes:
+            notify.post(rt.slack, channel, "More fixes than buttons: use `/drift resolve` or `/drift enum` for the rest.",
+                        thread_ts=ts)
+        if result.schema.sql:
+            notify.snippet(rt.slack, channel, ts, f"drift-{result.environment}-catch-up.sql", result.schema.sql,
+                           f"Catch-up SQL for {result.environment}",
+                           comment="Catch-up migration: commit it as a new migration, then resolve it --applied.")
+    with rt.sessions.begin() as s:
+        s.execute(update(Check).where(Check.id == check.id).values(message_ts=first_ts))
+
+
+def post_lost_check(rt: Runtime, environment: str, channel: str | None) -> None:
+    if channel:
+        notify.post(rt.slack, channel,
+                    f":warning: The check of *{environment}* was interrupted: its worker stopped before it finished. "
+                    f"Nothing was changed. Run `/drift status {environment}` again.")
+
+
+def post_request(rt: Runtime, req: Request, plan: Plan, thread_ts: str | None) -> None:
+    """A new request's message (in the thread of the check it came from, when there is one)."""
+    env = rt.settings.environment(req.environment)
+    text, blocks = views.request_message(req, [], groups=rt.settings.approvers_for(env))
+    ts = notify.post(rt.slack, req.channel, text, blocks, thread_ts=thread_ts)
+    with rt.sessions.begin() as s:
+        s.execute(update(Request).where(Request.id == req.id).values(message_ts=ts, thread_ts=thread_ts or ts))
+    if len(plan.sql) > views.SECTION_LIMIT - 200:
+        notify.snippet(rt.slack, req.channel, thread_ts or ts, f"request-{req.id}.sql", plan.sql, f"Request #{req.id}")
+
+
+def refresh_request_message(rt: Runtime, request_id: int) -> None:
+    """Re-render the request message from the database (buttons, who approved, what ran)."""
+    with rt.sessions() as s:
+        req = s.get(Request, request_id)
+        if req is None or not req.message_ts or not req.channel:
+            return
+        env = rt.settings.environment(req.environment)
+        who = [u for u in approvers_of(s, req.id, req.plan_hash) if u != req.requester]
+        ex = s.execute(select(Execution).where(Execution.request_id == req.id)).scalar_one_or_none()
+        audit_id = s.execute(select(AuditEvent.id).where(AuditEvent.request_id == req.id)
+                             .order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    text, blocks = views.request_message(req, who, ex, groups=rt.settings.approvers_for(env), audit_id=audit_id)
+    notify.update(rt.slack, req.channel, req.message_ts, text, blocks)
+
+
+def in_thread(rt: Runtime, req: Request, text: str) -> None:
+    """A note in the request's thread."""
+    if req.channel:
+        notify.post(rt.slack, req.channel, text, thread_ts=req.thread_ts or req.message_ts)

@@ -1,0 +1,1 @@
+"""The worker side: queue names and enqueueing, the RQ entry points, and the sweeper."""

@@ -1,0 +1,65 @@
+"""RQ entry points, enqueued by reference from ``bot.work.queues``. Thin: each takes
+identifiers, finds this process's runtime, and hands over to the concept that does the work.
+Each is safe to run twice. The digest's jobs live with the digest (``bot.digest.jobs``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot import checks
+from bot.engine.check import run_check
+from bot.requests import execution, proposal
+from bot.runtime import current
+from bot.slack import audit as slack_audit
+from bot.slack import notify, posting
+from bot.work.queues import heartbeat, worker_name
+
+log = logging.getLogger(__name__)
+
+
+def check_job(check_id: int) -> str:
+    """Run a queued check and post it in every channel that asked."""
+    rt = current()
+    environment, status = checks.claim(rt, check_id, worker_name(rt))
+    if environment is None:
+        return status
+    with heartbeat(rt, "check", check_id):
+        result = run_check(rt.settings, rt.settings.environment(environment))
+    finished = checks.finish(rt, check_id, result)
+    if finished is None:
+        return "superseded"
+    check, since = finished
+    posting.post_check(rt, check, result, since)
+    return result.state
+
+
+def propose_job(*, environment: str, kind: str, args: dict, requester: str, channel: str,
+                thread_ts: str | None = None, check_id: int | None = None) -> int | None:
+    """Turn a fix into a request message in the thread."""
+    return proposal.propose(current(), environment=environment, kind=kind, args=args, requester=requester,
+                            channel=channel, thread_ts=thread_ts, check_id=check_id)
+
+
+def propose_failed(job, connection, exc_type, exc_value, tb) -> None:
+    """RQ's failure callback for a propose job (an error, or its worker died): the requester is told."""
+    kw = job.kwargs or {}
+    try:
+        rt = current()
+        notify.ephemeral(rt.slack, kw.get("channel"), kw.get("requester"),
+                         f"Your request on {kw.get('environment')} could not be prepared "
+                         f"({'its worker stopped' if exc_type and exc_type.__name__ == 'AbandonedJobError' else 'an error on driftbot’s side'}). "
+                         "Nothing was created; try again.")
+    except Exception:  # reporting must never raise inside RQ's failure handling
+        log.warning("could not report failed propose job %s", job.id)
+
+
+def execute_job(request_id: int) -> str:
+    """Run one approved request, at most once."""
+    rt = current()
+    return execution.execute_request(rt, request_id, worker=worker_name(rt))
+
+
+def audit_job(environment: str | None, days: int, user: str, channel: str) -> int:
+    """Post the audit summary asked for with ``/drift audit``."""
+    return slack_audit.post_audit(current(), environment, days, user, channel)

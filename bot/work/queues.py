@@ -1,0 +1,119 @@
+"""The worker queue on Redis (RQ): names, enqueueing and heartbeats.
+
+``drift`` holds checks, request preparation, audit summaries and digests;
+``execute`` the approved changes. Both names carry the deployment's
+``queue_prefix``. Jobs are enqueued by reference (``bot.work.jobs.*``), so
+nothing here imports what the jobs do. Every job has a time limit and a
+deterministic id where the state row must find it again. A running job keeps a
+heartbeat key alive; the sweeper (``bot.work.sweeper``) reports a job whose
+heartbeat stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from rq import Callback, Queue, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from bot.runtime import Runtime
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+DRIFT = "drift"
+EXECUTE = "execute"
+
+
+def queue_name(settings: Settings, base: str) -> str:
+    """The name workers listen on: every process that enqueues or dequeues asks here."""
+    return f"{settings.queue_prefix}{base}"
+
+
+def queue(rt: Runtime, base: str, connection=None) -> Queue:
+    return Queue(queue_name(rt.settings, base), connection=connection or rt.redis)
+
+
+def job_id(rt: Runtime, kind: str, ident: int | str) -> str:
+    """Deterministic, so a job can be found again from the state row (RQ ids: letters, digits, _ and -)."""
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", rt.settings.queue_prefix)
+    return f"{prefix}{kind}-{ident}"
+
+
+def worker_name(rt: Runtime) -> str:
+    """The RQ worker running the current job, else this process's name."""
+    job = get_current_job()
+    return getattr(job, "worker_name", None) or rt.name
+
+
+def enqueue_check(rt: Runtime, check_id: int) -> str:
+    jid = job_id(rt, "check", check_id)
+    queue(rt, DRIFT).enqueue("bot.work.jobs.check_job", check_id, job_id=jid,
+                             job_timeout=rt.settings.check_job_timeout_s, result_ttl=3600, failure_ttl=7 * 86400)
+    return jid
+
+
+def enqueue_propose(rt: Runtime, **kwargs) -> str:
+    job = queue(rt, DRIFT).enqueue("bot.work.jobs.propose_job", kwargs=kwargs, on_failure=Callback("bot.work.jobs.propose_failed"),
+                                   job_timeout=rt.settings.check_job_timeout_s, result_ttl=3600, failure_ttl=7 * 86400)
+    return job.id
+
+
+def enqueue_execute(rt: Runtime, request_id: int) -> str:
+    jid = job_id(rt, "execute", request_id)
+    queue(rt, EXECUTE).enqueue("bot.work.jobs.execute_job", request_id, job_id=jid,
+                               job_timeout=rt.settings.execute_job_timeout_s, result_ttl=3600, failure_ttl=7 * 86400)
+    return jid
+
+
+def enqueue_audit(rt: Runtime, environment: str | None, days: int, user: str, channel: str) -> str:
+    job = queue(rt, DRIFT).enqueue("bot.work.jobs.audit_job", environment, days, user, channel,
+                                   job_timeout=120, result_ttl=600)
+    return job.id
+
+
+def _hb_key(rt: Runtime, kind: str, ident: int) -> str:
+    return f"driftbot:{rt.settings.queue_prefix}hb:{kind}:{ident}"
+
+
+@contextmanager
+def heartbeat(rt: Runtime, kind: str, ident: int) -> Iterator[None]:
+    """Keep ``driftbot:hb:KIND:ID`` alive while the body runs; it lapses within 3 beats of a death."""
+    key, beat = _hb_key(rt, kind, ident), rt.settings.heartbeat_s
+    ttl_ms = int(beat * 3000)
+    stop = threading.Event()
+    rt.redis.set(key, rt.name, px=ttl_ms)
+
+    def _beat() -> None:
+        while not stop.wait(beat):
+            try:
+                rt.redis.set(key, rt.name, px=ttl_ms)
+            except Exception:  # a missed beat is reported by the sweeper if it lasts
+                log.warning("heartbeat for %s %s missed", kind, ident)
+
+    thread = threading.Thread(target=_beat, name=f"heartbeat-{kind}-{ident}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=beat)
+        rt.redis.delete(key)
+
+
+def alive(rt: Runtime, kind: str, ident: int) -> bool:
+    return bool(rt.redis.exists(_hb_key(rt, kind, ident)))
+
+
+def job_status(rt: Runtime, jid: str | None) -> str | None:
+    """RQ's status of a job, or None when Redis no longer knows it."""
+    if not jid:
+        return None
+    try:
+        return Job.fetch(jid, connection=rt.redis).get_status(refresh=True)
+    except NoSuchJobError:
+        return None

@@ -1,0 +1,85 @@
+"""The sweeper: nothing is lost silently. Run by every worker in a process of its own.
+
+It reports a check or an execution whose heartbeat stopped (its worker died),
+re-queues approved requests whose job vanished, and expires old requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import datetime, timedelta, timezone
+
+from rq.registry import StartedJobRegistry
+from sqlalchemy import select
+
+from bot import checks
+from bot.requests import machine
+from bot.requests.execution import mark_interrupted
+from bot.runtime import Runtime, build, install
+from bot.settings import Settings
+from bot.slack.posting import post_lost_check, refresh_request_message
+from bot.state.models import Check, Execution, Request
+from bot.work.queues import DRIFT, EXECUTE, alive, enqueue_execute, job_id, job_status, queue_name
+
+log = logging.getLogger(__name__)
+
+
+def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, list[int]]:
+    """Report lost checks and executions, re-queue orphaned approvals, expire old requests."""
+    now = now or datetime.now(timezone.utc)
+    # RQ's own detection of abandoned jobs (its failure callbacks report a dead propose job).
+    for base in (DRIFT, EXECUTE):
+        StartedJobRegistry(queue_name(rt.settings, base), connection=rt.redis).cleanup()
+    grace = timedelta(seconds=rt.settings.heartbeat_s * 3)
+    done: dict[str, list[int]] = {"lost_checks": [], "interrupted": [], "requeued": [], "expired": []}
+
+    with rt.sessions.begin() as s:
+        expired = machine.expire_due(s, now)
+        done["expired"] = [r.id for r in expired]
+    for rid in done["expired"]:
+        refresh_request_message(rt, rid)
+
+    with rt.sessions() as s:
+        active = s.execute(select(Check.id, Check.status, Check.job_id, Check.created_at, Check.started_at)
+                           .where(Check.status.in_(checks.ACTIVE))).all()
+        executing = s.execute(select(Execution.request_id, Execution.started_at).join(Request, Request.id == Execution.request_id)
+                              .where(Request.status == "executing")).all()
+        approved = s.execute(select(Request.id, Request.decided_at).where(Request.status == "approved")).all()
+    for cid, status, jid, created, started in active:
+        if status == "running" and started and started < now - grace and not alive(rt, "check", cid):
+            lost = True
+        elif status == "queued" and created < now - grace:
+            lost = job_status(rt, jid) in (None, "failed", "stopped", "canceled", "finished")
+        else:
+            lost = False
+        row = checks.mark_lost(rt, cid) if lost else None
+        if row is not None:
+            post_lost_check(rt, row.environment, row.channel)
+            done["lost_checks"].append(cid)
+    for rid, started in executing:
+        if started < now - grace and not alive(rt, "execute", rid) and mark_interrupted(rt, rid):
+            done["interrupted"].append(rid)
+    for rid, decided in approved:
+        waiting = job_status(rt, job_id(rt, "execute", rid)) in ("queued", "scheduled", "deferred")
+        if decided and decided < now - grace and not waiting and not alive(rt, "execute", rid):
+            enqueue_execute(rt, rid)
+            done["requeued"].append(rid)
+    return {k: v for k, v in done.items() if v}
+
+
+def run(settings: Settings, parent: int) -> None:
+    """The sweeper's own process (spawned, not forked, and not a thread of the worker: RQ forks a
+    work horse per job, and a fork taken while another thread holds a lock deadlocks the child)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s sweeper %(message)s")
+    rt = build(settings)
+    install(rt)
+    while os.getppid() == parent:  # stop with the worker that started it
+        try:
+            done = sweep(rt)
+            if done:
+                log.info("sweep: %s", done)
+        except Exception as exc:  # keep sweeping; one bad round must not stop the reports
+            log.warning("sweep failed: %s", type(exc).__name__)
+        time.sleep(rt.settings.sweep_interval_s)

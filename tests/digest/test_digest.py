@@ -1,0 +1,113 @@
+"""The daily digest on real PostgreSQL, Redis and real target databases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from bot.digest import content as d
+from bot.digest.jobs import post_digest, start_digest
+from bot.state.models import DigestRun, Request
+from tests.support import build_environments, runtime_on, run_worker
+
+
+@pytest.fixture
+def runtime_for(databases, redis_url, slack, tmp_path):
+    made = []
+
+    def make(states: dict[str, str], **kwargs):
+        envs = build_environments(databases, tmp_path / "envs", states)
+        rt = runtime_on(state_url=databases.create("state"), redis_url=redis_url, slack_url=slack.url,
+                          environments=envs, cache_dir=tmp_path / "cache", **kwargs)
+        made.append(rt)
+        return rt
+
+    yield make
+    for rt in made:
+        rt.engine.dispose()
+
+
+def test_digest_shows_each_environments_real_state_and_an_unreachable_one(runtime_for, slack):
+    rt = runtime_for({"prod": "drifted", "staging": "in_sync", "qa": "pending", "legacy": "failed",
+                      "analytics": "unreachable"})
+    assert start_digest(rt, requested_by="U1") is not None
+    run_worker(rt)
+    assert [p["channel"] for p in slack.posts] == ["CDIGEST"]
+    text = slack.posts[0]["text"]
+    head, *body = text.splitlines()
+    assert head.endswith("· 5 environments · 4 need attention")
+    assert body[0].startswith(":red_circle: *legacy* has a failed migration (`20250102000000_posts`) since ")
+    assert body[1].startswith(":red_circle: *prod* drifted")
+    assert body[2].startswith(":warning: *analytics* unreachable (") and "since" in body[2]
+    assert body[3].startswith(":large_yellow_circle: *qa* has pending migrations (1 pending)")
+    assert body[4] == ":large_green_circle: staging in sync"
+    assert slack.posts[0]["blocks"][0]["text"]["text"] == head
+    with rt.sessions() as s:
+        run = s.execute(select(DigestRun)).scalar_one()
+    assert run.status == "posted" and run.environments["analytics"]["state"] == "unreachable"
+
+
+def test_short_form_when_all_in_sync_then_what_changed_since_the_previous_digest(runtime_for, slack):
+    from tests.factory import execute
+
+    rt = runtime_for({"prod": "in_sync", "staging": "in_sync"})
+    start_digest(rt)
+    run_worker(rt)
+    assert slack.posts[-1]["text"].splitlines()[1:] == []
+    assert slack.posts[-1]["text"].endswith("· all 2 environments in sync :large_green_circle:")
+    execute(rt.settings.environments["prod"].database_url,
+            "UPDATE _prisma_migrations SET finished_at = NULL WHERE migration_name = '20250102000000_posts'")
+    start_digest(rt)
+    run_worker(rt)
+    lines = slack.posts[-1]["text"].splitlines()
+    assert lines[1].startswith(":red_circle: *prod* has a failed migration")
+    assert lines[-1].startswith("Since the last digest (") and lines[-1].endswith("prod in sync → has a failed migration")
+
+
+def test_open_requests_appear_with_their_age_and_thread_link(runtime_for, slack):
+    rt = runtime_for({"prod": "drifted"})
+    now = datetime.now(timezone.utc)
+    with rt.sessions.begin() as s:
+        s.add(Request(environment="prod", kind="resolve_applied", args={}, sql="", fingerprint="f", plan_hash="p",
+                      status="requested", requester="U1", approvals_required=2, channel="COPS",
+                      thread_ts="1700000000.000100", created_at=now - timedelta(hours=3), expires_at=now + timedelta(hours=21)))
+        rid = s.execute(select(Request.id)).scalar()
+    start_digest(rt)
+    run_worker(rt)
+    line = slack.posts[-1]["text"].splitlines()[1]
+    assert f"· <https://slack.com/archives/COPS/p1700000000000100|request #{rid}> waiting 3 h" in line
+
+
+def test_one_unreachable_environment_does_not_hold_up_the_others(runtime_for, slack):
+    rt = runtime_for({"gone": "unreachable", "prod": "in_sync"})
+    start_digest(rt)
+    run_worker(rt)
+    body = slack.posts[-1]["text"].splitlines()[1:]
+    assert body[0].startswith(":warning: *gone* unreachable (")
+    assert body[1] == ":large_green_circle: prod in sync"
+
+
+def test_posting_twice_posts_once(runtime_for, slack):
+    rt = runtime_for({"prod": "in_sync"})
+    digest_id = start_digest(rt)
+    run_worker(rt)
+    assert post_digest(digest_id) == {}
+    assert len(slack.posts) == 1
+
+
+def test_a_manual_digest_goes_to_the_asking_channel_and_per_environment_channels_get_theirs(runtime_for, slack):
+    rt = runtime_for({"prod": "in_sync", "dev": "in_sync"}, channels=())
+    # dev posts to its own channel; with no digest channel configured only it gets a scheduled digest
+    assert d.channels_for([], {"prod": None, "dev": "CDEV"}) == {"CDEV": ["dev"]}
+    assert d.channels_for(["CALL"], {"prod": "CALL", "dev": "CDEV"}) == {"CALL": ["dev", "prod"], "CDEV": ["dev"]}
+    start_digest(rt, requested_by="U1", channel="CASK")
+    run_worker(rt)
+    assert [p["channel"] for p in slack.posts] == ["CASK"]
+    assert "all 2 environments in sync" in slack.posts[0]["text"]
+
+
+def test_short_reason_is_pure():
+    assert d.short_reason("Cannot connect to the target database: connection refused (check that the server is up)") \
+        == "connection refused"
