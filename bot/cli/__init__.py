@@ -16,6 +16,7 @@ from typing import Sequence
 from bot import logs
 from bot.cli.views import status_text
 from bot.errors import DriftbotError
+from bot.requests.rules import approvals_required
 from bot.settings import load_settings
 
 
@@ -151,7 +152,7 @@ def cmd_envs(args) -> int:
     for name, env in sorted(settings.environments.items()):
         source = f"git {env.ref}:{env.path}" if env.git else env.migrations
         flags = "protected" if env.protected else "unprotected"
-        print(f"{name}\t{flags}\tapprovals {env.approvals_required}\t{source}")
+        print(f"{name}\t{flags}\tapprovals {approvals_required(env)}\t{source}")
     return 0
 
 

@@ -165,3 +165,12 @@ def test_a_role_that_does_not_exist_gets_the_user_name_hint(project, db, monkeyp
     said = out + err
     assert 'role "no_such_role_x" does not exist' in said
     assert "check the user name in the URL" in said and "database name" not in said
+
+
+def test_envs_says_how_many_approvals_a_request_needs_as_slack_does(project, capsys, monkeypatch):
+    # An unprotected environment still needs one approval, whatever approvals_required says:
+    # the terminal and `/drift envs` apply the same rule.
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__PROTECTED", "false")
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__APPROVALS_REQUIRED", "3")
+    code, out, _ = run(capsys, "envs")
+    assert code == 0 and out.split("\t")[:3] == ["prod", "unprotected", "approvals 1"]
