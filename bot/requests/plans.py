@@ -56,7 +56,8 @@ def _lit(value: str) -> str:
 
 
 def plan_sql(kind: str, args: dict[str, str], checksum: str | None = None) -> str:
-    """The statements the writer will run, as a person reads them (the id is generated at run time)."""
+    """The statements the writer will run, as the writer shows them (the id is generated at run time;
+    tests/requests/test_plans.py runs the writer and compares)."""
     table = f'"{TABLE}"'
     if kind == "add_enum_value":
         return writers.render_add_enum_value(args["enum"], args["value"])
@@ -69,8 +70,8 @@ def plan_sql(kind: str, args: dict[str, str], checksum: str | None = None) -> st
         if checksum is None:
             raise Refused(f"P3017: The migration `{name}` could not be found in the migrations folder; nothing was requested.")
         return (f"-- only when a failed attempt exists:\n{close_failed}\n"
-                f"INSERT INTO {table} (id, checksum, started_at, finished_at, migration_name, applied_steps_count) "
-                f"VALUES (<new uuid>, {_lit(checksum)}, now(), now(), {_lit(name)}, 0);")
+                f"INSERT INTO {table} (id, checksum, started_at, finished_at, migration_name, applied_steps_count, logs) "
+                f"VALUES (<new uuid>, {_lit(checksum)}, now(), now(), {_lit(name)}, 0, '');")
     raise InvalidName(f"`{kind}` is not something driftbot executes.")
 
 
