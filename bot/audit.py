@@ -79,23 +79,24 @@ def verify(session: Session) -> ChainReport:
 
 EXPORT_FIELDS = ("id", "at", "event", "actor", "environment", "request_id", "data", "prev_hash", "hash")
 
-# Plain words for the events the approval flow records; unknown events are shown by name.
+# Plain words for every event driftbot records (tests/test_audit.py holds the two lists together).
 PHRASES = {
     "check_requested": "asked for a check",
-    "check": "checked",
     "check_finished": "check finished",
     "request_created": "requested a change",
+    "approval_counted": "gave an approval",
     "approved": "approved",
-    "approval": "approved",
     "rejected": "rejected",
     "cancelled": "cancelled",
     "expired": "request expired",
-    "approvals_reset": "approvals reset (plan changed)",
+    "plan_changed": "plan changed (approvals reset)",
+    "execution_refused": "execution refused",
     "execution_started": "execution started",
     "execution_finished": "execution finished",
-    "execution_failed": "execution failed",
-    "config_seen": "configuration seen at start-up",
+    "config_changed": "configuration changed at start-up",
+    "digest_started": "digest started",
     "digest_posted": "digest posted",
+    "audit_exported": "exported the audit trail",
 }
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+import ast
+from pathlib import Path
+
+import bot
 from bot import audit
 from bot.state.db import make_engine, upgrade
 
@@ -37,3 +41,13 @@ def test_upgrade_twice_is_harmless(db):
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
     engine.dispose()
 
+
+def test_every_recorded_event_has_plain_words_and_no_words_wait_for_an_event_never_recorded():
+    recorded = set()
+    for path in Path(bot.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "record":
+                recorded |= {k.value.value for k in node.keywords
+                             if k.arg == "event" and isinstance(k.value, ast.Constant)}
+    assert "execution_refused" in recorded and "config_changed" in recorded  # the scan sees them
+    assert set(audit.PHRASES) == recorded
