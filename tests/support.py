@@ -113,7 +113,7 @@ def make_runtime(settings: Settings, *, installed: bool = False) -> Runtime:
 
 
 def runtime_on(*, state_url: str, redis_url: str, slack_url: str, environments: dict, cache_dir: Path,
-                channels=("CDIGEST",), cron: str = "0 9 * * 1-5", timezone: str = "UTC", **extra) -> Runtime:
+               channels=("CDIGEST",), cron: str = "0 9 * * 1-5", timezone: str = "UTC", **extra) -> Runtime:
     """An installed runtime for *environments*, posting to *slack_url*, on its own queue prefix."""
     settings = Settings(
         environments=environments, state_url=state_url, redis_url=redis_url, slack_bot_token="xoxb-test",

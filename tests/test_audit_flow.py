@@ -32,7 +32,7 @@ def _runtime(databases, redis_url, slack, tmp_path, state_url=None):
     envs = build_environments(databases, tmp_path / "envs", {"prod": "failed"})
     envs["prod"]["admin_url"] = envs["prod"]["database_url"]
     return runtime_on(state_url=state_url or databases.create("state"), redis_url=redis_url, slack_url=slack.url,
-                        environments=envs, cache_dir=tmp_path / "cache", approvers=sorted(ALLOWED))
+                      environments=envs, cache_dir=tmp_path / "cache", approvers=sorted(ALLOWED))
 
 
 def _request(rt, ttl_hours: float = 24) -> int:

@@ -20,7 +20,7 @@ def runtime_for(databases, redis_url, slack, tmp_path):
     def make(states: dict[str, str], **kwargs):
         envs = build_environments(databases, tmp_path / "envs", states)
         rt = runtime_on(state_url=databases.create("state"), redis_url=redis_url, slack_url=slack.url,
-                          environments=envs, cache_dir=tmp_path / "cache", **kwargs)
+                        environments=envs, cache_dir=tmp_path / "cache", **kwargs)
         made.append(rt)
         return rt
 

@@ -1,4 +1,5 @@
-"""``/drift audit`` and ``/drift digest`` through the real intake path, worker and Slack stand-in."""
+"""``/drift audit`` and ``/drift digest`` through the real command path, worker and Slack stand-in
+(their grammar is in test_grammar.py)."""
 
 from __future__ import annotations
 
@@ -8,39 +9,15 @@ import io
 import pytest
 
 from bot import audit
-from bot.slack.grammar import Command, Usage, parse
 from bot.slack.commands import on_command
 from tests.support import build_environments, runtime_on, run_worker
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("audit", Command("audit", None, {})),
-    ("audit prod", Command("audit", "prod", {})),
-    ("audit prod --days 30", Command("audit", "prod", {"days": "30"})),
-    ("audit --days 2", Command("audit", None, {"days": "2"})),
-    ("digest", Command("digest")),
-])
-def test_audit_and_digest_parse(text, expected):
-    assert parse(text) == expected
-
-
-@pytest.mark.parametrize("text, says", [
-    ("audit prod --days", "`--days` takes a number of days"),
-    ("audit prod --days 0", "`--days` takes a number of days"),
-    ("audit prod --days -3", "`--days` takes a number of days"),
-    ("audit prod --weeks 2", "/drift audit [ENV] [--days N]"),
-    ("digest now", "`digest` takes no arguments"),
-])
-def test_wrong_audit_or_digest_gets_usage(text, says):
-    got = parse(text)
-    assert isinstance(got, Usage) and says in got.message
 
 
 @pytest.fixture
 def rt(databases, redis_url, slack, tmp_path):
     envs = build_environments(databases, tmp_path / "envs", {"prod": "in_sync", "staging": "pending"})
     runtime = runtime_on(state_url=databases.create("state"), redis_url=redis_url, slack_url=slack.url,
-                           environments=envs, cache_dir=tmp_path / "cache")
+                         environments=envs, cache_dir=tmp_path / "cache")
     yield runtime
     runtime.engine.dispose()
 

@@ -17,6 +17,11 @@ from bot.slack.grammar import Command, Usage, parse
     ("envs", Command("envs")),
     ("help", Command("help")),
     ("", Command("help")),
+    ("audit", Command("audit", None, {})),
+    ("audit prod", Command("audit", "prod", {})),
+    ("audit prod --days 30", Command("audit", "prod", {"days": "30"})),
+    ("audit --days 2", Command("audit", None, {"days": "2"})),
+    ("digest", Command("digest")),
 ])
 def test_commands_parse(text, expected):
     assert parse(text) == expected
@@ -31,6 +36,11 @@ def test_commands_parse(text, expected):
     ("drop table users; --", "Unknown command `drop`"),
     ("$(rm -rf /)", "Unknown command `$(rm`"),
     ("audit prod staging", "/drift audit [ENV] [--days N]"),
+    ("audit prod --days", "`--days` takes a number of days"),
+    ("audit prod --days 0", "`--days` takes a number of days"),
+    ("audit prod --days -3", "`--days` takes a number of days"),
+    ("audit prod --weeks 2", "/drift audit [ENV] [--days N]"),
+    ("digest now", "`digest` takes no arguments"),
     ("x" * 600, "too long"),
 ])
 def test_wrong_input_gets_a_short_usage(text, says):
