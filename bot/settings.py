@@ -138,7 +138,7 @@ class Settings(BaseSettings):
     check_statement_timeout_ms: int = Field(30_000, ge=100)
     write_lock_timeout_ms: int = Field(5_000, ge=100)
     write_statement_timeout_ms: int = Field(60_000, ge=100)
-    # The worker queue (bot/queue.py): a prefix keeps several deployments (or tests) apart on one Redis.
+    # The worker queue (bot/work/queues.py): a prefix keeps several deployments (or tests) apart on one Redis.
     queue_prefix: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{0,40}$")
     check_job_timeout_s: int = Field(600, ge=5)
     execute_job_timeout_s: int = Field(300, ge=5)
