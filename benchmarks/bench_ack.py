@@ -27,8 +27,8 @@ from pathlib import Path
 import psycopg
 
 from tests import factory
-from tests.conftest import Databases
-from tests.slack.conftest import MIGRATIONS, TOKEN, Bot, command, write_config
+from tests.conftest import MIGRATIONS, Databases
+from tests.slack.conftest import TOKEN, Bot, command, write_config
 from tests.slack_stub import SlackStub
 
 TARGET_P99_MS = 200.0

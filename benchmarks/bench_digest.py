@@ -22,7 +22,7 @@ from pathlib import Path
 
 
 from tests.conftest import Databases
-from tests.digest_fixtures import SlackStandIn, build_environments
+from tests.support import SlackStandIn, build_environments
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT_S = 30.0
