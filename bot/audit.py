@@ -97,6 +97,8 @@ PHRASES = {
     "digest_started": "digest started",
     "digest_posted": "digest posted",
     "audit_exported": "exported the audit trail",
+    "pull_request_opened": "opened a pull request",
+    "pull_request_merged": "pull request merged",
 }
 
 
