@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.engine import versions
 from bot.errors import ConfigError, UnknownEnvironment, redact
 
 ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -53,6 +54,9 @@ class EnvironmentSettings(BaseModel):
     git_token: SecretStr | None = None
     git_user: str = "x-access-token"
     schema_path: str | None = Field(None, alias="schema", description="schema.prisma file or folder")
+    project: str | None = Field(None, description="Prisma project folder (its prisma.config.*, package.json, lockfile); "
+                                                  "for a git source, the folder inside the repository")
+    prisma_version: str | None = Field(None, description="the Prisma version the project runs (else read from its lockfile)")
     protected: bool = True
     approvals_required: int = Field(2, ge=1, le=10)
     channel: str | None = None
@@ -77,6 +81,13 @@ class EnvironmentSettings(BaseModel):
                 raise ValueError(f"ignore pattern {pattern!r} is not kind:glob with kind one of {', '.join(IGNORABLE)}")
         return value
 
+    @field_validator("prisma_version")
+    @classmethod
+    def _prisma_version(cls, value: str | None) -> str | None:
+        if value is not None and not versions.is_version(value):
+            raise ValueError(f"prisma_version {value!r} is not a version such as \"7.9.1\"")
+        return value
+
     @field_validator("ref")
     @classmethod
     def _ref(cls, value: str) -> str:
@@ -88,8 +99,9 @@ class EnvironmentSettings(BaseModel):
     def _source(self) -> "EnvironmentSettings":
         if self.migrations and self.git:
             raise ValueError("set either migrations (a folder) or git (a repository), not both")
-        if not self.migrations and not self.git:
-            raise ValueError("migrations: set a migrations folder, or git = \"<repository>\"")
+        if not self.migrations and not self.git and not self.project:
+            raise ValueError("migrations: set a migrations folder, a Prisma project folder (project = \"DIR\"), "
+                             "or git = \"<repository>\"")
         if self.pull_requests and not self.git:
             raise ValueError("pull_requests needs a git migrations source (git, ref, path)")
         return self
@@ -201,8 +213,10 @@ class Settings(BaseSettings):
         for name, env in sorted(self.environments.items()):
             envs[name] = {
                 "database": _where(env.database_url), "admin": _where(env.admin_url), "shadow": _where(env.shadow_url),
-                "migrations": env.migrations if env.migrations else f"git {_where(env.git)}@{env.ref}:{env.path}",
-                "schema": env.schema_path, "protected": env.protected, "approvals_required": env.approvals_required,
+                "migrations": (f"git {_where(env.git)}@{env.ref}:{env.path}" if env.git
+                               else env.migrations or f"project {env.project}"),
+                "schema": env.schema_path, "project": env.project, "prisma_version": env.prisma_version,
+                "protected": env.protected, "approvals_required": env.approvals_required,
                 "channel": env.channel, "approvers": env.approvers,
                 "pull_requests": env.pull_requests, "github_repo": env.github_repo,
             }

@@ -25,14 +25,17 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
     unreadable migrations source becomes a result in state ``error``.
     """
     started = time.perf_counter()
+    version = None
     try:
+        settled = sources.settle(env, Path(settings.cache_dir), fetch=fetch)
+        env, version = settled.env, settled.prisma_version
         source = sources.open_source(env, Path(settings.cache_dir))
-        migrations = source.read(fetch=fetch)
+        migrations = source.read(fetch=fetch and not settled.fetched)
         target = parse_url(env.database_url)
         with connect(env.database_url, connect_timeout=settings.connect_timeout_s) as conn:
             conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{settings.check_statement_timeout_ms}ms",))
             rows = history_mod.read_rows(conn, target.schema)
-            verdict = history_mod.classify(migrations, rows)
+            verdict = dataclasses.replace(history_mod.classify(migrations, rows), prisma_version=version)
             if verdict.missing_locally:
                 verdict = dataclasses.replace(verdict, missing_locally_refs=_where_else(source, verdict.missing_locally))
             preview, unreplayable = None, False
@@ -58,6 +61,7 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
             schema=SchemaReport(checked=False, reason=str(exc)),
             error=str(exc),
             duration_ms=(time.perf_counter() - started) * 1000,
+            prisma_version=version,
         )
     state, error = decide_state(verdict, report), None
     if schema and not report.checked and state == "in_sync":
@@ -74,6 +78,7 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
         findings=tuple(findings),
         duration_ms=(time.perf_counter() - started) * 1000,
         deploy_preview=preview,
+        prisma_version=version,
         source=migrations.origin if migrations.revision is None else f"{migrations.origin} ({migrations.revision[:12]})",
     )
 

@@ -14,9 +14,19 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
+from bot.engine import versions
 from bot.engine.sources import LocalMigration, Migrations
+from bot.engine.versions import PrismaVersion
+from bot.errors import DriftbotError
 
 TABLE = "_prisma_migrations"
+# Prisma 8 ("Prisma Next") keeps its state here instead of in _prisma_migrations.
+PRISMA8_MARKER = ("prisma_contract", "marker")
+PRISMA8_UNSUPPORTED = "Prisma 8 projects are not supported yet"
+
+
+class UnsupportedPrisma(DriftbotError):
+    """The database is managed by a Prisma whose migration state driftbot cannot read."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,11 @@ class HistoryVerdict:
     prisma_unapplied: tuple[str, ...] = ()
     prisma_unpersisted: tuple[str, ...] = ()
     prisma_failed: tuple[str, ...] = ()
+    # The same two lists as Prisma 7.9.0 and later see them: a rolled-back row counts as no row.
+    prisma_unapplied_live: tuple[str, ...] = ()
+    prisma_unpersisted_live: tuple[str, ...] = ()
+    # The Prisma the project runs: what "Prisma would say" depends on it.
+    prisma_version: PrismaVersion = versions.UNKNOWN
     # For a git source: the refs whose history holds each database-only migration
     # (empty: found nowhere; None: the source has no history to search).
     missing_locally_refs: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
@@ -116,14 +131,19 @@ class HistoryVerdict:
             self.pending or self.failed or self.modified or self.missing_locally or self.applied_by_hand
         )
 
-    def prisma_status(self) -> tuple[int, str]:
-        """The exit code and headline ``prisma migrate status`` (6.19) prints for this history.
+    def prisma_status_for(self, rolled_back_is_unapplied: bool) -> tuple[int, str]:
+        """The exit code and headline ``prisma migrate status`` prints for this history, by the
+        semantics of one side of the 7.9.0 change.
 
         Its CLI checks, in this order: local migrations without any row (``databaseIsBehind``,
         which hides a failed migration), both sides having migrations the other lacks
         (``historiesDiverge``), failed rows; database-only migrations alone are "up to date".
+        Before 7.9.0 a rolled-back row counts as a row; from 7.9.0 on it counts as none.
         """
-        unapplied, unpersisted = self.prisma_unapplied, self.prisma_unpersisted
+        if rolled_back_is_unapplied:
+            unapplied, unpersisted = self.prisma_unapplied_live, self.prisma_unpersisted_live
+        else:
+            unapplied, unpersisted = self.prisma_unapplied, self.prisma_unpersisted
         if unapplied and unpersisted:
             return 1, "Your local migration history and the migrations table from your database are different"
         if unapplied:
@@ -134,19 +154,45 @@ class HistoryVerdict:
             return 1, f"Following {_migrations(self.prisma_failed)} have failed: {', '.join(self.prisma_failed)}"
         return 0, "Database schema is up to date!"
 
+    def prisma_answers(self) -> tuple[tuple[str, int, str], ...]:
+        """What ``migrate status`` says for each range of Prisma versions that answers differently:
+        ``(versions, exit code, headline)``; one entry when every version agrees."""
+        before, since = self.prisma_status_for(False), self.prisma_status_for(True)
+        if before == since:
+            return (("all", *before),)
+        return (("< 7.9.0", *before), (">= 7.9.0", *since))
+
+    def prisma_status(self) -> tuple[int, str]:
+        """The exit code and headline ``prisma migrate status`` prints for this history, for the
+        project's Prisma version. When the version is unknown and the answers differ, the newer
+        Prisma's exit code, and a headline giving both answers."""
+        choice = versions.rolled_back_is_unapplied(self.prisma_version)
+        if choice is not None:
+            return self.prisma_status_for(choice)
+        answers = self.prisma_answers()
+        if len(answers) == 1:
+            return answers[0][1], answers[0][2]
+        (_, old_code, old_says), (_, new_code, new_says) = answers
+        return new_code, (f"{new_says} (Prisma 7.9.0 and later; before 7.9.0: \"{old_says}\", exit {old_code}; "
+                          "the project's Prisma version is unknown)")
+
     @property
     def prisma_blind_spots(self) -> tuple[str, ...]:
         """What is wrong although ``prisma migrate status`` says "up to date" (or does not say)."""
         notes = []
         for m in self.modified:
             notes.append(f"{m.name} was edited after it was applied (checksum differs); Prisma status does not report it.")
+        choice = versions.rolled_back_is_unapplied(self.prisma_version)
         if self.missing_locally and not self.pending:
             notes.append(
                 f"The database has {len(self.missing_locally)} migration(s) the folder lacks "
                 f"({', '.join(self.missing_locally)}); Prisma status says \"up to date\"."
             )
-        for name in self.rolled_back_pending:
-            notes.append(f"{name} was rolled back and is pending again: `migrate deploy` will run it again.")
+        if self.rolled_back_pending and choice is not True:
+            # Prisma 7.9.0 and later list them as not yet applied; older ones say "up to date".
+            when = "" if choice is False else " (Prisma before 7.9.0)"
+            for name in self.rolled_back_pending:
+                notes.append(f"{name} was rolled back and is pending again: `migrate deploy` will run it again{when}.")
         return tuple(notes)
 
 
@@ -178,11 +224,13 @@ def classify(local: Migrations | tuple[LocalMigration, ...], rows: list[Migratio
     items = local.items if isinstance(local, Migrations) else tuple(local)
     local_names = tuple(m.name for m in items)
     if rows is None:
-        return HistoryVerdict(managed=False, local=local_names, applied=(), pending=local_names, prisma_unapplied=local_names)
+        return HistoryVerdict(managed=False, local=local_names, applied=(), pending=local_names, prisma_unapplied=local_names,
+                              prisma_unapplied_live=local_names)
     by_name = {m.name: m for m in items}
 
     ordered = sorted(rows, key=lambda r: (r.started_at, r.finished_at or r.started_at))
     recorded = {r.migration_name for r in rows}
+    live = {r.migration_name for r in rows if r.rolled_back_at is None}
     applied_rows: dict[str, MigrationRow] = {}
     failed_rows: dict[str, MigrationRow] = {}
     rolled_back: set[str] = set()
@@ -234,16 +282,23 @@ def classify(local: Migrations | tuple[LocalMigration, ...], rows: list[Migratio
         prisma_unapplied=tuple(n for n in local_names if n not in recorded),
         prisma_unpersisted=tuple(r.migration_name for r in ordered if r.migration_name not in by_name),
         prisma_failed=tuple(r.migration_name for r in ordered if r.is_failed),
+        prisma_unapplied_live=tuple(n for n in local_names if n not in live),
+        prisma_unpersisted_live=tuple(r.migration_name for r in ordered
+                                      if r.migration_name not in by_name and r.rolled_back_at is None),
     )
 
 
-def table_exists(conn: psycopg.Connection, schema: str) -> bool:
+def _relation_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
     row = conn.execute(
         "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')",
-        (schema, TABLE),
+        (schema, name),
     ).fetchone()
     return row is not None
+
+
+def table_exists(conn: psycopg.Connection, schema: str) -> bool:
+    return _relation_exists(conn, schema, TABLE)
 
 
 def read_rows(conn: psycopg.Connection, schema: str = "public") -> list[MigrationRow] | None:
@@ -253,6 +308,11 @@ def read_rows(conn: psycopg.Connection, schema: str = "public") -> list[Migratio
     """
     with conn.transaction():
         conn.execute("SET TRANSACTION READ ONLY")
+        if _relation_exists(conn, *PRISMA8_MARKER):
+            raise UnsupportedPrisma(
+                f"{PRISMA8_UNSUPPORTED}: this database keeps its migration state in "
+                f"{'.'.join(PRISMA8_MARKER)} (Prisma Next), not in {TABLE}."
+            )
         if not table_exists(conn, schema):
             return None
         query = sql.SQL(

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bot.engine.history import HistoryVerdict
+from bot.engine.versions import PrismaVersion
 
 STATES = ("in_sync", "drifted", "pending", "failed", "not_managed", "error")
 CASES = ("A", "B", "B'", "C", "E", "history")
@@ -110,6 +111,7 @@ class CheckResult:
     source: str | None = None
     deploy_preview: DeployPreview | None = None
     extra: tuple[tuple[str, Any], ...] = ()
+    prisma_version: PrismaVersion | None = None  # the Prisma the project runs, where it was read
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
@@ -145,7 +147,10 @@ class CheckResult:
                 "applied_by_hand": list(h.applied_by_hand),
                 "managed": h.managed,
                 "last_common_migration": h.last_common_migration,
-                "prisma_status": {"exit_code": h.prisma_status()[0], "says": h.prisma_status()[1]},
+                "prisma_status": {
+                    "exit_code": h.prisma_status()[0], "says": h.prisma_status()[1],
+                    "answers": [{"versions": v, "exit_code": c, "says": s} for v, c, s in h.prisma_answers()],
+                },
                 "prisma_blind_spots": list(h.prisma_blind_spots),
                 "failed_details": [
                     {"name": f.name, "logs": f.logs, "started_at": f.started_at.isoformat(), "may_be_partial": f.may_be_partial}
@@ -161,6 +166,11 @@ class CheckResult:
                     for m in h.modified
                 ],
             }
+        version = self.prisma_version or (h.prisma_version if h is not None else None)
+        out["prisma_version"] = version.version if version is not None else None
+        out["prisma_version_source"] = version.source if version is not None else "unknown"
+        if version is not None and (version.where or version.note):
+            out["prisma_version_details"] = {"where": version.where, "note": version.note}
         if self.deploy_preview is not None:
             out["deploy_preview"] = self.deploy_preview.to_json()
         return out

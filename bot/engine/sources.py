@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import posixpath
 import re
 import subprocess
 import tomllib
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bot.engine import project as project_mod
+from bot.engine.versions import PrismaVersion
 from bot.errors import MigrationsSourceError, redact
 
 LOCK_FILE = "migration_lock.toml"
@@ -243,6 +246,10 @@ class GitSource:
             pos = start + int(size) + 1
         return result
 
+    def tree(self, commit: str) -> "GitTree":
+        """The files of *commit*, for reading a project's config, package.json and lockfile."""
+        return GitTree(self, commit)
+
     def refs_containing(self, migration: str) -> list[str]:
         """Branches and tags whose history holds a migration of this name (for diverged environments)."""
         target = f"{self.path}/{migration}/{SCRIPT}"
@@ -269,8 +276,94 @@ class FolderSource:
         return None
 
 
+class GitTree:
+    """One commit of a repository as a ``project.Tree``: the repository's root is ``/``."""
+
+    root = "/"
+
+    def __init__(self, source: GitSource, commit: str) -> None:
+        self.source = source
+        listing = _git(["ls-tree", "-r", "-z", "--full-tree", commit], cwd=source.repo)
+        self.blobs: dict[str, str] = {}
+        self.dirs: set[str] = {"/"}
+        for entry in filter(None, listing.split(b"\0")):
+            meta, _, rel = entry.partition(b"\t")
+            kind, sha = meta.split()[1].decode(), meta.split()[2].decode()
+            if kind != "blob":
+                continue
+            path = "/" + rel.decode("utf-8", "replace")
+            self.blobs[path] = sha
+            parent = posixpath.dirname(path)
+            while parent not in self.dirs:
+                self.dirs.add(parent)
+                parent = posixpath.dirname(parent)
+
+    def read_text(self, path: str) -> str | None:
+        sha = self.blobs.get(posixpath.normpath(path))
+        if sha is None:
+            return None
+        return self.source._cat([sha])[sha].decode("utf-8", "replace")
+
+    def is_file(self, path: str) -> bool:
+        return posixpath.normpath(path) in self.blobs
+
+    def is_dir(self, path: str) -> bool:
+        return posixpath.normpath(path) in self.dirs
+
+    def show(self, path: str) -> str:
+        return path.lstrip("/") or "."
+
+
+@dataclass(frozen=True)
+class Settled:
+    """An environment with its project read: ``env`` names the migrations (and schema) explicitly."""
+
+    env: object
+    prisma_version: PrismaVersion
+    project: project_mod.Located | None = None
+    fetched: bool = False  # a git source was fetched while settling
+
+
+def settle(env, cache_dir: Path, fetch: bool = True) -> Settled:
+    """Read the environment's ``project`` (its prisma.config.*, package.json and lockfile): the
+    migrations and schema paths it names (explicit settings win) and the Prisma version it runs.
+    Without ``project`` the version is still looked up, upward from the migrations folder."""
+    setting = getattr(env, "prisma_version", None)
+    folder = getattr(env, "project", None)
+    if env.git:
+        git = GitSource(env.git, env.ref, env.path, cache_dir)
+        if folder is None and not setting:
+            return Settled(env, PrismaVersion(None, note="no `project` or `prisma_version` set"))
+        if fetch:
+            git.fetch()
+        tree = git.tree(git.resolve())
+        if folder is None:
+            return Settled(env, project_mod.detect_version(tree, "/" + posixpath.dirname(env.path.strip("/")), setting), fetched=fetch)
+        where = "/" + folder.strip("/")
+        explicit = "/" + env.path.strip("/") if "path" in env.model_fields_set else None
+        located = project_mod.locate(tree, where, migrations=explicit)
+        version = project_mod.detect_version(tree, where, setting)
+        return Settled(env.model_copy(update={"path": located.migrations.lstrip("/"), "project": None}),
+                       version, located, fetched=fetch)
+    tree = project_mod.LocalTree()
+    if folder is None:
+        start = str(Path(env.migrations).resolve().parent)
+        return Settled(env, project_mod.detect_version(tree, start, setting))
+    where = str(Path(folder).resolve())
+    located = project_mod.locate(
+        tree, where,
+        schema=str(Path(env.schema_path).resolve()) if env.schema_path else None,
+        migrations=str(Path(env.migrations).resolve()) if env.migrations else None,
+    )
+    update = {"migrations": env.migrations or located.migrations, "project": None,
+              "schema_path": env.schema_path or located.schema}
+    return Settled(env.model_copy(update=update), project_mod.detect_version(tree, where, setting), located)
+
+
 def open_source(env, cache_dir: Path) -> GitSource | FolderSource:
-    """The configured source of an environment (git repository or folder)."""
+    """The configured source of an environment (git repository or folder); a ``project`` is read first."""
+    if getattr(env, "project", None):
+        env = settle(env, cache_dir).env
     if env.git:
         token = env.git_token.get_secret_value() if getattr(env, "git_token", None) else None
         return GitSource(env.git, env.ref, env.path, cache_dir, token=token,
@@ -280,4 +373,6 @@ def open_source(env, cache_dir: Path) -> GitSource | FolderSource:
 
 def load(env, cache_dir: Path, fetch: bool = True) -> Migrations:
     """The migrations of an environment's configured source."""
+    if getattr(env, "project", None):
+        env = settle(env, cache_dir, fetch=fetch).env
     return open_source(env, cache_dir).read(fetch=fetch)
