@@ -150,7 +150,7 @@ def cmd_envs(args) -> int:
         print("No environments configured (driftbot.toml or DRIFTBOT_ENVIRONMENTS__<NAME>__DATABASE_URL).")
         return 0
     for name, env in sorted(settings.environments.items()):
-        source = f"git {env.ref}:{env.path}" if env.git else env.migrations
+        source = f"git {env.ref}:{env.path}" if env.git else (env.migrations or f"project {env.project}")
         flags = "protected" if env.protected else "unprotected"
         print(f"{name}\t{flags}\tapprovals {approvals_required(env)}\t{source}")
     return 0

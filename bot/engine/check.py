@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
                 verdict = dataclasses.replace(verdict, missing_locally_refs=_where_else(source, verdict.missing_locally))
             preview, unreplayable = None, False
             if schema:
-                outcome = check_schema(settings, env, migrations, verdict, conn, target)
+                outcome = check_schema(settings, env, migrations, verdict, conn, target, folder=advice_folder(settled))
                 report, found, preview = outcome.report, list(outcome.findings), outcome.preview
                 unreplayable = outcome.unreplayable
                 if outcome.by_hand:
@@ -81,6 +82,18 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
         prisma_version=version,
         source=migrations.origin if migrations.revision is None else f"{migrations.origin} ({migrations.revision[:12]})",
     )
+
+
+def advice_folder(settled: sources.Settled) -> str:
+    """The migrations folder as the team names it: inside the repository for a git source, inside the
+    project for a project folder, else as configured."""
+    env = settled.env
+    if env.git:
+        return env.path.strip("/")
+    if settled.project is not None:
+        inside = os.path.relpath(env.migrations, settled.project.folder)
+        return env.migrations if inside.startswith("..") else inside
+    return str(env.migrations).rstrip("/")
 
 
 def with_by_hand(verdict: history_mod.HistoryVerdict, by_hand) -> history_mod.HistoryVerdict:

@@ -97,6 +97,7 @@ class ConfigReader:
 
     def __init__(self, source: str, file: str, cwd: str) -> None:
         self.toks, self.file, self.cwd = tokenize(source), file, cwd
+        self.lines = source.splitlines()
         self.path_names: set[str] = set()  # identifiers bound to node:path
         self.functions: dict[str, str] = {}  # identifier -> "join" | "resolve" | "dirname" | "fileURLToPath"
         self.consts: dict[str, int] = {}  # identifier -> token index of its initialiser
@@ -254,7 +255,8 @@ class ConfigReader:
 
     def _snippet(self, k: int) -> str:
         line = self.toks[k].line
-        return " ".join(t.value for t in self.toks if t.line == line)[:80]
+        text = self.base.lines[line - 1].strip() if 0 < line <= len(self.base.lines) else self.toks[k].value
+        return text if len(text) <= 80 else text[:79] + "…"
 
     def _term(self, k: int) -> tuple[str, int]:
         t = self.toks

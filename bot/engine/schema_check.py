@@ -36,6 +36,9 @@ from bot.errors import DatabaseUnreachable, DriftbotError
 FAR_APART_TABLES = 10  # E: drift touching at least this many tables, and more than half of them
 
 
+DEFAULT_FOLDER = "prisma/migrations"  # Prisma's own default, for advice when the folder is not known
+
+
 def migration_stamp(names: tuple[str, ...], now: datetime) -> str:
     """The timestamp for a proposed migration's folder name: today (UTC) at 00:00:00, moved
     past the newest local migration so it sorts last.
@@ -143,12 +146,12 @@ def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, stamp:
     return out
 
 
-def _baseline(live: Snapshot, why: str) -> Finding:
+def _baseline(live: Snapshot, why: str, folder: str = DEFAULT_FOLDER) -> Finding:
     sql = render_sql(d.diff(empty(live.schemas, live.default_schema), live), live.default_schema)
     return Finding(
         "E",
         why,
-        "Take a backup first. Commit this baseline as prisma/migrations/0_baseline/migration.sql (generated from "
+        f"Take a backup first. Commit this baseline as {folder}/0_baseline/migration.sql (generated from "
         "the live schema), then record it with `resolve --applied 0_baseline`.",
         Action("baseline", (("migration", "0_baseline"),), sql=sql, command="prisma migrate resolve --applied 0_baseline"),
     )
@@ -156,11 +159,12 @@ def _baseline(live: Snapshot, why: str) -> Finding:
 
 def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: Snapshot, live: Snapshot,
                     ops: tuple[d.Operation, ...], schema_file, now: datetime, env_name: str = "ENV",
-                    by_hand: tuple[ByHand, ...] = ()) -> list[Finding]:
+                    by_hand: tuple[ByHand, ...] = (), folder: str = DEFAULT_FOLDER) -> list[Finding]:
     """Findings for a diff (pure). Changes that a pending migration run by hand explains
-    (*by_hand*) are left to that migration's own finding, not to a catch-up migration."""
+    (*by_hand*) are left to that migration's own finding, not to a catch-up migration. *folder* is the
+    migrations folder as the team names it, for the advice."""
     if not verdict.managed:
-        return [_baseline(live, "The database is not managed by Prisma Migrate (no `_prisma_migrations` table).")]
+        return [_baseline(live, "The database is not managed by Prisma Migrate (no `_prisma_migrations` table).", folder)]
     out: list[Finding] = []
     stamp = migration_stamp(migrations.names + verdict.applied, now)
     explained = frozenset().union(*(b.present_objects for b in by_hand)) if by_hand else frozenset()
@@ -176,10 +180,10 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
         out.append(Finding(
             "A",
             f"The database has {len(objects)} object(s) or change(s) that no applied migration makes: {_shown(objects)}.",
-            f"Commit the catch-up SQL as prisma/migrations/{name}/migration.sql, then record it as applied "
+            f"Commit the catch-up SQL as {folder}/{name}/migration.sql, then record it as applied "
             f"(its changes are already in the database).{edited}",
             Action("catch_up_migration", (("migration", name),), sql=render_sql(ops, live.default_schema),
-                   command=f"save the SQL as prisma/migrations/{name}/migration.sql"),
+                   command=f"save the SQL as {folder}/{name}/migration.sql"),
         ))
         out.append(Finding("A", f"Once {name} is committed, record it as applied.", "", resolve_action("resolve_applied", name)))
     if missing:
@@ -203,7 +207,8 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
     out += _enum_findings(ops, live, schema_file, live.default_schema, stamp, env_name)
     touched = _touched_tables(ops)
     if len(touched) >= FAR_APART_TABLES and len(touched) * 2 > max(len(live.tables), 1):
-        out.append(_baseline(live, f"History and schema are far apart ({len(touched)} of {len(live.tables)} tables differ)."))
+        out.append(_baseline(live, f"History and schema are far apart ({len(touched)} of {len(live.tables)} tables differ).",
+                             folder))
     return out
 
 
@@ -220,7 +225,7 @@ class SchemaOutcome:
 
 
 def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict, conn: psycopg.Connection,
-                 target: Target, now: datetime | None = None) -> SchemaOutcome:
+                 target: Target, now: datetime | None = None, folder: str = DEFAULT_FOLDER) -> SchemaOutcome:
     """Replay, introspect, diff and map to findings. ``SchemaReport(checked=False, reason)`` when the
     schema cannot be checked (no usable shadow server, a migration that does not replay)."""
     now = now or datetime.now(timezone.utc)
@@ -284,7 +289,7 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
             by_hand = hidden.find_applied_by_hand(pending, to_replay, replayed, live, ops, lambda c: replay(c).snapshot)
         except (ShadowUnavailable, DatabaseUnreachable):
             by_hand = ()  # the main replay worked; a lost shadow only costs this refinement
-    findings = schema_findings(verdict, migrations, replayed, live, ops, schema_file, now, env.name, by_hand)
+    findings = schema_findings(verdict, migrations, replayed, live, ops, schema_file, now, env.name, by_hand, folder)
     report = SchemaReport(
         checked=True,
         summary=render_summary(ops),

@@ -7,18 +7,28 @@ import warnings
 
 import pytest
 
-from tests.conformance.prisma_cli import PrismaUnavailable, ensure_installed
+from tests.conformance import prisma7_cli
+from tests.conformance.prisma_cli import VERSION as PRISMA_6
+from tests.conformance.prisma_cli import PrismaUnavailable
 from tests.conformance.scenario import Scenario
 
+# Every scenario runs against both majors; the rolled-back boundary adds 7.8.0 and 7.9.1.
+PRISMA_VERSIONS = (PRISMA_6, prisma7_cli.LATEST)
 
-@pytest.fixture(scope="session")
-def prisma_install():
+
+def installed(version: str) -> prisma7_cli.Installed:
+    """The real CLI of *version*, or a loud skip saying why it is unavailable."""
     try:
-        return ensure_installed()
+        return prisma7_cli.install(version)
     except PrismaUnavailable as exc:
-        reason = f"REAL PRISMA CLI UNAVAILABLE, conformance suite NOT RUN: {exc}"
+        reason = f"REAL PRISMA CLI {version} UNAVAILABLE, conformance suite NOT RUN on it: {exc}"
         warnings.warn(reason, stacklevel=1)  # listed in the warnings summary as well as the skips
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", params=PRISMA_VERSIONS)
+def prisma_install(request) -> prisma7_cli.Installed:
+    return installed(request.param)
 
 
 @pytest.fixture

@@ -50,9 +50,9 @@ class PrismaUnavailable(Exception):
     """npm, node or the registry is missing: the conformance suite must be skipped, loudly."""
 
 
-def cache_root() -> Path:
+def cache_root(version: str = VERSION) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
-    return Path(base).expanduser() / "driftbot" / f"prisma-{VERSION}"
+    return Path(base).expanduser() / "driftbot" / f"prisma-{version}"
 
 
 # --- the adapter patches --------------------------------------------------------------
@@ -113,32 +113,38 @@ def _tool(name: str) -> str:
     return found
 
 
+def npm_install(root: Path, packages: tuple[str, ...]) -> None:
+    """``npm install`` *packages* into *root*, or ``PrismaUnavailable`` saying why (within about a minute
+    when the registry is unreachable)."""
+    npm = _tool("npm")
+    try:
+        proc = subprocess.run(
+            # --ignore-scripts: Prisma's postinstall would try to download native engines.
+            [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error",
+             # An unreachable registry must fail within a minute, not after npm's long retries.
+             "--fetch-retries=1", "--fetch-timeout=30000", "--fetch-retry-mintimeout=1000",
+             "--fetch-retry-maxtimeout=5000", *packages],
+            cwd=root, capture_output=True, text=True, timeout=300,
+        )
+    except subprocess.TimeoutExpired:
+        raise PrismaUnavailable(f"npm install of {' '.join(packages)} took more than 300 s (registry unreachable?).") from None
+    if proc.returncode != 0:
+        lines = [ln.removeprefix("npm error").strip() for ln in (proc.stderr or proc.stdout).splitlines()]
+        said = " ".join(ln for ln in lines if ln and not ln.startswith(("A complete log", "If you are behind")))
+        raise PrismaUnavailable(f"npm install {' '.join(packages)} failed: {said[:500]}")
+
+
 def ensure_installed(root: Path | None = None) -> Path:
     """The install folder with Prisma, the adapter and pg installed and patched."""
     root = root or cache_root()
     _tool("node")
-    npm = _tool("npm")
     root.mkdir(parents=True, exist_ok=True)
     done = root / ".installed"
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test processes wait for one install
         if not done.exists():
             (root / "package.json").write_text(json.dumps({"name": "driftbot-prisma-conformance", "private": True}))
-            try:
-                proc = subprocess.run(
-                    # --ignore-scripts: Prisma's postinstall would try to download native engines.
-                    [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error",
-                     # An unreachable registry must fail within a minute, not after npm's long retries.
-                     "--fetch-retries=1", "--fetch-timeout=30000", "--fetch-retry-mintimeout=1000",
-                     "--fetch-retry-maxtimeout=5000", *PACKAGES],
-                    cwd=root, capture_output=True, text=True, timeout=300,
-                )
-            except subprocess.TimeoutExpired:
-                raise PrismaUnavailable("npm install of the Prisma CLI took more than 300 s (registry unreachable?).") from None
-            if proc.returncode != 0:
-                lines = [ln.removeprefix("npm error").strip() for ln in (proc.stderr or proc.stdout).splitlines()]
-                said = " ".join(ln for ln in lines if ln and not ln.startswith(("A complete log", "If you are behind")))
-                raise PrismaUnavailable(f"npm install {' '.join(PACKAGES)} failed: {said[:500]}")
+            npm_install(root, PACKAGES)
             _patch_installed(root)
             done.write_text(VERSION)
         else:
@@ -204,10 +210,15 @@ model User {
 
 
 class PrismaProject:
-    """A Prisma project folder (schema.prisma, prisma.config.ts, migrations/) bound to one database."""
+    """A Prisma project folder (schema.prisma, prisma.config.ts, package.json pinning the installed
+    prisma, migrations/) bound to one database."""
+
+    major = 6
 
     def __init__(self, install: Path, folder: Path, url: str, models: str = DEFAULT_MODELS, schema: str = "public") -> None:
         self.install, self.folder, self.url = install, folder, url
+        marker = install / ".installed"
+        self.version = marker.read_text().strip() if marker.exists() else VERSION
         folder.mkdir(parents=True, exist_ok=True)
         self.migrations = folder / "migrations"
         self.migrations.mkdir(exist_ok=True)
@@ -215,8 +226,13 @@ class PrismaProject:
         link = folder / "node_modules"
         if not link.exists():
             link.symlink_to(install / "node_modules", target_is_directory=True)
-        (folder / "prisma.config.ts").write_text(_config_ts(url, schema))
+        (folder / "package.json").write_text(json.dumps(
+            {"name": "conformance-project", "private": True, "devDependencies": {"prisma": self.version}}, indent=2))
+        self._write_config(url, schema)
         self.write_models(models)
+
+    def _write_config(self, url: str, schema: str) -> None:
+        (self.folder / "prisma.config.ts").write_text(_config_ts(url, schema))
 
     def write_models(self, models: str) -> Path:
         path = self.folder / "schema.prisma"

@@ -7,6 +7,7 @@ what ``prisma migrate status`` printed into the names it listed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -19,9 +20,11 @@ from psycopg.rows import dict_row
 
 from bot.engine import history
 from bot.engine.check import run_check
+from bot.engine.project import LocalTree, detect_version
 from bot.engine.sources import read_folder
 from bot.settings import Settings
-from tests.conformance.prisma_cli import DEFAULT_MODELS, PrismaProject, Run
+from tests.conformance.prisma7_cli import Installed, project_for
+from tests.conformance.prisma_cli import DEFAULT_MODELS, Run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,13 +117,15 @@ def headline_names(headline: str) -> tuple[str, ...]:
 
 
 class Scenario:
-    """A fresh database, a Prisma project on it, and driftbot settings for the same pair."""
+    """A fresh database, a Prisma project on it, and driftbot settings for the same pair: driftbot is
+    given the project folder alone (it reads prisma.config.ts and the pinned version itself)."""
 
     ENV = "conf"
 
-    def __init__(self, install: Path, url: str, tmp: Path, server_url: str, models: str = DEFAULT_MODELS) -> None:
+    def __init__(self, install: Installed, url: str, tmp: Path, server_url: str, models: str = DEFAULT_MODELS) -> None:
         self.url, self.tmp, self.server_url = url, tmp, server_url
-        self.prisma = PrismaProject(install, tmp / "project", url, models)
+        self.install = install
+        self.prisma = project_for(install, tmp / "project", url, models)
         self.cache = tmp / "driftbot-cache"
 
     # --- building the database -------------------------------------------------------
@@ -148,16 +153,18 @@ class Scenario:
         return read_folder(self.prisma.migrations)
 
     def verdict(self) -> history.HistoryVerdict:
+        version = detect_version(LocalTree(), str(self.prisma.folder))
+        assert version.version == self.install.version, version  # read from the project's package.json
         with psycopg.connect(self.url) as conn:
-            return history.classify(self.migrations, history.read_rows(conn))
+            verdict = history.classify(self.migrations, history.read_rows(conn))
+        return dataclasses.replace(verdict, prisma_version=version)
 
     def settings(self) -> Settings:
         env = {
             "database_url": self.url,
             "admin_url": self.url,
             "shadow_url": self.server_url,
-            "migrations": str(self.prisma.migrations),
-            "schema": str(self.prisma.folder / "schema.prisma"),
+            "project": str(self.prisma.folder),
             "protected": False,
         }
         return Settings(environments={self.ENV: env}, cache_dir=self.cache)
@@ -173,8 +180,7 @@ class Scenario:
         env.update({
             prefix + "DATABASE_URL": self.url,
             prefix + "SHADOW_URL": self.server_url,
-            prefix + "MIGRATIONS": str(self.prisma.migrations),
-            prefix + "SCHEMA": str(self.prisma.folder / "schema.prisma"),
+            prefix + "PROJECT": str(self.prisma.folder),
             "XDG_CACHE_HOME": str(self.cache),
         })
         proc = subprocess.run(

@@ -1,4 +1,4 @@
-"""driftbot's history verdict against ``prisma migrate status`` 6.19.3, on real databases.
+"""driftbot's history verdict against ``prisma migrate status`` 6.19.3 and 7.10.1, on real databases.
 
 Every scenario builds its database with the real Prisma CLI (``migrate deploy``,
 ``migrate resolve``) or by hand, asks Prisma, asks driftbot (the engine, and the
@@ -118,20 +118,25 @@ def test_failed_with_later_migrations_pending(scenario):
 
 
 def test_failed_then_rolled_back(scenario):
-    """Prisma says "up to date" after ``resolve --rolled-back``, yet its own ``deploy`` runs the
-    migration again: driftbot says what is true (pending again) and predicts Prisma's words."""
+    """Before 7.9.0 Prisma says "up to date" after ``resolve --rolled-back``, yet its own ``deploy`` runs
+    the migration again; from 7.9.0 on it lists the migration as not yet applied. driftbot says what is
+    true (pending again) on both, and predicts the words of the project's version."""
     deployed(scenario, A, BAD, expect=1)
     assert scenario.prisma.resolve("--rolled-back", BAD).code == 0
     prisma = scenario.status()
-    assert (prisma.code, prisma.up_to_date) == (0, True)
+    if scenario.install.rolled_back_is_unapplied:
+        assert (prisma.code, prisma.unapplied) == (1, (BAD,))
+    else:
+        assert (prisma.code, prisma.up_to_date) == (0, True)
 
     v = scenario.verdict()
     assert v.rolled_back_pending == (BAD,) and v.pending == (BAD,) and not v.failed
     assert_predicts(scenario, prisma)
     code, body = scenario.cli_status()
     assert (code, body["state"], body["history"]["rolled_back_pending"]) == (1, "pending", [BAD])
+    assert body["history"]["prisma_status"]["exit_code"] == prisma.code
 
-    # The truth, shown by Prisma itself: deploy runs the "up to date" migration again.
+    # The truth, shown by Prisma itself: deploy runs the rolled-back migration again.
     scenario.add(BAD, 'CREATE TABLE "Tmp" ("id" INTEGER);\n')
     again = scenario.deploy()
     assert again.code == 0 and BAD in again.output, again.output
@@ -198,15 +203,19 @@ def test_histories_diverge(scenario):
     assert_predicts(scenario, prisma)
 
 
-def test_rolled_back_migration_deleted_locally_counts_for_prisma(scenario):
-    """A rolled-back row whose folder was deleted still counts for Prisma's history check: with a
-    new migration pending, Prisma says the histories diverge."""
+def test_rolled_back_migration_deleted_locally(scenario):
+    """A rolled-back row whose folder was deleted still counts for Prisma's history check before 7.9.0:
+    with a new migration pending, Prisma says the histories diverge. From 7.9.0 on the rolled-back row
+    counts as absent and only the new migration is listed."""
     deployed(scenario, A, BAD, expect=1)
     assert scenario.prisma.resolve("--rolled-back", BAD).code == 0
     scenario.prisma.remove(BAD)
     build(scenario, C)
     prisma = scenario.status()
-    assert prisma.code == 1 and prisma.diverged and prisma.unpersisted == (BAD,)
+    if scenario.install.rolled_back_is_unapplied:
+        assert (prisma.code, prisma.diverged, prisma.unapplied) == (1, False, (C,))
+    else:
+        assert prisma.code == 1 and prisma.diverged and prisma.unpersisted == (BAD,)
     assert_predicts(scenario, prisma)
     assert scenario.verdict().pending == (C,)
 
