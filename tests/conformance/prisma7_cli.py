@@ -105,6 +105,30 @@ export default defineConfig({
 """
 
 
+def run_cli(install: Path, folder: Path, database_url: str, *args: str, timeout: int = 120) -> Run:
+    """The real Prisma 7 CLI of *install*, run in *folder* (it loads that folder's own prisma.config.*)."""
+    node = shutil.which("node") or "node"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DATABASE_URL": database_url,
+        "PRISMA_SCHEMA_ENGINE_BINARY": str(install / "schema-engine-shim.mjs"),
+        "CHECKPOINT_DISABLE": "1",
+        "PRISMA_HIDE_UPDATE_MESSAGE": "1",
+        "NO_COLOR": "1",
+        "CI": "1",
+    }
+    link = folder / "node_modules"
+    if not link.exists():  # the config imports "prisma/config"
+        link.symlink_to(install / "node_modules", target_is_directory=True)
+    cli = install / "node_modules" / "prisma" / "build" / "index.js"
+    try:
+        proc = subprocess.run([node, str(cli), *args], cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        return Run(tuple(args), -1, exc.stdout or "", f"timed out after {timeout} s")
+    return Run(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+
+
 class Prisma7Project(PrismaProject):
     """A Prisma 7 project: the datasource url lives in prisma.config.ts, not in schema.prisma."""
 
@@ -121,24 +145,7 @@ class Prisma7Project(PrismaProject):
         return path
 
     def run(self, *args: str, timeout: int = 120, unref_timers: bool = True) -> Run:
-        node = shutil.which("node") or "node"
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "DATABASE_URL": self.database_url,
-            "PRISMA_SCHEMA_ENGINE_BINARY": str(self.install / "schema-engine-shim.mjs"),
-            "CHECKPOINT_DISABLE": "1",
-            "PRISMA_HIDE_UPDATE_MESSAGE": "1",
-            "NO_COLOR": "1",
-            "CI": "1",
-        }
-        cli = self.install / "node_modules" / "prisma" / "build" / "index.js"
-        try:
-            proc = subprocess.run([node, str(cli), *args], cwd=self.folder, env=env, capture_output=True, text=True,
-                                  timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            return Run(tuple(args), -1, exc.stdout or "", f"timed out after {timeout} s")
-        return Run(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+        return run_cli(self.install, self.folder, self.database_url, *args, timeout=timeout)
 
     def dev_create_only(self) -> Run:
         before = set(self.migrations.iterdir())

@@ -175,17 +175,22 @@ class Scenario:
 
     def cli_status(self) -> tuple[int, dict]:
         """``driftbot status conf --json`` as a separate process, configured from the environment only."""
-        prefix = f"DRIFTBOT_ENVIRONMENTS__{self.ENV.upper()}__"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTBOT_")}
-        env.update({
-            prefix + "DATABASE_URL": self.url,
-            prefix + "SHADOW_URL": self.server_url,
-            prefix + "PROJECT": str(self.prisma.folder),
-            "XDG_CACHE_HOME": str(self.cache),
-        })
-        proc = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "status", self.ENV, "--json"],
-            cwd=self.tmp, env=env, capture_output=True, text=True, timeout=120,
-        )
-        assert proc.stdout.strip(), f"driftbot status printed nothing (exit {proc.returncode}): {proc.stderr[-500:]}"
-        return proc.returncode, json.loads(proc.stdout)
+        return driftbot_status(self.prisma.folder, self.url, self.server_url, self.cache, self.tmp)
+
+
+def driftbot_status(project: Path, url: str, server_url: str, cache: Path, cwd: Path, env_name: str = Scenario.ENV) -> tuple[int, dict]:
+    """``driftbot status ENV --json`` as its own process, given the project folder alone (and the databases)."""
+    prefix = f"DRIFTBOT_ENVIRONMENTS__{env_name.upper()}__"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTBOT_")}
+    env.update({
+        prefix + "DATABASE_URL": url,
+        prefix + "SHADOW_URL": server_url,
+        prefix + "PROJECT": str(project),
+        "XDG_CACHE_HOME": str(cache),
+    })
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "status", env_name, "--json"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.stdout.strip(), f"driftbot status printed nothing (exit {proc.returncode}): {proc.stderr[-500:]}"
+    return proc.returncode, json.loads(proc.stdout)

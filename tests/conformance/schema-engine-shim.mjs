@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // A stand-in for Prisma's native `schema-engine` binary, for machines that cannot download it.
+// driftbot's conformance suite copies this file into each Prisma 7 install folder
+// (tests/conformance/prisma7_cli.py); it follows ../shared/tools/prisma7/setup's shim.
 // Prisma 7's CLI only knows the native engine: it spawns PRISMA_SCHEMA_ENGINE_BINARY with
 //   --datamodels FILE... --datasource '{"url":...,"shadowDatabaseUrl":...}'
 // and talks JSON-RPC 2.0 over stdin/stdout (one JSON object a line), or runs
