@@ -314,6 +314,20 @@ class GitTree:
         return path.lstrip("/") or "."
 
 
+def _extract_schema(tree: GitTree, schema: str, into: Path) -> str | None:
+    """The schema file, or the ``*.prisma`` files of a schema folder, at the commit, copied under *into*
+    (the schema check reads local files); None when the commit has none."""
+    wanted = [p for p in tree.blobs if p == schema or (p.startswith(schema.rstrip("/") + "/") and p.endswith(".prisma"))]
+    if not wanted:
+        return None
+    for path in wanted:
+        target = into / path.lstrip("/")
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(tree.read_text(path) or "", encoding="utf-8")
+    return str(into / schema.lstrip("/"))
+
+
 @dataclass(frozen=True)
 class Settled:
     """An environment with its project read: ``env`` names the migrations (and schema) explicitly."""
@@ -336,15 +350,18 @@ def settle(env, cache_dir: Path, fetch: bool = True) -> Settled:
             return Settled(env, PrismaVersion(None, note="no `project` or `prisma_version` set"))
         if fetch:
             git.fetch()
-        tree = git.tree(git.resolve())
+        commit = git.resolve()
+        tree = git.tree(commit)
         if folder is None:
             return Settled(env, project_mod.detect_version(tree, "/" + posixpath.dirname(env.path.strip("/")), setting), fetched=fetch)
         where = "/" + folder.strip("/")
         explicit = "/" + env.path.strip("/") if "path" in env.model_fields_set else None
         located = project_mod.locate(tree, where, migrations=explicit)
         version = project_mod.detect_version(tree, where, setting)
-        return Settled(env.model_copy(update={"path": located.migrations.lstrip("/"), "project": None}),
-                       version, located, fetched=fetch)
+        update = {"path": located.migrations.lstrip("/"), "project": None}
+        if not env.schema_path and located.schema:
+            update["schema_path"] = _extract_schema(tree, located.schema, Path(cache_dir) / "projects" / commit[:16])
+        return Settled(env.model_copy(update=update), version, located, fetched=fetch)
     tree = project_mod.LocalTree()
     if folder is None:
         start = str(Path(env.migrations).resolve().parent)

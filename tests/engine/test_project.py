@@ -216,3 +216,6 @@ def test_git_source_reads_the_project_folder_at_the_ref(tmp_path):
     assert (settled.prisma_version.version, settled.prisma_version.where) == ("7.10.1", "pnpm-lock.yaml")
     migrations = sources.open_source(settled.env, tmp_path / "cache").read(fetch=False)
     assert migrations.names == ("20250101000000_init", "20250102000000_posts")
+    # The schema folder at the ref is read too (its enums feed case C).
+    schema = Path(settled.env.schema_path)
+    assert schema.is_dir() and sorted(p.name for p in schema.iterdir()) == ["base.prisma", "posts.prisma", "users.prisma"]
