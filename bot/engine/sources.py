@@ -344,10 +344,10 @@ def settle(env, cache_dir: Path, fetch: bool = True) -> Settled:
     Without ``project`` the version is still looked up, upward from the migrations folder."""
     setting = getattr(env, "prisma_version", None)
     folder = getattr(env, "project", None)
+    if folder is None and setting:
+        return Settled(env, PrismaVersion(setting, "setting"))
     if env.git:
         git = GitSource(env.git, env.ref, env.path, cache_dir)
-        if folder is None and not setting:
-            return Settled(env, PrismaVersion(None, note="no `project` or `prisma_version` set"))
         if fetch:
             git.fetch()
         commit = git.resolve()
