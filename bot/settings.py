@@ -304,6 +304,8 @@ def _relative_to(data: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Paths written in the file are relative to the file's folder (the environment's, to the current one)."""
     for env in (data.get("environments") or {}).values():
         for key in _FILE_PATHS if isinstance(env, dict) else ():
+            if key == "project" and env.get("git"):
+                continue  # a folder inside the repository, not on this machine
             value = env.get(key)
             if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
                 env[key] = str(folder / value)

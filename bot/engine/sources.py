@@ -347,7 +347,7 @@ def settle(env, cache_dir: Path, fetch: bool = True) -> Settled:
     if folder is None and setting:
         return Settled(env, PrismaVersion(setting, "setting"))
     if env.git:
-        git = GitSource(env.git, env.ref, env.path, cache_dir)
+        git = _git_source(env, cache_dir)
         if fetch:
             git.fetch()
         commit = git.resolve()
@@ -382,10 +382,13 @@ def open_source(env, cache_dir: Path) -> GitSource | FolderSource:
     if getattr(env, "project", None):
         env = settle(env, cache_dir).env
     if env.git:
-        token = env.git_token.get_secret_value() if getattr(env, "git_token", None) else None
-        return GitSource(env.git, env.ref, env.path, cache_dir, token=token,
-                         user=getattr(env, "git_user", "x-access-token"))
+        return _git_source(env, cache_dir)
     return FolderSource(env.migrations)
+
+
+def _git_source(env, cache_dir: Path) -> GitSource:
+    token = env.git_token.get_secret_value() if getattr(env, "git_token", None) else None
+    return GitSource(env.git, env.ref, env.path, cache_dir, token=token, user=getattr(env, "git_user", "x-access-token"))
 
 
 def load(env, cache_dir: Path, fetch: bool = True) -> Migrations:

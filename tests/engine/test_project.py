@@ -219,3 +219,17 @@ def test_git_source_reads_the_project_folder_at_the_ref(tmp_path):
     # The schema folder at the ref is read too (its enums feed case C).
     schema = Path(settled.env.schema_path)
     assert schema.is_dir() and sorted(p.name for p in schema.iterdir()) == ["base.prisma", "posts.prisma", "users.prisma"]
+
+
+def test_project_in_driftbot_toml_is_relative_to_the_file_but_not_inside_a_repository(tmp_path, monkeypatch):
+    from bot.settings import load_settings
+
+    monkeypatch.delenv("DRIFTBOT_CONFIG", raising=False)
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "driftbot.toml").write_text(
+        '[environments.local]\ndatabase_url = "postgresql://ro@db/app"\nproject = "apps/api"\n\n'
+        '[environments.repo]\ndatabase_url = "postgresql://ro@db/app"\ngit = "https://example.com/acme.git"\nproject = "apps/api"\n'
+    )
+    settings = load_settings(str(tmp_path / "conf" / "driftbot.toml"))
+    assert settings.environment("local").project == str(tmp_path / "conf" / "apps" / "api")
+    assert settings.environment("repo").project == "apps/api"
