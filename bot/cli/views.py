@@ -16,10 +16,13 @@ def status_text(result: CheckResult) -> str:
         if result.history is None:
             return "\n".join(lines) + "\n"
     h = result.history
+    if h is not None:  # an error before the history (unreachable database) stays one line
+        lines.append(f"Prisma: {h.prisma_version.describe()}")
     if h is not None and h.managed:
         lines.append("History: " + " · ".join(history_parts(h)))
         code, says = h.prisma_status()
-        lines.append(f"Prisma `migrate status` would say: {says} (exit {code})")
+        which = f"Prisma {h.prisma_version.version}" if h.prisma_version.known else "Prisma"
+        lines.append(f"{which} `migrate status` would say: {says} (exit {code})")
     if result.schema.checked:
         if result.schema.summary:
             lines.append("Schema: drift outside migrations")

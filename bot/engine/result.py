@@ -118,6 +118,13 @@ class CheckResult:
             raise ValueError(f"unknown state {self.state!r}")
 
     @property
+    def prisma(self) -> PrismaVersion | None:
+        """The Prisma the project runs, where it was read (None when the check did not get that far)."""
+        if self.prisma_version is not None:
+            return self.prisma_version
+        return self.history.prisma_version if self.history is not None else None
+
+    @property
     def exit_code(self) -> int:
         """0 in sync, 1 drift or a problem found, 2 could not check."""
         return {"in_sync": 0, "error": 2}.get(self.state, 1)
@@ -166,7 +173,7 @@ class CheckResult:
                     for m in h.modified
                 ],
             }
-        version = self.prisma_version or (h.prisma_version if h is not None else None)
+        version = self.prisma
         out["prisma_version"] = version.version if version is not None else None
         out["prisma_version_source"] = version.source if version is not None else "unknown"
         if version is not None and (version.where or version.note):

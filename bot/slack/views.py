@@ -28,7 +28,8 @@ def headline(result: CheckResult, requested_by: str | None, since: datetime | No
     # *since*: the start of the current out-of-sync spell (bot.checks.drifted_since).
     when = f" · since {since.day} {since:%b %H:%M}" if since and result.state not in ("in_sync", "error") else ""
     who = f" · checked by <@{requested_by}>" if requested_by else ""
-    return f"{words.icon(result.state)} *{result.environment} {words.said(result.state)}*{when}{who}"
+    prisma = f" · Prisma {result.prisma.version}" if result.prisma is not None and result.prisma.known else ""
+    return f"{words.icon(result.state)} *{result.environment} {words.said(result.state)}*{prisma}{when}{who}"
 
 
 def _history_line(result: CheckResult) -> str | None:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.views import status_text
 from bot.engine.check import run_check
+from bot.slack.views import check_message
 from bot.engine.sources import read_folder
 from bot.settings import Settings
 from tests.factory import deploy, execute
@@ -79,3 +81,15 @@ def test_prisma8_database_is_not_supported_yet(db, tmp_path):
     code, body = status_json(tmp_path, {"database_url": db, "migrations": str(tmp_path / "m")})
     assert (code, body["state"]) == (2, "error")
     assert body["error"].startswith("Prisma 8 projects are not supported yet")
+
+
+def test_the_version_is_in_the_terminal_text_and_the_slack_headline(db, monorepo, tmp_path):
+    api = monorepo / "apps" / "api"
+    deploy(db, read_folder(api / "db" / "migrations"))
+    settings = Settings(environments={"prod": {"database_url": db, "project": str(api)}}, cache_dir=tmp_path / "cache")
+    result = run_check(settings, settings.environment("prod"), schema=False)
+    text = status_text(result).splitlines()
+    assert text[1] == f"Prisma: 7.10.1 (from {monorepo}/pnpm-lock.yaml)"
+    assert "Prisma 7.10.1 `migrate status` would say: Database schema is up to date! (exit 0)" in text
+    slack_text, _, _ = check_message(result, 1, "UANA")
+    assert slack_text.splitlines()[0].endswith("* · Prisma 7.10.1 · checked by <@UANA>")
