@@ -10,9 +10,10 @@ none decides.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from bot.engine.history import HistoryVerdict
+if TYPE_CHECKING:  # for the annotation only: `driftbot envs` need not import psycopg
+    from bot.engine.history import HistoryVerdict
 
 
 @dataclass(frozen=True)

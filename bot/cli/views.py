@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from bot.engine.result import CheckResult
+from typing import TYPE_CHECKING
+
 from bot.words import STATES, history_parts
+
+if TYPE_CHECKING:  # for the annotations only: `driftbot envs` need not import psycopg
+    from bot.engine.result import CheckResult
+
 
 def headline(result: CheckResult) -> str:
     return f"{result.environment} {STATES[result.state].terminal}"
