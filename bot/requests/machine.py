@@ -162,27 +162,28 @@ def reject(session: Session, request_id: int, user: str, allowed: frozenset[str]
         return cancel(session, request_id, user, now)
     if user not in allowed:
         return Outcome(False, req.status, f"You are not an approver for {req.environment}.")
-    if not _cas(session, req.id, OPEN[:1], "rejected", decided_at=now, decided_by=user):
-        return Outcome(False, req.status, f"Request #{req.id} is already {req.status}.")
-    audit.record(session, event="rejected", actor=user, environment=req.environment, request_id=req.id,
-                 data={"plan_hash": req.plan_hash})
-    req.status = "rejected"
-    return Outcome(True, "rejected", f"Request #{req.id} rejected.")
+    return _close(session, req, user, now, event="rejected")
 
 
 def cancel(session: Session, request_id: int, user: str, now: datetime | None = None) -> Outcome:
+    """The requester withdraws their request."""
     now = now or _now()
     req = _locked(session, request_id)
     if req is None:
         return Outcome(False, "missing", "That request does not exist.")
     if user != req.requester:
         return Outcome(False, req.status, "Only the requester can cancel a request; approvers can reject it.")
-    if not _cas(session, req.id, OPEN[:1], "cancelled", decided_at=now, decided_by=user):
+    return _close(session, req, user, now, event="cancelled")
+
+
+def _close(session: Session, req: Request, user: str, now: datetime, *, event: str) -> Outcome:
+    """requested -> rejected | cancelled by *user*; the audit event is named as the new status."""
+    if not _cas(session, req.id, OPEN[:1], event, decided_at=now, decided_by=user):
         return Outcome(False, req.status, f"Request #{req.id} is already {req.status}.")
-    audit.record(session, event="cancelled", actor=user, environment=req.environment, request_id=req.id,
+    audit.record(session, event=event, actor=user, environment=req.environment, request_id=req.id,
                  data={"plan_hash": req.plan_hash})
-    req.status = "cancelled"
-    return Outcome(True, "cancelled", f"Request #{req.id} cancelled.")
+    req.status = event
+    return Outcome(True, event, f"Request #{req.id} {event}.")
 
 
 def expire_due(session: Session, now: datetime | None = None) -> list[Request]:
