@@ -12,6 +12,7 @@ in the same style, in blocks after Prisma's.
 from __future__ import annotations
 
 import re
+from functools import singledispatch
 
 from bot.engine import diff as d
 from bot.engine.inspect.model import Column
@@ -24,9 +25,6 @@ _INVALID = 15
 
 
 _TRIGGER_STATES = {"O": "enabled", "D": "disabled", "R": "enabled on replicas only", "A": "enabled always"}
-
-
-_NAMED_UNMANAGED = (d.CreateFunction, d.DropFunction, d.CreateTrigger, d.DropTrigger, d.CreatePolicy, d.DropPolicy)
 
 
 def _unmanaged(op) -> tuple[str, str]:
@@ -85,78 +83,163 @@ def _index_line(sign: str, verb: str, index) -> str:
     return f"  [{sign}] {verb} {unique}index on columns ({cols})"
 
 
+@singledispatch
 def _items(op: d.Operation) -> list[tuple[int, str, list[str]]]:
-    """(block kind, block name, lines under the header) for one operation."""
-    if isinstance(op, d.CreateEnum):
-        return [(_ADDED_ENUM, "", [f"  - {op.enum.name}"])]
-    if isinstance(op, d.DropEnum):
-        return [(_REMOVED_ENUM, "", [f"  - {op.enum.name}"])]
-    if isinstance(op, d.AlterEnum):
-        lines = [f"  [+] Added variant `{v}`" for v in op.added] + [f"  [-] Removed variant `{v}`" for v in op.removed]
-        return [(_CHANGED_ENUM, op.before.name, lines)]
-    if isinstance(op, d.CreateTable):
-        return [(_ADDED_TABLE, "", [f"  - {op.table.name}"])]
-    if isinstance(op, d.DropTable):
-        return [(_REMOVED_TABLE, "", [f"  - {op.table.name}"])]
-    if isinstance(op, d.DropView):
-        return [(_REMOVED_VIEW, "", [f"  - {op.view.name}"])]
-    if isinstance(op, d.CreateView):
-        return [(_ADDED_OTHER, "views", [f"  - {op.view.name}"])]
-    if isinstance(op, d.CreateExtension):
-        return [(_ADDED_EXT, "", [f"  - {op.extension.name}"])]
-    if isinstance(op, d.DropExtension):
-        return [(_REMOVED_EXT, "", [f"  - {op.extension.name}"])]
+    """(block kind, block name, lines under the header) for one operation, by its class."""
+    raise TypeError(f"no summary for {type(op).__name__}")
+
+
+@_items.register(d.CreateEnum)
+def _create_enum(op: d.CreateEnum):
+    return [(_ADDED_ENUM, "", [f"  - {op.enum.name}"])]
+
+
+@_items.register(d.DropEnum)
+def _drop_enum(op: d.DropEnum):
+    return [(_REMOVED_ENUM, "", [f"  - {op.enum.name}"])]
+
+
+@_items.register(d.AlterEnum)
+def _alter_enum(op: d.AlterEnum):
+    lines = [f"  [+] Added variant `{v}`" for v in op.added] + [f"  [-] Removed variant `{v}`" for v in op.removed]
+    return [(_CHANGED_ENUM, op.before.name, lines)]
+
+
+@_items.register(d.CreateTable)
+def _create_table(op: d.CreateTable):
+    return [(_ADDED_TABLE, "", [f"  - {op.table.name}"])]
+
+
+@_items.register(d.DropTable)
+def _drop_table(op: d.DropTable):
+    return [(_REMOVED_TABLE, "", [f"  - {op.table.name}"])]
+
+
+@_items.register(d.DropView)
+def _drop_view(op: d.DropView):
+    return [(_REMOVED_VIEW, "", [f"  - {op.view.name}"])]
+
+
+@_items.register(d.CreateView)
+def _create_view(op: d.CreateView):
+    return [(_ADDED_OTHER, "views", [f"  - {op.view.name}"])]
+
+
+@_items.register(d.CreateExtension)
+def _create_extension(op: d.CreateExtension):
+    return [(_ADDED_EXT, "", [f"  - {op.extension.name}"])]
+
+
+@_items.register(d.DropExtension)
+def _drop_extension(op: d.DropExtension):
+    return [(_REMOVED_EXT, "", [f"  - {op.extension.name}"])]
+
+
+@_items.register(d.CreateFunction)
+@_items.register(d.DropFunction)
+@_items.register(d.CreateTrigger)
+@_items.register(d.DropTrigger)
+@_items.register(d.CreatePolicy)
+@_items.register(d.DropPolicy)
+def _named_unmanaged(op):
     if isinstance(op, d.CreateTrigger) and op.with_view:
         return []  # part of its view's rebuild, not a change of its own
-    if isinstance(op, _NAMED_UNMANAGED):
-        block, item = _unmanaged(op)
-        line = f"  - {item}"
-        if isinstance(op, (d.DropFunction, d.DropTrigger, d.DropPolicy)):
-            return [(_REMOVED_OTHER, block, [line])]
-        if isinstance(op, d.CreateTrigger) and op.replaces is not None and op.replaces.definition == op.trigger.definition:
-            line += f" (now {_TRIGGER_STATES[op.trigger.enabled]})"  # only switched on or off
-        return [(_CHANGED_OTHER if op.replaces else _ADDED_OTHER, block, [line])]
-    if isinstance(op, (d.EnableRowSecurity, d.DisableRowSecurity)):
-        rs = op.row_security
-        now = "off" if isinstance(op, d.DisableRowSecurity) else (
-            ("on, forced" if rs.forced else "on") if rs.enabled else "forced but not on")
-        return [(_CHANGED_OTHER, "row-level security", [f"  - {rs.table} (now {now})"])]
-    if isinstance(op, d.InvalidIndex):
-        return [(_INVALID, "", [f"  - {op.index.name} on {op.index.table}"])]
-    if isinstance(op, d.RebuildIndex):
-        return [(_INVALID, "", [f"  - {op.index.name} on {op.index.table} (rebuilt)"])]
-    if isinstance(op, d.CreateSequence):
-        return [(_ADDED_OTHER, "sequences", [f"  - {op.sequence.name}"])]
-    if isinstance(op, d.DropSequence):
-        return [(_REMOVED_OTHER, "sequences", [f"  - {op.sequence.name}"])]
-    if isinstance(op, d.DropForeignKey):
-        f = op.foreign_key
-        return [(_CHANGED_TABLE, f.table, [f"  [-] Removed foreign key on columns ({', '.join(f.columns)})"])]
-    if isinstance(op, d.AddForeignKey):
-        f = op.foreign_key
-        return [(_CHANGED_TABLE, f.table, [f"  [+] Added foreign key on columns ({', '.join(f.columns)})"])]
-    if isinstance(op, d.DropIndex):
-        return [(_CHANGED_TABLE, op.index.table, [_index_line("-", "Removed", op.index)])]
-    if isinstance(op, d.CreateIndex):
-        return [(_CHANGED_TABLE, op.index.table, [_index_line("+", "Added", op.index)])]
-    if isinstance(op, d.AddCheck):
-        return [(_CHANGED_TABLE, op.table.name, [f"  [+] Added check constraint `{op.check.name}`"])]
-    if isinstance(op, d.DropCheck):
-        return [(_CHANGED_TABLE, op.table.name, [f"  [-] Removed check constraint `{op.check.name}`"])]
-    if isinstance(op, d.DropColumn):
-        return [(_CHANGED_TABLE, op.table.name, [f"  [-] Removed column `{op.column.name}`"])]
-    if isinstance(op, d.AddColumn):
-        return [(_CHANGED_TABLE, op.table.name, [f"  [+] Added column `{op.column.name}`"])]
-    if isinstance(op, d.AlterColumn):
-        return [(_CHANGED_TABLE, op.table.name, [_column_change(op)])]
-    if isinstance(op, d.DropPrimaryKey):
-        cols = ", ".join(op.primary_key.columns)
-        return [(_CHANGED_TABLE, op.table.name, [f"  [-] Dropped the primary key on columns ({cols})"])]
-    if isinstance(op, d.AddPrimaryKey):
-        cols = ", ".join(op.primary_key.columns)
-        # Prisma prints a stray ")" line after this one; kept so the lines match what it prints.
-        return [(_CHANGED_TABLE, op.table.name, [f"  [+] Added primary key on columns ({cols})", ")"])]
-    raise TypeError(f"no summary for {type(op).__name__}")
+    block, item = _unmanaged(op)
+    line = f"  - {item}"
+    if isinstance(op, (d.DropFunction, d.DropTrigger, d.DropPolicy)):
+        return [(_REMOVED_OTHER, block, [line])]
+    if isinstance(op, d.CreateTrigger) and op.replaces is not None and op.replaces.definition == op.trigger.definition:
+        line += f" (now {_TRIGGER_STATES[op.trigger.enabled]})"  # only switched on or off
+    return [(_CHANGED_OTHER if op.replaces else _ADDED_OTHER, block, [line])]
+
+
+@_items.register(d.EnableRowSecurity)
+@_items.register(d.DisableRowSecurity)
+def _row_security(op):
+    rs = op.row_security
+    now = "off" if isinstance(op, d.DisableRowSecurity) else (
+        ("on, forced" if rs.forced else "on") if rs.enabled else "forced but not on")
+    return [(_CHANGED_OTHER, "row-level security", [f"  - {rs.table} (now {now})"])]
+
+
+@_items.register(d.InvalidIndex)
+def _invalid_index(op: d.InvalidIndex):
+    return [(_INVALID, "", [f"  - {op.index.name} on {op.index.table}"])]
+
+
+@_items.register(d.RebuildIndex)
+def _rebuild_index(op: d.RebuildIndex):
+    return [(_INVALID, "", [f"  - {op.index.name} on {op.index.table} (rebuilt)"])]
+
+
+@_items.register(d.CreateSequence)
+def _create_sequence(op: d.CreateSequence):
+    return [(_ADDED_OTHER, "sequences", [f"  - {op.sequence.name}"])]
+
+
+@_items.register(d.DropSequence)
+def _drop_sequence(op: d.DropSequence):
+    return [(_REMOVED_OTHER, "sequences", [f"  - {op.sequence.name}"])]
+
+
+@_items.register(d.DropForeignKey)
+def _drop_foreign_key(op: d.DropForeignKey):
+    f = op.foreign_key
+    return [(_CHANGED_TABLE, f.table, [f"  [-] Removed foreign key on columns ({', '.join(f.columns)})"])]
+
+
+@_items.register(d.AddForeignKey)
+def _add_foreign_key(op: d.AddForeignKey):
+    f = op.foreign_key
+    return [(_CHANGED_TABLE, f.table, [f"  [+] Added foreign key on columns ({', '.join(f.columns)})"])]
+
+
+@_items.register(d.DropIndex)
+def _drop_index(op: d.DropIndex):
+    return [(_CHANGED_TABLE, op.index.table, [_index_line("-", "Removed", op.index)])]
+
+
+@_items.register(d.CreateIndex)
+def _create_index(op: d.CreateIndex):
+    return [(_CHANGED_TABLE, op.index.table, [_index_line("+", "Added", op.index)])]
+
+
+@_items.register(d.AddCheck)
+def _add_check(op: d.AddCheck):
+    return [(_CHANGED_TABLE, op.table.name, [f"  [+] Added check constraint `{op.check.name}`"])]
+
+
+@_items.register(d.DropCheck)
+def _drop_check(op: d.DropCheck):
+    return [(_CHANGED_TABLE, op.table.name, [f"  [-] Removed check constraint `{op.check.name}`"])]
+
+
+@_items.register(d.DropColumn)
+def _drop_column(op: d.DropColumn):
+    return [(_CHANGED_TABLE, op.table.name, [f"  [-] Removed column `{op.column.name}`"])]
+
+
+@_items.register(d.AddColumn)
+def _add_column(op: d.AddColumn):
+    return [(_CHANGED_TABLE, op.table.name, [f"  [+] Added column `{op.column.name}`"])]
+
+
+@_items.register(d.AlterColumn)
+def _alter_column(op: d.AlterColumn):
+    return [(_CHANGED_TABLE, op.table.name, [_column_change(op)])]
+
+
+@_items.register(d.DropPrimaryKey)
+def _drop_primary_key(op: d.DropPrimaryKey):
+    cols = ", ".join(op.primary_key.columns)
+    return [(_CHANGED_TABLE, op.table.name, [f"  [-] Dropped the primary key on columns ({cols})"])]
+
+
+@_items.register(d.AddPrimaryKey)
+def _add_primary_key(op: d.AddPrimaryKey):
+    cols = ", ".join(op.primary_key.columns)
+    # Prisma prints a stray ")" line after this one; kept so the lines match what it prints.
+    return [(_CHANGED_TABLE, op.table.name, [f"  [+] Added primary key on columns ({cols})", ")"])]
 
 
 def _header(kind: int, name: str) -> str:
