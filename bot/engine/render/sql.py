@@ -5,6 +5,7 @@ by a blank line. Statements that lose data or take heavy locks carry a
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import singledispatchmethod
 
 from bot.engine import diff as d
 from bot.engine.inspect.model import POLICY_COMMANDS
@@ -34,32 +35,44 @@ class _Renderer:
         op = step.ops[0]
         if step.label == "AlterTable" and not isinstance(op, d.DropCheck):
             return self.alter_table(step.ops)
-        return getattr(self, type(op).__name__)(op)
+        return self.render(op)
+
+    @singledispatchmethod
+    def render(self, op: d.Operation) -> str:
+        """The statements of one operation, by its class (each method below registers for one)."""
+        raise TypeError(f"no SQL for {type(op).__name__}")
 
     # --- extensions, sequences, views -------------------------------------------------
+    @render.register(d.CreateExtension)
     def CreateExtension(self, op: d.CreateExtension) -> str:
         return f'CREATE EXTENSION IF NOT EXISTS {quote(op.extension.name)} WITH SCHEMA {quote(op.extension.schema)};'
 
+    @render.register(d.DropExtension)
     def DropExtension(self, op: d.DropExtension) -> str:
         return f"-- Warning: drops every object of the extension.\nDROP EXTENSION {quote(op.extension.name)};"
 
+    @render.register(d.CreateSequence)
     def CreateSequence(self, op: d.CreateSequence) -> str:
         s = op.sequence
         return f"CREATE SEQUENCE {self.q(s.schema, s.name)} AS {s.type} INCREMENT BY {s.increment} START WITH {s.start};"
 
+    @render.register(d.DropSequence)
     def DropSequence(self, op: d.DropSequence) -> str:
         return f"DROP SEQUENCE {self.q(op.sequence.schema, op.sequence.name)};"
 
+    @render.register(d.CreateView)
     def CreateView(self, op: d.CreateView) -> str:
         v = op.view
         kind = "MATERIALIZED VIEW" if v.materialized else "VIEW"
         return f"CREATE {kind} {self.q(v.schema, v.name)} AS\n{v.definition.strip()}"
 
+    @render.register(d.DropView)
     def DropView(self, op: d.DropView) -> str:
         kind = "MATERIALIZED VIEW" if op.view.materialized else "VIEW"
         return f"DROP {kind} {self.q(op.view.schema, op.view.name)};"
 
     # --- functions, triggers (Prisma compares neither) ----------------------------------
+    @render.register(d.CreateFunction)
     def CreateFunction(self, op: d.CreateFunction) -> str:
         f, old = op.function, op.replaces
         drop = ""
@@ -68,6 +81,7 @@ class _Renderer:
                     f"drops `{old.signature}` first.\n{self._drop_function(old)}\n")
         return f"{drop}{f.definition.strip()};"
 
+    @render.register(d.DropFunction)
     def DropFunction(self, op: d.DropFunction) -> str:
         return self._drop_function(op.function)
 
@@ -75,6 +89,7 @@ class _Renderer:
         kind = "PROCEDURE" if f.kind == "p" else "FUNCTION"
         return f"DROP {kind} {self.q(f.schema, f.name)}({f.arguments});"
 
+    @render.register(d.CreateTrigger)
     def CreateTrigger(self, op: d.CreateTrigger) -> str:
         t, old = op.trigger, (None if op.view_rebuilt else op.replaces)  # DROP VIEW already dropped it
         same = old is not None and old.definition == t.definition  # only enabled/disabled changed
@@ -87,6 +102,7 @@ class _Renderer:
             lines.append(f"ALTER TABLE {self.q(t.schema, t.table)} {_TRIGGER_STATE[t.enabled]} TRIGGER {quote(t.name)};")
         return "\n".join(lines)
 
+    @render.register(d.DropTrigger)
     def DropTrigger(self, op: d.DropTrigger) -> str:
         return self._drop_trigger(op.trigger)
 
@@ -94,11 +110,13 @@ class _Renderer:
         return f"DROP TRIGGER {quote(t.name)} ON {self.q(t.schema, t.table)};"
 
     # --- row-level security and policies (Prisma compares neither) ---------------------
+    @render.register(d.EnableRowSecurity)
     def EnableRowSecurity(self, op: d.EnableRowSecurity) -> str:
         rs, old = op.row_security, op.replaces
         return self._row_security(rs.schema, rs.table, (old.enabled, old.forced) if old else (False, False),
                                   (rs.enabled, rs.forced))
 
+    @render.register(d.DisableRowSecurity)
     def DisableRowSecurity(self, op: d.DisableRowSecurity) -> str:
         rs = op.row_security
         return self._row_security(rs.schema, rs.table, (rs.enabled, rs.forced), (False, False))
@@ -111,6 +129,7 @@ class _Renderer:
             lines.append(f"ALTER TABLE {t} {'FORCE' if now[1] else 'NO FORCE'} ROW LEVEL SECURITY;")
         return "\n".join(lines)
 
+    @render.register(d.CreatePolicy)
     def CreatePolicy(self, op: d.CreatePolicy) -> str:
         p, old = op.policy, op.replaces
         table = self.q(p.schema, p.table)
@@ -125,17 +144,21 @@ class _Renderer:
         drop = f"DROP POLICY {quote(old.name)} ON {table};\n" if old is not None else ""
         return f"{drop}{text};"
 
+    @render.register(d.DropPolicy)
     def DropPolicy(self, op: d.DropPolicy) -> str:
         return f"DROP POLICY {quote(op.policy.name)} ON {self.q(op.policy.schema, op.policy.table)};"
 
     # --- enums ------------------------------------------------------------------------
+    @render.register(d.CreateEnum)
     def CreateEnum(self, op: d.CreateEnum) -> str:
         values = ", ".join(literal(v) for v in op.enum.values)
         return f"CREATE TYPE {self.q(op.enum.schema, op.enum.name)} AS ENUM ({values});"
 
+    @render.register(d.DropEnum)
     def DropEnum(self, op: d.DropEnum) -> str:
         return f"DROP TYPE {self.q(op.enum.schema, op.enum.name)};"
 
+    @render.register(d.AlterEnum)
     def AlterEnum(self, op: d.AlterEnum) -> str:
         name = self.q(op.after.schema, op.after.name)
         if op.removed or op.reordered:
@@ -179,6 +202,7 @@ class _Renderer:
         return "\n".join(lines)
 
     # --- tables -----------------------------------------------------------------------
+    @render.register(d.CreateTable)
     def CreateTable(self, op: d.CreateTable) -> str:
         t = op.table
         body = [f"    {column_definition(c)}" for c in t.ordered_columns()]
@@ -188,6 +212,7 @@ class _Renderer:
             text += f",\n\n    CONSTRAINT {quote(t.primary_key.name)} PRIMARY KEY ({cols})"
         return f"CREATE TABLE {self.q(t.schema, t.name)} (\n{text}\n);"
 
+    @render.register(d.DropTable)
     def DropTable(self, op: d.DropTable) -> str:
         return (f"-- Warning: drops the table `{op.table.name}` and all its data.\n"
                 f"DROP TABLE {self.q(op.table.schema, op.table.name)};")
@@ -239,6 +264,7 @@ class _Renderer:
         return out
 
     # --- indexes, keys, checks ----------------------------------------------------------
+    @render.register(d.CreateIndex)
     def CreateIndex(self, op: d.CreateIndex) -> str:
         i = op.index
         table = self.q(i.schema, i.table)
@@ -253,22 +279,26 @@ class _Renderer:
         unique = "UNIQUE " if i.unique else ""
         return f"{warn}CREATE {unique}INDEX {quote(i.name)} ON {table}{using};"
 
+    @render.register(d.InvalidIndex)
     def InvalidIndex(self, op: d.InvalidIndex) -> str:
         return (f"-- {quote(op.index.name)} exists only as the invalid leftover of a failed CREATE INDEX CONCURRENTLY.\n"
                 f"-- Nothing to commit: rebuild it in the database, alone (not in a transaction):\n"
                 f"-- {rebuild_index_sql(op.index, self.schema)}")
 
+    @render.register(d.RebuildIndex)
     def RebuildIndex(self, op: d.RebuildIndex) -> str:
         return ("-- Run alone, outside a migration (CONCURRENTLY cannot run in a transaction), once the rows that\n"
                 "-- made the build fail are fixed (for a unique index: the duplicates).\n"
                 + rebuild_index_sql(op.index, self.schema))
 
+    @render.register(d.DropIndex)
     def DropIndex(self, op: d.DropIndex) -> str:
         i = op.index
         if i.constraint:
             return f"ALTER TABLE {self.q(i.schema, i.table)} DROP CONSTRAINT {quote(i.name)};"
         return f"DROP INDEX {self.q(i.schema, i.name)};"
 
+    @render.register(d.AddForeignKey)
     def AddForeignKey(self, op: d.AddForeignKey) -> str:
         f = op.foreign_key
         cols = ", ".join(quote(c) for c in f.columns)
@@ -279,13 +309,16 @@ class _Renderer:
         return (f"ALTER TABLE {self.q(f.schema, f.table)} ADD CONSTRAINT {quote(f.name)} FOREIGN KEY ({cols}) "
                 f"REFERENCES {self.q(f.ref_schema, f.ref_table)}({refs}) ON DELETE {f.on_delete} ON UPDATE {f.on_update}{tail};")
 
+    @render.register(d.DropForeignKey)
     def DropForeignKey(self, op: d.DropForeignKey) -> str:
         f = op.foreign_key
         return f"ALTER TABLE {self.q(f.schema, f.table)} DROP CONSTRAINT {quote(f.name)};"
 
+    @render.register(d.AddCheck)
     def AddCheck(self, op: d.AddCheck) -> str:
         return f"ALTER TABLE {self.q(op.table.schema, op.table.name)} ADD CONSTRAINT {quote(op.check.name)} {op.check.definition};"
 
+    @render.register(d.DropCheck)
     def DropCheck(self, op: d.DropCheck) -> str:
         return f"ALTER TABLE {self.q(op.table.schema, op.table.name)} DROP CONSTRAINT {quote(op.check.name)};"
 
