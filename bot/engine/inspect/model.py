@@ -8,7 +8,7 @@ positions, and the spellings of another PostgreSQL major version: see
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.engine.inspect.normalize import view_definition
@@ -282,9 +282,6 @@ class Snapshot:
             default_schema=data["default_schema"],
             **{name: tuple(build(kind, r) for r in data[name]) for name, kind in kinds.items()},
         )
-
-
-EMPTY_FIELDS = tuple(f.name for f in fields(Snapshot) if f.name not in ("schemas", "default_schema"))
 
 
 def empty(schemas: tuple[str, ...], default_schema: str = "public") -> Snapshot:
