@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
-from bot.errors import DatabaseUnreachable, redact
+from bot.errors import DatabaseUnreachable
 
 PRISMA_ONLY_PARAMS = {"schema", "connection_limit", "pool_timeout", "pgbouncer", "statement_cache_size", "socket_timeout"}
 
@@ -24,10 +24,6 @@ class Target:
 
     conninfo: str
     schema: str = "public"
-
-    @property
-    def safe(self) -> str:
-        return redact(self.conninfo)
 
     @property
     def dbname(self) -> str:
