@@ -106,10 +106,12 @@ class Bot:
                     os.killpg(p.pid, signal.SIGKILL)
 
 
-def write_config(path: Path, target: str, migrations: Path, cache: Path, **env_extra) -> Path:
+def write_config(path: Path, target: str, migrations: Path, cache: Path, top: dict | None = None, **env_extra) -> Path:
     prod = {"database_url": target, "admin_url": target, "migrations": str(migrations), "protected": True,
             "approvals_required": 2, "channel": CHANNEL, **env_extra}
-    lines = ['approvers = ["S0DBAS", "UDI"]', f'cache_dir = "{cache}"', "", "[environments.prod]"]
+    lines = ['approvers = ["S0DBAS", "UDI"]', f'cache_dir = "{cache}"']
+    lines += [f"{k} = {json.dumps(v)}" for k, v in (top or {}).items()]
+    lines += ["", "[environments.prod]"]
     lines += [f"{k} = {json.dumps(v)}" for k, v in prod.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -167,18 +169,28 @@ def command(url: str, text: str, user: str = "UANA", channel: str = CHANNEL) -> 
     return post(url, command_body(text, user, channel))
 
 
-def click(url: str, action_id: str, value: str, user: str, message: dict) -> tuple[int, str, float]:
+def click_body(action_id: str, value: str, user: str, message: dict, *, team: str = "T0TEST",
+               channel: str | None = None, message_ts: str | None = None, action_ts: str | None = None,
+               trigger_id: str | None = None) -> bytes:
+    """A block_actions payload as Slack sends it; the keywords make it come from elsewhere."""
+    channel = channel or message["channel"]
+    message_ts = message_ts or message["ts"]
     payload = {
-        "type": "block_actions", "api_app_id": "A0DRIFT", "token": "legacy-unused", "trigger_id": "1.2.3",
-        "team": {"id": "T0TEST", "domain": "example"}, "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-        "container": {"type": "message", "message_ts": message["ts"], "channel_id": message["channel"], "is_ephemeral": False},
-        "channel": {"id": message["channel"], "name": "db-ops"},
-        "message": {"type": "message", "ts": message["ts"], "text": message.get("text"), "blocks": message.get("blocks")},
+        "type": "block_actions", "api_app_id": "A0DRIFT", "token": "legacy-unused",
+        "trigger_id": trigger_id or f"{time.time_ns()}.{uuid.uuid4().hex[:8]}",
+        "team": {"id": team, "domain": "example"}, "user": {"id": user, "username": user.lower(), "team_id": team},
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+        "channel": {"id": channel, "name": "db-ops"},
+        "message": {"type": "message", "ts": message_ts, "text": message.get("text"), "blocks": message.get("blocks")},
         "response_url": "https://hooks.slack.invalid/actions/1",
         "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value,
-                     "text": {"type": "plain_text", "text": action_id}, "action_ts": f"{time.time():.6f}"}],
+                     "text": {"type": "plain_text", "text": action_id}, "action_ts": action_ts or f"{time.time():.6f}"}],
     }
-    return post(url, urlencode({"payload": json.dumps(payload)}).encode())
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def click(url: str, action_id: str, value: str, user: str, message: dict, **where) -> tuple[int, str, float]:
+    return post(url, click_body(action_id, value, user, message, **where))
 
 
 def buttons(message: dict) -> list[dict]:
