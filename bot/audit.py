@@ -85,6 +85,7 @@ PHRASES = {
     "check_finished": "check finished",
     "request_created": "requested a change",
     "approval_counted": "gave an approval",
+    "click_refused": "click refused (wrong place, message or plan, or seen before)",
     "approved": "approved",
     "rejected": "rejected",
     "cancelled": "cancelled",

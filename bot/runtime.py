@@ -42,18 +42,32 @@ class Runtime:
 
     @cached_property
     def slack(self):
-        """The Web API client, or None without a bot token (``driftbot demo``: results stay in the state database)."""
+        """The Web API client, or None without a bot token (``driftbot demo``: results stay in the state database).
+        The web process's never waits long for Slack: its listeners must stay free."""
         if self.settings.slack_bot_token is None:
             return None
-        return make_client(self.settings)
+        return make_client(self.settings, patient=not self.interactive)
 
     @cached_property
     def group_members(self) -> GroupMembers:
-        return GroupMembers(self.slack)
+        # The web process reads the shared copy only; workers fetch an old one again.
+        return GroupMembers(self.slack, self.redis, self.settings.queue_prefix, fetch=not self.interactive)
 
     def approvers(self, env: EnvironmentSettings) -> frozenset[str]:
         """The Slack user IDs allowed to approve on *env* (user groups resolved through Slack)."""
         return resolve_approvers(self.settings.approvers_for(env), self.group_members)
+
+    def request_approvers(self, env: EnvironmentSettings, at_request: list[str] | None) -> frozenset[str]:
+        """Who may approve a request now: the stricter of the list configured when it was asked
+        (*at_request*) and the one configured now, each with its user groups' current members."""
+        now = self.approvers(env)
+        if at_request is None:  # a request from before approver lists were kept with it
+            return now
+        return now & resolve_approvers(at_request, self.group_members)
+
+    def readers(self, env: EnvironmentSettings) -> frozenset[str]:
+        """Who may read *env*'s SQL and audit trail in a DM: its approvers and viewers."""
+        return resolve_approvers(self.settings.approvers_for(env) + self.settings.viewers_for(env), self.group_members)
 
 
 def build(settings: Settings, interactive: bool = False) -> Runtime:

@@ -27,6 +27,13 @@ APPROVER = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _SECRET_KEYS = re.compile(r"(password|passwd|secret|token)", re.I)
 
 
+def _check_people(value: list[str] | None) -> list[str] | None:
+    for who in value or ():
+        if not APPROVER.match(who):
+            raise ValueError(f"{who!r} must be a Slack user ID (U... or W...) or user group ID (S...)")
+    return value
+
+
 def _check_pg_url(value: str | None, field: str) -> str | None:
     if value is None:
         return None
@@ -60,10 +67,20 @@ class EnvironmentSettings(BaseModel):
     protected: bool = True
     approvals_required: int = Field(2, ge=1, le=10)
     channel: str | None = None
+    # More channels where this environment's checks, requests and approvals happen (with `channel`).
+    channels: list[str] = Field(default_factory=list)
     approvers: list[str] | None = None
+    # Who may read its SQL (`/drift diff`) and audit trail in a DM besides its approvers; replaces
+    # the top-level `viewers` like `approvers` replaces the top-level approvers.
+    viewers: list[str] | None = None
     ignore: list[str] = Field(default_factory=list, description="drift to leave out, as kind:glob patterns")
     pull_requests: Literal["github"] | None = Field(None, description="open catch-up migrations as pull requests")
     github_repo: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/name")
+
+    @field_validator("approvers", "viewers")
+    @classmethod
+    def _people(cls, value: list[str] | None) -> list[str] | None:
+        return _check_people(value)
 
     @field_validator("database_url", "admin_url", "shadow_url")
     @classmethod
@@ -128,6 +145,7 @@ class Settings(BaseSettings):
 
     environments: dict[str, EnvironmentSettings] = Field(default_factory=dict)
     approvers: list[str] = Field(default_factory=list)
+    viewers: list[str] = Field(default_factory=list)
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"))
     slack_signing_secret: SecretStr | None = Field(
@@ -187,6 +205,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"approver {who!r} must be a Slack user ID (U... or W...) or user group ID (S...)")
         return value
 
+    @field_validator("viewers")
+    @classmethod
+    def _viewers(cls, value: list[str]) -> list[str]:
+        return _check_people(value) or []
+
     @field_validator("compare")
     @classmethod
     def _pairs(cls, value: list[tuple[str, str]], info: Any) -> list[tuple[str, str]]:
@@ -207,6 +230,20 @@ class Settings(BaseSettings):
     def approvers_for(self, env: EnvironmentSettings) -> list[str]:
         return list(env.approvers) if env.approvers is not None else list(self.approvers)
 
+    def viewers_for(self, env: EnvironmentSettings) -> list[str]:
+        return list(env.viewers) if env.viewers is not None else list(self.viewers)
+
+    def channels_of(self, env: EnvironmentSettings) -> list[str]:
+        """Where *env*'s checks, requests and approvals happen (empty: not tied to a channel)."""
+        return list(dict.fromkeys(c for c in [env.channel, *env.channels] if c))
+
+    def user_groups(self) -> list[str]:
+        """Every user group named as approvers or viewers (kept warm by the sweeper)."""
+        named = [*self.approvers, *self.viewers]
+        for env in self.environments.values():
+            named += [*(env.approvers or ()), *(env.viewers or ())]
+        return sorted({w for w in named if w.startswith("S")})
+
     def public_view(self) -> dict[str, Any]:
         """The configuration without secrets (URLs as user@host/db), for the audit trail."""
         envs = {}
@@ -217,12 +254,14 @@ class Settings(BaseSettings):
                                else env.migrations or f"project {env.project}"),
                 "schema": env.schema_path, "project": env.project, "prisma_version": env.prisma_version,
                 "protected": env.protected, "approvals_required": env.approvals_required,
-                "channel": env.channel, "approvers": env.approvers,
+                "channel": env.channel, "channels": env.channels, "approvers": env.approvers,
+                "viewers": env.viewers,
                 "pull_requests": env.pull_requests, "github_repo": env.github_repo,
             }
         return {
             "environments": envs,
             "approvers": list(self.approvers),
+            "viewers": list(self.viewers),
             "digest": self.digest.model_dump(),
             "request_ttl_hours": self.request_ttl_hours,
             "slack": {"bot_token": self.slack_bot_token is not None, "socket_mode": self.slack_app_token is not None},

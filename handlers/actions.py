@@ -1,7 +1,8 @@
 """Buttons: a proposed fix under a check result, and Approve / Reject / Cancel on a request.
 
-``ack()`` first; the decision is then recorded by ``bot.slack.actions`` (which enforces
-every rule server-side) and the clicker hears back ephemerally.
+``ack()`` first. A fix click is recorded at once; a decision click is queued for a worker
+(``bot.slack.actions``: every rule enforced there, server-side), which tells the clicker.
+Whatever Slack call a listener still makes uses the web's impatient client (short timeout).
 """
 
 from __future__ import annotations
@@ -11,31 +12,43 @@ import re
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.slack.actions import on_decision, on_propose
 from bot.slack import notify
+from bot.slack.actions import Click, on_propose, receive_decision
 
 PROPOSE = re.compile(r"^propose_fix_\d+$")
 DECISIONS = ("approve", "reject", "cancel")
 
 
-def _where(body: dict) -> tuple[str, str, str | None]:
-    channel = (body.get("channel") or body.get("container") or {}).get("id") or body["container"].get("channel_id")
-    message_ts = (body.get("message") or {}).get("ts") or body.get("container", {}).get("message_ts")
-    return body["user"]["id"], channel, message_ts
+def _one(*values: str | None) -> str | None:
+    """The value Slack gave in every place it gave one; None when two places disagree."""
+    given = {v for v in values if v}
+    return given.pop() if len(given) == 1 else None
+
+
+def _where(body: dict) -> tuple[str, str | None, str | None, str | None]:
+    """(user, team, channel, message ts) of a click, each as every part of the payload says it."""
+    container = body.get("container") or {}
+    channel = _one((body.get("channel") or {}).get("id"), container.get("channel_id"))
+    message_ts = _one((body.get("message") or {}).get("ts"), container.get("message_ts"))
+    team = _one((body.get("team") or {}).get("id"))
+    return body["user"]["id"], team, channel, message_ts
 
 
 def propose(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient) -> None:
     ack()
-    user, channel, ts = _where(body)
-    note = on_propose(context["driftbot"], action.get("value", ""), user, channel, ts)
-    notify.ephemeral(client, channel, user, note)
+    user, team, channel, ts = _where(body)
+    note = on_propose(context["driftbot"], action.get("value", ""), user, channel, ts, team)
+    if channel:
+        notify.ephemeral(client, channel, user, note)
 
 
 def decide(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient) -> None:
     ack()
-    user, channel, _ = _where(body)
-    note = on_decision(context["driftbot"], action["action_id"], action.get("value", ""), user)
-    if note:
+    user, team, channel, ts = _where(body)
+    click = Click(action=action["action_id"], value=str(action.get("value", "")), user=user, team=team,
+                  channel=channel, message_ts=ts, trigger_id=body.get("trigger_id"), action_ts=action.get("action_ts"))
+    note = receive_decision(context["driftbot"], click)
+    if note and channel:
         notify.ephemeral(client, channel, user, note)
 
 

@@ -14,7 +14,8 @@ COMMAND = "/drift"
 
 
 def drift(ack: Ack, command: dict, context: BoltContext) -> None:
-    text = on_command(context["driftbot"], command.get("text", ""), command["user_id"], command["channel_id"])
+    text = on_command(context["driftbot"], command.get("text", ""), command["user_id"], command["channel_id"],
+                      command.get("team_id"))
     ack(response_type="ephemeral", text=text)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import checks
 from bot.engine import sources, writers
 from bot.errors import DriftbotError, redact
-from bot.requests import machine
+from bot.requests import machine, rules
 from bot.requests.plans import Plan, current_plan, what_changed
 from bot.runtime import Runtime
 from bot.settings import EnvironmentSettings
@@ -83,14 +83,20 @@ def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = N
                          f"request #{request_id} needs {req.approvals_required} new approvals of the new plan `{plan.hash[:8]}…`.")
                 refresh()
             return "plan_changed"
-        allowed = rt.approvers(env)
+        # The stricter of the request's policy and the one configured now (a restart may have raised it).
+        allowed = rt.request_approvers(env, req.approvers)
         try:
             with rt.sessions.begin() as s:
-                started = machine.begin_execution(s, request_id, plan.hash, allowed, worker=worker or rt.name)
+                started = machine.begin_execution(s, request_id, plan.hash, allowed, worker=worker or rt.name,
+                                                  required=rules.approvals_required(env))
         except SQLAlchemyError as exc:
             say(req, f"Request #{request_id} was not executed: the audit trail could not be written "
                      f"({redact(str(exc).splitlines()[0])[:200]}). Nothing ran.")
             return "audit_failed"
+        if isinstance(started, machine.Shortfall):
+            say(req, f":warning: Request #{request_id} did not run: {started.say()}. Nothing was changed.")
+            refresh()
+            return "refused"
         if started is None:
             refresh()
             return "skipped"

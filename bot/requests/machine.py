@@ -9,8 +9,11 @@ moved and does nothing.
     requested -> rejected | cancelled | expired
     approved  -> requested   (the plan changed: approvals reset; or execution refused)
 
-Approvals count only when they are for the request's current plan hash, from
-distinct configured approvers, never from the requester.
+Approvals count only when they are for the request's current plan hash (the one
+on the clicked button), from distinct configured approvers, never from the
+requester; each delivered click counts at most once. The number needed is the
+stricter of the request's and the one configured now, at the click and again at
+execution.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from bot import audit
 from bot.requests.plans import Plan
-from bot.state.models import Approval, Execution, Request
+from bot.state.models import Approval, Click, Execution, Request
 
 OPEN = ("requested", "approved")  # waiting for approvals, or approved and waiting to run
 ACTIVE = OPEN + ("executing",)  # not closed yet: one such request per plan
@@ -42,16 +45,34 @@ class Outcome:
     ready: bool = False  # this click completed the approvals: enqueue the execution
 
 
+@dataclass(frozen=True)
+class Shortfall:
+    """Approvals no longer suffice at execution: who still counts, and how many are needed now."""
+
+    counted: tuple[str, ...]
+    required: int
+    lost: tuple[str, ...]  # approvers of this plan who no longer count
+
+    def say(self) -> str:
+        gone = (" (" + ", ".join(f"<@{u}>" for u in self.lost) + " no longer "
+                + ("counts" if len(self.lost) == 1 else "count") + ")") if self.lost else ""
+        missing = self.required - len(self.counted)
+        return (f"approvals no longer suffice: {len(self.counted)} of {self.required} now required{gone}; "
+                f"needs {missing} more approval{'s' if missing != 1 else ''} of this plan")
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
 def create_request(session: Session, plan: Plan, *, requester: str, approvals_required: int, ttl_hours: float,
-                   channel: str | None = None, thread_ts: str | None = None, check_id: int | None = None) -> Request:
+                   channel: str | None = None, thread_ts: str | None = None, check_id: int | None = None,
+                   team_id: str | None = None, approvers: list[str] | None = None) -> Request:
     req = Request(
         environment=plan.environment, kind=plan.kind, args=plan.arguments, sql=plan.sql, fingerprint=plan.fingerprint,
         plan_hash=plan.hash, status="requested", requester=requester, approvals_required=approvals_required,
         check_id=check_id, channel=channel, thread_ts=thread_ts, expires_at=_now() + timedelta(hours=ttl_hours),
+        team_id=team_id, approvers=approvers,
     )
     session.add(req)
     session.flush()
@@ -67,6 +88,15 @@ def open_request_for(session: Session, plan_hash: str) -> Request | None:
     return session.execute(
         select(Request).where(Request.plan_hash == plan_hash, Request.status.in_(ACTIVE))
     ).scalars().first()
+
+
+def first_delivery(session: Session, trigger_id: str, action_ts: str, request_id: int | None) -> bool:
+    """Record one delivered click; False when this very click (a re-delivery, a replay) was seen before."""
+    done = session.execute(
+        insert(Click).values(trigger_id=trigger_id, action_ts=action_ts, request_id=request_id)
+        .on_conflict_do_nothing(constraint="uq_clicks_once").returning(Click.id)
+    ).first()
+    return done is not None
 
 
 def _cas(session: Session, request_id: int, expected: tuple[str, ...], new: str, **values) -> bool:
@@ -118,12 +148,18 @@ def _current(session: Session, request_id: int, now: datetime, expired: str) -> 
     return req
 
 
-def approve(session: Session, request_id: int, user: str, allowed: frozenset[str], now: datetime | None = None) -> Outcome:
-    """One Approve click by *user*. Server-side: every rule is checked here, whatever path called it."""
+def approve(session: Session, request_id: int, user: str, allowed: frozenset[str], now: datetime | None = None, *,
+            plan_hash: str | None = None, required: int = 0) -> Outcome:
+    """One Approve click by *user* on the button of *plan_hash*. Server-side: every rule is checked
+    here, whatever path called it. *required*: approvals configured now (the stricter one counts)."""
     now = now or _now()
     req = _current(session, request_id, now, "expired; start a new one.")
     if isinstance(req, Outcome):
         return req
+    if plan_hash is not None and plan_hash != req.plan_hash:
+        return Outcome(False, req.status, f"That button was for plan `{plan_hash[:8]}…`; request #{req.id}'s plan is "
+                       f"now `{req.plan_hash[:8]}…` (approvals reset). Read the updated request and approve that.")
+    needed = max(req.approvals_required, required)
     if req.status != "requested":
         return Outcome(False, req.status, f"Request #{req.id} is already {req.status}.",
                        counted_approvers(session, req, allowed))
@@ -138,18 +174,21 @@ def approve(session: Session, request_id: int, user: str, allowed: frozenset[str
         .on_conflict_do_nothing(constraint="uq_approvals_once").returning(Approval.id)
     ).first()
     who = counted_approvers(session, req, allowed)
+    if needed > req.approvals_required:  # the configuration got stricter since the request: it binds now
+        session.execute(update(Request).where(Request.id == req.id).values(approvals_required=needed))
+        req.approvals_required = needed
     if inserted is not None:
         audit.record(session, event="approval_counted", actor=user, environment=req.environment, request_id=req.id,
-                     data={"plan_hash": req.plan_hash, "count": len(who), "required": req.approvals_required})
-    elif len(who) < req.approvals_required:
+                     data={"plan_hash": req.plan_hash, "count": len(who), "required": needed})
+    elif len(who) < needed:
         return Outcome(True, req.status, "You already approved this plan; it counts once.", who)
     # A repeated click on a fully approved plan (after a run that could not verify it) retries it.
-    if len(who) >= req.approvals_required and _cas(session, req.id, ("requested",), "approved", decided_at=now):
+    if len(who) >= needed and _cas(session, req.id, ("requested",), "approved", decided_at=now, note=None):
         audit.record(session, event="approved", actor=user, environment=req.environment, request_id=req.id,
                      data={"plan_hash": req.plan_hash, "approvers": list(who), "sql": req.sql})
         req.status = "approved"
         return Outcome(True, "approved", "Approved; the change is queued.", who, ready=True)
-    return Outcome(True, req.status, f"Approval counted ({len(who)} of {req.approvals_required}).", who)
+    return Outcome(True, req.status, f"Approval counted ({len(who)} of {needed}).", who)
 
 
 def reject(session: Session, request_id: int, user: str, allowed: frozenset[str], now: datetime | None = None) -> Outcome:
@@ -211,20 +250,27 @@ def reset_plan(session: Session, request_id: int, plan: Plan, reason: str) -> bo
 
 
 def begin_execution(session: Session, request_id: int, plan_hash: str, allowed: frozenset[str], *,
-                    worker: str | None = None, job_id: str | None = None) -> Execution | None:
-    """approved -> executing, only for the approved plan and only with enough distinct approvers.
+                    worker: str | None = None, job_id: str | None = None, required: int = 0) -> Execution | Shortfall | None:
+    """approved -> executing, only for the approved plan and only with enough distinct approvers
+    (*allowed* and *required*: the stricter of the request's policy and the one configured now).
 
-    Returns the new ``Execution`` or ``None`` when this caller must not execute
-    (another worker won, the plan moved, or the approvals no longer suffice).
+    Returns the new ``Execution``; a ``Shortfall`` when the approvals no longer suffice (the request
+    goes back to waiting for approvals); ``None`` when another worker won or the plan moved.
     """
     req = _locked(session, request_id)
     if req is None or req.status != "approved" or req.plan_hash != plan_hash:
         return None
     who = counted_approvers(session, req, allowed)
-    if len(who) < req.approvals_required:
-        # The approver list changed since: ask again instead of leaving the request approved forever.
-        refuse_execution(session, req.id, "approvals no longer suffice")
-        return None
+    needed = max(req.approvals_required, required)
+    if len(who) < needed:
+        # The policy changed since: ask again, saying what is needed, instead of leaving it approved forever.
+        lost = tuple(u for u in dict.fromkeys(approvers_of(session, req.id, req.plan_hash))
+                     if u not in who and u != req.requester)
+        short = Shortfall(who, needed, lost)
+        session.execute(update(Request).where(Request.id == req.id).values(approvals_required=needed))
+        refuse_execution(session, req.id, short.say(), data={"counted": list(who), "required": needed,
+                                                             "no_longer_count": list(lost)})
+        return short
     if not _cas(session, req.id, ("approved",), "executing"):
         return None
     ex = Execution(request_id=req.id, plan_hash=plan_hash, worker=worker, job_id=job_id, statements=[])
@@ -235,14 +281,15 @@ def begin_execution(session: Session, request_id: int, plan_hash: str, allowed: 
     return ex
 
 
-def refuse_execution(session: Session, request_id: int, reason: str, *, note: str | None = None) -> bool:
+def refuse_execution(session: Session, request_id: int, reason: str, *, note: str | None = None,
+                     data: dict | None = None) -> bool:
     """approved -> requested without running: the plan could not be verified, or its approvals no
     longer suffice. Approvals of the same plan still count, so the next Approve click retries."""
     req = session.get(Request, request_id)
     if req is None or not _cas(session, request_id, ("approved",), "requested", note=note or reason):
         return False
     audit.record(session, event="execution_refused", environment=req.environment, request_id=request_id,
-                 data={"reason": reason})
+                 data={"reason": reason, **(data or {})})
     return True
 
 

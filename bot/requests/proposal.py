@@ -14,7 +14,7 @@ from bot.state.models import Check
 
 
 def propose(rt: Runtime, *, environment: str, kind: str, args: dict[str, Any], requester: str, channel: str,
-            thread_ts: str | None = None, check_id: int | None = None) -> int | None:
+            thread_ts: str | None = None, check_id: int | None = None, team_id: str | None = None) -> int | None:
     """The request's id (an already open one for the same plan included), or None when refused."""
     settings = rt.settings
     env = settings.environment(environment)
@@ -36,7 +36,8 @@ def propose(rt: Runtime, *, environment: str, kind: str, args: dict[str, Any], r
             if existing is None:
                 req = machine.create_request(s, plan, requester=requester, approvals_required=rules.approvals_required(env),
                                              ttl_hours=settings.request_ttl_hours, channel=channel,
-                                             thread_ts=thread_ts, check_id=check_id)
+                                             thread_ts=thread_ts, check_id=check_id, team_id=team_id,
+                                             approvers=settings.approvers_for(env))
         if existing is not None:  # a double click, or Slack delivering the same click twice
             notify.ephemeral(rt.slack, channel, requester,
                              f"Request #{existing.id} for this exact change is already open ({existing.status}).")

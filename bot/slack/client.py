@@ -3,11 +3,18 @@
 Built with ``base_url`` from ``DRIFTBOT_SLACK_API_URL`` when set (tests point it
 at a local stand-in). 429 answers are retried after their ``Retry-After``;
 5xx answers and dropped connections are retried with exponential back-off.
+
+The web process gets an impatient client instead: a short timeout, no sleeping
+for ``Retry-After``, one retry at most, so no listener holds a thread on a slow
+Slack; whatever must wait for Slack runs on a worker. User-group members are
+cached in Redis for every process (``GroupMembers``): the web only reads them,
+workers fetch when the copy is old, and the sweeper keeps them warm.
 """
 
 from __future__ import annotations
 
-import threading
+import json
+import logging
 import time
 from typing import Iterable
 
@@ -19,48 +26,90 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DriftbotError
 from bot.settings import Settings
 
+log = logging.getLogger(__name__)
 RATE_LIMIT_RETRIES = 6
 SERVER_ERROR_RETRIES = 5
-GROUP_CACHE_S = 60.0
+GROUP_CACHE_S = 60.0  # a copy older than this is fetched again by whoever may wait for Slack
+GROUP_KEEP_S = 3600  # after this a copy is gone: the web then knows no member of the group
+IMPATIENT_TIMEOUT_S = 2.0  # a listener's Slack call after ack(): then it gives up (bench_slow_slack.py)
 
 
-def make_client(settings: Settings) -> WebClient:
+def make_client(settings: Settings, *, patient: bool = True) -> WebClient:
+    """The Web API client. *patient* False (the web process, the sweeper's group refresh): a short
+    timeout and no waiting for Retry-After, so the caller's thread is never held by a slow Slack."""
     if settings.slack_bot_token is None:
         raise ConfigError("Setting `slack_bot_token` is missing: set SLACK_BOT_TOKEN.")
     kwargs = {}
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url.rstrip("/") + "/"
     backoff = BackoffRetryIntervalCalculator(backoff_factor=0.2)
-    return WebClient(
-        token=settings.slack_bot_token.get_secret_value(),
-        timeout=10,
-        retry_handlers=[
+    if patient:
+        handlers = [
             ConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=backoff),
             RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
             ServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES, interval_calculator=backoff),
-        ],
+        ]
+    else:
+        handlers = [ConnectionErrorRetryHandler(max_retry_count=1, interval_calculator=backoff)]
+    return WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        timeout=10 if patient else IMPATIENT_TIMEOUT_S,
+        retry_handlers=handlers,
         **kwargs,
     )
 
 
-class GroupMembers:
-    """``usergroups.users.list`` with a short cache, so a burst of clicks costs one call."""
+class GroupsUnknown(DriftbotError):
+    """The members of a user group are not known here yet (the web process never waits for Slack)."""
 
-    def __init__(self, client: WebClient, ttl_s: float = GROUP_CACHE_S) -> None:
-        self.client, self.ttl_s = client, ttl_s
-        self._cache: dict[str, tuple[float, tuple[str, ...]]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, group: str) -> None:
+        super().__init__(f"driftbot is still reading the members of <!subteam^{group}>; try again in a minute.")
+        self.group = group
+
+
+class GroupMembers:
+    """``usergroups.users.list`` through a copy in Redis shared by every process.
+
+    *fetch* False (the web process): only the copy is read, however old, and a group without one
+    raises ``GroupsUnknown``. *fetch* True (workers): a copy older than *ttl_s* is fetched again.
+    """
+
+    def __init__(self, client: WebClient | None, redis, prefix: str = "", *, fetch: bool = True,
+                 ttl_s: float = GROUP_CACHE_S) -> None:
+        self.client, self.redis, self.fetch, self.ttl_s = client, redis, fetch, ttl_s
+        self.prefix = prefix
+
+    def _key(self, group: str) -> str:
+        return f"driftbot:{self.prefix}group:{group}"
+
+    def cached(self, group: str) -> tuple[float, tuple[str, ...]] | None:
+        try:
+            raw = self.redis.get(self._key(group))
+        except Exception:  # Redis away: as if never read; the caller refuses rather than guesses
+            log.warning("group cache unreachable")
+            return None
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return float(data["at"]), tuple(data["users"])
+
+    def refresh(self, group: str) -> tuple[str, ...]:
+        if self.client is None:
+            raise GroupsUnknown(group)
+        users = tuple(self.client.usergroups_users_list(usergroup=group).get("users", []))
+        try:
+            self.redis.set(self._key(group), json.dumps({"at": time.time(), "users": list(users)}), ex=GROUP_KEEP_S)
+        except Exception:
+            log.warning("group cache unreachable")
+        return users
 
     def __call__(self, group: str) -> Iterable[str]:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(group)
-            if hit and now - hit[0] < self.ttl_s:
-                return hit[1]
-        users = tuple(self.client.usergroups_users_list(usergroup=group).get("users", []))
-        with self._lock:
-            self._cache[group] = (now, users)
-        return users
+        hit = self.cached(group)
+        if hit is not None and (not self.fetch or time.time() - hit[0] < self.ttl_s):
+            return hit[1]
+        if not self.fetch:
+            raise GroupsUnknown(group)
+        return self.refresh(group)

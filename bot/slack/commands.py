@@ -19,7 +19,9 @@ from bot.engine import writers
 from bot.errors import DriftbotError
 from bot.requests import machine, rules
 from bot.runtime import Runtime
+from bot.settings import EnvironmentSettings
 from bot.slack.audit import audit_command, digest_command
+from bot.slack.client import GroupsUnknown
 from bot.slack.grammar import HELP, Command, Usage, parse
 from bot.state.models import Request
 from bot.work import queues
@@ -31,12 +33,12 @@ QUEUE_DOWN = ("the job queue (Redis) is unreachable. Nothing was queued; try aga
 STATE_DOWN = "driftbot's state database is unreachable. Nothing was recorded; try again in a minute."
 
 
-def on_command(rt: Runtime, text: str, user: str, channel: str) -> str:
+def on_command(rt: Runtime, text: str, user: str, channel: str, team: str | None = None) -> str:
     cmd = parse(text)
     if isinstance(cmd, Usage):
         return cmd.message
     try:
-        return _dispatch(rt, cmd, user, channel)
+        return _dispatch(rt, cmd, user, channel, team)
     except DriftbotError as exc:
         return str(exc)
     except RedisError:
@@ -49,7 +51,40 @@ def on_command(rt: Runtime, text: str, user: str, channel: str) -> str:
         return "Something went wrong on driftbot's side; nothing was changed. The details are in its logs."
 
 
-def _dispatch(rt: Runtime, cmd: Command, user: str, channel: str) -> str:
+def _reader(rt: Runtime, env: EnvironmentSettings, user: str, channel: str) -> bool:
+    """An approver or viewer of *env* asking in a DM (membership from the shared copy: never waits for Slack)."""
+    if not rules.is_dm(channel):
+        return False
+    if user in rt.settings.approvers_for(env) + rt.settings.viewers_for(env):  # named directly: no group to read
+        return True
+    try:
+        return user in rt.readers(env)
+    except GroupsUnknown:
+        queues.enqueue_refresh_groups(rt)
+        raise
+
+
+def place_problem(rt: Runtime, env: EnvironmentSettings, user: str, channel: str, *, dm_ok: bool) -> str | None:
+    """Why a command about *env* is not answered here, or None (README, "Who may do what")."""
+    channels = rt.settings.channels_of(env)
+    if channel in channels:
+        return None
+    return rules.place_problem(env=env.name, env_channels=channels, channel=channel, dm_ok=dm_ok,
+                               reader=dm_ok and _reader(rt, env, user, channel))
+
+
+def _audit_place(rt: Runtime, user: str, channel: str) -> str | None:
+    """`/drift audit` of every environment: in a channel of each, or a DM to a reader of each."""
+    envs = list(rt.settings.environments.values())
+    if all(channel in rt.settings.channels_of(e) for e in envs):
+        return None
+    if rules.is_dm(channel) and all(_reader(rt, e, user, channel) for e in envs):
+        return None
+    return ("`/drift audit` of every environment answers only in a channel of each, or in a DM to an approver "
+            "or viewer of each; name one environment: `/drift audit ENV`.")
+
+
+def _dispatch(rt: Runtime, cmd: Command, user: str, channel: str, team: str | None = None) -> str:
     settings = rt.settings
     if cmd.name == "help":
         return HELP
@@ -60,13 +95,21 @@ def _dispatch(rt: Runtime, cmd: Command, user: str, channel: str) -> str:
             f"• *{n}* · {'protected' if e.protected else 'unprotected'} · {rules.approvals_required(e)} approvals"
             for n, e in sorted(settings.environments.items()))
     if cmd.name == "requests":
-        return open_requests(rt)
+        return open_requests(rt, [n for n, e in settings.environments.items()
+                                  if place_problem(rt, e, user, channel, dm_ok=True) is None])
     if cmd.name == "digest":
         return digest_command(rt, user=user, channel=channel)
     if cmd.name == "audit":
+        problem = (place_problem(rt, settings.environment(cmd.environment), user, channel, dm_ok=True)
+                   if cmd.environment else _audit_place(rt, user, channel))
+        if problem:
+            return problem
         return audit_command(rt, environment=cmd.environment, days=int(cmd.args.get("days", 0)) or None,
                              user=user, channel=channel)
     env = settings.environment(cmd.environment or "")
+    problem = place_problem(rt, env, user, channel, dm_ok=cmd.name == "diff")
+    if problem:
+        return problem
     if cmd.name in ("status", "diff"):
         return request_check(rt, env.name, user, channel)
     kind = cmd.args["kind"]
@@ -76,13 +119,15 @@ def _dispatch(rt: Runtime, cmd: Command, user: str, channel: str) -> str:
         args = {"enum": cmd.args["enum"], "value": cmd.args["value"]}
     else:
         args = {"migration": writers.check_migration_name(cmd.args["migration"])}
-    queues.enqueue_propose(rt, environment=env.name, kind=kind, args=args, requester=user, channel=channel)
+    queues.enqueue_propose(rt, environment=env.name, kind=kind, args=args, requester=user, channel=channel,
+                           team_id=team)
     return f"Preparing the request on *{env.name}*… it will be posted in this channel for approval."
 
 
-def open_requests(rt: Runtime) -> str:
+def open_requests(rt: Runtime, environments: list[str]) -> str:
+    """Open requests of *environments* (those that may be talked about where it was asked)."""
     with rt.sessions() as s:
-        rows = s.execute(select(Request).where(Request.status.in_(machine.ACTIVE))
+        rows = s.execute(select(Request).where(Request.status.in_(machine.ACTIVE), Request.environment.in_(environments))
                          .order_by(Request.id)).scalars().all()
     if not rows:
         return "No open requests."

@@ -8,7 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from slack_sdk.errors import SlackApiError
+
 from bot.engine.result import CheckResult
+from bot.errors import DriftbotError
 from bot.requests.machine import approvers_of
 from bot.requests.plans import Plan
 from bot.runtime import Runtime
@@ -68,6 +71,11 @@ def refresh_request_message(rt: Runtime, request_id: int) -> None:
             return
         env = rt.settings.environment(req.environment)
         who = [u for u in approvers_of(s, req.id, req.plan_hash) if u != req.requester]
+        try:  # only approvals that still count: never a stale "(2 of 2)"
+            allowed = rt.request_approvers(env, req.approvers)
+            who = [u for u in dict.fromkeys(who) if u in allowed]
+        except (DriftbotError, SlackApiError):
+            pass
         ex = s.execute(select(Execution).where(Execution.request_id == req.id)).scalar_one_or_none()
         audit_id = s.execute(select(AuditEvent.id).where(AuditEvent.request_id == req.id)
                              .order_by(AuditEvent.id.desc()).limit(1)).scalar()

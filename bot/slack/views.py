@@ -130,6 +130,22 @@ def finding_lines(result: CheckResult) -> str:
     return "\n".join(lines)
 
 
+def button_value(request_id: int, plan_hash: str) -> str:
+    """What a request's buttons carry: ``ID:PLAN_HASH`` (the full hash of the plan shown)."""
+    return f"{request_id}:{plan_hash}"
+
+
+def parse_button_value(value: str) -> tuple[int, str | None] | None:
+    """``ID:PLAN_HASH`` -> (id, hash); a bare id (a message posted before buttons named their plan)
+    -> (id, None); anything else -> None."""
+    rid, _, plan_hash = (value or "").partition(":")
+    if not rid.isascii() or not rid.isdigit() or len(rid) > 18:
+        return None
+    if plan_hash and not (len(plan_hash) == 64 and all(c in "0123456789abcdef" for c in plan_hash)):
+        return None
+    return int(rid), plan_hash or None
+
+
 def request_message(req: Request, approvers: list[str], execution: Execution | None = None,
                     groups: list[str] | None = None, audit_id: int | None = None) -> tuple[str, list[dict]]:
     first = f"Request #{req.id} by <@{req.requester}> on *{req.environment}*: {req.status}"
@@ -145,13 +161,18 @@ def request_message(req: Request, approvers: list[str], execution: Execution | N
     ]
     status = req.status
     if status == "requested":
-        blocks.append(_section(f"Approved by {who} ({len(approvers)} of {req.approvals_required})"))
+        waiting = f"Approved by {who} ({len(approvers)} of {req.approvals_required})"
+        if req.note:  # why it is waiting again (a refused execution), so the count is never stale
+            waiting += f"\n:warning: Not run: {req.note}."
+        blocks.append(_section(waiting))
+        # Each button names the request and the plan it shows: a click counts for that plan only.
+        value = button_value(req.id, req.plan_hash)
         blocks.append({"type": "actions", "block_id": f"request-{req.id}", "elements": [
-            {"type": "button", "action_id": "approve", "style": "primary", "value": str(req.id),
+            {"type": "button", "action_id": "approve", "style": "primary", "value": value,
              "text": {"type": "plain_text", "text": "Approve"}},
-            {"type": "button", "action_id": "reject", "style": "danger", "value": str(req.id),
+            {"type": "button", "action_id": "reject", "style": "danger", "value": value,
              "text": {"type": "plain_text", "text": "Reject"}},
-            {"type": "button", "action_id": "cancel", "value": str(req.id),
+            {"type": "button", "action_id": "cancel", "value": value,
              "text": {"type": "plain_text", "text": "Cancel"}},
         ]})
     elif status in ("approved", "executing"):

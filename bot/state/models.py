@@ -56,6 +56,9 @@ class Check(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # NULL once posted (or nothing to post); "failed" when Slack would not take it: the sweeper retries.
+    post_state: Mapped[str | None] = mapped_column(String(16))
+    post_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
     __table_args__ = (
         Index("uq_checks_one_active", "environment", unique=True,
@@ -91,6 +94,8 @@ class Request(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[str | None] = mapped_column(String(64))
+    team_id: Mapped[str | None] = mapped_column(String(32))  # the workspace it was asked in
+    approvers: Mapped[list[str] | None] = mapped_column(JSONB)  # the approver list configured when asked
 
 
 class Approval(Base):
@@ -106,6 +111,21 @@ class Approval(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
     __table_args__ = (UniqueConstraint("request_id", "approver", "plan_hash", name="uq_approvals_once"),)
+
+
+class Click(Base):
+    """One delivered click (Slack's ``trigger_id`` and ``action_ts``): a second delivery, or a
+    replay of the same signed request, finds the row and counts for nothing."""
+
+    __tablename__ = "clicks"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    trigger_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    action_ts: Mapped[str] = mapped_column(String(32), nullable=False)
+    request_id: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+    __table_args__ = (UniqueConstraint("trigger_id", "action_ts", name="uq_clicks_once"),)
 
 
 class Execution(Base):

@@ -11,6 +11,7 @@ from bot import checks
 from bot.engine.check import run_check
 from bot.requests import execution, proposal
 from bot.runtime import current
+from bot.slack import actions
 from bot.slack import audit as slack_audit
 from bot.slack import notify, posting
 from bot.work.queues import heartbeat, worker_name
@@ -35,10 +36,23 @@ def check_job(check_id: int) -> str:
 
 
 def propose_job(*, environment: str, kind: str, args: dict, requester: str, channel: str,
-                thread_ts: str | None = None, check_id: int | None = None) -> int | None:
+                thread_ts: str | None = None, check_id: int | None = None, team_id: str | None = None) -> int | None:
     """Turn a fix into a request message in the thread."""
     return proposal.propose(current(), environment=environment, kind=kind, args=args, requester=requester,
-                            channel=channel, thread_ts=thread_ts, check_id=check_id)
+                            channel=channel, thread_ts=thread_ts, check_id=check_id, team_id=team_id)
+
+
+def decision_job(**click) -> str | None:
+    """Decide one Approve / Reject / Cancel click and tell the clicker."""
+    return actions.decide_and_tell(current(), actions.Click(**click))
+
+
+def refresh_groups_job() -> int:
+    """Fetch every configured user group's members into the shared copy."""
+    rt = current()
+    for group in rt.settings.user_groups():
+        rt.group_members.refresh(group)
+    return len(rt.settings.user_groups())
 
 
 def propose_failed(job, connection, exc_type, exc_value, tb) -> None:

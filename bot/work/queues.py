@@ -1,7 +1,8 @@
 """The worker queue on Redis (RQ): names, enqueueing and heartbeats.
 
 ``drift`` holds checks, request preparation, audit summaries and digests;
-``execute`` the approved changes. Both names carry the deployment's
+``execute`` the approved changes and the Approve / Reject / Cancel clicks that
+decide them (short jobs, ahead of any check). Both names carry the deployment's
 ``queue_prefix``. Jobs are enqueued by reference (``bot.work.jobs.*``), so
 nothing here imports what the jobs do. Every job has a time limit and a
 deterministic id where the state row must find it again. A running job keeps a
@@ -61,6 +62,21 @@ def enqueue_propose(rt: Runtime, **kwargs) -> str:
     job = queue(rt, DRIFT).enqueue("bot.work.jobs.propose_job", kwargs=kwargs, on_failure=Callback("bot.work.jobs.propose_failed"),
                                    job_timeout=rt.settings.check_job_timeout_s, result_ttl=3600, failure_ttl=7 * 86400)
     return job.id
+
+
+def enqueue_decision(rt: Runtime, click: dict) -> str:
+    job = queue(rt, EXECUTE).enqueue("bot.work.jobs.decision_job", kwargs=click, job_timeout=120, result_ttl=600,
+                                     failure_ttl=7 * 86400)
+    return job.id
+
+
+def enqueue_refresh_groups(rt: Runtime) -> None:
+    """Fetch the configured user groups' members on a worker (the web process never waits for Slack)."""
+    try:
+        queue(rt, DRIFT).enqueue("bot.work.jobs.refresh_groups_job", job_id=job_id(rt, "groups", "all"),
+                                 job_timeout=120, result_ttl=30)
+    except Exception:  # already queued, or Redis away: the sweeper refreshes them anyway
+        log.debug("group refresh not queued")
 
 
 def enqueue_execute(rt: Runtime, request_id: int) -> str:

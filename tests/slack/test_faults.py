@@ -56,10 +56,11 @@ def _approved_resolve(bot_env, stub, url):
     fix = next(b for b in buttons(result) if b["text"]["text"] == f"Resolve {FAILED} --applied")
     click(url, fix["action_id"], fix["value"], "UANA", result)
     request = _request_message(stub, 1)
-    click(url, "approve", "1", "UBO", request)
+    value = buttons(request)[0]["value"]
+    click(url, "approve", value, "UBO", request)
     stub.wait_for(lambda: "(1 of 2)" in json.dumps(_request_message(stub, 1)["blocks"]), what="1 of 2")
-    click(url, "approve", "1", "UDI", request)
-    return request
+    click(url, "approve", value, "UDI", request)
+    return value
 
 
 def test_worker_killed_during_an_execution_is_reported_never_run_twice(bot_env, stub, db):
@@ -67,7 +68,7 @@ def test_worker_killed_during_an_execution_is_reported_never_run_twice(bot_env, 
     worker = bot_env.start_worker()
     with psycopg.connect(db) as blocker:
         blocker.execute('SELECT * FROM "_prisma_migrations" FOR UPDATE')  # the writer waits on these rows
-        _approved_resolve(bot_env, stub, url)
+        value = _approved_resolve(bot_env, stub, url)
         stub.wait_for(lambda: _state(bot_env, "SELECT 1 FROM requests WHERE status = 'executing'"), timeout=20.0,
                       what="the execution to start")
         time.sleep(0.5)
@@ -82,7 +83,7 @@ def test_worker_killed_during_an_execution_is_reported_never_run_twice(bot_env, 
     rows = factory.rows(db, FAILED)
     assert [r["finished_at"] for r in rows] == [None]  # the killed transaction never committed
     # Another approval click or a re-delivered job does not run it again.
-    click(url, "approve", "1", "UCY", _request_message(stub, 1))
+    click(url, "approve", value, "UCY", _request_message(stub, 1))
     _ephemeral(stub, "UCY", "already failed")
     assert _state(bot_env, "SELECT count(*) FROM executions") == [(1,)]
     events = [e for (e,) in _state(bot_env, "SELECT event FROM audit_events WHERE request_id = 1 ORDER BY id")]
@@ -120,7 +121,7 @@ def test_slack_429_and_500_are_retried_and_nothing_is_lost(bot_env, stub):
     fix = buttons(result)[0]
     click(url, fix["action_id"], fix["value"], "UANA", result)
     request = _request_message(stub, 1)
-    click(url, "approve", "1", "UBO", request)
+    click(url, "approve", buttons(request)[0]["value"], "UBO", request)
     stub.wait_for(lambda: "(1 of 2)" in json.dumps(_request_message(stub, 1)["blocks"]), what="the update after 503s")
 
 

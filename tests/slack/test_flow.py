@@ -84,16 +84,17 @@ def test_status_to_two_approvals_to_executed_resolve_and_enum(bot_env, stub, db)
     status, body, _ = command(url, "enum prod MediaKind VIDEO", user="UCY")
     assert "Preparing the request" in json.loads(body)["text"]
     request2 = _request_message(stub, 2)
+    value2 = buttons(request2)[0]["value"]
     assert "ALTER TYPE \\\"MediaKind\\\" ADD VALUE IF NOT EXISTS 'VIDEO'" in json.dumps(request2["blocks"])
     for user in ("UDI", "UBO"):
-        click(url, "approve", "2", user, request2)
+        click(url, "approve", value2, user, request2)
     _thread_reply(stub, "Done: request #2")
     with psycopg.connect(db) as conn:
         labels = [r[0] for r in conn.execute("SELECT unnest(enum_range(NULL::\"MediaKind\"))::text")]
     assert labels == ["IMAGE", "AUDIO", "VIDEO"]
 
     # Clicking again after execution changes nothing and says so.
-    click(url, "approve", "2", "UCY", request2)
+    click(url, "approve", value2, "UCY", request2)
     _ephemeral(stub, "UCY", "already succeeded")
     assert len(stub.called("chat.postEphemeral")) >= 5
     for call in stub.calls:  # secrets never reach Slack

@@ -14,7 +14,7 @@ from bot.requests.plans import make_plan
 from bot.settings import Settings
 from bot.state.models import Request
 from tests import factory
-from tests.slack.conftest import CHANNEL, TOKEN, click, command
+from tests.slack.conftest import CHANNEL, TOKEN, buttons, click, command
 from tests.support import make_runtime
 from tests.slack.test_flow import _ephemeral, _request_message, _thread_reply
 
@@ -24,11 +24,12 @@ def test_a_plan_that_changed_after_approval_is_refused_and_approvals_reset(bot_e
     bot_env.start_worker()
     command(url, "enum prod MediaKind VIDEO")
     request = _request_message(stub, 1)
-    click(url, "approve", "1", "UBO", request)
+    value = buttons(request)[0]["value"]
+    click(url, "approve", value, "UBO", request)
     stub.wait_for(lambda: "(1 of 2)" in json.dumps(_request_message(stub, 1)["blocks"]), what="1 of 2")
     # Someone changes the database before the second approval: the drift fingerprint moves.
     factory.execute(db, 'CREATE TABLE "hotfix" ("id" INTEGER PRIMARY KEY)')
-    click(url, "approve", "1", "UCY", request)
+    click(url, "approve", value, "UCY", request)
     refusal = _thread_reply(stub, "Plan changed since approval")
     assert "approvals reset" in refusal["text"] and "Nothing was run" in refusal["text"]
     with psycopg.connect(db) as conn:
@@ -37,8 +38,8 @@ def test_a_plan_that_changed_after_approval_is_refused_and_approvals_reset(bot_e
     again = stub.wait_for(lambda: (m := _request_message(stub, 1)) and "(0 of 2)" in json.dumps(m["blocks"]) and m,
                           what="the request back to 0 of 2")
     # The new plan needs two fresh approvals, and then runs.
-    click(url, "approve", "1", "UBO", again)
-    click(url, "approve", "1", "UCY", again)
+    click(url, "approve", buttons(again)[0]["value"], "UBO", again)
+    click(url, "approve", buttons(again)[0]["value"], "UCY", again)
     _thread_reply(stub, "Done: request #1")
     with psycopg.connect(db) as conn:
         labels = [r[0] for r in conn.execute("SELECT unnest(enum_range(NULL::\"MediaKind\"))::text")]
@@ -51,11 +52,12 @@ def test_an_expired_request_is_closed_by_the_sweeper(bot_env, stub):
     bot_env.start_worker()
     command(url, "enum prod MediaKind VIDEO")
     request = _request_message(stub, 1)
+    value = buttons(request)[0]["value"]
     listed = json.loads(command(url, "requests")[1])["text"]
     assert listed.startswith("• Request #1 on *prod*: `add_enum_value` enum=`MediaKind` value=`VIDEO` by <@UANA>")
     stub.wait_for(lambda: "expired" in (_request_message(stub, 1)["text"] or ""), what="the expiry")
     assert not any(b["type"] == "actions" for b in _request_message(stub, 1)["blocks"])
-    click(url, "approve", "1", "UBO", request)
+    click(url, "approve", value, "UBO", request)
     _ephemeral(stub, "UBO", "expired")
 
 
