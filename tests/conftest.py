@@ -172,3 +172,15 @@ def slack():
     standin = SlackStandIn()
     yield standin
     standin.close()
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """driftbot built as a wheel, as `pip install .` or an index would give it."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
+                   check=True, capture_output=True, timeout=300)
+    return next(out.glob("driftbot-*.whl"))

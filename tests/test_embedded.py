@@ -204,15 +204,6 @@ def test_the_test_suites_embedded_servers_stop_with_the_session(tmp_path, ending
     assert left_behind(temp) == []
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """driftbot built as a wheel, as `pip install .` or an index would give it."""
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
-                   check=True, capture_output=True, timeout=300)
-    return next(out.glob("driftbot-*.whl"))
-
-
 def install(venv: Path, wheel: Path) -> Path:
     """A fresh virtual environment with the wheel and its demo extra; returns its driftbot."""
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
@@ -236,6 +227,8 @@ def test_two_installations_the_first_removed_the_second_wheel_demo_passes(tmp_pa
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Through the worker queue" in done.stdout
     assert processes_of(first) == []
+    version = subprocess.run([str(driftbot), "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.strip() == f"driftbot {wheel.name.split('-')[1]}"
 
     killed = start_demo(driftbot, demo_env(cache))
     wait_until_ready(killed)

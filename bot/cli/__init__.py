@@ -10,6 +10,7 @@ import argparse
 import json
 import signal
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
@@ -27,9 +28,17 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _version() -> str:
+    try:
+        return metadata.version("driftbot")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="driftbot", description="Find and fix Prisma migration drift on PostgreSQL.")
     p.add_argument("--config", help="path of driftbot.toml (default: $DRIFTBOT_CONFIG, else ./driftbot.toml)")
+    p.add_argument("--version", action="version", version=f"driftbot {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     s = sub.add_parser("status", help="check one environment")
