@@ -4,6 +4,10 @@ and ``clock`` (the digest schedule).
 All three start the same way (``start``): bring the state schema to the current
 Alembic revision, audit the configuration if it changed, and install this
 process's runtime.
+
+Readiness (``/readyz``, ``driftbot check-ready``): Redis answers, the state database answers
+and its schema is at the newest revision; each failing part is named with a reason safe to
+show (no URL, no password).
 """
 
 from __future__ import annotations
@@ -11,9 +15,16 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from functools import lru_cache
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Worker
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 # RQ forks a work horse per job and the horse imports the job's function. The job modules are
 # imported here, once, so every horse inherits them instead of paying the drift engine's,
@@ -22,16 +33,92 @@ from bot.audit import record_start
 from bot.digest import jobs as digest_jobs  # noqa: F401 - see above
 from bot.digest.clock import make_scheduler
 from bot.digest.schedule import Schedule
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DriftbotError, redact
 from bot.runtime import Runtime, build, current, install
 from bot.settings import Settings
 from bot.slack.app import create_app
-from bot.state.db import make_engine, upgrade
+from bot.state.db import alembic_config, make_engine, upgrade
 from bot.work import jobs, sweeper  # noqa: F401 - jobs: see above
 from bot.work.queues import DRIFT, EXECUTE, queue
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One part that keeps a process from being ready."""
+
+    part: str  # "redis", "state database", "state schema"
+    reason: str  # for anyone: /readyz is as public as the Slack endpoint beside it
+    detail: str = ""  # for the operator (check-ready, start-up): the error's own first line, redacted
+
+    def __str__(self) -> str:
+        return f"{self.part}: {self.reason}"
+
+    @property
+    def explained(self) -> str:
+        return f"{self.part}: {self.reason}" + (f" ({self.detail})" if self.detail else "")
+
+
+def why(exc: BaseException) -> str:
+    """An exception as a short reason: its type and first line, redacted."""
+    cause = getattr(exc, "orig", None) or exc
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return redact(f"{type(cause).__name__}: {first}" if first else type(cause).__name__)
+
+
+@lru_cache(maxsize=1)
+def newest_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(None)).get_current_head()
+
+
+def redis_problem(settings: Settings, timeout: float = 2.0) -> Problem | None:
+    if not settings.redis_url:
+        return Problem("redis", "REDIS_URL is not set")
+    conn = Redis.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        conn.ping()
+    except RedisError as exc:
+        return Problem("redis", f"does not answer ({type(exc).__name__})", why(exc))
+    finally:
+        conn.close()
+    return None
+
+
+def state_problem(settings: Settings, timeout: int = 2) -> Problem | None:
+    if not settings.state_url:
+        return Problem("state database", "DRIFTBOT_STATE_URL is not set")
+    engine = make_engine(settings.state_url, poolclass=NullPool,
+                         connect_args={"connect_timeout": timeout, "application_name": "driftbot-ready"})
+    try:
+        with engine.connect() as conn:
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except ProgrammingError:
+        return Problem("state schema", "not created yet (web, worker and clock create it at start)")
+    except SQLAlchemyError as exc:
+        return Problem("state database", f"does not answer ({type(getattr(exc, 'orig', None) or exc).__name__})",
+                       why(exc))
+    finally:
+        engine.dispose()
+    if current != newest_revision():
+        return Problem("state schema", f"at revision {current}, the newest is {newest_revision()} "
+                                       "(web, worker and clock upgrade it at start)")
+    return None
+
+
+def problems(settings: Settings) -> list[Problem]:
+    """What keeps this process from being ready; empty when it is."""
+    return [p for p in (redis_problem(settings), state_problem(settings)) if p is not None]
+
+
+def require_redis(settings: Settings) -> None:
+    """Worker and clock need Redis from their first second: say so in one line, before any log line."""
+    found = redis_problem(settings)
+    if found:
+        raise DriftbotError(f"Redis does not answer ({found.detail}): check REDIS_URL and that Redis is up.")
 
 
 def start(settings: Settings, process: str) -> Runtime:
@@ -57,9 +144,13 @@ def wsgi_app(rt: Runtime):
         path = environ.get("PATH_INFO", "")
         if path == EVENTS_PATH:
             return bolt(environ, start_response)
-        if path == "/healthz":
+        if path == "/healthz":  # alive: this process answers
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok\n"]
+        if path == "/readyz":  # ready: Redis and the state database too
+            found = problems(rt.settings)
+            start_response("503 Service Unavailable" if found else "200 OK", [("Content-Type", "text/plain")])
+            return [("not ready\n" + "".join(f"{p}\n" for p in found) if found else "ready\n").encode()]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found\n"]
 
@@ -68,6 +159,7 @@ def wsgi_app(rt: Runtime):
 
 def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:
     rt = start(settings, "web")
+    create_app(rt)  # a missing Slack setting stops the start here, in one line, not in gunicorn's workers
     if settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -92,6 +184,7 @@ def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:
 
 
 def run_worker(settings: Settings, burst: bool = False) -> int:
+    require_redis(settings)
     rt = start(settings, "worker")
     rt.engine.dispose()  # nothing pooled across the work horses' forks
     # The worker's own connection: blocking dequeues outlast the web's short socket timeouts.
@@ -112,6 +205,7 @@ def run_clock(settings: Settings) -> int:
     if not settings.redis_url:
         raise ConfigError("Setting `redis_url` is missing: set REDIS_URL.")
     schedule = Schedule.from_settings(settings.digest)
+    require_redis(settings)
     start(settings, "clock")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s clock %(levelname)s %(message)s")
     scheduler, job = make_scheduler(Redis.from_url(settings.redis_url), settings)

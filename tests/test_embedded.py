@@ -247,3 +247,20 @@ def test_two_installations_the_first_removed_the_second_wheel_demo_passes(tmp_pa
     assert "an installation that is gone" in done.stderr  # the first one's folder, its server stopped
     assert processes_of(first, second) == []
     assert left_behind(cache) == []
+
+
+def test_the_demo_says_where_its_data_lives_and_clean_removes_it(tmp_path):
+    passwd = Path("/etc/passwd").read_text()
+    done = subprocess.run([str(DRIFTBOT), "demo"], capture_output=True, text=True, timeout=300, env=demo_env(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder = tmp_path / "driftbot" / "demo"
+    assert f"Demo data: {folder} (`driftbot demo --clean` removes it)." in done.stderr
+    assert any(p.name.startswith("pg-") for p in folder.iterdir())
+    assert Path("/etc/passwd").read_text() == passwd  # as root too: no system user added for PostgreSQL
+    clean = subprocess.run([str(DRIFTBOT), "demo", "--clean"], capture_output=True, text=True, timeout=120,
+                           env=demo_env(tmp_path))
+    assert clean.returncode == 0 and clean.stdout == f"Removed the demo data ({folder}).\n"
+    assert not folder.exists()
+    again = subprocess.run([str(DRIFTBOT), "demo", "--clean"], capture_output=True, text=True, timeout=60,
+                           env=demo_env(tmp_path))
+    assert again.returncode == 0 and "Nothing to remove" in again.stdout

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
+import traceback
 from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
 from bot import logs
 from bot.cli.views import status_text
-from bot.errors import DriftbotError
+from bot.errors import DriftbotError, redact
 from bot.requests.rules import approvals_required
 from bot.settings import load_settings
 
@@ -26,6 +28,13 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         sys.stderr.write(f"driftbot: {message}\n")
         raise SystemExit(2)
+
+
+EXIT_CODES = """exit codes:
+  0 in sync
+  1 drift or a problem found
+  2 could not check (bad usage, bad configuration, unreachable database)"""
+PROCESSES = ("web", "worker", "clock", "check-ready")
 
 
 def _version() -> str:
@@ -39,10 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="driftbot", description="Find and fix Prisma migration drift on PostgreSQL.")
     p.add_argument("--config", help="path of driftbot.toml (default: $DRIFTBOT_CONFIG, else ./driftbot.toml)")
     p.add_argument("--version", action="version", version=f"driftbot {_version()}")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error (also DRIFTBOT_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    s = sub.add_parser("status", help="check one environment")
-    s.add_argument("env")
+    s = sub.add_parser("status", help="check one environment", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=EXIT_CODES)
+    s.add_argument("env", metavar="ENV", help="an environment of driftbot.toml (`driftbot envs` lists them)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
     d = sub.add_parser("diff", help="print the catch-up SQL for schema drift")
@@ -68,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--env", help="only this environment's events")
 
     sub.add_parser("clock", help="run the digest schedule (the Procfile's clock process)")
+    sub.add_parser("check-ready", help="exit 0 when Redis and the state database answer and the state schema is "
+                                       "newest (a probe for worker and clock); else 1, naming what is not ready")
     demo = sub.add_parser("demo", help="show the whole job on this machine (embedded PostgreSQL when none is configured)")
     demo.add_argument("--database-url", help="a PostgreSQL server to build the demo on (default: embedded)")
     demo.add_argument("--clean", action="store_true", help="remove the demo's data (its project copy and servers' folders)")
@@ -83,10 +96,14 @@ def _settings(args):
 
 
 def cmd_process(args) -> int:
-    """``web``, ``worker`` and ``clock``: the Procfile's long-running processes."""
+    """``web``, ``worker`` and ``clock``: the Procfile's long-running processes; ``check-ready``, their probe."""
     from bot import processes  # Bolt, RQ and SQLAlchemy: only the long-running processes pay for their imports
 
     settings = _settings(args)
+    if args.command == "check-ready":
+        found = processes.problems(settings)
+        print("\n".join(f"not ready: {p.explained}" for p in found) if found else "ready")
+        return 1 if found else 0
     if args.command == "web":
         return processes.run_web(settings, workers=args.workers)
     if args.command == "worker":
@@ -183,14 +200,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "status": cmd_status, "diff": cmd_diff, "resolve": cmd_resolve, "envs": cmd_envs, "demo": cmd_demo,
         "audit": cmd_audit, "clock": cmd_process, "web": cmd_process, "worker": cmd_process,
+        "check-ready": cmd_process,
     }
+    # The environment is read here, not from the settings: a failure to load them must obey it too.
+    debug = args.debug or os.environ.get("DRIFTBOT_DEBUG", "") not in ("", "0")
+    who = f"driftbot {args.command}" if args.command in PROCESSES else "driftbot"
     try:
         return handlers[args.command](args)
     except DriftbotError as exc:
-        sys.stderr.write(f"driftbot: {exc}\n")
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(f"{who}: {exc}\n")
         return exc.exit_code
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP where bot.embedded took them
         return 128 + getattr(exc, "signum", signal.SIGINT)
+    except Exception as exc:  # one line, what is wrong and what to do; the traceback on request
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(f"{who}: {_explain(exc, args.command)}\n")
+        return 2
+
+
+def _explain(exc: Exception, command: str) -> str:
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    cause = getattr(exc, "orig", None) or exc
+    first = (str(cause).strip().splitlines() or [""])[0]
+    reason = redact(f"{type(cause).__name__}: {first}" if first else type(cause).__name__)
+    if isinstance(exc, RedisError):
+        return f"Redis does not answer ({reason}): check REDIS_URL and that Redis is up."
+    if isinstance(exc, SQLAlchemyError) and command in PROCESSES + ("audit",):
+        return f"the state database does not answer ({reason}): check DRIFTBOT_STATE_URL and that PostgreSQL is up."
+    return f"unexpected error ({reason}); --debug or DRIFTBOT_DEBUG=1 shows the traceback."
 
 
 if __name__ == "__main__":
