@@ -51,21 +51,23 @@ class Problem:
 
     part: str  # "redis", "state database", "state schema"
     reason: str  # for anyone: /readyz is as public as the Slack endpoint beside it
-    detail: str = ""  # for the operator (check-ready, start-up): the error's own first line, redacted
+    error: str = ""  # the exception's type (public), and its own first line (for the operator only)
+    detail: str = ""
 
     def __str__(self) -> str:
-        return f"{self.part}: {self.reason}"
+        return f"{self.part}: {self.reason}" + (f" ({self.error})" if self.error else "")
 
     @property
     def explained(self) -> str:
-        return f"{self.part}: {self.reason}" + (f" ({self.detail})" if self.detail else "")
+        """With the error's own words, redacted: for check-ready and start-up, not for /readyz."""
+        return f"{self.part}: {self.reason}" + (f" ({self.error}: {self.detail})" if self.detail else
+                                                 f" ({self.error})" if self.error else "")
 
 
-def why(exc: BaseException) -> str:
-    """An exception as a short reason: its type and first line, redacted."""
-    cause = getattr(exc, "orig", None) or exc
+def _failed(part: str, exc: BaseException) -> Problem:
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
     first = (str(cause).strip().splitlines() or [""])[0]
-    return redact(f"{type(cause).__name__}: {first}" if first else type(cause).__name__)
+    return Problem(part, "does not answer", type(cause).__name__, redact(first))
 
 
 @lru_cache(maxsize=1)
@@ -82,7 +84,7 @@ def redis_problem(settings: Settings, timeout: float = 2.0) -> Problem | None:
     try:
         conn.ping()
     except RedisError as exc:
-        return Problem("redis", f"does not answer ({type(exc).__name__})", why(exc))
+        return _failed("redis", exc)
     finally:
         conn.close()
     return None
@@ -99,8 +101,7 @@ def state_problem(settings: Settings, timeout: int = 2) -> Problem | None:
     except ProgrammingError:
         return Problem("state schema", "not created yet (web, worker and clock create it at start)")
     except SQLAlchemyError as exc:
-        return Problem("state database", f"does not answer ({type(getattr(exc, 'orig', None) or exc).__name__})",
-                       why(exc))
+        return _failed("state database", exc)
     finally:
         engine.dispose()
     if current != newest_revision():
@@ -109,16 +110,28 @@ def state_problem(settings: Settings, timeout: int = 2) -> Problem | None:
     return None
 
 
-def problems(settings: Settings) -> list[Problem]:
-    """What keeps this process from being ready; empty when it is."""
-    return [p for p in (redis_problem(settings), state_problem(settings)) if p is not None]
+def problems(settings: Settings, within: float = 3.0) -> list[Problem]:
+    """What keeps this process from being ready; empty when it is. Answers within *within* seconds
+    (a host name that does not resolve can take longer than any connect timeout): a part still
+    being checked then is reported as not answering in time."""
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="driftbot-ready")
+    checks = {"redis": pool.submit(redis_problem, settings), "state database": pool.submit(state_problem, settings)}
+    wait(checks.values(), timeout=within)
+    pool.shutdown(wait=False)
+    found = []
+    for part, future in checks.items():
+        if not future.done():
+            found.append(Problem(part, f"no answer within {within:g} s"))
+        elif future.result() is not None:
+            found.append(future.result())
+    return found
 
 
 def require_redis(settings: Settings) -> None:
     """Worker and clock need Redis from their first second: say so in one line, before any log line."""
     found = redis_problem(settings)
     if found:
-        raise DriftbotError(f"Redis does not answer ({found.detail}): check REDIS_URL and that Redis is up.")
+        raise DriftbotError(f"Redis {found.explained.removeprefix('redis: ')}: check REDIS_URL and that Redis is up.")
 
 
 def start(settings: Settings, process: str) -> Runtime:

@@ -138,3 +138,27 @@ def test_status_help_names_the_environment_argument_and_the_exit_codes(env):
     assert "ENV" in done.stdout and "driftbot envs" in done.stdout
     for code in ("0", "1", "2"):
         assert f"  {code} " in done.stdout
+
+
+def test_readiness_answers_in_time_when_a_part_hangs(env, monkeypatch):
+    """A Redis that accepts and never answers (or a name that takes long to resolve) must not hold the
+    probe past its own deadline."""
+    from bot.processes import problems
+    from bot.settings import load_settings
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    try:
+        for key, value in env.items():
+            if key.startswith(("DRIFTBOT_", "SLACK_")):
+                monkeypatch.setenv(key, value)
+        monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        settings = load_settings()
+        started = time.monotonic()
+        found = problems(settings, within=0.5)
+        assert time.monotonic() - started < 1.5
+        assert str(found[0]) == "redis: no answer within 0.5 s"
+        assert [p.part for p in found] == ["redis", "state schema"]  # (a fresh state database: not upgraded)
+    finally:
+        silent.close()
