@@ -117,6 +117,8 @@ def test_a_server_of_this_installation_left_by_a_killed_command_is_reused_then_s
     holder.kill()
     holder.wait()
     assert psutil.pid_exists(postmaster)
+    if os.geteuid() == 0:  # root: PostgreSQL runs as uid 65534 of its own user namespace, no user added
+        assert Path(f"/proc/{postmaster}/uid_map").read_text().split() == ["65534", "0", "1"]
 
     server = embedded.postgres_server(tmp_path)
     try:
