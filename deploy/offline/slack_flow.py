@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import Databases  # noqa: E402
-from tests.slack.conftest import CHANNEL, MIGRATIONS, SECRET, TOKEN, command, free_port, write_config  # noqa: E402
+from tests.conftest import MIGRATIONS, Databases  # noqa: E402
+from tests.slack.conftest import CHANNEL, SECRET, TOKEN, command, free_port, write_config  # noqa: E402
 from tests.slack_stub import SlackStub  # noqa: E402
 from tests import factory  # noqa: E402
 
