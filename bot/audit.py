@@ -83,6 +83,7 @@ EXPORT_FIELDS = ("id", "at", "event", "actor", "environment", "request_id", "dat
 PHRASES = {
     "check_requested": "asked for a check",
     "check_finished": "check finished",
+    "compare_requested": "asked for a comparison",
     "request_created": "requested a change",
     "approval_counted": "gave an approval",
     "click_refused": "click refused (wrong place, message or plan, or seen before)",

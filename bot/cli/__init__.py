@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from bot import logs
-from bot.cli.views import status_text
+from bot.cli.views import compare_text, status_text
 from bot.errors import DriftbotError, redact
 from bot.requests.rules import approvals_required
 from bot.settings import load_settings
@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     sub.add_parser("envs", help="list the configured environments")
+
+    c = sub.add_parser("compare", help="two environments side by side: history gap, schema difference, drift")
+    c.add_argument("from_env", metavar="FROM")
+    c.add_argument("to_env", metavar="TO")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
 
     a = sub.add_parser("audit", help="the audit trail: verify the chain, export events")
     asub = a.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
@@ -170,6 +175,17 @@ def cmd_resolve(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from bot.engine.compare import compare  # the engine: only the commands that read databases pay for its imports
+
+    result = compare(_settings(args), args.from_env, args.to_env)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        sys.stdout.write(compare_text(result))
+    return result.exit_code
+
+
 def cmd_envs(args) -> int:
     settings = _settings(args)
     if not settings.environments:
@@ -198,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.install()
     args = build_parser().parse_args(argv)
     handlers = {
-        "status": cmd_status, "diff": cmd_diff, "resolve": cmd_resolve, "envs": cmd_envs, "demo": cmd_demo,
+        "status": cmd_status, "compare": cmd_compare, "diff": cmd_diff, "resolve": cmd_resolve, "envs": cmd_envs, "demo": cmd_demo,
         "audit": cmd_audit, "clock": cmd_process, "web": cmd_process, "worker": cmd_process,
         "check-ready": cmd_process,
     }

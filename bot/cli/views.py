@@ -1,4 +1,4 @@
-"""Plain-text view of a ``CheckResult`` for the terminal. Renders; never decides."""
+"""Plain-text views for the terminal: a ``CheckResult`` and a ``Comparison``. Render; never decide."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from bot.words import STATES, history_parts
 
-if TYPE_CHECKING:  # for the annotations only: `driftbot envs` need not import psycopg
+if TYPE_CHECKING:  # for the annotations only: `driftbot envs` need not import psycopg, nor the differ
+    from bot.engine.comparison import Comparison
     from bot.engine.result import CheckResult
 
 
@@ -51,4 +52,32 @@ def status_text(result: CheckResult) -> str:
                 lines.append(f"      {f.detail}")
             if f.action.command:
                 lines.append(f"      fix: {f.action.command}")
+    return "\n".join(lines) + "\n"
+
+
+def _indented(lines) -> list[str]:
+    return [("  " + line) if line else "" for line in lines]
+
+
+def compare_text(result: Comparison) -> str:
+    """``driftbot compare FROM TO``: the headline, the history gap, the schema difference sorted
+    into what the gap explains and whose drift the rest is, then the SQL for review."""
+    a, b = result.from_env, result.to_env
+    lines = [result.headline]
+    if result.state == "error" or a == b:
+        return "\n".join(lines) + "\n"
+    gap, schema = result.history, result.schema
+    if not gap.equal:
+        lines += ["History:", *_indented(gap.describe(a, b))]
+    if not schema.equal:
+        lines += [f"Schema of {b} relative to {a}:", *_indented(schema.summary)]
+        if not schema.explained_checked:
+            lines.append(f"Not sorted into explained and drift: {schema.explained_reason}.")
+        if schema.explained:
+            lines += ["Explained by the history gap (expected before a deploy):", *_indented(schema.explained)]
+        for part in schema.unexplained:
+            where = f"Drift in {part.environment}" if part.environment else f"Drift in {a} or {b} ({part.reason})"
+            lines += [f"{where}:", *_indented(part.summary)]
+        lines += [f"SQL that would turn {a}'s schema into {b}'s (for review only; driftbot never runs it):",
+                  schema.sql.rstrip("\n")]
     return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ from bot.runtime import Runtime
 from bot.settings import EnvironmentSettings
 from bot.slack.audit import audit_command, digest_command
 from bot.slack.client import GroupsUnknown
+from bot.slack.compare import compare_command
 from bot.slack.grammar import HELP, Command, Usage, parse
 from bot.state.models import Request
 from bot.work import queues
@@ -106,6 +107,12 @@ def _dispatch(rt: Runtime, cmd: Command, user: str, channel: str, team: str | No
             return problem
         return audit_command(rt, environment=cmd.environment, days=int(cmd.args.get("days", 0)) or None,
                              user=user, channel=channel)
+    if cmd.name == "compare":  # its SQL is read as `diff`'s is: only where both environments may be talked about
+        pair = (settings.environment(cmd.environment or ""), settings.environment(cmd.args["to"]))
+        problem = next((p for p in (place_problem(rt, e, user, channel, dm_ok=True) for e in pair) if p), None)
+        if problem:
+            return problem
+        return compare_command(rt, from_env=pair[0].name, to_env=pair[1].name, user=user, channel=channel)
     env = settings.environment(cmd.environment or "")
     problem = place_problem(rt, env, user, channel, dm_ok=cmd.name == "diff")
     if problem:

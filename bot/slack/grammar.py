@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 USAGE = (
     "Usage: `/drift status ENV` · `/drift diff ENV` · `/drift resolve ENV --applied|--rolled-back MIGRATION` · "
-    "`/drift enum ENV ENUM VALUE` · `/drift requests` · `/drift audit [ENV] [--days N]` · `/drift digest` · "
+    "`/drift enum ENV ENUM VALUE` · `/drift compare FROM TO` · `/drift requests` · `/drift audit [ENV] [--days N]` · `/drift digest` · "
     "`/drift envs` · `/drift help`"
 )
 HELP = "\n".join([
@@ -20,6 +20,7 @@ HELP = "\n".join([
     "`/drift diff ENV`: the same check, with the catch-up SQL as a snippet.",
     "`/drift resolve ENV --applied MIGRATION` or `--rolled-back MIGRATION`: request `prisma migrate resolve` (needs approvals).",
     "`/drift enum ENV ENUM VALUE`: request `ALTER TYPE ... ADD VALUE` (needs approvals).",
+    "`/drift compare FROM TO`: two environments side by side: the migrations between them, the schema difference, and whose drift it is (the SQL as a snippet, for review only).",
     "`/drift requests`: open requests. `/drift envs`: configured environments.",
     "`/drift audit [ENV] [--days N]`: who asked, approved and ran what (CSV snippet). `/drift digest`: the digest, now.",
 ])
@@ -69,6 +70,10 @@ def parse(text: str) -> Command | Usage:
         if len(rest) != 3:
             return Usage("Write `/drift enum ENV ENUM VALUE`, for example `/drift enum prod MediaKind VIDEO`.")
         return Command("enum", rest[0], {"kind": "add_enum_value", "enum": rest[1], "value": rest[2]})
+    if verb == "compare":
+        if len(rest) != 2:
+            return Usage("Write `/drift compare FROM TO`, for example `/drift compare staging prod`.")
+        return Command("compare", rest[0], {"to": rest[1]})
     if verb == "digest":
         return Command("digest") if not rest else Usage("`digest` takes no arguments: `/drift digest`.")
     if verb == "audit":

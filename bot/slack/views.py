@@ -1,4 +1,4 @@
-"""Block Kit views of a ``CheckResult`` and of requests. Render only; never decide.
+"""Block Kit views of a ``CheckResult``, a ``Comparison`` and of requests. Render only; never decide.
 
 The first line of every message is also its ``text`` fallback (notifications,
 screen readers). Long content is never cut silently: it goes to a snippet and
@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import words
+from bot.engine.comparison import Comparison
 from bot.engine.result import CheckResult
 from bot.state.models import Execution, Request
 from bot.words import history_parts
@@ -187,3 +188,49 @@ def request_message(req: Request, approvers: list[str], execution: Execution | N
         by = f" by <@{req.decided_by}>" if req.decided_by else ""
         blocks.append(_section(f"{status.capitalize()}{by}." + (f" {req.note}" if req.note else "")))
     return first, blocks
+
+
+COMPARE_ICONS = {"equal": ":large_green_circle:", "different": ":large_yellow_circle:", "error": ":warning:"}
+
+
+def _escaped(text: str) -> str:
+    """Slack's three control characters, so names read from a database stay text, never markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _block(title: str, lines) -> str:
+    body = _escaped("\n".join(lines))
+    return f"*{title}*\n```\n{body}\n```"
+
+
+def compare_message(result: Comparison, requested_by: str | None) -> tuple[str, list[dict[str, Any]], bool]:
+    """``(text, blocks, long)`` of ``/drift compare FROM TO``; *long*: the summary did not fit and goes to
+    a snippet. The SQL always goes to a snippet in the thread (for review only)."""
+    a, b = result.from_env, result.to_env
+    who = f" · asked by <@{requested_by}>" if requested_by else ""
+    head = f"{COMPARE_ICONS[result.state]} *{a} → {b}*: {result.headline}{who}"
+    blocks = [_section(head[:SECTION_LIMIT])]
+    long = False
+    if result.state == "error" or a == b:
+        return head, blocks, long
+    if not result.history.equal:
+        blocks.append(_section(("*History* " + _escaped(" · ".join(result.history.describe(a, b, limit=3))))[:SECTION_LIMIT]))
+    s = result.schema
+    if not s.equal:
+        parts = [(f"Schema of {b} relative to {a}", s.summary)]
+        if s.explained:
+            parts.append(("Explained by the history gap (expected before a deploy)", s.explained))
+        for u in s.unexplained:
+            parts.append((f"Drift in {u.environment}" if u.environment else f"Drift in {a} or {b}", u.summary))
+        for title, lines in parts:
+            text = _block(title, lines)
+            if len(text) > SECTION_LIMIT:
+                long, text = True, f"*{title}*: {len(lines)} lines, in the snippet in the thread."
+            blocks.append(_section(text))
+        notes = []
+        if not s.explained_checked:
+            notes.append(f"Not sorted into explained and drift: {s.explained_reason}.")
+        notes += [f"Which of {a} and {b}: {u.reason}." for u in s.unexplained if u.environment is None and u.reason]
+        notes.append(f"The SQL that would turn {a}'s schema into {b}'s is in the thread, for review only: driftbot never runs it.")
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _escaped(" ".join(notes))[:SECTION_LIMIT]}]})
+    return head, blocks, long

@@ -13,6 +13,7 @@ from bot.requests import execution, proposal
 from bot.runtime import current
 from bot.slack import actions
 from bot.slack import audit as slack_audit
+from bot.slack import compare as slack_compare
 from bot.slack import notify, posting
 from bot.work.queues import heartbeat, worker_name
 
@@ -77,3 +78,8 @@ def execute_job(request_id: int) -> str:
 def audit_job(environment: str | None, days: int, user: str, channel: str) -> int:
     """Post the audit summary asked for with ``/drift audit``."""
     return slack_audit.post_audit(current(), environment, days, user, channel)
+
+
+def compare_job(from_env: str, to_env: str, user: str, channel: str) -> str:
+    """Post the comparison asked for with ``/drift compare``."""
+    return slack_compare.post_compare(current(), from_env, to_env, user, channel)

@@ -1,6 +1,6 @@
 """The worker queue on Redis (RQ): names, enqueueing and heartbeats.
 
-``drift`` holds checks, request preparation, audit summaries and digests;
+``drift`` holds checks, comparisons, request preparation, audit summaries and digests;
 ``execute`` the approved changes and the Approve / Reject / Cancel clicks that
 decide them (short jobs, ahead of any check). Both names carry the deployment's
 ``queue_prefix``. Jobs are enqueued by reference (``bot.work.jobs.*``), so
@@ -89,6 +89,12 @@ def enqueue_execute(rt: Runtime, request_id: int) -> str:
 def enqueue_audit(rt: Runtime, environment: str | None, days: int, user: str, channel: str) -> str:
     job = queue(rt, DRIFT).enqueue("bot.work.jobs.audit_job", environment, days, user, channel,
                                    job_timeout=120, result_ttl=600)
+    return job.id
+
+
+def enqueue_compare(rt: Runtime, from_env: str, to_env: str, user: str, channel: str) -> str:
+    job = queue(rt, DRIFT).enqueue("bot.work.jobs.compare_job", from_env, to_env, user, channel,
+                                   job_timeout=rt.settings.check_job_timeout_s, result_ttl=600)
     return job.id
 
 

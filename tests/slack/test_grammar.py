@@ -22,6 +22,7 @@ from bot.slack.grammar import Command, Usage, parse
     ("audit prod --days 30", Command("audit", "prod", {"days": "30"})),
     ("audit --days 2", Command("audit", None, {"days": "2"})),
     ("digest", Command("digest")),
+    ("compare staging prod", Command("compare", "staging", {"to": "prod"})),
 ])
 def test_commands_parse(text, expected):
     assert parse(text) == expected
@@ -41,6 +42,8 @@ def test_commands_parse(text, expected):
     ("audit prod --days -3", "`--days` takes a number of days"),
     ("audit prod --weeks 2", "/drift audit [ENV] [--days N]"),
     ("digest now", "`digest` takes no arguments"),
+    ("compare staging", "/drift compare FROM TO"),
+    ("compare staging prod qa", "/drift compare FROM TO"),
     ("x" * 600, "too long"),
 ])
 def test_wrong_input_gets_a_short_usage(text, says):
