@@ -3,7 +3,9 @@
 The first line tells the reader whether to worry; each environment that needs
 attention gets one line (state, since when, open requests with their age and a
 link to their thread); the ones in sync share a line; what changed since the
-previous digest closes the message. When all is in sync it is one short line.
+previous digest closes the message. Each configured pair of environments (top-level
+``compare``) gets its comparison's line ("staging and prod differ by ..."). When all is in
+sync and every pair equal it is one short line.
 """
 
 from __future__ import annotations
@@ -47,13 +49,31 @@ class OpenRequest:
 
 
 @dataclass(frozen=True)
+class PairLine:
+    """A configured pair (top-level ``compare``): its state and the comparison's one line."""
+
+    from_env: str
+    to_env: str
+    state: str  # equal | different | error
+    headline: str
+
+
+PAIR_ICONS = {"equal": ":large_green_circle:", "different": ":large_yellow_circle:", "error": ":warning:"}
+
+
+@dataclass(frozen=True)
 class Digest:
     at: datetime
     statuses: tuple[EnvStatus, ...]
     requests: tuple[OpenRequest, ...] = ()
+    pairs: tuple[PairLine, ...] = ()
     previous: Mapping[str, Any] | None = None  # the last digest's snapshot: {env: {"state", "fingerprint"}}
     previous_at: datetime | None = None
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+    @property
+    def pairs_differ(self) -> bool:
+        return any(p.state != "equal" for p in self.pairs)
 
     @property
     def attention(self) -> list[EnvStatus]:
@@ -160,6 +180,7 @@ def lines(digest: Digest) -> list[str]:
         out.append(f"{icon('in_sync')} {', '.join(in_sync)} {listed('in_sync')}")
     for env, reqs in sorted(by_env.items()):  # requests on environments that are (now) in sync
         out.append(f":hourglass: {env}: " + " · ".join(_request_ref(r, digest.at) for r in reqs))
+    out += [f"{PAIR_ICONS[p.state]} {p.headline}" for p in digest.pairs]  # "staging and prod differ by ..."
     return out
 
 
@@ -180,7 +201,7 @@ def render(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     if digest.previous is not None:
         when = f" ({_day(digest.previous_at, digest.tz)})" if digest.previous_at else ""
         since_last = (f"Since the last digest{when}: " + " · ".join(diff)) if diff else f"No change since the last digest{when}."
-    if not digest.attention and not digest.requests:  # the short form
+    if not digest.attention and not digest.requests and not digest.pairs_differ:  # the short form
         body: list[str] = [since_last] if diff else []
     else:
         body = lines(digest) + ([since_last] if since_last else [])

@@ -4,13 +4,15 @@
 row in ``digest_runs``), enqueues one check job per environment on the
 ``drift`` queue, and one ``post_digest`` job that depends on all of them, so no
 worker sits waiting and an unreachable environment (connect timeout) holds up
-only its own job. ``post_digest`` reads what the checks recorded, composes one
-message per channel and posts it; run twice, it posts once.
+only its own job. ``post_digest`` reads what the checks recorded, compares the
+configured pairs (top-level ``compare``), composes one message per channel and posts
+it; run twice, it posts once.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from rq import get_current_job
@@ -19,9 +21,11 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from bot import audit, checks
-from bot.digest.content import Digest, OpenRequest, channels_for, render, status_from_check
+from bot.digest.content import Digest, OpenRequest, PairLine, channels_for, render, status_from_check
 from bot.digest.schedule import Schedule, utcnow
 from bot.engine.check import run_check
+from bot.engine.compare import compare
+from bot.errors import DriftbotError
 from bot.requests.machine import OPEN
 from bot.runtime import Runtime, current
 from bot.slack import notify
@@ -104,10 +108,23 @@ def compose(rt: Runtime, session, run: DigestRun, now: datetime) -> Digest:
                   tz=Schedule.from_settings(rt.settings.digest).tz)
 
 
+def compare_pairs(rt: Runtime) -> tuple[PairLine, ...]:
+    """Each configured pair compared now (read-only; a pair that cannot be read is its own line)."""
+    out = []
+    for a, b in rt.settings.compare:
+        try:
+            result = compare(rt.settings, a, b)
+            out.append(PairLine(a, b, result.state, result.headline))
+        except DriftbotError as exc:
+            out.append(PairLine(a, b, "error", f"Cannot compare {a} and {b}: {exc}"))
+    return tuple(out)
+
+
 def _only(digest: Digest, envs: list[str]) -> Digest:
     keep = set(envs)
     return Digest(at=digest.at, statuses=tuple(s for s in digest.statuses if s.name in keep),
                   requests=tuple(r for r in digest.requests if r.environment in keep),
+                  pairs=tuple(p for p in digest.pairs if keep & {p.from_env, p.to_env}),
                   previous=digest.previous, previous_at=digest.previous_at, tz=digest.tz)
 
 
@@ -122,6 +139,7 @@ def post_digest(digest_id: int, channel: str | None = None, now: datetime | None
             return {}
         run = s.get(DigestRun, digest_id)
         digest = compose(rt, s, run, now)
+    digest = replace(digest, pairs=compare_pairs(rt))
     settings = rt.settings
     targets = ({channel: sorted(settings.environments)} if channel else
                channels_for(list(settings.digest.channels), {n: e.channel for n, e in settings.environments.items()}))
@@ -138,5 +156,6 @@ def post_digest(digest_id: int, channel: str | None = None, now: datetime | None
                   .values(status="posted", environments=digest.snapshot(), posts=posts, finished_at=now))
         audit.record(s, event="digest_posted", actor=run.requested_by or "clock",
                      data={"digest_id": digest_id, "channels": posts,
-                           "states": {n: v["state"] for n, v in digest.snapshot().items()}})
+                           "states": {n: v["state"] for n, v in digest.snapshot().items()},
+                           "pairs": [[p.from_env, p.to_env, p.state] for p in digest.pairs]})
     return posts

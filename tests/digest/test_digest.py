@@ -111,3 +111,25 @@ def test_a_manual_digest_goes_to_the_asking_channel_and_per_environment_channels
 def test_short_reason_is_pure():
     assert d.short_reason("Cannot connect to the target database: connection refused (check that the server is up)") \
         == "connection refused"
+
+
+def test_configured_pairs_get_their_comparison_line(runtime_for, slack):
+    rt = runtime_for({"prod": "in_sync", "staging": "pending", "qa": "in_sync", "analytics": "unreachable"},
+                     compare=[("staging", "prod"), ("qa", "prod"), ("analytics", "prod")])
+    start_digest(rt)
+    run_worker(rt)
+    body = slack.posts[-1]["text"].splitlines()[1:]
+    assert body[-3:-1] == [
+        ":large_yellow_circle: staging and prod differ by 1 migration and 1 schema change, all explained by the history gap.",
+        ":large_green_circle: qa and prod are equal: the same migrations applied, the same schema."]
+    assert body[-1].startswith(":warning: Cannot compare analytics and prod: analytics cannot be read (Cannot connect")
+    with rt.sessions() as s:
+        posted = s.execute(select(DigestRun)).scalar_one()
+    assert posted.status == "posted"
+
+
+def test_all_in_sync_with_every_pair_equal_stays_one_short_line(runtime_for, slack):
+    rt = runtime_for({"prod": "in_sync", "staging": "in_sync"}, compare=[("staging", "prod")])
+    start_digest(rt)
+    run_worker(rt)
+    assert slack.posts[-1]["text"].splitlines()[1:] == []
