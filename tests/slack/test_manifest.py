@@ -47,7 +47,7 @@ def test_the_slash_command_is_the_one_the_code_registers():
     assert declared == [commands.COMMAND]
     for c in _manifest()["features"]["slash_commands"]:
         assert c["url"].endswith("/slack/events")
-        for verb in ("status", "diff", "resolve", "enum", "requests", "audit", "digest", "envs", "help"):
+        for verb in ("status", "diff", "resolve", "enum", "compare", "requests", "audit", "digest", "envs", "help"):
             assert verb in c["usage_hint"]
             assert verb == "help" or f"/drift {verb}" in HELP
 
