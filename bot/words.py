@@ -36,6 +36,10 @@ STATES: dict[str, StateWords] = {
 }
 
 
+# A comparison of two environments (``Comparison.state``): the Slack message and the digest's pair lines.
+COMPARISON_ICONS = {"equal": ":large_green_circle:", "different": ":large_yellow_circle:", "error": ":warning:"}
+
+
 def icon(state: str) -> str:
     return STATES[state].icon
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from bot.words import icon, listed
+from bot.words import COMPARISON_ICONS, icon, listed
 
 # Headline state per environment, most urgent first.
 ORDER = ("failed", "drifted", "unreachable", "not_checked", "pending", "not_managed", "in_sync")
@@ -56,9 +56,6 @@ class PairLine:
     to_env: str
     state: str  # equal | different | error
     headline: str
-
-
-PAIR_ICONS = {"equal": ":large_green_circle:", "different": ":large_yellow_circle:", "error": ":warning:"}
 
 
 @dataclass(frozen=True)
@@ -180,7 +177,7 @@ def lines(digest: Digest) -> list[str]:
         out.append(f"{icon('in_sync')} {', '.join(in_sync)} {listed('in_sync')}")
     for env, reqs in sorted(by_env.items()):  # requests on environments that are (now) in sync
         out.append(f":hourglass: {env}: " + " · ".join(_request_ref(r, digest.at) for r in reqs))
-    out += [f"{PAIR_ICONS[p.state]} {p.headline}" for p in digest.pairs]  # "staging and prod differ by ..."
+    out += [f"{COMPARISON_ICONS[p.state]} {p.headline}" for p in digest.pairs]  # "staging and prod differ by ..."
     return out
 
 

@@ -190,9 +190,6 @@ def request_message(req: Request, approvers: list[str], execution: Execution | N
     return first, blocks
 
 
-COMPARE_ICONS = {"equal": ":large_green_circle:", "different": ":large_yellow_circle:", "error": ":warning:"}
-
-
 def _escaped(text: str) -> str:
     """Slack's three control characters, so names read from a database stay text, never markup."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -208,7 +205,7 @@ def compare_message(result: Comparison, requested_by: str | None) -> tuple[str, 
     a snippet. The SQL always goes to a snippet in the thread (for review only)."""
     a, b = result.from_env, result.to_env
     who = f" · asked by <@{requested_by}>" if requested_by else ""
-    head = f"{COMPARE_ICONS[result.state]} *{a} → {b}*: {result.headline}{who}"
+    head = f"{words.COMPARISON_ICONS[result.state]} *{a} → {b}*: {_escaped(result.headline)}{who}"
     blocks = [_section(head[:SECTION_LIMIT])]
     long = False
     if result.state == "error" or a == b:
