@@ -196,13 +196,16 @@ def compare(settings: Settings, from_name: str, to_name: str, *, fetch: bool = T
     if targets[0].schema != targets[1].schema:
         raise ConfigError(f"{from_name} is in PostgreSQL schema `{targets[0].schema}` and {to_name} in "
                           f"`{targets[1].schema}` (their URLs' ?schema=); compare needs both in the same one.")
-    default_schema, scopes, errors = targets[0].schema, [targets[0].schema], []
+    default_schema, scopes, errors, settled = targets[0].schema, [targets[0].schema], [], []
     for env in envs:
         try:
+            if env.project:  # a Prisma project names the schema (and the migrations): read it first
+                env = sources.settle(env, Path(settings.cache_dir), fetch=fetch).env
             scopes += prisma_schema.load(env.schema_path).schemas if env.schema_path else ()
         except DriftbotError as exc:
             errors.append((env.name, str(exc)))
-    scopes = tuple(dict.fromkeys(scopes))
+        settled.append(env)
+    envs, scopes = tuple(settled), tuple(dict.fromkeys(scopes))
     if errors:
         return done(history=None, schema=None, errors=tuple(errors))
     cache, rows_read = ReplayCache(Path(settings.cache_dir)), (SimpleQueue(), SimpleQueue())

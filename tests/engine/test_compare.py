@@ -5,6 +5,7 @@ explains (expected before a deploy) and which is drift, named with its environme
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -217,3 +218,23 @@ def test_an_unreadable_environment_is_named_with_why_and_exits_2(databases, tmp_
     other_schema = settings(tmp_path, staging, staging + "?schema=app", folder)
     with pytest.raises(ConfigError, match="same one"):
         compare(other_schema, "staging", "prod")
+
+
+def test_environments_configured_by_their_prisma_project_alone(databases, tmp_path, pg_url):
+    from tests.engine.test_check_project import FIXTURE
+
+    api = tmp_path / "acme"
+    shutil.copytree(FIXTURE, api)
+    api = api / "apps" / "api"
+    folder = api / "db" / "migrations"
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    staging, prod = databases.create("staging"), databases.create("prod")
+    first = write_migrations(tmp_path / "first", {names[0]: (folder / names[0] / "migration.sql").read_text()})
+    assert deploy(staging, first) is None and deploy(prod, folder) is None
+    s = Settings(environments={env: {"database_url": url, "shadow_url": pg_url, "project": str(api)}
+                               for env, url in (("staging", staging), ("prod", prod))}, cache_dir=tmp_path / "cache")
+
+    result = compare(s, "staging", "prod")
+
+    assert result.history.applied_only_in_to == (names[1],) and result.schema.summary
+    assert result.schema.explained == result.schema.summary and result.schema.unexplained == ()
