@@ -64,3 +64,9 @@ def test_compare_bad_input_is_answered_at_once_in_one_line(bot_env, stub, stagin
         answer = json.loads(body)["text"]
         assert status == 200 and took < 3 and says in answer and "\n" not in answer
     assert not stub.posts(CHANNEL)  # nothing was queued
+
+
+def test_compare_answers_only_where_both_environments_are_talked_about(bot_env, stub, staging):
+    url = bot_env.start_web()
+    answer = json.loads(command(url, "compare prod staging", channel="C0ELSEWHERE")[1])["text"]
+    assert answer.startswith("Ask about *prod* in <#C0DBOPS>") and "Comparing" not in answer
