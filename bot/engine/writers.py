@@ -4,7 +4,8 @@ Each writer runs in one transaction with ``lock_timeout`` and
 ``statement_timeout``, and first takes the advisory lock Prisma Migrate itself
 takes (72707369), without waiting: if a deploy, a ``migrate resolve`` or another
 driftbot change holds it, the writer refuses. Each is safe to run twice: the
-second run is refused with Prisma's reason and changes nothing.
+second run is refused with Prisma's reason and changes nothing, except where Prisma itself accepts
+it as a no-op (a second ``resolve --rolled-back``): then it succeeds and changes nothing.
 """
 
 from __future__ import annotations
@@ -179,7 +180,9 @@ def resolve_rolled_back(url: str, name: str, limits: Limits = Limits()) -> Write
     """``prisma migrate resolve --rolled-back NAME``: mark a failed migration rolled back.
 
     Sets ``rolled_back_at = now()`` on its failed rows; nothing else changes.
-    Refused when the migration never ran (P3011) or is not failed (P3012).
+    Refused when the migration never ran (P3011) or every attempt of it finished (P3012). A
+    migration already rolled back is, as Prisma does it, "marked as rolled back" again with no
+    row changed (no statements run).
     """
     check_migration_name(name)
     target = parse_url(url)
@@ -191,8 +194,11 @@ def resolve_rolled_back(url: str, name: str, limits: Limits = Limits()) -> Write
             rows = [r for r in _rows(conn, target.schema) if r.migration_name == name]
             if not rows:
                 raise Refused(f"P3011: Migration `{name}` cannot be rolled back because it was never applied to the database.")
-            if not any(r.is_failed for r in rows):
+            if all(r.finished_at is not None for r in rows):
                 raise Refused(f"P3012: Migration `{name}` cannot be rolled back because it is not in a failed state.")
+            if not any(r.is_failed for r in rows):  # already rolled back: Prisma says so and exits 0
+                return WriteResult("resolve_rolled_back", target.dbname, (),
+                                   f"Migration {name} marked as rolled back (it already was; nothing was changed).")
             s.run(
                 sql.SQL(
                     "UPDATE {} SET rolled_back_at = now() WHERE migration_name = %s "

@@ -99,10 +99,14 @@ def test_resolve_rolled_back_refusals(failed_db):
         writers.resolve_rolled_back(failed_db, M1)
     with pytest.raises(Refused, match="P3011"):  # never ran
         writers.resolve_rolled_back(failed_db, M3)
+
+
+def test_a_second_resolve_rolled_back_succeeds_and_changes_nothing(failed_db):
+    """As Prisma 6.19.3 and 7.10.1 do: "marked as rolled back", exit 0, no row changed."""
     writers.resolve_rolled_back(failed_db, M2)
     snapshot = rows(failed_db)
-    with pytest.raises(Refused, match="P3012"):  # second run changes nothing
-        writers.resolve_rolled_back(failed_db, M2)
+    again = writers.resolve_rolled_back(failed_db, M2)
+    assert again.statements == () and "marked as rolled back" in again.message
     assert rows(failed_db) == snapshot
 
 
