@@ -64,7 +64,7 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
             duration_ms=(time.perf_counter() - started) * 1000,
             prisma_version=version,
         )
-    state, error = decide_state(verdict, report), None
+    state, error = decide_state(verdict, report, findings=findings), None
     if schema and not report.checked and state == "in_sync":
         if unreplayable:  # the migrations cannot build a database: a problem found in the history
             state = "drifted"

@@ -198,8 +198,20 @@ class CheckResult:
         return out
 
 
-def decide_state(history: HistoryVerdict | None, schema: SchemaReport, error: str | None = None) -> str:
-    """The headline state: error > not_managed > failed > drifted > pending > in_sync."""
+def blind_spots(history: HistoryVerdict | None, schema: SchemaReport) -> tuple[str, ...]:
+    """What is wrong where Prisma says nothing: the history's notes, then the schema's."""
+    return (history.prisma_blind_spots if history is not None else ()) + schema.prisma_blind_spots
+
+
+def decide_state(history: HistoryVerdict | None, schema: SchemaReport, error: str | None = None,
+                 findings: tuple[Finding, ...] | list[Finding] = ()) -> str:
+    """The headline state: error > not_managed > failed > drifted > pending > in_sync.
+
+    ``in_sync`` exactly when no finding proposes an action and there is no blind spot. Every
+    finding asks for something (an action driftbot or CI/CD carries out, or a step for a person:
+    restore a file, rebuild an index), so a finding such as an enum value to add is drift even
+    where the history and the schema summary are clean.
+    """
     if error is not None or history is None:
         return "error"
     if not history.managed:
@@ -210,4 +222,6 @@ def decide_state(history: HistoryVerdict | None, schema: SchemaReport, error: st
         return "drifted"
     if history.pending:
         return "pending"
+    if findings or blind_spots(history, schema):
+        return "drifted"
     return "in_sync"

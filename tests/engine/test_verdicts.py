@@ -1,0 +1,33 @@
+"""Verdicts that never contradict themselves (issue 13): each numbered case of the issue, end to end
+on real databases. The plan every result proposes is carried out in tests/engine/test_convergence.py."""
+
+from __future__ import annotations
+
+from bot.engine.check import run_check
+from bot.settings import Settings
+from tests.factory import INIT, POSTS, deploy, execute, write_migrations
+
+M1, M2, M3, M4 = "20250101000000_init", "20250102000000_posts", "20250103000000_backfill", "20250104000000_more"
+MORE = 'CREATE TABLE "Other" ("id" INTEGER NOT NULL, CONSTRAINT "Other_pkey" PRIMARY KEY ("id"));\n'
+
+
+def run(db, tmp_path, folder, schema_file=None, shadow=None):
+    env = {"database_url": db, "migrations": str(folder)}
+    if schema_file:
+        env["schema"] = str(schema_file)
+    if shadow:
+        env["shadow_url"] = shadow
+    s = Settings(environments={"prod": env}, cache_dir=tmp_path / "cache")
+    return run_check(s, s.environment("prod"))
+
+
+def test_1_an_enum_value_missing_from_the_database_is_drift_not_in_sync(db, tmp_path):
+    """Case 1: a [C] finding asks for a change, so the result is drifted (exit 1), never in sync."""
+    folder = write_migrations(tmp_path / "m", {M1: "CREATE TYPE \"MediaKind\" AS ENUM ('IMAGE', 'AUDIO');\n"})
+    deploy(db, folder)
+    schema = tmp_path / "schema.prisma"
+    schema.write_text("enum MediaKind {\n  IMAGE\n  AUDIO\n  VIDEO\n}\n")
+    result = run(db, tmp_path, folder, schema)
+    assert [f.case for f in result.findings] == ["C"]
+    assert (result.state, result.exit_code) == ("drifted", 1)
+    assert result.to_json()["state"] == "drifted"
