@@ -131,7 +131,7 @@ class HistoryVerdict:
             self.pending or self.failed or self.modified or self.missing_locally or self.applied_by_hand
         )
 
-    def prisma_status_for(self, rolled_back_is_unapplied: bool) -> tuple[int, str]:
+    def prisma_status_for(self, rolled_back_is_unapplied: bool, limit: int | None = None) -> tuple[int, str]:
         """The exit code and headline ``prisma migrate status`` prints for this history, by the
         semantics of one side of the 7.9.0 change.
 
@@ -139,6 +139,8 @@ class HistoryVerdict:
         which hides a failed migration), both sides having migrations the other lacks
         (``historiesDiverge``), failed rows; database-only migrations alone are "up to date".
         Before 7.9.0 a rolled-back row counts as a row; from 7.9.0 on it counts as none.
+        With *limit*, at most that many names are listed, then "and N more" (for a line of text;
+        Prisma itself lists them all).
         """
         if rolled_back_is_unapplied:
             unapplied, unpersisted = self.prisma_unapplied_live, self.prisma_unpersisted_live
@@ -147,29 +149,29 @@ class HistoryVerdict:
         if unapplied and unpersisted:
             return 1, "Your local migration history and the migrations table from your database are different"
         if unapplied:
-            return 1, f"Following {_migrations(unapplied)} have not yet been applied: {', '.join(unapplied)}"
+            return 1, f"Following {_migrations(unapplied)} have not yet been applied: {_names(unapplied, limit)}"
         if not self.managed:
             return 1, "The current database is not managed by Prisma Migrate."
         if self.prisma_failed:
-            return 1, f"Following {_migrations(self.prisma_failed)} have failed: {', '.join(self.prisma_failed)}"
+            return 1, f"Following {_migrations(self.prisma_failed)} have failed: {_names(self.prisma_failed, limit)}"
         return 0, "Database schema is up to date!"
 
-    def prisma_answers(self) -> tuple[tuple[str, int, str], ...]:
+    def prisma_answers(self, limit: int | None = None) -> tuple[tuple[str, int, str], ...]:
         """What ``migrate status`` says for each range of Prisma versions that answers differently:
         ``(versions, exit code, headline)``; one entry when every version agrees."""
-        before, since = self.prisma_status_for(False), self.prisma_status_for(True)
+        before, since = self.prisma_status_for(False, limit), self.prisma_status_for(True, limit)
         if before == since:
             return (("all", *before),)
         return (("< 7.9.0", *before), (">= 7.9.0", *since))
 
-    def prisma_status(self) -> tuple[int, str]:
+    def prisma_status(self, limit: int | None = None) -> tuple[int, str]:
         """The exit code and headline ``prisma migrate status`` prints for this history, for the
         project's Prisma version. When the version is unknown and the answers differ, the newer
-        Prisma's exit code, and a headline giving both answers."""
+        Prisma's exit code, and a headline giving both answers. *limit*: see ``prisma_status_for``."""
         choice = versions.rolled_back_is_unapplied(self.prisma_version)
         if choice is not None:
-            return self.prisma_status_for(choice)
-        answers = self.prisma_answers()
+            return self.prisma_status_for(choice, limit)
+        answers = self.prisma_answers(limit)
         if len(answers) == 1:
             return answers[0][1], answers[0][2]
         (_, old_code, old_says), (_, new_code, new_says) = answers
@@ -208,6 +210,12 @@ def checksum_matches(migration: LocalMigration, recorded: str) -> bool:
         if recorded in (digest.hex(), "".join(f"{byte:x}" for byte in digest)):
             return True
     return False
+
+
+def _names(names: tuple[str, ...], limit: int | None) -> str:
+    if limit is None or len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f" and {len(names) - limit} more"
 
 
 def _migrations(names: tuple[str, ...]) -> str:
@@ -301,8 +309,26 @@ def table_exists(conn: psycopg.Connection, schema: str) -> bool:
     return _relation_exists(conn, schema, TABLE)
 
 
+def schema_is_empty(conn: psycopg.Connection, schema: str) -> bool:
+    """Whether *schema* holds no tables, views, sequences, types or functions: a new database,
+    which ``prisma migrate deploy`` fills (Prisma lists every migration as not yet applied), as
+    opposed to one built without Prisma Migrate, which needs a baseline."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "  WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')) "
+        "OR EXISTS (SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
+        "  WHERE n.nspname = %s AND t.typtype IN ('e', 'd', 'c', 'r') AND t.typrelid = 0) "
+        "OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+        "  WHERE n.nspname = %s AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
+        "    WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'))",
+        (schema, schema, schema),
+    ).fetchone()
+    return not row[0]
+
+
 def read_rows(conn: psycopg.Connection, schema: str = "public") -> list[MigrationRow] | None:
-    """All rows of ``_prisma_migrations``, or None when the table does not exist.
+    """All rows of ``_prisma_migrations``; None when the table does not exist, and no rows when
+    the schema is empty too (a new database: every migration pending, the fix is deploy).
 
     Runs in a read-only transaction on the caller's connection.
     """
@@ -314,7 +340,7 @@ def read_rows(conn: psycopg.Connection, schema: str = "public") -> list[Migratio
                 f"{'.'.join(PRISMA8_MARKER)} (Prisma Next), not in {TABLE}."
             )
         if not table_exists(conn, schema):
-            return None
+            return [] if schema_is_empty(conn, schema) else None
         query = sql.SQL(
             "SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count "
             "FROM {} ORDER BY started_at, id"

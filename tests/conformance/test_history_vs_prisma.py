@@ -237,6 +237,20 @@ def test_database_not_managed_with_local_migrations(scenario):
     assert "E" in [f["case"] for f in body["findings"]]  # the baseline is proposed
 
 
+def test_empty_database_is_pending_not_unmanaged(scenario):
+    """No ``_prisma_migrations`` and no tables: a new database. Prisma lists every migration as not
+    yet applied and `migrate deploy` applies them; driftbot agrees: pending, deploy, no baseline."""
+    build(scenario, A, B)
+    prisma = scenario.status()
+    assert prisma.code == 1 and prisma.unapplied == (A, B) and not prisma.not_managed
+    assert_predicts(scenario, prisma)
+    code, body = scenario.cli_status()
+    assert (code, body["state"], body["history"]["pending"]) == (1, "pending", [A, B])
+    assert [(f["case"], f["action"]["kind"]) for f in body["findings"]] == [("B", "deploy")]
+    assert scenario.deploy().code == 0  # and Prisma's own fix works
+    assert scenario.check().state == "in_sync"
+
+
 def test_database_not_managed_without_migrations(scenario):
     scenario.execute(SQL[A])
     prisma = scenario.status()

@@ -31,9 +31,18 @@ def test_up_to_date(db, folder):
 
 
 def test_not_managed_when_table_is_absent(db, folder):
+    execute(db, 'CREATE TABLE "legacy" ("id" INTEGER)')  # a database built without Prisma Migrate
     v = verdict(db, folder)
     assert not v.managed and v.pending == (M1, M2, M3)
     assert v.prisma_status()[0] == 1
+
+
+def test_an_empty_database_without_the_table_is_managed_with_everything_pending(db, folder):
+    """A new database: `migrate deploy` creates the table and applies everything (Prisma lists
+    every migration as not yet applied)."""
+    v = verdict(db, folder)
+    assert v.managed and v.pending == (M1, M2, M3) and v.rows == 0
+    assert v.prisma_status() == (1, f"Following migrations have not yet been applied: {M1}, {M2}, {M3}")
 
 
 def test_pending(db, tmp_path, folder):

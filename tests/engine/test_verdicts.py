@@ -31,3 +31,30 @@ def test_1_an_enum_value_missing_from_the_database_is_drift_not_in_sync(db, tmp_
     assert [f.case for f in result.findings] == ["C"]
     assert (result.state, result.exit_code) == ("drifted", 1)
     assert result.to_json()["state"] == "drifted"
+
+
+def test_2_an_empty_database_is_pending_and_gets_deploy_not_a_baseline(db, tmp_path):
+    """Case 2: no `_prisma_migrations` and no tables at all is a new database: Prisma lists every
+    migration as not yet applied and the fix is `migrate deploy`."""
+    names = [f"2025010{i}000000_m{i}" for i in range(1, 10)] + [f"2025011{i}000000_m1{i}" for i in range(0, 4)]
+    folder = write_migrations(tmp_path / "m", {n: f'CREATE TABLE "t_{n[-3:]}" ("id" INTEGER);\n' for n in names})
+    result = run(db, tmp_path, folder)
+    assert (result.state, result.exit_code) == ("pending", 1)
+    assert result.history.managed and result.history.pending == tuple(names)
+    assert [f.case for f in result.findings] == ["B"]
+    (b,) = result.findings
+    assert b.action.kind == "deploy" and b.action.arguments["migrations"] == ",".join(names)
+    body = result.to_json()
+    assert body["history"]["pending"] == names
+    code, says = result.history.prisma_status()
+    assert code == 1 and says == "Following migrations have not yet been applied: " + ", ".join(names)
+    # The text line shows at most 10 names; JSON keeps them all.
+    code, short = result.history.prisma_status(limit=10)
+    assert short == "Following migrations have not yet been applied: " + ", ".join(names[:10]) + " and 3 more"
+    assert body["history"]["prisma_status"]["says"] == says
+
+
+def test_2_a_database_with_tables_but_no_history_still_gets_a_baseline(db, tmp_path):
+    execute(db, INIT)
+    result = run(db, tmp_path, write_migrations(tmp_path / "m", {M1: INIT}))
+    assert result.state == "not_managed" and "E" in [f.case for f in result.findings]
