@@ -12,6 +12,7 @@ migration), E (no history, or history and schema far apart -> baseline).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -116,34 +117,80 @@ def _invalid_index_findings(ops, default_schema: str) -> list[Finding]:
     return out
 
 
-def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, stamp: str, env_name: str) -> list[Finding]:
-    missing: dict[tuple[str, str, str], str] = {}  # (schema, enum, value) -> where it comes from
+def enum_target(op: d.AlterEnum) -> tuple[str, ...]:
+    """The values, in order, that both the database and the migrations have once the plan is carried
+    out: the database's, with each value only the migrations have put back after the value it
+    follows there (enum values are ordered, so ``ADD VALUE`` must place it)."""
+    target = list(op.after.values)
+    for i, value in enumerate(op.before.values):
+        if value in target:
+            continue
+        previous = next((p for p in reversed(op.before.values[:i]) if p in target), None)
+        target.insert(target.index(previous) + 1 if previous is not None else 0, value)
+    return tuple(target)
+
+
+def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, stamps, env_name: str) -> list[Finding]:
+    # (schema, enum, value) -> (where it comes from, the value it goes before or None: at the end)
+    missing: dict[tuple[str, str, str], tuple[str, str | None]] = {}
+    for op in ops:
+        if isinstance(op, d.AlterEnum) and op.removed:
+            target = enum_target(op)
+            for v in (v for v in target if v in op.removed):  # in order: each goes before the next one kept
+                following = next((t for t in target[target.index(v) + 1:] if t in op.after.values), None)
+                missing[(op.before.schema, op.before.name, v)] = ("the migrations", following)
     if schema_file is not None:
         for e in schema_file.enums:
             live_enum = live.enum(e.schema or default_schema, e.db_name)
             if live_enum is None:
                 continue
             for v in e.values:
+                key = (live_enum.schema, e.db_name, v)
                 if v not in live_enum.values:
-                    missing[(live_enum.schema, e.db_name, v)] = "schema.prisma"
-    for op in ops:
-        if isinstance(op, d.AlterEnum):
-            for v in op.removed:
-                missing.setdefault((op.before.schema, op.before.name, v), "the migrations")
+                    missing[key] = ("schema.prisma", missing.get(key, (None, None))[1])
     out = []
-    for (schema, enum, value), where in missing.items():
-        statement = render_add_enum_value(enum, value, schema)
-        migration = f"{stamp}_add_{_slug(enum)}_{_slug(value)}"
+    for (schema, enum, value), (where, before) in missing.items():
+        statement = render_add_enum_value(enum, value, schema, before)
+        migration = f"{next(stamps)}_add_{_slug(enum)}_{_slug(value)}"
+        args = (("enum", enum), ("value", value), ("schema", schema), ("sql", statement), ("migration", migration))
         out.append(Finding(
             "C",
             f"Enum `{enum}` lacks the value `{value}` that {where} has.",
             f"Add it with `{statement}` (safe: adds, never recreates the type), commit the same statement as "
             f"migration {migration}, and record that migration with `resolve --applied`.",
-            Action("add_enum_value", (("enum", enum), ("value", value), ("schema", schema), ("sql", statement),
-                                      ("migration", migration)), sql=statement,
+            Action("add_enum_value", args + ((("before", before),) if before is not None else ()), sql=statement,
                    command=f"/drift enum {env_name} {enum} {value}"),
         ))
     return out
+
+
+def _stamps(stamp: str):
+    """The proposed migrations' timestamps, one second apart in the plan's order (catch-up, restore,
+    enum values), so the folder sorts them as the team carries them out."""
+    for k in range(10_000):
+        try:
+            yield (datetime.strptime(stamp, "%Y%m%d%H%M%S") + timedelta(seconds=k)).strftime("%Y%m%d%H%M%S")
+        except ValueError:
+            yield str(int(stamp) + k).zfill(14)
+
+
+def catch_up_operations(ops: tuple[d.Operation, ...]) -> tuple[d.Operation, ...]:
+    """What the database has beyond the migrations (case A): every change but the removals of objects
+    the database lacks (case B restores them), the enum values it lacks (case C adds them) and index
+    validity (fixed in the database). A changed object (dropped and created again) stays whole."""
+    created = frozenset().union(*(hidden.objects(op) for op in ops if isinstance(op, d.ADDITIONS)))
+    out = []
+    for op in ops:
+        if isinstance(op, d.VALIDITY):
+            continue
+        if isinstance(op, d.REMOVALS) and not (hidden.objects(op) & created):
+            continue
+        if isinstance(op, d.AlterEnum) and op.removed:
+            if not op.added:
+                continue
+            op = d.AlterEnum(op.before, dataclasses.replace(op.after, values=enum_target(op)), op.added, (), op.usages)
+        out.append(op)
+    return tuple(out)
 
 
 def _baseline(live: Snapshot, why: str, folder: str = DEFAULT_FOLDER) -> Finding:
@@ -166,23 +213,24 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
     if not verdict.managed:
         return [_baseline(live, "The database is not managed by Prisma Migrate (no `_prisma_migrations` table).", folder)]
     out: list[Finding] = []
-    stamp = migration_stamp(migrations.names + verdict.applied, now)
+    stamps = _stamps(migration_stamp(migrations.names + verdict.applied, now))
     explained = frozenset().union(*(b.present_objects for b in by_hand)) if by_hand else frozenset()
     ops = tuple(op for op in ops if not (hidden.objects(op) & explained))
     edited = (f" Note: {', '.join(m.name for m in verdict.modified)} was edited after it was applied and the replay "
               "uses the edited file, so part of this difference may come from that edit." if verdict.modified else "")
-    extra = [op for op in ops if not isinstance(op, (*d.REMOVALS, *d.VALIDITY))
-             and not (isinstance(op, d.AlterEnum) and not op.added)]
-    missing = [op for op in ops if isinstance(op, d.REMOVALS)]
+    catch_up = catch_up_operations(ops)
+    extra = [op for op in catch_up if not isinstance(op, d.REMOVALS)]
+    kept = set(catch_up)
+    missing = [op for op in ops if isinstance(op, d.REMOVALS) and op not in kept]
     if extra:
-        name = f"{stamp}_sync_schema_drift"
+        name = f"{next(stamps)}_sync_schema_drift"
         objects = sorted({d.describe(op) for op in extra if not getattr(op, "with_view", False)})
         out.append(Finding(
             "A",
             f"The database has {len(objects)} object(s) or change(s) that no applied migration makes: {_shown(objects)}.",
             f"Commit the catch-up SQL as {folder}/{name}/migration.sql, then record it as applied "
             f"(its changes are already in the database).{edited}",
-            Action("catch_up_migration", (("migration", name),), sql=render_sql(ops, live.default_schema),
+            Action("catch_up_migration", (("migration", name),), sql=render_sql(catch_up, live.default_schema),
                    command=f"save the SQL as {folder}/{name}/migration.sql"),
         ))
         out.append(Finding("A", f"Once {name} is committed, record it as applied.", "", resolve_action("resolve_applied", name)))
@@ -194,7 +242,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
                         if isinstance(op, d.ADDITIONS) and getattr(op, "replaces", None) is None
                         and hidden.objects(op) & lacking)
         objects = sorted({d.describe(op) for op in missing})
-        name = f"{stamp}_restore_missing_objects"
+        name = f"{next(stamps)}_restore_missing_objects"
         out.append(Finding(
             "B",
             f"The database lacks {len(objects)} object(s) that applied migrations create: {_shown(objects)}.",
@@ -204,7 +252,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
                    command="prisma migrate deploy"),
         ))
     out += _invalid_index_findings(ops, live.default_schema)
-    out += _enum_findings(ops, live, schema_file, live.default_schema, stamp, env_name)
+    out += _enum_findings(ops, live, schema_file, live.default_schema, stamps, env_name)
     touched = _touched_tables(ops)
     if len(touched) >= FAR_APART_TABLES and len(touched) * 2 > max(len(live.tables), 1):
         out.append(_baseline(live, f"History and schema are far apart ({len(touched)} of {len(live.tables)} tables differ).",

@@ -213,29 +213,38 @@ def resolve_rolled_back(url: str, name: str, limits: Limits = Limits()) -> Write
     return WriteResult("resolve_rolled_back", target.dbname, ran, f"Migration {name} marked as rolled back.")
 
 
-def add_enum_value_sql(enum: str, value: str, schema: str = "public") -> sql.Composed:
+def add_enum_value_sql(enum: str, value: str, schema: str = "public", before: str | None = None) -> sql.Composed:
+    """``ALTER TYPE "enum" ADD VALUE IF NOT EXISTS 'value'``, placed ``BEFORE`` an existing value when
+    given (where the migrations have it: enum values are ordered)."""
     check_identifier(enum, "enum")
     check_enum_value(value)
-    return sql.SQL("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}").format(sql.Identifier(schema, enum), sql.Literal(value))
+    statement = sql.SQL("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}").format(sql.Identifier(schema, enum), sql.Literal(value))
+    if before is not None:
+        statement = sql.SQL("{} BEFORE {}").format(statement, sql.Literal(check_enum_value(before)))
+    return statement
 
 
-def render_add_enum_value(enum: str, value: str, schema: str = "public") -> str:
+def _literal(value: str) -> str:
+    literal = "'" + value.replace("'", "''") + "'"
+    return "E" + literal.replace("\\", "\\\\") if "\\" in value else literal
+
+
+def render_add_enum_value(enum: str, value: str, schema: str = "public", before: str | None = None) -> str:
     """The statement as text (for messages and tracking migrations), quoted without a connection."""
     check_identifier(enum, "enum")
     check_enum_value(value)
     ident = '"' + enum.replace('"', '""') + '"'
     if schema != "public":
         ident = '"' + schema.replace('"', '""') + '".' + ident
-    literal = "'" + value.replace("'", "''") + "'"
-    if "\\" in value:
-        literal = "E" + literal.replace("\\", "\\\\")
-    return f"ALTER TYPE {ident} ADD VALUE IF NOT EXISTS {literal};"
+    where = f" BEFORE {_literal(check_enum_value(before))}" if before is not None else ""
+    return f"ALTER TYPE {ident} ADD VALUE IF NOT EXISTS {_literal(value)}{where};"
 
 
-def add_enum_value(url: str, enum: str, value: str, limits: Limits = Limits(), schema: str | None = None) -> WriteResult:
-    """``ALTER TYPE "enum" ADD VALUE IF NOT EXISTS 'value'``; refused when the enum does not exist
-    or already has the value (so a second run is a clear no-op)."""
-    statement = add_enum_value_sql(enum, value, schema or parse_url(url).schema)
+def add_enum_value(url: str, enum: str, value: str, limits: Limits = Limits(), schema: str | None = None,
+                   before: str | None = None) -> WriteResult:
+    """``ALTER TYPE "enum" ADD VALUE IF NOT EXISTS 'value' [BEFORE 'other']``; refused when the enum does
+    not exist or already has the value (so a second run is a clear no-op)."""
+    statement = add_enum_value_sql(enum, value, schema or parse_url(url).schema, before)
     target = parse_url(url)
     schema = schema or target.schema
     try:

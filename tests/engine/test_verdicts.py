@@ -58,3 +58,18 @@ def test_2_a_database_with_tables_but_no_history_still_gets_a_baseline(db, tmp_p
     execute(db, INIT)
     result = run(db, tmp_path, write_migrations(tmp_path / "m", {M1: INIT}))
     assert result.state == "not_managed" and "E" in [f.case for f in result.findings]
+
+
+def test_4_the_catch_up_holds_only_what_the_database_has_beyond_the_migrations(db, tmp_path):
+    """Case 4: an applied migration edited to add an index the database lacks, and a table made by
+    `db push`: the catch-up creates the table and never drops the index that B restores."""
+    deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
+    execute(db, 'CREATE TABLE "staff" ("id" SERIAL NOT NULL, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"))')
+    folder = write_migrations(tmp_path / "m", {M1: INIT + 'CREATE INDEX "User_email_idx" ON "User"("email");\n'})
+    result = run(db, tmp_path, folder)
+    catch_up = next(f for f in result.findings if f.action.kind == "catch_up_migration")
+    restore = next(f for f in result.findings if f.case == "B")
+    assert 'CREATE TABLE "staff"' in catch_up.action.sql
+    assert "DROP INDEX" not in catch_up.action.sql and "User_email_idx" not in catch_up.action.sql
+    assert 'CREATE INDEX "User_email_idx"' in restore.action.sql
+    assert "User_email_idx" not in catch_up.title
