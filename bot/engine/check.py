@@ -101,9 +101,10 @@ def with_by_hand(verdict: history_mod.HistoryVerdict, by_hand) -> history_mod.Hi
     whole = tuple(b.name for b in by_hand if b.whole)
     return dataclasses.replace(
         verdict,
-        by_hand=tuple(by_hand),
+        by_hand=tuple(b for b in by_hand if not b.changes_no_schema),
         applied_by_hand=whole,
         pending=tuple(n for n in verdict.pending if n not in whole),
+        no_schema_pending=tuple(b.name for b in by_hand if b.changes_no_schema),
     )
 
 

@@ -148,11 +148,15 @@ def history_findings(h: HistoryVerdict) -> list[Finding]:
         )
     ordinary = [n for n in h.pending if n not in rolled_back and n not in h.applied_by_hand]
     if ordinary:
+        unseen = [n for n in ordinary if n in h.no_schema_pending]
+        why = (f" Kept pending although the migrations around it were run by hand: {_listed(tuple(unseen))} "
+               "changes no schema: whether it ran cannot be seen; check its data before deploying."
+               if unseen else "")
         out.append(
             Finding(
                 "B",
                 f"{len(ordinary)} migration(s) not yet applied: {', '.join(ordinary[:5])}{' …' if len(ordinary) > 5 else ''}.",
-                "Run `prisma migrate deploy` from CI/CD. Never reset a shared database.",
+                f"Run `prisma migrate deploy` from CI/CD. Never reset a shared database.{why}",
                 Action("deploy", (("migrations", ",".join(ordinary)),), command="prisma migrate deploy"),
             )
         )

@@ -89,6 +89,12 @@ def split(name: str, base: Snapshot, after: Snapshot, live: Snapshot) -> ByHand:
 
 
 _QUOTED = re.compile(r'"([^"]{1,128})"')
+_DDL = re.compile(r"\b(CREATE|ALTER|DROP|COMMENT|GRANT|REVOKE|SECURITY\s+LABEL)\b", re.I)
+
+
+def may_change_no_schema(migration: LocalMigration) -> bool:
+    """A cheap sign of a data-only migration (a backfill): no DDL keyword anywhere in the script."""
+    return _DDL.search(migration.script) is None
 
 
 def might_touch(migration: LocalMigration, drift: tuple[d.Operation, ...]) -> bool:
@@ -113,21 +119,26 @@ def find_applied_by_hand(
 
     *replay* returns the snapshot of the given migrations (cached), or None when they do
     not replay. Stops at the first migration that is not wholly present: ``migrate deploy``
-    would run that one and everything after it anyway.
+    would run that one and everything after it anyway. A migration that changes no schema (a
+    data backfill) cannot be seen either way: the walk goes past it, and it is returned (with
+    nothing present or missing, ``changes_no_schema``) only when a migration around it was
+    found run by hand: it stays pending, and whether it ran is a question for its data.
     """
     found: list[ByHand] = []
     done = applied
     for migration in pending[:MAX_CANDIDATES]:
-        if not drift or not might_touch(migration, drift):
+        if not drift or not (might_touch(migration, drift) or may_change_no_schema(migration)):
             break
         after = replay(done + (migration,))
         if after is None:
             break
         verdict = split(migration.name, base, after, live)
-        if not verdict.present:
+        if not verdict.present and not verdict.changes_no_schema:
             break
         found.append(verdict)
-        if not verdict.whole:
+        if not verdict.whole and not verdict.changes_no_schema:
             break
         done, base = done + (migration,), after
-    return tuple(found)
+    while found and found[-1].changes_no_schema:
+        found.pop()  # a backfill after the last migration run by hand: plainly pending
+    return tuple(found) if any(b.present for b in found) else ()

@@ -83,6 +83,11 @@ class ByHand:
     def whole(self) -> bool:
         return bool(self.present) and not self.missing
 
+    @property
+    def changes_no_schema(self) -> bool:
+        """A data-only migration (a backfill) between migrations run by hand: it stays pending."""
+        return not self.present and not self.missing
+
     def to_json(self) -> dict:
         return {"name": self.name, "whole": self.whole, "present": list(self.present),
                 "missing": list(self.missing), "missing_sql": self.missing_sql}
@@ -119,6 +124,9 @@ class HistoryVerdict:
     missing_locally_refs: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
     # Pending migrations found in the live schema (whole ones are also in applied_by_hand).
     by_hand: tuple[ByHand, ...] = ()
+    # Pending migrations that change no schema, between migrations run by hand: still pending,
+    # since whether they ran cannot be seen in the schema (only in their data).
+    no_schema_pending: tuple[str, ...] = ()
 
     @property
     def diverged(self) -> bool:

@@ -74,6 +74,9 @@ class SchemaReport:
     summary: tuple[str, ...] = ()
     sql: str = ""
     prisma_blind_spots: tuple[str, ...] = ()  # drift in objects Prisma never compares (functions, triggers)
+    # Which summary objects pending migrations run by hand explain: (migration, objects), in order.
+    # They stay in ``summary`` (Prisma prints them too) but are not drift outside migrations.
+    explained_by_hand: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def drifted(self) -> bool:
@@ -81,7 +84,8 @@ class SchemaReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"checked": self.checked, "reason": self.reason, "summary": list(self.summary), "sql": self.sql,
-                "prisma_blind_spots": list(self.prisma_blind_spots)}
+                "prisma_blind_spots": list(self.prisma_blind_spots),
+                "explained_by_hand": [{"migration": m, "objects": list(objs)} for m, objs in self.explained_by_hand]}
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ class CheckResult:
                     for f in h.failed
                 ],
                 "applied_by_hand_details": [b.to_json() for b in h.by_hand],
+                "no_schema_pending": list(h.no_schema_pending),
                 "missing_locally_details": [
                     {"name": name, "refs": None if refs is None else list(refs), "found": bool(refs) if refs is not None else None}
                     for name, refs in h.missing_locally_refs

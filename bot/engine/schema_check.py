@@ -343,6 +343,7 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
         summary=render_summary(ops),
         sql=render_sql(ops, target.schema) if ops else "",
         prisma_blind_spots=prisma_unseen(ops),
+        explained_by_hand=tuple((b.name, b.present) for b in by_hand if b.present),
     )
     deploy = preview.deploy_preview(verdict, migrations, live, server, inexpressible, settings.connect_timeout_s,
                                     extensions, Path(settings.cache_dir))

@@ -73,3 +73,28 @@ def test_4_the_catch_up_holds_only_what_the_database_has_beyond_the_migrations(d
     assert "DROP INDEX" not in catch_up.action.sql and "User_email_idx" not in catch_up.action.sql
     assert 'CREATE INDEX "User_email_idx"' in restore.action.sql
     assert "User_email_idx" not in catch_up.title
+
+
+def test_6_a_backfill_between_migrations_run_by_hand_stays_pending_and_says_why(db, pg_url, tmp_path):
+    """Case 6: a pending migration that changes no schema cannot be seen in the schema; its
+    neighbours, run by hand, are recognised around it, and the finding says why it stays pending."""
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: POSTS, M3: 'UPDATE "Post" SET "title" = upper("title");\n',
+                                               M4: MORE})
+    deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
+    execute(db, POSTS + MORE)  # both schema migrations pasted into psql, the backfill not (or was it?)
+    result = run(db, tmp_path, folder, shadow=pg_url)
+    assert result.history.applied_by_hand == (M2, M4)
+    assert result.history.pending == (M3,)
+    assert not [f for f in result.findings if f.case == "A"]  # M4's table is not drift outside migrations
+    (b,) = [f for f in result.findings if f.case == "B"]
+    assert M3 in b.title and "changes no schema: whether it ran cannot be seen; check its data" in b.detail
+
+
+def test_6_the_summary_says_which_lines_the_migrations_run_by_hand_explain(db, pg_url, tmp_path):
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: POSTS})
+    deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
+    execute(db, POSTS)
+    result = run(db, tmp_path, folder, shadow=pg_url)
+    assert list(result.schema.summary) == ["[+] Added tables", "  - Post"]  # Prisma's lines, kept
+    assert result.schema.explained_by_hand == ((M2, ("Post",)),)
+    assert result.to_json()["schema"]["explained_by_hand"] == [{"migration": M2, "objects": ["Post"]}]
