@@ -27,7 +27,7 @@ from bot.engine import hidden, preview
 from bot.engine.findings import resolve_action
 from bot.engine.history import ByHand, HistoryVerdict
 from bot.engine.inspect import Snapshot, empty, introspect
-from bot.engine.render import rebuild_index_sql, render_sql, render_summary
+from bot.engine.render import rebuild_index_sql, render_migration, render_sql, render_summary
 from bot.engine.result import Action, DeployPreview, Finding, SchemaReport
 from bot.engine.shadow import ReplayCache, ShadowUnavailable, replayed_schema, shadow_server
 from bot.engine.sources import LocalMigration, Migrations
@@ -194,7 +194,7 @@ def catch_up_operations(ops: tuple[d.Operation, ...]) -> tuple[d.Operation, ...]
 
 
 def _baseline(live: Snapshot, why: str, folder: str = DEFAULT_FOLDER) -> Finding:
-    sql = render_sql(d.diff(empty(live.schemas, live.default_schema), live), live.default_schema)
+    sql = render_migration(d.diff(empty(live.schemas, live.default_schema), live), live.default_schema)
     return Finding(
         "E",
         why,
@@ -222,6 +222,10 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
     extra = [op for op in catch_up if not isinstance(op, d.REMOVALS)]
     kept = set(catch_up)
     missing = [op for op in ops if isinstance(op, d.REMOVALS) and op not in kept]
+    if verdict.missing_locally:
+        # The replay lacks the database-only migrations, so what they made reads as extra: a catch-up
+        # would make it twice once their branch is merged. The history finding says: merge, check again.
+        extra, missing = [], []
     if extra:
         name = f"{next(stamps)}_sync_schema_drift"
         objects = sorted({d.describe(op) for op in extra if not getattr(op, "with_view", False)})
@@ -230,7 +234,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
             f"The database has {len(objects)} object(s) or change(s) that no applied migration makes: {_shown(objects)}.",
             f"Commit the catch-up SQL as {folder}/{name}/migration.sql, then record it as applied "
             f"(its changes are already in the database).{edited}",
-            Action("catch_up_migration", (("migration", name),), sql=render_sql(catch_up, live.default_schema),
+            Action("catch_up_migration", (("migration", name),), sql=render_migration(catch_up, live.default_schema),
                    command=f"save the SQL as {folder}/{name}/migration.sql"),
         ))
         out.append(Finding("A", f"Once {name} is committed, record it as applied.", "", resolve_action("resolve_applied", name)))
@@ -247,8 +251,9 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
             "B",
             f"The database lacks {len(objects)} object(s) that applied migrations create: {_shown(objects)}.",
             f"Restore them with a new migration ({name}) holding this SQL, shipped with `prisma migrate deploy` "
-            f"from CI/CD. Never reset a shared database.{edited}",
-            Action("deploy", (("migration", name),), sql=render_sql(restore, live.default_schema),
+            f"from CI/CD (each statement does nothing where its object exists, so the migration also replays "
+            f"after the ones that create them). Never reset a shared database.{edited}",
+            Action("deploy", (("migration", name),), sql=render_migration(restore, live.default_schema, if_missing=True),
                    command="prisma migrate deploy"),
         ))
     out += _invalid_index_findings(ops, live.default_schema)

@@ -314,3 +314,49 @@ class PrismaProject:
             "migrate", "diff", "--from-migrations", str(self.migrations),
             "--to-schema-datamodel", str(models or self.folder / "schema.prisma"), "--script", "--exit-code",
         )
+
+
+def run_in_terminal(project: PrismaProject, *args: str, timeout: int = 120) -> Run:
+    """Run the CLI on a pseudo-terminal, answering "y" to its questions: ``migrate dev`` refuses to
+    write a migration with warnings in a non-interactive environment (CI=1, no TTY, TERM=dumb)."""
+    import pty
+    import select
+    import time
+
+    node = shutil.which("node") or "node"
+    true = shutil.which("true") or "/bin/true"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+        "DATABASE_URL": project.url, "PRISMA_QUERY_ENGINE_LIBRARY": true, "PRISMA_SCHEMA_ENGINE_BINARY": true,
+        "CHECKPOINT_DISABLE": "1", "PRISMA_HIDE_UPDATE_MESSAGE": "1", "NO_COLOR": "1", "TERM": "xterm",
+    }
+    cli = project.install / "node_modules" / "prisma" / "build" / "index.js"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([node, "--require", str(project.install / "unref-timers.cjs"), str(cli), *args],
+                            cwd=project.folder, env=env, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    out, answered, end = b"", 0, time.monotonic() + timeout
+    try:
+        while time.monotonic() < end:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal closed: the process has exited
+                break
+            if not chunk:
+                break
+            out += chunk
+            text = out.decode(errors="replace")
+            if text.count("Are you sure") > answered:
+                os.write(master, b"y\r")
+                answered += 1
+        else:
+            proc.kill()
+    finally:
+        os.close(master)
+    code = proc.wait(timeout=30)
+    return Run(tuple(args), code, out.decode(errors="replace"), "")

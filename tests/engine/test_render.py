@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.cli.demo import DB_PUSH_DRIFT
 from bot.engine.diff import diff
-from bot.engine.render import render_sql, render_summary
+from bot.engine.render import render_migration, render_sql, render_summary
 from tests.engine.snapshots import snapshot_of
 
 BASE = """
@@ -92,15 +92,24 @@ def test_removals_and_changes_read_as_prisma_prints_them(databases):
     ]
 
 
-def test_destructive_and_locking_statements_carry_a_warning(databases):
+def test_warnings_are_prisma_s_header_never_comments_inside_the_statements(databases):
+    """Case 3 of issue 13: Prisma writes its warnings as a header at the top of the migration file
+    (its words: tests/conformance/test_warnings_vs_prisma.py); `migrate diff --script` writes none."""
     base = BASE + 'ALTER TABLE "Account" ADD COLUMN "old" TEXT, ADD COLUMN "n" INTEGER;'
-    drift = 'ALTER TABLE "Account" DROP COLUMN "old", ALTER COLUMN "n" SET NOT NULL; CREATE INDEX "Account_n_idx" ON "Account"("n");'
-    sql = render_sql(_ops(databases, base, drift))
-    lines = sql.splitlines()
-    assert any(ln.startswith("-- Warning: drops the column `old`") for ln in lines)
-    assert any(ln.startswith("-- Warning: makes `n` required") for ln in lines)
-    warn = lines.index(next(ln for ln in lines if "without CONCURRENTLY" in ln))
-    assert lines[warn + 1] == 'CREATE INDEX "Account_n_idx" ON "Account"("n");'
+    drift = ('ALTER TABLE "Account" DROP COLUMN "old", ALTER COLUMN "n" SET NOT NULL; '
+             'CREATE INDEX "Account_n_idx" ON "Account"("n");')
+    ops = _ops(databases, base, drift)
+    assert "Warning" not in render_sql(ops)
+    migration = render_migration(ops)
+    assert migration == (
+        "/*\n  Warnings:\n\n"
+        "  - You are about to drop the column `old` on the `Account` table. All the data in the column will be lost.\n"
+        "  - Made the column `n` on table `Account` required. This step will fail if there are existing NULL values "
+        "in that column.\n"
+        "  - The index `Account_n_idx` is built without CONCURRENTLY, blocking writes to `Account` while it runs.\n"
+        "\n*/\n" + render_sql(ops)
+    )
+    assert 'CREATE INDEX "Account_n_idx" ON "Account"("n");' in render_sql(ops).splitlines()
 
 
 def test_new_enum_values_are_added_never_recreated(databases):

@@ -1,6 +1,7 @@
 """Steps -> SQL in Prisma's style: ``-- Label`` then the statements, steps separated
-by a blank line. Statements that lose data or take heavy locks carry a
-``-- Warning:`` line just above them."""
+by a blank line. ``render_sql`` writes what ``migrate diff --script`` writes (no
+warnings); ``render_migration`` puts Prisma's warnings header above it, as
+``migrate dev`` writes a migration file. Nothing is ever written inside the statements."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bot.engine import diff as d
 from bot.engine.inspect.model import POLICY_COMMANDS
 from bot.engine.render.names import column_definition, column_type, default_expr, literal, qualified, quote
 from bot.engine.render.steps import Step, plan
+from bot.engine.render.warnings import header, warnings
 
 EMPTY = "-- This is an empty migration."
 # ALTER TABLE ... <clause> TRIGGER, by pg_trigger.tgenabled
@@ -49,7 +51,7 @@ class _Renderer:
 
     @render.register(d.DropExtension)
     def DropExtension(self, op: d.DropExtension) -> str:
-        return f"-- Warning: drops every object of the extension.\nDROP EXTENSION {quote(op.extension.name)};"
+        return f"DROP EXTENSION {quote(op.extension.name)};"
 
     @render.register(d.CreateSequence)
     def CreateSequence(self, op: d.CreateSequence) -> str:
@@ -76,9 +78,8 @@ class _Renderer:
     def CreateFunction(self, op: d.CreateFunction) -> str:
         f, old = op.function, op.replaces
         drop = ""
-        if old is not None and (old.result, old.kind) != (f.result, f.kind):
-            drop = (f"-- Warning: the result type changed, which CREATE OR REPLACE cannot do; "
-                    f"drops `{old.signature}` first.\n{self._drop_function(old)}\n")
+        if old is not None and (old.result, old.kind) != (f.result, f.kind):  # CREATE OR REPLACE cannot
+            drop = f"{self._drop_function(old)}\n"
         return f"{drop}{f.definition.strip()};"
 
     @render.register(d.DropFunction)
@@ -178,7 +179,6 @@ class _Renderer:
         new, old = self.q(e.schema, e.name + "_new"), self.q(e.schema, e.name + "_old")
         values = ", ".join(literal(v) for v in e.values)
         lines = [
-            f"-- Warning: recreates the type; fails if a row holds a removed value ({', '.join(op.removed) or 'reordered'}).",
             "BEGIN;",
             f"CREATE TYPE {new} AS ENUM ({values});",
         ]
@@ -214,31 +214,26 @@ class _Renderer:
 
     @render.register(d.DropTable)
     def DropTable(self, op: d.DropTable) -> str:
-        return (f"-- Warning: drops the table `{op.table.name}` and all its data.\n"
-                f"DROP TABLE {self.q(op.table.schema, op.table.name)};")
+        return f"DROP TABLE {self.q(op.table.schema, op.table.name)};"
 
     def alter_table(self, ops: tuple[d.Operation, ...]) -> str:
         table = ops[0].table
-        clauses, warnings = [], []
+        clauses = []
         for op in ops:
             if isinstance(op, d.DropPrimaryKey):
                 clauses.append(f"DROP CONSTRAINT {quote(op.primary_key.name)}")
             elif isinstance(op, d.DropColumn):
-                warnings.append(f"drops the column `{op.column.name}`; all its data will be lost.")
                 clauses.append(f"DROP COLUMN {quote(op.column.name)}")
             elif isinstance(op, d.AddColumn):
-                if op.column.not_null and op.column.default is None and not op.column.serial and not op.column.identity:
-                    warnings.append(f"adds the required column `{op.column.name}` without a default; fails if the table has rows.")
                 clauses.append(f"ADD COLUMN     {column_definition(op.column)}")
             elif isinstance(op, d.AlterColumn):
-                clauses += self._alter_column(op, warnings)
+                clauses += self._alter_column(op)
             elif isinstance(op, d.AddPrimaryKey):
                 cols = ", ".join(quote(c) for c in op.primary_key.columns)
                 clauses.append(f"ADD CONSTRAINT {quote(op.primary_key.name)} PRIMARY KEY ({cols})")
-        head = "".join(f"-- Warning: {w}\n" for w in warnings)
-        return f"{head}ALTER TABLE {self.q(table.schema, table.name)} " + ",\n".join(clauses) + ";"
+        return f"ALTER TABLE {self.q(table.schema, table.name)} " + ",\n".join(clauses) + ";"
 
-    def _alter_column(self, op: d.AlterColumn, warnings: list[str]) -> list[str]:
+    def _alter_column(self, op: d.AlterColumn) -> list[str]:
         b, a, c = op.before, op.after, quote(op.after.name)
         had_default = b.default is not None or b.serial
         out = []
@@ -248,11 +243,9 @@ class _Renderer:
         if had_default and (type_changed or a.default is None or b.serial != a.serial) and not b.identity:
             out.append(f"ALTER COLUMN {c} DROP DEFAULT")  # before a type change: the old default may not cast
         if type_changed:
-            warnings.append(f"changes the type of `{a.name}` (rewrites the table under an exclusive lock; may fail on existing data).")
             out.append(f"ALTER COLUMN {c} SET DATA TYPE {column_type(replace(a, serial=False))}")
         if b.not_null != a.not_null:
             if a.not_null:
-                warnings.append(f"makes `{a.name}` required (scans the table under an exclusive lock; fails if a row holds NULL).")
                 out.append(f"ALTER COLUMN {c} SET NOT NULL")
             else:
                 out.append(f"ALTER COLUMN {c} DROP NOT NULL")
@@ -270,14 +263,12 @@ class _Renderer:
         table = self.q(i.schema, i.table)
         if i.constraint:
             return f"ALTER TABLE {table} ADD CONSTRAINT {quote(i.name)} {i.definition};"
-        warn = "" if op.new_table else (
-            f"-- Warning: builds the index without CONCURRENTLY, blocking writes to `{i.table}` while it runs.\n")
         if i.complex or i.partial:
-            return f"{warn}{i.definition};"
+            return f"{i.definition};"
         cols = ", ".join(quote(c) + (" DESC" if desc else "") for c, desc in zip(i.columns, i.descending or [False] * len(i.columns)))
         using = f" USING {i.method.upper()} ({cols})" if i.method != "btree" else f"({cols})"
         unique = "UNIQUE " if i.unique else ""
-        return f"{warn}CREATE {unique}INDEX {quote(i.name)} ON {table}{using};"
+        return f"CREATE {unique}INDEX {quote(i.name)} ON {table}{using};"
 
     @render.register(d.InvalidIndex)
     def InvalidIndex(self, op: d.InvalidIndex) -> str:
@@ -323,15 +314,51 @@ class _Renderer:
         return f"ALTER TABLE {self.q(op.table.schema, op.table.name)} DROP CONSTRAINT {quote(op.check.name)};"
 
 
+# Statements with an IF NOT EXISTS (or OR REPLACE) form, and where to put it.
+_IF_MISSING = (
+    ("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS "), ("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS "),
+    ("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS "), ("CREATE SEQUENCE ", "CREATE SEQUENCE IF NOT EXISTS "),
+    ("CREATE VIEW ", "CREATE OR REPLACE VIEW "), ("CREATE MATERIALIZED VIEW ", "CREATE MATERIALIZED VIEW IF NOT EXISTS "),
+)
+_ALREADY_THERE = "duplicate_object OR duplicate_table OR duplicate_column OR invalid_table_definition"
+
+
+def _if_missing(step: Step, text: str) -> str:
+    """*text* as statements that do nothing where their object already exists: a migration that
+    restores objects earlier migrations create must replay cleanly after them (the shadow database
+    has them) and create them where the database lacks them."""
+    if isinstance(step.ops[0], (d.CreateExtension, d.CreateFunction, d.EnableRowSecurity)):
+        return text  # already IF NOT EXISTS, OR REPLACE, or idempotent
+    if step.label == "AlterTable" and all(isinstance(op, d.AddColumn) for op in step.ops):
+        return text.replace("ADD COLUMN     ", "ADD COLUMN IF NOT EXISTS ")
+    if isinstance(step.ops[0], d.AlterEnum):
+        return text.replace(" ADD VALUE ", " ADD VALUE IF NOT EXISTS ")
+    for plain, guarded in _IF_MISSING:
+        if text.startswith(plain) and text.count(";") == 1:
+            return guarded + text[len(plain):]
+    body = "\n".join("  " + ln for ln in text.splitlines())
+    return f"DO $restore$ BEGIN\n{body}\nEXCEPTION WHEN {_ALREADY_THERE} THEN NULL;\nEND $restore$;"
+
+
 def rebuild_index_sql(index, default_schema: str = "public") -> str:
     """The statement that rebuilds an invalid index without blocking writes."""
     return f"REINDEX INDEX CONCURRENTLY {qualified(index.schema, index.name, default_schema)};"
 
 
-def render_sql(ops: tuple[d.Operation, ...], default_schema: str = "public") -> str:
-    """The migration that applies *ops*, as Prisma's ``migrate diff --script`` writes it."""
+def render_sql(ops: tuple[d.Operation, ...], default_schema: str = "public", if_missing: bool = False) -> str:
+    """The migration that applies *ops*, as Prisma's ``migrate diff --script`` writes it (no warnings).
+    *if_missing*: each statement does nothing where its object already exists."""
     if not ops:
         return EMPTY + "\n"
     r = _Renderer(default_schema)
-    blocks = [f"-- {step.label}\n{r.step(step)}" for step in plan(ops)]
+    blocks = []
+    for step in plan(ops):
+        text = r.step(step)
+        blocks.append(f"-- {step.label}\n{_if_missing(step, text) if if_missing else text}")
     return "\n\n".join(blocks) + "\n"
+
+
+def render_migration(ops: tuple[d.Operation, ...], default_schema: str = "public", if_missing: bool = False) -> str:
+    """A migration file for *ops*, as ``prisma migrate dev`` writes it: Prisma's warnings header
+    (when a step can lose data or fail on existing rows), then the statements."""
+    return header(warnings(ops)) + render_sql(ops, default_schema, if_missing)
