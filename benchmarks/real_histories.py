@@ -23,8 +23,12 @@ Then, where the history has a trigger or a function, it changes one by hand
 status``, ``prisma migrate diff`` and ``driftbot status`` again: Prisma compares
 neither, so only driftbot can see it.
 
+With ``--converge``, drift is then injected as people make it, and the plan the check
+proposes is carried out as a team would (tests/engine/converge.py), then checked again.
+
 Expected: no findings and state ``in_sync`` everywhere, then ``drifted`` after
-the hand edit. Any finding is printed
+the hand edit, then (``--converge``) in sync again after the plan, or a stop where a
+person is needed. Any finding is printed
 in full: a false one is a bug in inspect/diff, or a real difference between the
 servers to explain. A history whose mirror is absent is skipped, saying so.
 """
@@ -94,6 +98,7 @@ class Row:
     statuses: list = field(default_factory=list)
     skipped: str | None = None
     tamper: dict | None = None  # what Prisma and driftbot said after a hand edit Prisma cannot see
+    converge: dict | None = None  # the plan for that edit and injected drift, carried out (--converge)
 
 
 def extract(h: History, into: Path) -> Path | None:
@@ -146,7 +151,8 @@ def driftbot_status(db_url: str, shadow: str, migrations: Path, cache: Path) -> 
     return elapsed, proc.returncode, body
 
 
-def run_history(h: History, install: Path, target: str, shadows: dict[str, str], work: Path) -> Row:
+def run_history(h: History, install: Path, target: str, shadows: dict[str, str], work: Path,
+                converging: bool = False) -> Row:
     from tests.conformance.prisma_cli import PrismaProject
 
     src = extract(h, work / "src" / h.name)
@@ -177,6 +183,8 @@ def run_history(h: History, install: Path, target: str, shadows: dict[str, str],
                 body.get("schema", {}).get("reason"),
             ))
         row.tamper = tamper(db_url, project, target, work / "cache" / f"{h.name}-tampered")
+        if converging:
+            row.converge = converge(db_url, project.migrations, target, work / "converge" / h.name)
     finally:
         drop_db(target, dbname)
     return row
@@ -220,6 +228,50 @@ def tamper(db_url: str, project, shadow: str, cache: Path) -> dict | None:
             "prisma_diff_exit": diff_exit, "driftbot_exit": code, "driftbot_state": body.get("state"),
             "driftbot_summary": body.get("schema", {}).get("summary") or [],
             "driftbot_prisma_blind_spots": body.get("schema", {}).get("prisma_blind_spots") or []}
+
+
+def converge(db_url: str, migrations: Path, server: str, work: Path, seed: int = 7, statements: int = 4) -> dict:
+    """Inject drift as people make it (the round-trip generator's statements, seeded), check, carry the
+    proposed plan out on this database and a copy of the folder as a team would (tests/engine/converge.py),
+    and check again: converged means in sync, no step refused, none undoing another."""
+    import random
+
+    from bot.engine.inspect import introspect
+    from bot.settings import Settings
+    from tests.conftest import Databases
+    from tests.engine.converge import Team, carry_out, copy_folder
+    from tests.engine.live_drift import drift_statement
+
+    r, injected, fresh = random.Random(seed), [], set()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for n in range(statements * 3):
+            if len(injected) == statements:
+                break
+            statement = drift_statement(r, introspect(conn, ("public",)), 900 + n, fresh)
+            if statement is None:
+                continue
+            try:
+                conn.execute(statement.encode())
+                injected.append(statement.splitlines()[0][:100])
+            except psycopg.Error:
+                pass
+    folder = copy_folder(migrations, work / "migrations")
+    env = {"database_url": db_url, "admin_url": db_url, "shadow_url": server, "migrations": str(folder)}
+    settings = Settings(environments={"real": env}, cache_dir=work / "cache")
+    scratch = Databases(server)
+    try:
+        team = Team(settings, "real", db_url, folder, scratch=scratch.create)
+        before = team.check()
+        started = time.perf_counter()
+        try:
+            outcome = carry_out(team, before)
+        except AssertionError as exc:  # a step was refused
+            return {"injected": injected, "before": before.state, "converged": False, "refused": str(exc)[:800]}
+        return {"injected": injected, "before": before.state, "steps": outcome.steps, "human": outcome.human,
+                "undid": outcome.undid, "after": outcome.after.state if outcome.after else None,
+                "converged": outcome.converged, "seconds": round(time.perf_counter() - started, 2)}
+    finally:
+        scratch.drop_all()
 
 
 STAND_INS = {
@@ -274,6 +326,8 @@ def main(argv=None) -> int:
     ap.add_argument("--stand-in-extensions", action="store_true",
                     help="add a shadow server: the embedded PostgreSQL with stand-ins for pgcrypto and uuid-ossp")
     ap.add_argument("--json", help="write the rows as JSON here")
+    ap.add_argument("--converge", action="store_true",
+                    help="then inject drift, carry the proposed plan out and check again (the convergence run)")
     args = ap.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
@@ -296,7 +350,7 @@ def main(argv=None) -> int:
         for h in HISTORIES:
             if args.only and h.name not in args.only:
                 continue
-            row = run_history(h, install, args.target, shadows, Path(tmp))
+            row = run_history(h, install, args.target, shadows, Path(tmp), converging=args.converge)
             rows.append(row)
             if row.skipped:
                 print(f"SKIPPED {h.name}: {row.skipped}", file=sys.stderr)
@@ -319,6 +373,12 @@ def main(argv=None) -> int:
                 print(f"  then {t['change']} (shadow on the target's server): prisma migrate status "
                       f"exit {t['prisma_status_exit']} ({prisma}), prisma migrate diff exit {t['prisma_diff_exit']}; "
                       f"driftbot state {t['driftbot_state']} (exit {t['driftbot_exit']}): {drift}")
+            if row.converge:
+                c = row.converge
+                print(f"  convergence: injected {len(c['injected'])} change(s), state {c['before']}; "
+                      + (f"REFUSED: {c['refused']}" if c.get("refused") else
+                         f"{len(c['steps'])} step(s), then {c['after']}" + (f"; stopped: {c['human']}" if c['human'] else "")
+                         + (f"; UNDID: {c['undid']}" if c['undid'] else "")))
     print()
     print(table(rows))
     if args.json:
@@ -326,6 +386,7 @@ def main(argv=None) -> int:
     # "Not checked" is not clean: a shadow that cannot replay the history has said nothing about drift.
     ok = all(not r.deploy_error and all(s.state == "in_sync" and not s.reason and not s.findings for s in r.statuses)
              and (r.tamper is None or r.tamper["driftbot_state"] == "drifted")  # the hand edit must be seen
+             and (r.converge is None or r.converge["converged"] or bool(r.converge.get("human")))
              for r in rows if not r.skipped)
     return 0 if ok else 1
 

@@ -51,7 +51,8 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
             findings = history_findings(verdict)
             if any(f.case == "E" for f in found):  # the schema check's baseline carries its SQL
                 findings = [f for f in findings if f.case != "E"]
-            findings += found + preview_findings(preview, verdict)
+            restore = next((f.action.arguments["migration"] for f in found if f.case == "B" and f.action.kind == "deploy"), None)
+            findings = in_plan_order(findings, found) + preview_findings(preview, verdict, restore)
     except (DriftbotError, psycopg.Error) as exc:
         if isinstance(exc, psycopg.Error):  # the target went away mid-check
             exc = DatabaseUnreachable(f"The target database failed during the check: {str(exc).strip().splitlines()[0]}")
@@ -94,6 +95,14 @@ def advice_folder(settled: sources.Settled) -> str:
         inside = os.path.relpath(env.migrations, settled.project.folder)
         return env.migrations if inside.startswith("..") else inside
     return str(env.migrations).rstrip("/")
+
+
+def in_plan_order(history: list, schema: list) -> list:
+    """The findings as one plan: the history's own steps (failed and hand-run migrations resolved, files
+    restored), then the files the schema findings add (catch-up, restore, enum values), then deploying
+    the pending migrations, which ``migrate deploy`` runs together with a restore in folder order."""
+    deploys = [f for f in history if f.action.kind == "deploy"]
+    return [f for f in history if f.action.kind != "deploy"] + list(schema) + deploys
 
 
 def with_by_hand(verdict: history_mod.HistoryVerdict, by_hand) -> history_mod.HistoryVerdict:

@@ -26,18 +26,24 @@ def _listed(names: tuple[str, ...], limit: int = 6) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def preview_findings(preview: DeployPreview | None, h: HistoryVerdict | None = None) -> list[Finding]:
+def preview_findings(preview: DeployPreview | None, h: HistoryVerdict | None = None,
+                     restore: str | None = None) -> list[Finding]:
     """A finding when ``migrate deploy`` would fail now (not when the preview could not run, and
-    not when a finding about the failing migration already says why: failed, or run by hand)."""
+    not when a finding about the failing migration already says why: failed, or run by hand).
+    *restore*: the plan's migration restoring missing objects, which deploy runs first."""
     if preview is None or preview.ok or not preview.available or preview.migration is None:
         return []
     if h is not None and preview.migration in {b.name for b in h.by_hand} | {f.name for f in h.failed}:
         return []
     where = f" Failing statement: {preview.statement}" if preview.statement else ""
+    first = (f" The restore migration {restore} comes before it in the folder and may bring back what it needs: "
+             "deploy them together, as planned above; if deploy still fails, fix the migration or the database."
+             if restore is not None and restore < preview.migration else
+             " Fix the migration or the database before deploying.")
     return [Finding(
         "B",
         f"`prisma migrate deploy` would fail now, at {preview.migration}: {preview.error}",
-        f"Fix the migration or the database before deploying.{where}",
+        f"{first.strip()}{where}",
     )]
 
 
@@ -113,7 +119,9 @@ def history_findings(h: HistoryVerdict) -> list[Finding]:
                 f"The database has {len(h.missing_locally)} migration(s) the folder lacks: {', '.join(h.missing_locally)}.",
                 f"Environments diverged (last common migration: {common}).{where} "
                 + ("`prisma migrate status` says \"up to date\" here. " if not h.pending else "")
-                + "Merge the branch that holds them, or remove them from the database only if they were never meant to ship.",
+                + "Merge the branch that holds them, or remove them from the database only if they were never meant to ship. "
+                "Until then the schema is compared with the folder's migrations only, so no catch-up or restore is "
+                "proposed for what they made: merge, then check again.",
             )
         )
     for b in h.by_hand:

@@ -174,6 +174,21 @@ def _stamps(stamp: str):
             yield str(int(stamp) + k).zfill(14)
 
 
+def _before_pending(verdict: HistoryVerdict, migrations: Migrations) -> str | None:
+    """A timestamp after the last applied migration and before the first pending one, when there is
+    room: `migrate deploy` runs the folder in order, so a restore placed there comes back before the
+    pending migrations that may need what it restores. None when nothing is pending, or no room."""
+    pending = [n[:14] for n in verdict.pending if n[:14].isdigit()]
+    applied = [n[:14] for n in migrations.names if n in set(verdict.applied) and n[:14].isdigit()]
+    if not pending or not applied:
+        return None
+    try:
+        stamp = (datetime.strptime(max(applied), "%Y%m%d%H%M%S") + timedelta(seconds=1)).strftime("%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    return stamp if stamp < min(pending) else None
+
+
 def catch_up_operations(ops: tuple[d.Operation, ...]) -> tuple[d.Operation, ...]:
     """What the database has beyond the migrations (case A): every change but the removals of objects
     the database lacks (case B restores them), the enum values it lacks (case C adds them) and index
@@ -246,7 +261,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
                         if isinstance(op, d.ADDITIONS) and getattr(op, "replaces", None) is None
                         and hidden.objects(op) & lacking)
         objects = sorted({d.describe(op) for op in missing})
-        name = f"{next(stamps)}_restore_missing_objects"
+        name = f"{_before_pending(verdict, migrations) or next(stamps)}_restore_missing_objects"
         out.append(Finding(
             "B",
             f"The database lacks {len(objects)} object(s) that applied migrations create: {_shown(objects)}.",

@@ -49,7 +49,7 @@ def test_case_b_missing_objects_restore_by_deploy_never_reset(db, tmp_path):
     result = run(db, tmp_path, folder)
     assert list(result.schema.summary) == ["[-] Removed tables", "  - Post"]
     (b,) = by_case(result, "B")
-    assert b.action.kind == "deploy" and 'CREATE TABLE "Post"' in b.action.sql
+    assert b.action.kind == "deploy" and 'CREATE TABLE IF NOT EXISTS "Post"' in b.action.sql
     assert "reset" not in (b.action.command or "") and "Never reset" in b.detail
 
 
@@ -140,4 +140,4 @@ def test_drift_from_a_migration_edited_after_apply_says_so(db, tmp_path):
     result = run(db, tmp_path, folder)
     assert list(result.schema.summary) == ["[*] Changed the `User` table", "  [-] Removed index on columns (email)"]
     (b,) = by_case(result, "B")
-    assert f"{M1} was edited after it was applied" in b.detail and 'CREATE INDEX "User_email_idx"' in b.action.sql
+    assert f"{M1} was edited after it was applied" in b.detail and 'CREATE INDEX IF NOT EXISTS "User_email_idx"' in b.action.sql

@@ -351,14 +351,30 @@ def render_sql(ops: tuple[d.Operation, ...], default_schema: str = "public", if_
     if not ops:
         return EMPTY + "\n"
     r = _Renderer(default_schema)
+    steps = plan(ops)
     blocks = []
-    for step in plan(ops):
+    for i, step in enumerate(steps):
         text = r.step(step)
+        if i + 1 < len(steps) and uses_new_enum_value(step, steps[i + 1:]):
+            text += "\nCOMMIT;"  # PostgreSQL cannot use a new enum value in the transaction that adds it
         blocks.append(f"-- {step.label}\n{_if_missing(step, text) if if_missing else text}")
     return "\n\n".join(blocks) + "\n"
+
+
+def uses_new_enum_value(step: Step, later: tuple[Step, ...]) -> bool:
+    """Whether *step* adds enum values that a later step uses (as a default, say): the script must
+    commit the new values first, or PostgreSQL refuses ("unsafe use of new value")."""
+    added = [v for op in step.ops if isinstance(op, d.AlterEnum) and not (op.removed or op.reordered) for v in op.added]
+    if not added:
+        return False
+    r = _Renderer("public")
+    text = "\n".join(r.step(s) for s in later)
+    return any(literal(v) in text for v in added)
 
 
 def render_migration(ops: tuple[d.Operation, ...], default_schema: str = "public", if_missing: bool = False) -> str:
     """A migration file for *ops*, as ``prisma migrate dev`` writes it: Prisma's warnings header
     (when a step can lose data or fail on existing rows), then the statements."""
-    return header(warnings(ops)) + render_sql(ops, default_schema, if_missing)
+    steps = plan(ops)
+    commits = any(uses_new_enum_value(step, steps[i + 1:]) for i, step in enumerate(steps))
+    return header(warnings(ops, commits)) + render_sql(ops, default_schema, if_missing)

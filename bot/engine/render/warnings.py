@@ -120,10 +120,14 @@ def _required_without_default(c: Column) -> bool:
     return c.not_null and c.default is None and not c.serial and not c.identity and not c.generated
 
 
-def warnings(ops: tuple[d.Operation, ...]) -> tuple[str, ...]:
+def warnings(ops: tuple[d.Operation, ...], commits_enum_values: bool = False) -> tuple[str, ...]:
     """The header's lines for *ops*: Prisma's (``prisma_warnings``), then driftbot's own notes on
     steps Prisma does not manage."""
-    return prisma_warnings(ops) + tuple(note for step in plan(ops) for op in step.ops for note in _own_notes(op))
+    notes = tuple(note for step in plan(ops) for op in step.ops for note in _own_notes(op))
+    if commits_enum_values:
+        notes += ("New enum values are committed (COMMIT) before the statements that use them: PostgreSQL cannot "
+                  "use a new value in the transaction that adds it.",)
+    return prisma_warnings(ops) + notes
 
 
 def prisma_warnings(ops: tuple[d.Operation, ...]) -> tuple[str, ...]:
