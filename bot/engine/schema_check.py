@@ -357,7 +357,18 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
             by_hand = hidden.find_applied_by_hand(pending, to_replay, replayed, live, ops, lambda c: replay(c).snapshot)
         except (ShadowUnavailable, DatabaseUnreachable):
             by_hand = ()  # the main replay worked; a lost shadow only costs this refinement
-    findings = schema_findings(verdict, migrations, replayed, live, ops, schema_file, now, env.name, by_hand, folder)
+    base, base_ops, partial = replayed, ops, tuple(b for b in by_hand if not b.whole and not b.changes_no_schema)
+    if any(b.whole for b in by_hand):
+        # Once the migrations run by hand are resolved, the migrations build them: compare with that
+        # (a column added by hand to a table such a migration created is then drift of its own).
+        recorded = {b.name for b in by_hand if b.whole or b.changes_no_schema}
+        try:
+            done = replay(tuple(m for m in migrations.items if m.name in applied or m.name in recorded)).snapshot
+        except (ShadowUnavailable, DatabaseUnreachable):
+            done = None
+        if done is not None:
+            base, base_ops = done, d.without_ignored(d.diff(done, live), env.ignore)
+    findings = schema_findings(verdict, migrations, base, live, base_ops, schema_file, now, env.name, partial, folder)
     report = SchemaReport(
         checked=True,
         summary=render_summary(ops),

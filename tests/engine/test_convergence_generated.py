@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest
@@ -127,7 +128,9 @@ def test_the_plan_carried_out_converges(world, pg_url, case):
                 schema_file.write_text(f"enum {e.name} {{\n{values}\n}}\n")
                 said.append(f"schema.prisma has {e.name}.NEW{case}")
         if r.random() < 0.1:  # a hotfix deployed from another branch
-            hotfix = f"20991231000000_hotfix_{case}"
+            # made on its branch a minute after the last migration deployed here
+            hotfix = (datetime.strptime(names[k - 1][:14], "%Y%m%d%H%M%S") + timedelta(minutes=1)).strftime(
+                "%Y%m%d%H%M%S") + f"_hotfix_{case}"
             script = f'CREATE TABLE "hotfix_{case}" ("id" INTEGER);\n'
             with psycopg.connect(url, autocommit=True) as conn:
                 replay.deploy(conn, (LocalMigration.from_bytes(hotfix, script.encode(), "branch"),))
