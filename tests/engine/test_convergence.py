@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from bot.demo import DEMO_DB, EXAMPLE, build_production
+from bot.cli.demo import DEMO_DB, EXAMPLE, build_production
 from bot.settings import Settings
 from tests.engine.converge import Team, carry_out, copy_folder
 from tests.factory import ENUM, INIT, POSTS, deploy, execute, write_migrations
