@@ -13,7 +13,6 @@ import signal
 import sys
 import traceback
 from importlib import metadata
-from pathlib import Path
 from typing import Sequence
 
 from bot import logs
@@ -67,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--applied", metavar="MIGRATION")
     how.add_argument("--rolled-back", metavar="MIGRATION")
     r.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    e = sub.add_parser("enum", help="add a value to an enum in the database (case C), with resolve's safety")
+    e.add_argument("env")
+    e.add_argument("enum")
+    e.add_argument("value")
+    e.add_argument("--before", metavar="VALUE", help="place it before this value (where the migrations have it)")
+    e.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     sub.add_parser("envs", help="list the configured environments")
 
@@ -148,31 +154,11 @@ def cmd_diff(args) -> int:
     return 1 if result.schema.drifted else 0
 
 
-def cmd_resolve(args) -> int:
-    from bot.engine import sources, writers  # the engine's writers: only `resolve` pays for their imports
+def cmd_change(args) -> int:
+    """``resolve`` and ``enum``: the terminal's changes to a database (bot/cli/changes.py)."""
+    from bot.cli import changes  # the writers and the audit trail: only the commands that change a database pay for them
 
-    settings = _settings(args)
-    env = settings.environment(args.env)
-    name = args.applied or args.rolled_back
-    writers.check_migration_name(name)
-    flag = "--applied" if args.applied else "--rolled-back"
-    if not env.admin_url:
-        raise DriftbotError(f"Environment {env.name} has no admin_url; changes use the admin role only.")
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise DriftbotError("Refusing to change the database without confirmation: pass --yes.")
-        answer = input(f"Run `prisma migrate resolve {flag} {name}` on {env.name}? Type the environment name to confirm: ")
-        if answer.strip() != env.name:
-            print("Not confirmed; nothing was changed.")
-            return 1
-    limits = writers.Limits(settings.write_lock_timeout_ms, settings.write_statement_timeout_ms, settings.connect_timeout_s)
-    if args.applied:
-        migrations = sources.load(env, Path(settings.cache_dir))
-        done = writers.resolve_applied(env.admin_url, migrations, name, limits)
-    else:
-        done = writers.resolve_rolled_back(env.admin_url, name, limits)
-    print(done.message)
-    return 0
+    return changes.run(_settings(args), args)
 
 
 def cmd_compare(args) -> int:
@@ -214,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.install()
     args = build_parser().parse_args(argv)
     handlers = {
-        "status": cmd_status, "compare": cmd_compare, "diff": cmd_diff, "resolve": cmd_resolve, "envs": cmd_envs, "demo": cmd_demo,
+        "status": cmd_status, "compare": cmd_compare, "diff": cmd_diff, "resolve": cmd_change, "enum": cmd_change,
+        "envs": cmd_envs, "demo": cmd_demo,
         "audit": cmd_audit, "clock": cmd_process, "web": cmd_process, "worker": cmd_process,
         "check-ready": cmd_process,
     }

@@ -159,7 +159,7 @@ def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, stamps
             f"Add it with `{statement}` (safe: adds, never recreates the type), commit the same statement as "
             f"migration {migration}, and record that migration with `resolve --applied`.",
             Action("add_enum_value", args + ((("before", before),) if before is not None else ()), sql=statement,
-                   command=f"/drift enum {env_name} {enum} {value}"),
+                   command=f"driftbot enum {env_name} {enum} {value}" + (f" --before {before}" if before else "")),
         ))
     return out
 
@@ -175,11 +175,12 @@ def _stamps(stamp: str):
 
 
 def _before_pending(verdict: HistoryVerdict, migrations: Migrations) -> str | None:
-    """A timestamp after the last applied migration and before the first pending one, when there is
+    """A timestamp after the last migration the database ran and before the first pending one, when there is
     room: `migrate deploy` runs the folder in order, so a restore placed there comes back before the
     pending migrations that may need what it restores. None when nothing is pending, or no room."""
     pending = [n[:14] for n in verdict.pending if n[:14].isdigit()]
-    applied = [n[:14] for n in migrations.names if n in set(verdict.applied) and n[:14].isdigit()]
+    ran = set(verdict.applied) | {f.name for f in verdict.failed}  # after every migration the database ran
+    applied = [n[:14] for n in migrations.names if n in ran and n[:14].isdigit()]
     if not pending or not applied:
         return None
     try:

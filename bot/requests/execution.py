@@ -44,7 +44,7 @@ def run_writer(rt: Runtime, env: EnvironmentSettings, plan: Plan) -> writers.Wri
         return writers.resolve_applied(env.admin_url, migrations, a["migration"], limits)
     if plan.kind == "resolve_rolled_back":
         return writers.resolve_rolled_back(env.admin_url, a["migration"], limits)
-    return writers.add_enum_value(env.admin_url, a["enum"], a["value"], limits)
+    return writers.add_enum_value(env.admin_url, a["enum"], a["value"], limits, before=a.get("before"))
 
 
 def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = None, writer: Writer | None = None,

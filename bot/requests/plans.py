@@ -60,7 +60,7 @@ def plan_sql(kind: str, args: dict[str, str], checksum: str | None = None) -> st
     tests/requests/test_plans.py runs the writer and compares)."""
     table = f'"{TABLE}"'
     if kind == "add_enum_value":
-        return writers.render_add_enum_value(args["enum"], args["value"])
+        return writers.render_add_enum_value(args["enum"], args["value"], before=args.get("before"))
     name = writers.check_migration_name(args["migration"])
     close_failed = (f"UPDATE {table} SET rolled_back_at = now() WHERE migration_name = {_lit(name)} "
                     "AND finished_at IS NULL AND rolled_back_at IS NULL;")
@@ -81,6 +81,8 @@ def make_plan(environment: str, kind: str, args: dict[str, Any], fingerprint: st
         raise Refused(f"`{kind}` is not run by driftbot; follow the finding's advice instead.")
     keys = {"add_enum_value": ("enum", "value")}.get(kind, ("migration",))
     clean = {k: str(args[k]) for k in keys}
+    if kind == "add_enum_value" and args.get("before"):  # where the migrations have the value
+        clean["before"] = str(args["before"])
     return Plan(environment, kind, tuple(sorted(clean.items())), plan_sql(kind, clean, checksum), fingerprint)
 
 

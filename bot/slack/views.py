@@ -115,11 +115,24 @@ def _button_label(kind: str, args: dict[str, str]) -> str:
     return f"Resolve {args.get('migration')} {flag}"
 
 
+def slack_command(action, environment: str) -> str | None:
+    """A finding's fix as said in Slack: what driftbot runs, as its `/drift` command; deploys from
+    CI/CD and files to commit as the finding says them. (The terminal says ``driftbot ...``.)"""
+    a = action.arguments
+    if action.kind == "add_enum_value":
+        return f"/drift enum {environment} {a['enum']} {a['value']}"
+    if action.kind in ("resolve_applied", "resolve_rolled_back") and "migration" in a:
+        flag = "--applied" if action.kind == "resolve_applied" else "--rolled-back"
+        return f"/drift resolve {environment} {flag} {a['migration']}"
+    return action.command
+
+
 def finding_lines(result: CheckResult) -> str:
     """One line per finding, in plain words with its runbook case, for the thread."""
     lines = []
     for f in result.findings:
-        fix = f" Fix: `{f.action.command}`" if f.action.command else ""
+        command = slack_command(f.action, result.environment)
+        fix = f" Fix: `{command}`" if command else ""
         lines.append(f"• *[{f.case}]* {f.title} {f.detail}{fix}".rstrip())
     if result.history is not None:
         lines += [f"• _Prisma does not say:_ {note}" for note in result.history.prisma_blind_spots]

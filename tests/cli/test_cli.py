@@ -174,3 +174,80 @@ def test_envs_says_how_many_approvals_a_request_needs_as_slack_does(project, cap
     monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__APPROVALS_REQUIRED", "3")
     code, out, _ = run(capsys, "envs")
     assert code == 0 and out.split("\t")[:3] == ["prod", "unprotected", "approvals 1"]
+
+
+# --- issue 13, case 5: `driftbot enum`, with resolve's safety; terminal advice names terminal commands ---
+
+def test_enum_adds_a_value_with_the_safety_of_resolve(project, db, capsys, monkeypatch):
+    deploy(db, project)
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))
+
+    def labels():
+        with psycopg.connect(db) as conn:
+            return [r[0] for r in conn.execute(
+                "SELECT enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid WHERE t.typname = 'MediaKind' "
+                "ORDER BY enumsortorder")]
+
+    code, _, err = run(capsys, "enum", "prod", "MediaKind", "VIDEO")
+    assert code == 2 and "--yes" in err and labels() == ["IMAGE", "AUDIO"]
+    code, _, err = run(capsys, "enum", "prod", "M" * 64, "VIDEO", "--yes")
+    assert code == 2 and err.count("\n") == 1 and "1 to 63 bytes" in err and labels() == ["IMAGE", "AUDIO"]
+    code, out, err = run(capsys, "enum", "prod", "MediaKind", "VIDEO", "--before", "AUDIO", "--yes")
+    assert code == 0 and "Added value 'VIDEO'" in out and labels() == ["IMAGE", "VIDEO", "AUDIO"]
+    assert "not in the audit trail" in err  # no state database configured here: said, not hidden
+    code, _, err = run(capsys, "enum", "prod", "MediaKind", "VIDEO", "--yes")
+    assert code == 1 and "already has the value" in err and labels() == ["IMAGE", "VIDEO", "AUDIO"]
+    monkeypatch.delenv("DRIFTBOT_ENVIRONMENTS__PROD__ADMIN_URL")
+    code, _, err = run(capsys, "enum", "prod", "MediaKind", "PHOTO", "--yes")
+    assert code == 2 and "no admin_url" in err and "PHOTO" not in labels()
+
+
+def test_a_terminal_change_is_in_the_audit_trail(project, db, databases, capsys, monkeypatch):
+    from sqlalchemy import select
+
+    from bot.state.db import make_engine, sessions, upgrade
+    from bot.state.models import AuditEvent
+
+    deploy(db, project)
+    state = databases.create("state")
+    engine = make_engine(state)
+    upgrade(engine)
+    monkeypatch.setenv("DRIFTBOT_STATE_URL", state)
+    code, _, err = run(capsys, "enum", "prod", "MediaKind", "VIDEO", "--yes")
+    assert code == 0 and "audit" not in err
+    code, _, _ = run(capsys, "resolve", "prod", "--rolled-back", M1, "--yes")
+    assert code == 1
+    with sessions(engine)() as s:
+        events = [(e.event, e.environment, e.data["kind"]) for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    engine.dispose()
+    assert events == [("execution_started", "prod", "add_enum_value"), ("execution_finished", "prod", "add_enum_value"),
+                      ("execution_started", "prod", "resolve_rolled_back"), ("execution_refused", "prod", "resolve_rolled_back")]
+
+
+def test_terminal_advice_says_terminal_commands_and_slack_says_drift_commands(project, db, tmp_path, capsys, monkeypatch):
+    from bot.engine.check import run_check
+    from bot.settings import load_settings
+    from bot.slack.views import finding_lines
+
+    deploy(db, project)
+    schema = tmp_path / "schema.prisma"
+    schema.write_text("enum MediaKind {\n  IMAGE\n  AUDIO\n  VIDEO\n}\n")
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__SCHEMA", str(schema))
+    code, out, _ = run(capsys, "status", "prod")
+    assert code == 1 and "prod DRIFTED" in out  # case 1: a finding is never "in sync"
+    assert "fix: driftbot enum prod MediaKind VIDEO" in out and "/drift" not in out
+    settings = load_settings(None)
+    lines = finding_lines(run_check(settings, settings.environment("prod")))
+    assert "`/drift enum prod MediaKind VIDEO`" in lines and "driftbot enum" not in lines
+
+
+def test_the_prisma_line_shows_at_most_ten_names(project, db, tmp_path, capsys, monkeypatch):
+    names = [f"202501{d:02d}000000_m{d}" for d in range(1, 14)]
+    folder = write_migrations(tmp_path / "many", {n: f'CREATE TABLE "t{n[-2:]}" ("id" INTEGER);\n' for n in names})
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__MIGRATIONS", str(folder))
+    code, out, _ = run(capsys, "status", "prod")  # a new, empty database: case B, not a baseline
+    assert code == 1 and "prod has pending migrations" in out
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("Prisma `migrate status` would say")]
+    assert ", ".join(names[:10]) + " and 3 more (exit 1)" in line
+    code, out, _ = run(capsys, "status", "prod", "--json")
+    assert json.loads(out)["history"]["pending"] == names
