@@ -42,6 +42,7 @@ from bot.settings import Settings
 from bot.state.db import upgrade
 from bot.state.models import Check
 from bot.work.queues import DRIFT, queue
+from bot.words import STATES, said
 
 # Package data (pyproject.toml), so the demo runs from a wheel as from a checkout.
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop"
@@ -169,9 +170,12 @@ def _run_demo(database_url: str | None) -> int:
     print(f"Built the demo's production database ({DEMO_DB}) from the example project (bot/examples/shop).\n")
     result = run_check(settings, settings.environment("prod"))
     sys.stdout.write(status_text(result))
-    if result.schema.sql:
-        sys.stdout.write("\nThe catch-up SQL (`driftbot diff prod`; in Slack, a snippet in the thread):\n\n")
-        sys.stdout.write(result.schema.sql.rstrip("\n") + "\n")
+    catch_up = next((f.action for f in result.findings if f.action.kind == "catch_up_migration"), None)
+    if catch_up is not None:
+        name = catch_up.arguments["migration"]
+        sys.stdout.write(f"\nThe catch-up migration {name} (in Slack, a snippet in the thread): only what the "
+                         "database has beyond the migrations.\n\n")
+        sys.stdout.write(catch_up.sql.rstrip("\n") + "\n")
     queued_state, said = run_through_queue(demo_settings(settings, server, cache))
     sys.stdout.write("\n" + said)
     return 0 if result.state != "error" and queued_state == result.state else 2
@@ -228,4 +232,6 @@ def run_through_queue(settings: Settings) -> tuple[str, str]:
     rt.engine.dispose()
     return check.state or check.status, (
         f"Through the worker queue ({settings.redis_url}, queue `{settings.queue_prefix}drift`): check #{check.id} "
-        f"{check.status} in {took:.1f} s on {check.worker}: state {check.state}, fingerprint {check.fingerprint[:12]}…\n")
+        f"{check.status} in {took:.1f} s on {check.worker}: "
+        + (f"prod {said(check.state)} (state {check.state}), " if check.state in STATES else "no result, ")
+        + f"fingerprint {(check.fingerprint or '')[:12]}…\n")

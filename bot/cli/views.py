@@ -26,13 +26,15 @@ def status_text(result: CheckResult) -> str:
         lines.append(f"Prisma: {h.prisma_version.describe()}")
     if h is not None and h.managed:
         lines.append("History: " + " · ".join(history_parts(h)))
-        code, says = h.prisma_status()
+        code, says = h.prisma_status(limit=10)
         which = f"Prisma {h.prisma_version.version}" if h.prisma_version.known else "Prisma"
         lines.append(f"{which} `migrate status` would say: {says} (exit {code})")
     if result.schema.checked:
         if result.schema.summary:
-            lines.append("Schema: drift outside migrations")
+            lines.append("Schema: drift outside migrations (Prisma's summary)")
             lines.extend(("  " + line) if line else "" for line in result.schema.summary)
+            for migration, objects in result.schema.explained_by_hand:
+                lines.append(f"  of these, {', '.join(objects)}: made by {migration}, run by hand (not drift of its own)")
         else:
             lines.append("Schema: matches the migrations")
     else:

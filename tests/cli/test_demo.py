@@ -25,7 +25,13 @@ def test_demo_shows_history_problems_schema_drift_sql_and_the_queue(pg_url, redi
         "[C] Enum `MediaKind` lacks the value `VIDEO` that schema.prisma has.",
         "Deploy preview: 20250120000000_unique_case_ref would fail: P3009",
         '-- CreateTable\nCREATE TABLE "staff" (',
+        "fix: driftbot enum prod MediaKind VIDEO",
         "Through the worker queue",
     ):
         assert needle in out, needle
-    assert "state failed" in out.rsplit("Through the worker queue", 1)[1]  # the queued check agrees
+    catch_up = out.split("The catch-up migration", 1)[1].split("Through the worker queue", 1)[0]
+    assert "only what the database has beyond the migrations" in catch_up
+    assert "DROP INDEX" not in catch_up  # case 4: never a drop of what B restores
+    assert "/drift" not in out.split("Through the worker queue", 1)[0]  # case 5: terminal commands
+    queued = out.rsplit("Through the worker queue", 1)[1]
+    assert "prod has a failed migration (state failed)" in queued  # case 6: what was found, and it agrees
