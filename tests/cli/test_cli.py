@@ -235,7 +235,7 @@ def test_terminal_advice_says_terminal_commands_and_slack_says_drift_commands(pr
     monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__SCHEMA", str(schema))
     code, out, _ = run(capsys, "status", "prod")
     assert code == 1 and "prod DRIFTED" in out  # case 1: a finding is never "in sync"
-    assert "fix: driftbot enum prod MediaKind VIDEO" in out and "/drift" not in out
+    assert "fix: driftbot enum prod MediaKind VIDEO" in out and "/drift enum" not in out
     settings = load_settings(None)
     lines = finding_lines(run_check(settings, settings.environment("prod")))
     assert "`/drift enum prod MediaKind VIDEO`" in lines and "driftbot enum" not in lines
