@@ -100,7 +100,13 @@ def _snapshot(url: str, scripts: list[str]):
         return introspect(conn, ("public",))
 
 
-def test_the_header_has_prisma_s_words_for_every_kind_of_warning(make_scenario, databases):
+def _six_only(prisma_install) -> None:
+    if prisma_install.major != 6:  # run_in_terminal drives the 6.19.3 set-up; Prisma 7's is the Prisma 7 work's
+        pytest.skip(f"the warnings header is checked against Prisma 6.19.3 (this is {prisma_install.version})")
+
+
+def test_the_header_has_prisma_s_words_for_every_kind_of_warning(prisma_install, make_scenario, databases):
+    _six_only(prisma_install)
     s = make_scenario(models=BEFORE)
     init = s.prisma.run("migrate", "dev", "--name", "init", "--skip-generate", "--skip-seed")
     assert init.code == 0, init.output
@@ -120,7 +126,8 @@ def test_the_header_has_prisma_s_words_for_every_kind_of_warning(make_scenario, 
     assert ours.endswith(render_sql(ops)) and "Warning" not in render_sql(ops)
 
 
-def test_no_header_when_nothing_can_lose_data(make_scenario, databases):
+def test_no_header_when_nothing_can_lose_data(prisma_install, make_scenario, databases):
+    _six_only(prisma_install)
     s = make_scenario(models=BEFORE)
     assert s.prisma.run("migrate", "dev", "--name", "init", "--skip-generate", "--skip-seed").code == 0
     s.prisma.write_models(BEFORE.replace("  kind  Kind    @default(A)\n", "  kind  Kind    @default(A)\n  note  String?\n"))
