@@ -1,0 +1,146 @@
+"""A warm ``driftbot status --json`` against its interpreter's floor (issue #17, item 1), in one run.
+
+    .venv/bin/python -m benchmarks.bench_startup [--server URL] [--migrations 434] [--repeat 15] [--no-prisma]
+
+Builds a database from a generated history (benchmarks/gen_history.py, seeded; 434
+migrations by default, the size of the issue's public history), fills the CLI's replay
+cache once, then times, alternating one of each per round so the machine's load falls
+on all of them alike:
+
+- the floor: ``python -c 'import psycopg, pydantic_settings'`` (what any Python
+  ``driftbot status`` must import before it reads a setting or a row);
+- ``driftbot status ENV --json``, warm (replay cache hit), the whole process;
+- ``prisma migrate status`` on the same database, when the Prisma CLI installed by
+  tests/conformance/prisma_cli.py is in ~/.cache/driftbot (skipped otherwise).
+
+Prints min and median of each and the ratios. Not a test: nothing is asserted
+beyond each command giving its expected answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from benchmarks.bench_vs_prisma import _with_db, machine
+from benchmarks.gen_history import generate, write
+from bot.engine import replay
+from bot.engine.sources import read_folder
+
+ENV = "bench"
+FLOOR = "import psycopg, pydantic_settings"
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} on {os.cpu_count()} cores"
+
+
+def _prisma(folder: Path, url: str):
+    """A ``prisma migrate status`` runner on *folder*'s migrations, or None when Prisma is not installed."""
+    from tests.conformance.prisma_cli import PrismaProject, cache_root  # only when Prisma is timed
+
+    install = cache_root()
+    if not (install / ".installed").exists():
+        return None
+    project = PrismaProject(install, folder / "prisma-project", url)
+    shutil.rmtree(project.migrations)
+    shutil.copytree(folder / "migrations", project.migrations)
+    return project.status
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server", default=os.environ.get("DRIFTBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument("--migrations", type=int, default=434)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--no-prisma", action="store_true", help="do not time `prisma migrate status`")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="driftbot-bench-startup-"))
+    dbname = f"drifttest_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(args.server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        server_version = conn.execute("SHOW server_version").fetchone()[0]
+    url = _with_db(args.server, dbname)
+    try:
+        folder = work / "migrations"
+        write(folder, generate(args.migrations, args.seed))
+        migrations = read_folder(folder)
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert replay.deploy(conn, migrations.items) is None
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTBOT_")}
+        prefix = f"DRIFTBOT_ENVIRONMENTS__{ENV.upper()}__"
+        env.update({prefix + "DATABASE_URL": url, prefix + "SHADOW_URL": args.server, prefix + "MIGRATIONS": str(folder),
+                    "DRIFTBOT_CACHE_DIR": str(work / "cache")})
+
+        def floor():
+            return subprocess.run([sys.executable, "-c", FLOOR], capture_output=True, check=True)
+
+        def status():
+            done = subprocess.run([sys.executable, "-m", "bot.cli", "status", ENV, "--json"], env=env,
+                                  capture_output=True, text=True, cwd=work)
+            assert done.returncode == 0 and '"in_sync"' in done.stdout, (done.returncode, done.stderr[-500:])
+            return done
+
+        runs = {"floor: python -c 'import psycopg, pydantic_settings'": floor,
+                "driftbot status --json, warm (replay cache hit)": status}
+        prisma = None if args.no_prisma else _prisma(work, url)
+        if prisma is not None:
+            def prisma_status():
+                done = prisma()
+                assert done.code == 0, done.output
+                return done
+            runs["prisma migrate status"] = prisma_status
+        t = time.perf_counter()
+        status()  # the first status replays the history and fills the cache; every timed one is warm
+        cold = time.perf_counter() - t
+        for fn in runs.values():
+            fn()  # one untimed run each: the page cache, Node's compile cache
+        load_before = _load()
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        for _ in range(args.repeat):
+            for name, fn in runs.items():
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
+        load_after = _load()
+
+        print(f"\nmachine: {machine()}; PostgreSQL {server_version}; {date.today().isoformat()}")
+        print(f"history: {args.migrations} generated migrations (seed {args.seed}), deployed, in sync; "
+              f"the cache-filling first status took {cold * 1000:.0f} ms")
+        print(f"{args.repeat} rounds, one run of each per round; {load_before} before, {load_after} after\n")
+        print(f"  {'':<52} {'min':>9} {'median':>9}")
+        for name, ts in times.items():
+            print(f"  {name:<52} {min(ts) * 1000:7.1f}ms {statistics.median(ts) * 1000:7.1f}ms")
+        names = list(times)
+        floor_t, status_t = times[names[0]], times[names[1]]
+        print()
+        print(f"  warm status / floor: min {min(status_t) / min(floor_t):.2f}, "
+              f"median {statistics.median(status_t) / statistics.median(floor_t):.2f}  (issue #17 goal: <= 1.2)")
+        if prisma is not None:
+            p = times["prisma migrate status"]
+            print(f"  prisma migrate status / warm status: min {min(p) / min(status_t):.2f}, "
+                  f"median {statistics.median(p) / statistics.median(status_t):.2f}")
+        return 0
+    finally:
+        with psycopg.connect(args.server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
