@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.engine import versions
-from bot.engine.config_ts import Unevaluable, read_config
 from bot.engine.versions import PrismaVersion
 from bot.errors import ConfigError
 
@@ -110,6 +109,8 @@ def locate(tree: Tree, folder: str, *, schema: str | None = None, migrations: st
     config = find_config(tree, folder)
     how = "default"
     if config is not None:
+        from bot.engine.config_ts import Unevaluable, read_config  # a deliberate start-up saving: only a project with a prisma.config.* imports the evaluator
+
         read = read_config(tree.read_text(config) or "", config)
         how = posixpath.basename(config)
         for key, value, explicit in (("schema", read.schema, schema), ("migrations", read.migrations, migrations)):

@@ -23,7 +23,7 @@ import psycopg
 from bot.engine import diff as d
 from bot.engine import prisma_schema
 from bot.engine.db import Target
-from bot.engine import hidden, preview
+from bot.engine import hidden
 from bot.engine.findings import resolve_action
 from bot.engine.history import ByHand, HistoryVerdict
 from bot.engine.inspect import Snapshot, empty, introspect
@@ -344,8 +344,13 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
         replayed = empty(tuple(dict.fromkeys(scopes)), target.schema)
     try:
         live = introspect(conn, scopes, target.schema)
-        inexpressible = preview.inexpressible_objects(conn, scopes) if verdict.pending else ()
-        extensions = preview.available_extensions(conn) if verdict.pending else frozenset()
+        inexpressible: tuple[str, ...] = ()
+        extensions: frozenset[str] = frozenset()
+        if verdict.pending:
+            from bot.engine import preview  # the deploy preview: a deliberate start-up saving, only a check with pending migrations imports it
+
+            inexpressible = preview.inexpressible_objects(conn, scopes)
+            extensions = preview.available_extensions(conn)
     except psycopg.OperationalError as exc:
         raise DatabaseUnreachable(f"The target database connection was lost during the check: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'closed'}") from None
     except psycopg.Error as exc:
@@ -377,6 +382,10 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
         prisma_blind_spots=prisma_unseen(ops),
         explained_by_hand=tuple((b.name, b.present) for b in by_hand if b.present),
     )
-    deploy = preview.deploy_preview(verdict, migrations, live, server, inexpressible, settings.connect_timeout_s,
-                                    extensions, Path(settings.cache_dir))
+    deploy = None  # what deploy_preview says when migrate deploy has nothing to try
+    if verdict.pending or verdict.applied_by_hand:
+        from bot.engine import preview  # a deliberate start-up saving: an in-sync status never imports the preview
+
+        deploy = preview.deploy_preview(verdict, migrations, live, server, inexpressible, settings.connect_timeout_s,
+                                        extensions, Path(settings.cache_dir))
     return SchemaOutcome(report, tuple(findings), by_hand, deploy)
