@@ -54,3 +54,10 @@ def test_status_with_pending_migrations_imports_none_of_them_either(project, db,
     code, modules = loaded_by(tmp_path, "status", "prod", "--json")
     assert code == 1
     assert heavy(modules) == []
+
+
+def test_an_in_sync_status_imports_neither_the_deploy_preview_nor_the_config_evaluator(project, db, tmp_path):
+    deploy(db, project)
+    code, modules = loaded_by(tmp_path, "status", "prod", "--json")
+    assert code == 0
+    assert {"bot.engine.preview", "bot.engine.config_ts"} & modules == set()
