@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import checks
 from bot.engine import sources, writers
 from bot.errors import DriftbotError, redact
-from bot.requests import machine, rules
+from bot.requests import machine, reconcile, rules
 from bot.requests.plans import Plan, current_plan, what_changed
 from bot.runtime import Runtime
 from bot.settings import EnvironmentSettings
@@ -117,7 +117,25 @@ def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = N
 
 
 def mark_interrupted(rt: Runtime, request_id: int) -> bool:
-    """An execution whose worker died: closed as failed, never re-run automatically."""
+    """An execution whose outcome was never recorded (its worker died, or the state database went away):
+    reconciled from the target. Recorded as ran when the change is there; else closed as interrupted,
+    never re-run automatically."""
+    with rt.sessions() as s:
+        req = s.get(Request, request_id)
+    if req is None:
+        return False
+    env = rt.settings.environment(req.environment)
+    if reconcile.took_effect(env, req.kind, dict(req.args), rt.settings.connect_timeout_s):
+        msg = ("The change is in the database: it committed, but its outcome was not recorded at the time "
+               "(reconciled from the target).")
+        with rt.sessions.begin() as s:
+            if not machine.finish_execution(s, request_id, ok=True, statements=[req.sql], message=msg,
+                                            duration_ms=None, outcome="succeeded"):
+                return False
+        posting.in_thread(rt, req, f":white_check_mark: Correction: request #{request_id} on *{req.environment}* "
+                                   f"ran after all.\n```\n{req.sql}\n```\n{msg}")
+        posting.refresh_request_message(rt, request_id)
+        return True
     msg = ("The worker stopped during the execution. The change runs in one transaction, so PostgreSQL either "
            "committed all of it or none; run `/drift status` to see which. It will not be run again automatically.")
     with rt.sessions.begin() as s:

@@ -48,6 +48,16 @@ def ephemeral(client: WebClient | None, channel: str, user: str, text: str) -> N
     client.chat_postEphemeral(channel=channel, user=user, text=redact(text))
 
 
+def tell_quietly(client: WebClient | None, channel: str | None, user: str | None, text: str) -> None:
+    """An ephemeral that must never raise (the caller is already reporting a failure)."""
+    if not channel or not user:
+        return
+    try:
+        ephemeral(client, channel, user, text)
+    except Exception:
+        log.warning("could not tell %s", user)
+
+
 def snippet(client: WebClient | None, channel: str, thread_ts: str | None, filename: str, content: str, title: str,
             comment: str | None = None) -> None:
     """Upload *content* as a snippet in the thread (``files_upload_v2``; SQL highlighted)."""

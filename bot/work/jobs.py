@@ -6,6 +6,9 @@ Each is safe to run twice. The digest's jobs live with the digest (``bot.digest.
 from __future__ import annotations
 
 import logging
+import pickle
+
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import checks
 from bot.engine.check import run_check
@@ -15,7 +18,7 @@ from bot.slack import actions
 from bot.slack import audit as slack_audit
 from bot.slack import compare as slack_compare
 from bot.slack import notify, posting
-from bot.work.queues import heartbeat, worker_name
+from bot.work.queues import heartbeat, unposted_key, worker_name
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +35,46 @@ def check_job(check_id: int) -> str:
     if finished is None:
         return "superseded"
     check, since = finished
-    posting.post_check(rt, check, result, since)
+    if not _post_or_keep(rt, check, result, since):
+        notify.tell_quietly(rt.slack, check.channel, check.requested_by,
+                            f"Slack did not take the result of the check of *{environment}*; driftbot will post it "
+                            "again shortly. Nothing is lost.")
     return result.state
+
+
+def _post_or_keep(rt, check, result, since) -> bool:
+    """Post a check result; when Slack will not take it even after the client's retries, keep it
+    (Redis, a day) and mark its row so the sweeper has it posted again. True when posted."""
+    try:
+        posting.post_check(rt, check, result, since)
+        return True
+    except SlackApiError as exc:
+        log.warning("check %s not posted: %s", check.id, exc.response.status_code)
+    except SlackClientError as exc:
+        log.warning("check %s not posted: %s", check.id, type(exc).__name__)
+    rt.redis.set(unposted_key(rt, check.id), pickle.dumps((result, since)), ex=86400)
+    posting.mark_unposted(rt, check.id)
+    return False
+
+
+def repost_check_job(check_id: int) -> str:
+    """Post again a check result Slack refused (queued by the sweeper)."""
+    rt = current()
+    kept = rt.redis.get(unposted_key(rt, check_id))
+    check = posting.unposted_check(rt, check_id)
+    if check is None:
+        return "gone"
+    if kept is None:  # Redis lost it: the asker is told to ask again rather than left waiting
+        posting.give_up_post(rt, check_id)
+        notify.tell_quietly(rt.slack, check.channel, check.requested_by,
+                            f"The result of the check of *{check.environment}* could not be posted; run "
+                            f"`/drift status {check.environment}` again.")
+        return "lost"
+    result, since = pickle.loads(kept)  # our own Redis, as RQ's own jobs are
+    if _post_or_keep(rt, check, result, since):
+        rt.redis.delete(unposted_key(rt, check_id))
+        return "posted"
+    return "failed"
 
 
 def propose_job(*, environment: str, kind: str, args: dict, requester: str, channel: str,

@@ -98,6 +98,17 @@ def enqueue_compare(rt: Runtime, from_env: str, to_env: str, user: str, channel:
     return job.id
 
 
+def unposted_key(rt: Runtime, check_id: int) -> str:
+    """Where a check result Slack refused waits to be posted again."""
+    return f"driftbot:{rt.settings.queue_prefix}unposted:{check_id}"
+
+
+def enqueue_repost(rt: Runtime, check_id: int) -> str:
+    job = queue(rt, DRIFT).enqueue("bot.work.jobs.repost_check_job", check_id, job_timeout=300, result_ttl=600,
+                                   failure_ttl=7 * 86400)
+    return job.id
+
+
 def _hb_key(rt: Runtime, kind: str, ident: int) -> str:
     return f"driftbot:{rt.settings.queue_prefix}hb:{kind}:{ident}"
 

@@ -1,7 +1,10 @@
 """The sweeper: nothing is lost silently. Run by every worker in a process of its own.
 
 It reports a check or an execution whose heartbeat stopped (its worker died),
-re-queues approved requests whose job vanished, and expires old requests.
+re-queues approved requests whose job vanished, expires old requests, has check
+results Slack refused posted again, and keeps the user groups' members warm
+(with a client that never waits for Retry-After: a rate-limited Slack delays
+nothing here).
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from bot.requests import machine
 from bot.requests.execution import mark_interrupted
 from bot.runtime import Runtime, build, install
 from bot.settings import Settings
-from bot.slack.posting import post_lost_check, refresh_request_message
+from bot.slack.client import GroupMembers, make_client
+from bot.slack.posting import claim_unposted, post_lost_check, refresh_request_message
 from bot.state.models import Check, Execution, Request
-from bot.work.queues import DRIFT, EXECUTE, alive, enqueue_execute, job_id, job_status, queue_name
+from bot.work.queues import DRIFT, EXECUTE, alive, enqueue_execute, enqueue_repost, job_id, job_status, queue_name
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,7 @@ def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, list[int]]:
     for base in (DRIFT, EXECUTE):
         StartedJobRegistry(queue_name(rt.settings, base), connection=rt.redis).cleanup()
     grace = timedelta(seconds=rt.settings.heartbeat_s * 3)
-    done: dict[str, list[int]] = {"lost_checks": [], "interrupted": [], "requeued": [], "expired": []}
+    done: dict[str, list[int]] = {"lost_checks": [], "interrupted": [], "requeued": [], "expired": [], "reposted": []}
 
     with rt.sessions.begin() as s:
         expired = machine.expire_due(s, now)
@@ -47,6 +51,11 @@ def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, list[int]]:
         executing = s.execute(select(Execution.request_id, Execution.started_at).join(Request, Request.id == Execution.request_id)
                               .where(Request.status == "executing")).all()
         approved = s.execute(select(Request.id, Request.decided_at).where(Request.status == "approved")).all()
+        unposted = s.execute(select(Check.id).where(Check.post_state == "failed")).scalars().all()
+    for cid in unposted:
+        if claim_unposted(rt, cid):
+            enqueue_repost(rt, cid)
+            done["reposted"].append(cid)
     for cid, status, jid, created, started in active:
         if status == "running" and started and started < now - grace and not alive(rt, "check", cid):
             lost = True
@@ -69,14 +78,30 @@ def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, list[int]]:
     return {k: v for k, v in done.items() if v}
 
 
+def refresh_groups(rt: Runtime, members: GroupMembers) -> None:
+    """Fetch the configured user groups whose shared copy is getting old; a refusal waits for the next round."""
+    for group in rt.settings.user_groups():
+        hit = members.cached(group)
+        if hit is not None and time.time() - hit[0] < members.ttl_s / 2:
+            continue
+        try:
+            members.refresh(group)
+        except Exception as exc:  # 429 included: never slept on here
+            log.info("user group %s not refreshed: %s", group, type(exc).__name__)
+
+
 def run(settings: Settings, parent: int) -> None:
     """The sweeper's own process (spawned, not forked, and not a thread of the worker: RQ forks a
     work horse per job, and a fork taken while another thread holds a lock deadlocks the child)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s sweeper %(message)s")
     rt = build(settings)
     install(rt)
+    members = (GroupMembers(make_client(settings, patient=False), rt.redis, settings.queue_prefix)
+               if settings.slack_bot_token is not None else None)
     while os.getppid() == parent:  # stop with the worker that started it
         try:
+            if members is not None:
+                refresh_groups(rt, members)
             done = sweep(rt)
             if done:
                 log.info("sweep: %s", done)
