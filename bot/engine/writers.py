@@ -76,6 +76,31 @@ def check_enum_value(value: str) -> str:
     return value
 
 
+# The statements of the resolve writers, written once: what runs (composed, the values bound) and
+# what is shown (the text an approver binds to in a plan, and the audit trail records) come from the
+# same template, so the two cannot drift apart.
+_CLOSE_FAILED = ("UPDATE {table} SET rolled_back_at = now() WHERE migration_name = {name} "
+                 "AND finished_at IS NULL AND rolled_back_at IS NULL")
+_INSERT_APPLIED = ("INSERT INTO {table} (id, checksum, started_at, finished_at, migration_name, applied_steps_count, logs) "
+                   "VALUES ({id}, {checksum}, now(), now(), {name}, 0, '')")
+NEW_ID = "<new uuid>"  # how a plan shows the id the writer generates when it runs
+
+
+def close_failed(name: str, schema: str = "public") -> tuple[sql.Composed, None, str]:
+    """Mark the failed attempts of *name* rolled back: the statement, no parameters, and its text."""
+    statement = sql.SQL(_CLOSE_FAILED).format(table=sql.Identifier(schema, TABLE), name=sql.Literal(name))
+    return statement, None, _CLOSE_FAILED.format(table=f'"{TABLE}"', name=_literal(name))
+
+
+def insert_applied(new_id: str, checksum: str, name: str, schema: str = "public") -> tuple[sql.Composed, None, str]:
+    """Record *name* as applied, as Prisma's ``resolve --applied`` does (``logs`` is '', not NULL)."""
+    statement = sql.SQL(_INSERT_APPLIED).format(table=sql.Identifier(schema, TABLE), id=sql.Literal(new_id),
+                                                checksum=sql.Literal(checksum), name=sql.Literal(name))
+    shown_id = new_id if new_id == NEW_ID else _literal(new_id)
+    return statement, None, _INSERT_APPLIED.format(table=f'"{TABLE}"', id=shown_id, checksum=_literal(checksum),
+                                                   name=_literal(name))
+
+
 class _Session:
     """One locked, time-limited transaction on a target database."""
 
@@ -143,24 +168,8 @@ def resolve_applied(url: str, migrations: Migrations, name: str, limits: Limits 
             if any(r.finished_at is not None for r in rows):
                 raise Refused(f"P3008: The migration `{name}` is already recorded as applied in the database; nothing was changed.")
             if any(r.is_failed for r in rows):
-                s.run(
-                    sql.SQL(
-                        "UPDATE {} SET rolled_back_at = now() WHERE migration_name = %s "
-                        "AND finished_at IS NULL AND rolled_back_at IS NULL"
-                    ).format(table),
-                    (name,),
-                    shown=f"UPDATE \"{TABLE}\" SET rolled_back_at = now() WHERE migration_name = '{name}' AND finished_at IS NULL AND rolled_back_at IS NULL",
-                )
-            new_id = str(uuid.uuid4())
-            s.run(
-                sql.SQL(
-                    "INSERT INTO {} (id, checksum, started_at, finished_at, migration_name, applied_steps_count, logs, rolled_back_at) "
-                    "VALUES (%s, %s, now(), now(), %s, 0, '', NULL)"
-                ).format(table),
-                (new_id, local.checksum, name),
-                shown=f"INSERT INTO \"{TABLE}\" (id, checksum, started_at, finished_at, migration_name, applied_steps_count, logs) "
-                f"VALUES ('{new_id}', '{local.checksum}', now(), now(), '{name}', 0, '')",
-            )
+                s.run(*close_failed(name, target.schema))
+            s.run(*insert_applied(str(uuid.uuid4()), local.checksum, name, target.schema))
             ran = tuple(s.ran)
     except psycopg.Error as exc:
         raise _wrap_pg(exc) from None
@@ -186,7 +195,6 @@ def resolve_rolled_back(url: str, name: str, limits: Limits = Limits()) -> Write
     """
     check_migration_name(name)
     target = parse_url(url)
-    table = sql.Identifier(target.schema, TABLE)
     try:
         with _open(url, limits) as conn, _Session(conn, limits) as s:
             if not table_exists(conn, target.schema):
@@ -199,14 +207,7 @@ def resolve_rolled_back(url: str, name: str, limits: Limits = Limits()) -> Write
             if not any(r.is_failed for r in rows):  # already rolled back: Prisma says so and exits 0
                 return WriteResult("resolve_rolled_back", target.dbname, (),
                                    f"Migration {name} marked as rolled back (it already was; nothing was changed).")
-            s.run(
-                sql.SQL(
-                    "UPDATE {} SET rolled_back_at = now() WHERE migration_name = %s "
-                    "AND finished_at IS NULL AND rolled_back_at IS NULL"
-                ).format(table),
-                (name,),
-                shown=f"UPDATE \"{TABLE}\" SET rolled_back_at = now() WHERE migration_name = '{name}' AND finished_at IS NULL AND rolled_back_at IS NULL",
-            )
+            s.run(*close_failed(name, target.schema))
             ran = tuple(s.ran)
     except psycopg.Error as exc:
         raise _wrap_pg(exc) from None

@@ -17,7 +17,6 @@ from typing import Any
 
 from bot.engine import sources, writers
 from bot.engine.check import run_check
-from bot.engine.history import TABLE
 from bot.engine.result import CheckResult
 from bot.errors import DatabaseUnreachable, DriftbotError, InvalidName, Refused
 from bot.settings import EnvironmentSettings, Settings
@@ -51,27 +50,19 @@ class Plan:
         return f"`prisma migrate resolve {flag} {a['migration']}`"
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def plan_sql(kind: str, args: dict[str, str], checksum: str | None = None) -> str:
-    """The statements the writer will run, as the writer shows them (the id is generated at run time;
-    tests/requests/test_plans.py runs the writer and compares)."""
-    table = f'"{TABLE}"'
+    """The statements the writer will run, as the writer shows them (the writers build both from one
+    template; the id is generated at run time)."""
     if kind == "add_enum_value":
         return writers.render_add_enum_value(args["enum"], args["value"], before=args.get("before"))
     name = writers.check_migration_name(args["migration"])
-    close_failed = (f"UPDATE {table} SET rolled_back_at = now() WHERE migration_name = {_lit(name)} "
-                    "AND finished_at IS NULL AND rolled_back_at IS NULL;")
+    close_failed = writers.close_failed(name)[2] + ";"
     if kind == "resolve_rolled_back":
         return close_failed
     if kind == "resolve_applied":
         if checksum is None:
             raise Refused(f"P3017: The migration `{name}` could not be found in the migrations folder; nothing was requested.")
-        return (f"-- only when a failed attempt exists:\n{close_failed}\n"
-                f"INSERT INTO {table} (id, checksum, started_at, finished_at, migration_name, applied_steps_count, logs) "
-                f"VALUES (<new uuid>, {_lit(checksum)}, now(), now(), {_lit(name)}, 0, '');")
+        return f"-- only when a failed attempt exists:\n{close_failed}\n" + writers.insert_applied(writers.NEW_ID, checksum, name)[2] + ";"
     raise InvalidName(f"`{kind}` is not something driftbot executes.")
 
 
