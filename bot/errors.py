@@ -7,16 +7,101 @@ a user never sees a traceback.
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from typing import Any, Iterable
+from urllib.parse import quote, unquote
 
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)", re.I)
 _KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'[^']*'|\S+)", re.I)
+SECRET_PARAM = re.compile(r"(password|passwd|secret|token)", re.I)
+MASK = "***"
+
+# The values of every configured secret, masked wherever their text appears. Shorter values are
+# left to the patterns above: masking every "abc" in every message would make them unreadable.
+MIN_SECRET = 4
+# Characters that end a URL's password for libpq: a password holding one is echoed in pieces
+# (``p@ss@word`` gives ``failed to resolve host 'ss@word@...'``), so the pieces are secrets too.
+_URL_DELIMITERS = re.compile(r"[@:/?#&=\s]")
+_secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+_lock = threading.Lock()
+
+
+def _forms(value: str) -> set[str]:
+    """*value* as it may be echoed: as typed, percent-decoded and -encoded, JSON- and repr-escaped."""
+    forms = {value, unquote(value), quote(value, safe="")}
+    for v in list(forms):
+        forms |= {json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1], repr(v)[1:-1]}
+    return {f for f in forms if len(f) >= MIN_SECRET}
+
+
+def register_secret(value: str | None, *, pieces: bool = False) -> None:
+    """Mask *value* (and, with *pieces*, its parts between URL delimiters) in every ``redact`` from now on."""
+    global _pattern
+    if not value:
+        return
+    found = _forms(value)
+    if pieces:
+        for text in (value, unquote(value)):
+            for m in _URL_DELIMITERS.finditer(text):
+                found |= _forms(text[: m.start()]) | _forms(text[m.end():])
+    with _lock:
+        if found - _secrets:
+            _secrets.update(found)
+            _pattern = None
+
+
+def register_url(url: str | None) -> None:
+    """The secrets of a URL: its password and every ``password=`` (or token/secret) query parameter."""
+    if not url or "://" not in url:
+        return
+    # libpq ends the userinfo at the first '@' or '/', Python's urlsplit at the last '@' of the
+    # authority; an unencoded '@', '/' or '?' in a password makes them disagree. The widest reading
+    # (up to the last '@') holds the password as the operator meant it; its pieces cover the rest.
+    rest = url.split("://", 1)[1]
+    if "@" in rest:
+        userinfo = rest.rsplit("@", 1)[0]
+        if ":" in userinfo:
+            register_secret(userinfo.split(":", 1)[1], pieces=True)
+    for key, value in re.findall(r"[?&]([^=&#?]+)=([^&#]*)", url):
+        if SECRET_PARAM.search(unquote(key)):
+            register_secret(value, pieces=True)
+
+
+def registered(values: Iterable[str]) -> bool:
+    """True when every value given is masked by ``redact`` (for tests and start-up checks)."""
+    return all(v in _secrets for v in values)
+
+
+def _value_pattern() -> re.Pattern[str] | None:
+    global _pattern
+    with _lock:
+        if _pattern is None and _secrets:
+            # Longest first, so a whole password is masked before any of its pieces.
+            _pattern = re.compile("|".join(re.escape(s) for s in sorted(_secrets, key=len, reverse=True)))
+        return _pattern
 
 
 def redact(text: str) -> str:
-    """Return *text* with every password in a URL or ``password=`` pair masked."""
-    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}***{m['tail']}" if m["pw"] else m[0], text)
-    return _KV_PASSWORD.sub(lambda m: f"{m['head']}***", text)
+    """Return *text* with every configured secret, and every password in a URL or ``password=`` pair, masked."""
+    pattern = _value_pattern()
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
+    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}{m['tail']}" if m["pw"] else m[0], text)
+    return _KV_PASSWORD.sub(lambda m: f"{m['head']}{MASK}", text)
+
+
+def redact_data(value: Any) -> Any:
+    """*value* (JSON-like: dicts, lists, strings) with ``redact`` applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact_data(k): redact_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_data(v) for v in value)
+    return value
 
 
 class DriftbotError(Exception):

@@ -19,12 +19,13 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, Vali
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.engine import versions
-from bot.errors import ConfigError, UnknownEnvironment, redact
+from bot.errors import SECRET_PARAM, ConfigError, UnknownEnvironment, redact, register_secret, register_url
 
 ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # U: a user, W: an Enterprise Grid user, S: a user group.
 APPROVER = re.compile(r"^[UWS][A-Z0-9]{2,}$")
-_SECRET_KEYS = re.compile(r"(password|passwd|secret|token)", re.I)
+_SECRET_KEYS = re.compile(r"(password|passwd|secret|token|(^|_)keys?$)", re.I)
+AUDIT_KEY_MIN = 32  # characters: `python3 -c 'import secrets; print(secrets.token_hex(32))'` gives 64
 
 
 def _check_people(value: list[str] | None) -> list[str] | None:
@@ -158,6 +159,9 @@ class Settings(BaseSettings):
     port: int = Field(3000, validation_alias=AliasChoices("PORT", "DRIFTBOT_PORT", "port"))
     github_token: SecretStr | None = Field(None, validation_alias=AliasChoices("GITHUB_TOKEN", "github_token"))
     github_api_url: str = "https://api.github.com"
+    # The audit chain's HMAC key (DRIFTBOT_AUDIT_KEY), and the keys it replaced, kept to verify older events.
+    audit_key: SecretStr | None = None
+    audit_previous_keys: SecretStr | None = Field(None, description="retired audit keys, separated by spaces or commas")
 
     digest: DigestSettings = Field(default_factory=DigestSettings)
     # Pairs of environments the digest compares ("staging and prod differ by ..."): FROM, TO.
@@ -219,6 +223,37 @@ class Settings(BaseSettings):
             if unknown:
                 raise ValueError(f"pair {list(pair)} names {unknown[0]!r}, which is not a configured environment")
         return value
+
+    @field_validator("audit_key", "audit_previous_keys")
+    @classmethod
+    def _audit_keys(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
+        if value is None:
+            return None
+        for key in re.split(r"[\s,]+", value.get_secret_value().strip()):
+            if len(key) < AUDIT_KEY_MIN:
+                raise ValueError(f"every audit key must be at least {AUDIT_KEY_MIN} characters; make one with "
+                                 "python3 -c 'import secrets; print(secrets.token_hex(32))'")
+        return value
+
+    @model_validator(mode="after")
+    def _register_secrets(self) -> "Settings":
+        # From here on every log line, Slack payload, upload, error text and audit event masks these values.
+        for url in self.secret_urls():
+            register_url(url)
+        git_tokens = [env.git_token for env in self.environments.values()]
+        for secret in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.github_token,
+                       self.audit_key, self.audit_previous_keys, *git_tokens):
+            if secret is not None:
+                for value in re.split(r"[\s,]+", secret.get_secret_value().strip()) + [secret.get_secret_value()]:
+                    register_secret(value)
+        return self
+
+    def secret_urls(self) -> list[str]:
+        """Every URL that may carry a password or token."""
+        urls = [self.state_url, self.redis_url]
+        for env in self.environments.values():
+            urls += [env.database_url, env.admin_url, env.shadow_url, env.git]
+        return [u for u in urls if u]
 
     def environment(self, name: str) -> EnvironmentSettings:
         """The environment called *name*, or ``UnknownEnvironment`` naming the known ones."""
@@ -303,10 +338,12 @@ def _refuse_secrets(data: Any, where: str, path: str = "") -> None:
             has_password = bool(parts.password)
         except ValueError:
             has_password = False
-        if has_password:
+        secret_params = [k for k, v in re.findall(r"[?&]([^=&#?]+)=([^&#]*)", data) if SECRET_PARAM.search(k) and v]
+        if has_password or secret_params:
             env_var = "DRIFTBOT_" + path.upper().replace(".", "__")
+            what = f"a `{secret_params[0]}=` parameter" if secret_params and not has_password else "a password"
             raise ConfigError(
-                f"{where}: `{path}` contains a password. Passwords belong in the environment "
+                f"{where}: `{path}` contains {what}. Passwords belong in the environment "
                 f"(for example {env_var}), not in the file."
             )
 

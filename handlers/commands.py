@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App, BoltContext
 
+from bot.errors import redact
 from bot.slack.commands import on_command
 
 COMMAND = "/drift"
@@ -16,7 +17,8 @@ COMMAND = "/drift"
 def drift(ack: Ack, command: dict, context: BoltContext) -> None:
     text = on_command(context["driftbot"], command.get("text", ""), command["user_id"], command["channel_id"],
                       command.get("team_id"))
-    ack(response_type="ephemeral", text=text)
+    # The ack is the HTTP answer itself, not a Web API call: masked here, as the client masks those.
+    ack(response_type="ephemeral", text=redact(text))
 
 
 def register(app: App) -> None:

@@ -11,7 +11,7 @@ import psycopg
 
 from bot.engine import history as history_mod
 from bot.engine import sources
-from bot.engine.db import connect, parse_url
+from bot.engine.db import connect, error_line, parse_url
 from bot.engine.findings import history_findings, preview_findings
 from bot.engine.schema_check import check_schema
 from bot.engine.result import CheckResult, SchemaReport, decide_state
@@ -33,7 +33,7 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
         source = sources.open_source(env, Path(settings.cache_dir))
         migrations = source.read(fetch=fetch and not settled.fetched)
         target = parse_url(env.database_url)
-        with connect(env.database_url, connect_timeout=settings.connect_timeout_s) as conn:
+        with connect(env.database_url, environment=env.name, connect_timeout=settings.connect_timeout_s) as conn:
             conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{settings.check_statement_timeout_ms}ms",))
             rows = history_mod.read_rows(conn, target.schema)
             verdict = dataclasses.replace(history_mod.classify(migrations, rows), prisma_version=version)
@@ -55,7 +55,7 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
             findings = in_plan_order(findings, found) + preview_findings(preview, verdict, restore)
     except (DriftbotError, psycopg.Error) as exc:
         if isinstance(exc, psycopg.Error):  # the target went away mid-check
-            exc = DatabaseUnreachable(f"The target database failed during the check: {str(exc).strip().splitlines()[0]}")
+            exc = DatabaseUnreachable(f"The target database of {env.name} failed during the check: {error_line(exc)}")
         return CheckResult(
             environment=env.name,
             state="error",

@@ -6,6 +6,7 @@ know; it is taken off here and reported as the target schema.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -38,16 +39,45 @@ def parse_url(url: str) -> Target:
     return Target(urlunsplit(parts._replace(query=urlencode(kept))), schema)
 
 
-def explain_connect_error(exc: Exception, what: str) -> DatabaseUnreachable:
+# libpq names the server it tried ('connection to server at "db.internal" (10.0.0.5), port 5432 failed: ');
+# a message posted in a channel names the environment instead.
+_SERVER = re.compile(r'(connection failed: )?(connection to server (at "[^"]*"( \([^)]*\))?, port \d+|on socket "[^"]*") failed: )+')
+_HOST = re.compile(r"""failed to resolve host '[^']*'.*|could not translate host name "[^"]*" to address.*""")
+
+
+def _reason(exc: Exception, where: str) -> tuple[str, str]:
+    """(what failed, what to do): libpq's first line without the server's name and address, and
+    never a piece of the URL (libpq quotes the piece it could not parse, often the password)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    fix_url = f"fix the URL of {where} in the environment"
+    if isinstance(exc, psycopg.ProgrammingError):  # the URL itself did not parse
+        if "unexpected spaces" in text:
+            return "the URL has a space in it (write a space in a password as %20)", fix_url
+        if "invalid percent-encoded token" in text:
+            return "the URL has a '%' that does not start a %XX escape (write a '%' in a password as %25)", fix_url
+        return ("the URL could not be read (in a password write @ as %40, / as %2F, ? as %3F, # as %23, "
+                ": as %3A, % as %25)"), fix_url
+    if _HOST.match(text):
+        return "its host name could not be resolved", fix_url
+    text = _SERVER.sub("", text).replace("FATAL:  ", "").strip() or type(exc).__name__
     if "password authentication failed" in text or "no password supplied" in text:
-        hint = "check the password in the environment"
-    elif 'role "' in text and "does not exist" in text:
-        hint = "check the user name in the URL: that role does not exist on the server"
-    elif "does not exist" in text:
-        hint = "check the database name in the URL"
-    else:
-        hint = "check that the server is up and the URL is right"
+        return text, f"check the password of {where} in the environment"
+    if 'role "' in text and "does not exist" in text:
+        return text, f"check the user name in the URL of {where}: that role does not exist on the server"
+    if "does not exist" in text:
+        return text, f"check the database name in the URL of {where}"
+    return text, f"check that the database server of {where} is up and its URL is right"
+
+
+def error_line(exc: Exception) -> str:
+    """The first line of a driver error, without the server's name and address."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return _SERVER.sub("", text).replace("FATAL:  ", "").strip() or type(exc).__name__
+
+
+def explain_connect_error(exc: Exception, what: str, environment: str | None = None) -> DatabaseUnreachable:
+    """One line for a person: what failed and what to do, naming *environment*, never its host or port."""
+    text, hint = _reason(exc, environment or f"the {what} database")
     return DatabaseUnreachable(f"Cannot connect to the {what} database: {text} ({hint}).")
 
 
@@ -56,6 +86,7 @@ def connect(
     url: str,
     *,
     what: str = "target",
+    environment: str | None = None,
     connect_timeout: int = 5,
     autocommit: bool = False,
     application_name: str = "driftbot",
@@ -70,7 +101,7 @@ def connect(
             application_name=application_name,
         )
     except psycopg.Error as exc:
-        raise explain_connect_error(exc, what) from None
+        raise explain_connect_error(exc, what, environment) from None
     try:
         yield conn
     finally:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.engine.history import HistoryVerdict
 from bot.engine.versions import PrismaVersion
+from bot.errors import redact_data
 
 STATES = ("in_sync", "drifted", "pending", "failed", "not_managed", "error")
 CASES = ("A", "B", "B'", "C", "E", "history")
@@ -200,7 +201,7 @@ class CheckResult:
             "source": self.source,
         }
         out.update(dict(self.extra))
-        return out
+        return redact_data(out)  # what is stored (the state database) and printed (--json): never a secret
 
 
 def blind_spots(history: HistoryVerdict | None, schema: SchemaReport) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ import psycopg
 
 from bot.engine import diff as d
 from bot.engine import prisma_schema
-from bot.engine.db import Target
+from bot.engine.db import Target, error_line
 from bot.engine import hidden
 from bot.engine.findings import resolve_action
 from bot.engine.history import ByHand, HistoryVerdict
@@ -352,7 +352,7 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
             inexpressible = preview.inexpressible_objects(conn, scopes)
             extensions = preview.available_extensions(conn)
     except psycopg.OperationalError as exc:
-        raise DatabaseUnreachable(f"The target database connection was lost during the check: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'closed'}") from None
+        raise DatabaseUnreachable(f"The target database connection was lost during the check: {error_line(exc) if str(exc).strip() else 'closed'}") from None
     except psycopg.Error as exc:
         raise DriftbotError(f"Reading the target's schema failed: {exc.diag.message_primary or exc}") from None
     ops = d.without_ignored(d.diff(replayed, live), env.ignore)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from bot.engine.db import connect, parse_url
+from bot.engine.db import connect, error_line, parse_url
 from bot.engine.history import TABLE, MigrationRow, table_exists
 from bot.engine.sources import Migrations
 from bot.errors import Busy, DatabaseUnreachable, InvalidName, Refused
@@ -139,7 +139,7 @@ def _wrap_pg(exc: psycopg.Error) -> Exception:
     if isinstance(exc, (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled)):
         return Busy(f"The change timed out waiting for a lock or took too long ({exc.diag.message_primary}); nothing was changed.")
     if isinstance(exc, psycopg.OperationalError):
-        return DatabaseUnreachable(f"The admin database connection failed: {str(exc).splitlines()[0]}")
+        return DatabaseUnreachable(f"The admin database connection failed: {error_line(exc)}")
     return Refused(f"PostgreSQL refused the change: {exc.diag.message_primary or exc}")
 
 

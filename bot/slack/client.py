@@ -9,6 +9,10 @@ for ``Retry-After``, one retry at most, so no listener holds a thread on a slow
 Slack; whatever must wait for Slack runs on a worker. User-group members are
 cached in Redis for every process (``GroupMembers``): the web only reads them,
 workers fetch when the copy is old, and the sweeper keeps them warm.
+
+Every call leaves through ``RedactingWebClient``: the one place where a
+configured secret is masked before anything reaches Slack (messages, blocks,
+ephemerals, uploaded files, their titles and comments).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from typing import Iterable
 
 from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -26,7 +31,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
-from bot.errors import ConfigError, DriftbotError
+from bot.errors import ConfigError, DriftbotError, redact, redact_data
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,32 @@ SERVER_ERROR_RETRIES = 5
 GROUP_CACHE_S = 60.0  # a copy older than this is fetched again by whoever may wait for Slack
 GROUP_KEEP_S = 3600  # after this a copy is gone: the web then knows no member of the group
 IMPATIENT_TIMEOUT_S = 2.0  # a listener's Slack call after ack(): then it gives up (bench_slow_slack.py)
+
+
+class RedactingWebClient(WebClient):
+    """A ``WebClient`` that masks every configured secret in what it sends."""
+
+    def api_call(self, api_method: str, *, data: dict | None = None, params: dict | None = None,
+                 json: dict | None = None, **kwargs) -> SlackResponse:
+        return super().api_call(api_method, data=_clean(data), params=_clean(params), json=_clean(json), **kwargs)
+
+    def files_upload_v2(self, *, content: str | bytes | None = None, title: str | None = None,
+                        initial_comment: str | None = None, **kwargs) -> SlackResponse:
+        # The content goes to the upload URL, not through api_call; it is masked before its length is taken.
+        if isinstance(content, bytes):
+            content = redact(content.decode("utf-8", "replace"))
+        elif content is not None:
+            content = redact(content)
+        return super().files_upload_v2(content=content, title=redact(title) if title else title,
+                                       initial_comment=redact(initial_comment) if initial_comment else initial_comment,
+                                       **kwargs)
+
+
+def _clean(args: dict | None) -> dict | None:
+    # The token is sent as itself (when a caller passes one explicitly); everything else is masked.
+    if args is None:
+        return None
+    return {k: (v if k == "token" else redact_data(v)) for k, v in args.items()}
 
 
 def make_client(settings: Settings, *, patient: bool = True) -> WebClient:
@@ -54,7 +85,7 @@ def make_client(settings: Settings, *, patient: bool = True) -> WebClient:
         ]
     else:
         handlers = [ConnectionErrorRetryHandler(max_retry_count=1, interval_calculator=backoff)]
-    return WebClient(
+    return RedactingWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         timeout=10 if patient else IMPATIENT_TIMEOUT_S,
         retry_handlers=handlers,

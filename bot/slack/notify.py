@@ -1,28 +1,17 @@
 """Posting to Slack through the Web API (``chat.postMessage``, ``chat.update``, snippets).
 
 Messages are posted and updated with the bot token, never through
-``response_url`` (valid 30 minutes, 5 uses). Everything posted passes through
-``redact`` so a URL with a password can never reach a channel.
+``response_url`` (valid 30 minutes, 5 uses). Secrets are masked in the client
+itself (``bot.slack.client.RedactingWebClient``), whatever path posts.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.errors import redact
-
 log = logging.getLogger(__name__)
-
-
-def _clean(blocks: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
-    if blocks is None:
-        return None
-    import json
-
-    return json.loads(redact(json.dumps(blocks)))
 
 
 def post(client: WebClient | None, channel: str, text: str, blocks: list[dict] | None = None,
@@ -31,7 +20,7 @@ def post(client: WebClient | None, channel: str, text: str, blocks: list[dict] |
     Slack configured, as in ``driftbot demo``) nothing is posted."""
     if client is None:
         return None
-    resp = client.chat_postMessage(channel=channel, text=redact(text), blocks=_clean(blocks), thread_ts=thread_ts,
+    resp = client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
                                    unfurl_links=False)
     return resp["ts"]
 
@@ -39,13 +28,13 @@ def post(client: WebClient | None, channel: str, text: str, blocks: list[dict] |
 def update(client: WebClient | None, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
     if client is None:
         return
-    client.chat_update(channel=channel, ts=ts, text=redact(text), blocks=_clean(blocks))
+    client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
 
 def ephemeral(client: WebClient | None, channel: str, user: str, text: str) -> None:
     if client is None:
         return
-    client.chat_postEphemeral(channel=channel, user=user, text=redact(text))
+    client.chat_postEphemeral(channel=channel, user=user, text=text)
 
 
 def tell_quietly(client: WebClient | None, channel: str | None, user: str | None, text: str) -> None:
@@ -64,6 +53,6 @@ def snippet(client: WebClient | None, channel: str, thread_ts: str | None, filen
     if client is None:
         return
     client.files_upload_v2(
-        channel=channel, thread_ts=thread_ts, filename=filename, title=title, content=redact(content),
+        channel=channel, thread_ts=thread_ts, filename=filename, title=title, content=content,
         snippet_type="sql" if filename.endswith(".sql") else "text", initial_comment=comment,
     )
