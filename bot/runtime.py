@@ -16,6 +16,7 @@ from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.audit import keyring
 from bot.errors import ConfigError
 from bot.requests.rules import resolve_approvers
 from bot.settings import EnvironmentSettings, Settings, load_settings
@@ -78,7 +79,7 @@ def build(settings: Settings, interactive: bool = False) -> Runtime:
                                   "options": "-c statement_timeout=1500 -c lock_timeout=1000"}
         kwargs["pool_timeout"] = 1
     engine = make_engine(settings.state_url or "", **kwargs)
-    return Runtime(settings=settings, engine=engine, sessions=sessions(engine), interactive=interactive)
+    return Runtime(settings=settings, engine=engine, sessions=sessions(engine, audit_keys=keyring(settings)), interactive=interactive)
 
 
 def current() -> Runtime:

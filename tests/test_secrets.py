@@ -161,6 +161,28 @@ def test_slack_payloads_and_uploads_mask_every_secret(configured, stub, monkeypa
     assert stub.posts("C0DBOPS")[0]["text"].startswith("Still failing: ***")
 
 
+@pytest.mark.parametrize("kind", IDS)
+def test_audit_rows_mask_every_secret(configured, db, monkeypatch, kind):
+    password = PASSWORDS[kind]
+    monkeypatch.setenv("DRIFTBOT_STATE_URL", db)
+    settings = configured(password)
+    engine = make_engine(db)
+    upgrade(engine)
+    state = sessions(engine, audit_keys=audit.keyring(settings))
+    echoed = driver_error(settings.environment("prod").database_url) or f"could not connect using {password}"
+    with state.begin() as s:
+        audit.record(s, event="check_finished", environment="prod",
+                     data={"state": "error", "error": echoed, "nested": [{"why": f"pw {password}"}],
+                           password: "as a key", "tokens": [TOKEN, SIGNING, GITHUB, AUDIT_KEY]})
+        audit.record(s, event="approved", actor=f"U1 {password}", environment="prod")
+    with state() as s:
+        rows = s.execute(text("SELECT actor, data::text AS data, hash FROM audit_events")).all()
+        report = audit.verify(s)
+    engine.dispose()
+    assert_clean(json.dumps([list(r) for r in rows], ensure_ascii=False), password, TOKEN, SIGNING, GITHUB, AUDIT_KEY)
+    assert report.ok and report.key_ids  # masked before hashing: the chain holds what was stored
+
+
 @pytest.mark.parametrize("url", [
     "postgresql://driftbot_ro@db.internal:5432/app?password=hunter22",
     "postgresql://driftbot_ro@db.internal:5432/app?sslmode=require&password=hunter22",

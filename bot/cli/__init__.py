@@ -83,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("audit", help="the audit trail: verify the chain, export events")
     asub = a.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
-    asub.add_parser("verify", help="check the hash chain; name the first broken link")
+    v = asub.add_parser("verify", help="check the hash chain; name the first broken link")
+    v.add_argument("--checkpoint", metavar="N:HASH", help="also require event N with this hash (from `audit checkpoint`)")
+    asub.add_parser("checkpoint", help="print N:HASH of the newest event, to keep outside the database")
     ex = asub.add_parser("export", help="print the events as CSV or JSON")
     ex.add_argument("--format", choices=("csv", "json"), default="csv")
     ex.add_argument("--since", metavar="DATE", help="YYYY-MM-DD, an ISO date-time, or 7d")

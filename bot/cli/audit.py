@@ -1,4 +1,4 @@
-"""``driftbot audit verify|export``: the audit trail from a terminal. Read-only."""
+"""``driftbot audit verify|checkpoint|export``: the audit trail from a terminal. Read-only."""
 
 from __future__ import annotations
 
@@ -13,15 +13,21 @@ from bot.state.db import make_engine, sessions
 
 
 def run(settings: Settings, args) -> int:
-    """0 when the chain verifies (or the export is written), 1 when the chain is broken."""
+    """0 when the chain verifies (or the checkpoint or export is written), 1 when the chain is broken."""
     since = audit.parse_since(args.since) if getattr(args, "since", None) else None
+    mark = getattr(args, "checkpoint", None)
+    if mark:
+        audit.parse_checkpoint(mark)  # a malformed checkpoint is answered before any connection
     engine = make_engine(settings.state_url or "")
     try:
-        with sessions(engine)() as session:
+        with sessions(engine, audit_keys=audit.keyring(settings))() as session:
             if args.audit_command == "verify":
-                report = audit.verify(session)
+                report = audit.verify(session, checkpoint=mark)
                 print(audit.verify_text(report))
                 return 0 if report.ok else 1
+            if args.audit_command == "checkpoint":
+                print(audit.checkpoint(session))
+                return 0
             rows = audit.events(session, since=since, environment=args.env)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]

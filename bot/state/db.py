@@ -30,8 +30,9 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(sqlalchemy_url(url), **kwargs)
 
 
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def sessions(engine: Engine, audit_keys=None) -> sessionmaker[Session]:
+    """Sessions on *engine*; *audit_keys* (a ``bot.audit.Keyring``) key the audit events they record."""
+    return sessionmaker(engine, expire_on_commit=False, info={"audit_keys": audit_keys} if audit_keys else None)
 
 
 def alembic_config(engine: Engine):

@@ -29,6 +29,7 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    key_id: Mapped[str | None] = mapped_column(String(16))  # which audit key made ``hash``; None: unkeyed
 
 
 class Check(Base):
