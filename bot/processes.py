@@ -156,6 +156,10 @@ def wsgi_app(rt: Runtime):
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == EVENTS_PATH:
+            if not _plain_timestamp(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")):
+                # Bolt's verifier does int() on it: '²' or 'abc' would be a 500 with a traceback.
+                start_response("401 Unauthorized", [("Content-Type", "text/plain")])
+                return [b"invalid request timestamp\n"]
             return bolt(environ, start_response)
         if path == "/healthz":  # alive: this process answers
             start_response("200 OK", [("Content-Type", "text/plain")])
@@ -168,6 +172,11 @@ def wsgi_app(rt: Runtime):
         return [b"not found\n"]
 
     return app
+
+
+def _plain_timestamp(value: str | None) -> bool:
+    """Slack's request timestamp: ASCII digits, nothing else (a missing one is left to Bolt's 401)."""
+    return value is None or (value.isascii() and value.isdigit() and len(value) <= 12)
 
 
 def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:

@@ -32,7 +32,7 @@ from bot.engine.result import Action, DeployPreview, Finding, SchemaReport
 from bot.engine.shadow import ReplayCache, ShadowUnavailable, replayed_schema, shadow_server
 from bot.engine.sources import LocalMigration, Migrations
 from bot.engine.writers import render_add_enum_value
-from bot.errors import DatabaseUnreachable, DriftbotError
+from bot.errors import DatabaseUnreachable, DriftbotError, InvalidName
 
 FAR_APART_TABLES = 10  # E: drift touching at least this many tables, and more than half of them
 
@@ -150,7 +150,12 @@ def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, stamps
                     missing[key] = ("schema.prisma", missing.get(key, (None, None))[1])
     out = []
     for (schema, enum, value), (where, before) in missing.items():
-        statement = render_add_enum_value(enum, value, schema, before)
+        try:
+            statement = render_add_enum_value(enum, value, schema, before)
+        except InvalidName as exc:  # a look-alike or invisible character: reported, never offered as a fix
+            out.append(Finding("C", f"Enum `{enum}` lacks a value that {where} has, which driftbot will not add.",
+                               str(exc), Action("none")))
+            continue
         migration = f"{next(stamps)}_add_{_slug(enum)}_{_slug(value)}"
         args = (("enum", enum), ("value", value), ("schema", schema), ("sql", statement), ("migration", migration))
         out.append(Finding(

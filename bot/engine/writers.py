@@ -10,6 +10,7 @@ it as a no-op (a second ``resolve --rolled-back``): then it succeeds and changes
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import dataclass
 
@@ -53,12 +54,57 @@ class WriteResult:
     message: str
 
 
+# Control characters' names (unicodedata has none for them).
+_CONTROL_NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BACKSPACE", 0x09: "TAB", 0x0A: "LINE FEED", 0x0D: "CARRIAGE RETURN",
+                  0x1B: "ESC", 0x7F: "DELETE"}
+# Scripts that mix legitimately within one word (Japanese) count as one.
+_SCRIPT_GROUPS = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "KATAKANA-HIRAGANA": "CJK", "IDEOGRAPHIC": "CJK"}
+
+
+def _char(ch: str) -> str:
+    name = _CONTROL_NAMES.get(ord(ch)) or unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X}" + (f" {name}" if name else "")
+
+
+def _shown(value: str, odd: str = "") -> str:
+    """*value* with every invisible or control character (and those in *odd*) written as \\uXXXX."""
+    out = "".join(ch if ch.isprintable() and unicodedata.category(ch) != "Cf" and ch not in odd
+                  else f"\\u{ord(ch):04x}" for ch in value)
+    out = out.replace("`", "'")
+    return out if len(out) <= 80 else out[:79] + "…"
+
+
+def _script(ch: str) -> str:
+    first = unicodedata.name(ch, "UNKNOWN").split()[0]
+    return _SCRIPT_GROUPS.get(first, first)
+
+
+def check_characters(value: str, what: str) -> str:
+    """Refuse control, format (zero-width, bidi), unassigned and private-use characters, spaces other
+    than U+0020, and letters from more than one script (``VIDЕO`` with a Cyrillic Е): each would look
+    like another value in Slack and in the database. One line names the character and where it is."""
+    for i, ch in enumerate(value, 1):
+        category = unicodedata.category(ch)
+        if category[0] in "CZ" and ch != " ":
+            kind = {"Cc": "a control character", "Cf": "an invisible format character (zero-width or bidi)",
+                    "Cn": "an unassigned character", "Co": "a private-use character",
+                    "Cs": "a surrogate"}.get(category, "a space or separator other than a plain space")
+            raise InvalidName(f"The {what} `{_shown(value)}` has {kind}, {_char(ch)}, at position {i}; "
+                              "nothing was changed.")
+    letters = [(i, ch, _script(ch)) for i, ch in enumerate(value, 1) if ch.isalpha()]
+    scripts = [script for _, _, script in letters]
+    if len(set(scripts)) > 1:
+        most = max(dict.fromkeys(scripts), key=scripts.count)  # ties: the first letter's script
+        i, ch, _ = next(letter for letter in letters if letter[2] != most)
+        raise InvalidName(f"The {what} `{_shown(value, ch)}` mixes scripts: {_char(ch)} at position {i} among "
+                          f"{most.title()} letters (a look-alike); nothing was changed.")
+    return value
+
+
 def check_migration_name(name: str) -> str:
     if not name or len(name) > 255 or "/" in name or "\\" in name or name in (".", "..") or ".." in name:
-        raise InvalidName(f"`{name[:80]}` is not a migration name (no '/', '\\' or '..'; at most 255 characters).")
-    if any(ord(c) < 32 for c in name):
-        raise InvalidName("A migration name cannot contain control characters.")
-    return name
+        raise InvalidName(f"`{_shown(name[:80])}` is not a migration name (no '/', '\\' or '..'; at most 255 characters).")
+    return check_characters(name, "migration name")
 
 
 _IDENT_MAX = 63
@@ -67,13 +113,13 @@ _IDENT_MAX = 63
 def check_identifier(value: str, what: str) -> str:
     if not value or len(value.encode("utf-8")) > _IDENT_MAX or "\x00" in value:
         raise InvalidName(f"The {what} name must be 1 to {_IDENT_MAX} bytes (got {len(value.encode('utf-8'))}).")
-    return value
+    return check_characters(value, f"{what} name")
 
 
 def check_enum_value(value: str) -> str:
     if not value or len(value.encode("utf-8")) > _IDENT_MAX or "\x00" in value:
         raise InvalidName(f"An enum value must be 1 to {_IDENT_MAX} bytes.")
-    return value
+    return check_characters(value, "enum value")
 
 
 # The statements of the resolve writers, written once: what runs (composed, the values bound) and

@@ -29,6 +29,15 @@ from bot.state.models import Check, Request
 from bot.work import queues
 
 log = logging.getLogger(__name__)
+BIGINT_MAX = 2**63 - 1  # ids are PostgreSQL bigints: a larger one is a bad button, not a database outage
+
+
+def _id(value: object) -> int:
+    """A positive bigint id from a button's value, or ValueError."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= BIGINT_MAX:
+        raise ValueError(f"not an id: {text[:20]!r}")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,7 @@ def on_propose(rt: Runtime, value: str, user: str, channel: str, message_ts: str
     """A fix button under a check result: the request is built on the worker from the stored check."""
     try:
         ref = json.loads(value)
-        check_id, index = int(ref["check"]), int(ref["finding"])
+        check_id, index = _id(ref["check"]), int(ref["finding"])
     except (ValueError, KeyError, TypeError):
         return "That button is not valid any more; run `/drift status` again."
     try:

@@ -90,7 +90,8 @@ def _audit(rest: list[str]) -> Command | Usage:
     while words:
         word = words.pop(0)
         if word == "--days":
-            if not words or not words[0].isdigit() or not 1 <= int(words[0]) <= MAX_DAYS:
+            # ASCII digits only: '²'.isdigit() is True, and int('²') raises.
+            if not words or not (words[0].isascii() and words[0].isdigit()) or not 1 <= int(words[0]) <= MAX_DAYS:
                 return Usage(f"`--days` takes a number of days from 1 to {MAX_DAYS}: `/drift audit prod --days 30`.")
             args["days"] = words.pop(0)
         elif word.startswith("-") or env is not None:

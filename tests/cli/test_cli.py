@@ -251,3 +251,10 @@ def test_the_prisma_line_shows_at_most_ten_names(project, db, tmp_path, capsys, 
     assert ", ".join(names[:10]) + " and 3 more (exit 1)" in line
     code, out, _ = run(capsys, "status", "prod", "--json")
     assert json.loads(out)["history"]["pending"] == names
+
+
+def test_a_look_alike_migration_name_is_refused_in_one_line(project, capsys):
+    code, out, err = run(capsys, "resolve", "prod", "--applied", M2 + "\u200b", "--yes")
+    assert code == 2 and out == ""
+    assert err.strip().startswith("driftbot: The migration name ") and "U+200B ZERO WIDTH SPACE" in err
+    assert len(err.strip().splitlines()) == 1

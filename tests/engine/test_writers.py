@@ -199,3 +199,45 @@ def test_add_enum_value_refuses_unknown_enum_and_bad_names(db):
         writers.add_enum_value(db, "E" * 64, "X")
     with pytest.raises(InvalidName):
         writers.add_enum_value(db, "E", "")
+
+
+LOOK_ALIKES = [
+    ("VIDЕO", "mixes scripts: U+0415 CYRILLIC CAPITAL LETTER IE at position 4 among Latin letters"),
+    ("VID\x1bO", "a control character, U+001B ESC, at position 4"),
+    ("VI\x07DEO", "a control character, U+0007 BEL, at position 3"),
+    ("VID\u200bEO", "an invisible format character (zero-width or bidi), U+200B ZERO WIDTH SPACE, at position 4"),
+    ("VIDEO\u202e", "U+202E RIGHT-TO-LEFT OVERRIDE, at position 6"),
+    ("VIDEO\u00a0", "U+00A0 NO-BREAK SPACE, at position 6"),
+]
+
+
+@pytest.mark.parametrize("value, says", LOOK_ALIKES)
+def test_look_alike_and_invisible_enum_values_are_refused_naming_the_character(db, value, says):
+    """#14 case 6: such values were added to the production enum, and showed as a plain `VIDEO`."""
+    from bot.requests.plans import make_plan
+
+    execute(db, "CREATE TYPE \"MediaKind\" AS ENUM ('IMAGE')")
+    for attempt in (lambda: writers.add_enum_value(db, "MediaKind", value),        # the writer itself
+                    lambda: make_plan("prod", "add_enum_value", {"enum": "MediaKind", "value": value}, "f"),  # a button
+                    lambda: writers.check_enum_value(value)):                      # a typed command
+        with pytest.raises(InvalidName) as err:
+            attempt()
+        assert says in str(err.value) and "\n" not in str(err.value) and "nothing was changed" in str(err.value)
+        assert "\x1b" not in str(err.value) and "\x07" not in str(err.value) and "\u200b" not in str(err.value)
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT enum_range(NULL::\"MediaKind\")::text[]").fetchone()[0] == ["IMAGE"]
+
+
+@pytest.mark.parametrize("bad", ["20250102000000_posts\u200b", "20250102000000_pоsts", "2025\x1b_x"])
+def test_look_alike_migration_names_are_refused(failed_db, folder, bad):
+    snapshot = rows(failed_db)
+    for attempt in (lambda: writers.resolve_applied(failed_db, read_folder(folder), bad),
+                    lambda: writers.resolve_rolled_back(failed_db, bad)):
+        with pytest.raises(InvalidName, match="U\\+"):
+            attempt()
+    assert rows(failed_db) == snapshot
+
+
+@pytest.mark.parametrize("fine", ["写真_フォト", "vidéo 🎬", "In Progress", "ΑΒΓ"])
+def test_one_script_values_are_accepted(fine):
+    assert writers.check_enum_value(fine) == fine

@@ -91,6 +91,7 @@ def test_worker_killed_during_an_execution_is_reported_never_run_twice(bot_env, 
 
 
 def test_target_database_down_is_a_clear_result_without_secrets(bot_env, stub, tmp_path):
+    # The message names the environment, never the server: not its host, not its port (#14, case 9).
     bot_env.env["DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL"] = "postgresql://driftbot_ro:hunter2@127.0.0.1:1/app"
     url = bot_env.start_web()
     bot_env.start_worker()
@@ -98,7 +99,8 @@ def test_target_database_down_is_a_clear_result_without_secrets(bot_env, stub, t
     result = _result_message(stub)
     assert result["text"].startswith(":warning: *prod could not be checked*")
     shown = json.dumps(result["blocks"])
-    assert "127.0.0.1" in shown and "hunter2" not in shown
+    assert "hunter2" not in shown and "127.0.0.1" not in shown and "port 1" not in shown
+    assert "Cannot connect to the target database: Connection refused (check that the database server of prod is up" in shown
     for call in stub.calls:
         assert "hunter2" not in json.dumps(call.params)
     assert _state(bot_env, "SELECT status, state FROM checks") == [("finished", "error")]

@@ -1,0 +1,64 @@
+"""Bad input over real signed HTTP into ``driftbot web`` (issue #14, case 9): one clear short line or a
+401, never a 500 with a traceback, and never "the state database is unreachable" for a bad argument."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.slack.conftest import CHANNEL, click, command, command_body, post, sign
+
+
+def test_a_malformed_timestamp_header_is_401_not_500(bot_env, stub):
+    url = bot_env.start_web()
+    body = command_body("status prod")
+    for ts in ("abc", "²", "1.5e9", "-1", " 17"):
+        status, answer, _ = post(url, body, ts=ts, signature=sign(body, ts))
+        assert status == 401, (ts, status, answer)
+        assert "Traceback" not in answer
+    assert post(url, body)[0] == 200  # a well-formed one still goes through
+    log = "".join(p.read_text(errors="replace") for p in bot_env.tmp.glob("web-*.log"))
+    assert "Traceback" not in log
+
+
+def test_non_ascii_digits_and_huge_numbers_get_the_usage_line(bot_env, stub):
+    url = bot_env.start_web()
+    for text in ("audit --days ²", "audit prod --days ٣", "audit --days 99999999999999999999999"):
+        status, body, took = command(url, text)
+        assert status == 200 and took < 3, (text, status, body)
+        assert json.loads(body)["text"] == "`--days` takes a number of days from 1 to 366: `/drift audit prod --days 30`."
+
+
+def test_an_id_beyond_bigint_is_a_bad_button_not_a_database_outage(bot_env, stub):
+    url = bot_env.start_web()
+    bot_env.start_worker()  # decisions are taken on a worker
+    message = {"ts": "1700000099.000100", "channel": CHANNEL, "text": "Request #1", "blocks": []}
+    huge = str(2**63)
+    for action, value, says in [
+        ("approve", huge, "That button is not valid."),
+        ("reject", "9" * 40, "That button is not valid."),
+        ("approve", "-3", "That button is not valid."),
+        ("propose_fix_0", json.dumps({"check": 2**70, "finding": 0}), "That button is not valid any more"),
+    ]:
+        status, _, took = click(url, action, value, "UBO", message)
+        assert status == 200 and took < 3
+        got = stub.wait_for(lambda: [e["text"] for e in stub.ephemerals("UBO")], what="the clicker's answer")
+        assert got[-1].startswith(says), (action, value, got[-1])
+        assert "unreachable" not in got[-1]
+        stub.calls.clear()
+        time.sleep(0.05)
+
+
+def test_look_alike_enum_values_are_refused_in_one_line_naming_the_character(bot_env, stub):
+    """The Slack command and the CLI validate with the same function (bot.engine.writers.check_enum_value)."""
+    import psycopg
+
+    url = bot_env.start_web()
+    for value, says in [("VIDЕO", "U+0415 CYRILLIC CAPITAL LETTER IE"), ("VID\x1bO", "U+001B ESC"),
+                        ("VI\x07DEO", "U+0007 BEL"), ("VID\u200bEO", "U+200B ZERO WIDTH SPACE")]:
+        status, body, took = command(url, f"enum prod MediaKind {value}")
+        assert status == 200 and took < 3
+        answer = json.loads(body)["text"]
+        assert says in answer and "\n" not in answer and value not in answer, answer
+    with psycopg.connect(bot_env.env["DRIFTBOT_STATE_URL"]) as conn:
+        assert conn.execute("SELECT count(*) FROM requests").fetchone()[0] == 0
