@@ -61,6 +61,9 @@ def register_url(url: str | None) -> None:
     # authority; an unencoded '@', '/' or '?' in a password makes them disagree. The widest reading
     # (up to the last '@') holds the password as the operator meant it; its pieces cover the rest.
     rest = url.split("://", 1)[1]
+    main, sep, query = rest.partition("?")
+    if sep and "=" in query:  # parameters: an '@' in one of them is not the end of the userinfo
+        rest = main
     if "@" in rest:
         userinfo = rest.rsplit("@", 1)[0]
         if ":" in userinfo:

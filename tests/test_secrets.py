@@ -198,3 +198,12 @@ def test_a_password_parameter_in_the_file_is_refused(tmp_path, monkeypatch, url)
     assert "environments.prod.database_url" in message and "password" in message
     assert "DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL" in message and "hunter22" not in message
     assert len(message.splitlines()) == 1
+
+
+def test_an_at_sign_in_a_password_parameter_does_not_make_the_host_a_secret():
+    from bot.errors import redact, register_url
+
+    register_url("postgresql://driftbot_admin@db7.internal:6543/orders?sslmode=disable&password=x@y@z-secret")
+    assert redact("connecting to db7.internal:6543/orders as driftbot_admin") == \
+        "connecting to db7.internal:6543/orders as driftbot_admin"
+    assert redact("password x@y@z-secret and its piece y@z-secret") == "password *** and its piece ***"
