@@ -1,14 +1,14 @@
 """audit events name the key of their HMAC
 
-Revision ID: 0005_audit_key_id
-Revises: 0004_checks_finished_index
+Revision ID: 0006_audit_key_id
+Revises: 0005_click_binding
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_audit_key_id"
-down_revision = "0004_checks_finished_index"
+revision = "0006_audit_key_id"
+down_revision = "0005_click_binding"
 branch_labels = None
 depends_on = None
 
