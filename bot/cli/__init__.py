@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--before", metavar="VALUE", help="place it before this value (where the migrations have it)")
     e.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
+    pr = sub.add_parser("propose", help="commit the proposed migration on a branch and open its pull request")
+    pr.add_argument("env")
+    pr.add_argument("--pull-request", action="store_true", required=True,
+                    help="push driftbot/ENV/MIGRATION and open (or find) its pull request")
+    pr.add_argument("--migration", metavar="NAME", help="which proposed migration (default: the catch-up, else the first enum tracking migration)")
+    pr.add_argument("--json", action="store_true", help='print {"branch", "migration", "pull_request": {"number", "url"}}')
+
     sub.add_parser("envs", help="list the configured environments")
 
     c = sub.add_parser("compare", help="two environments side by side: history gap, schema difference, drift")
@@ -192,6 +199,12 @@ def cmd_audit(args) -> int:
     return audit.run(_settings(args), args)
 
 
+def cmd_propose(args) -> int:
+    from bot.cli import propose  # git, GitHub and SQLAlchemy: only `propose` pays for their imports
+
+    return propose.run(_settings(args), args)
+
+
 def cmd_demo(args) -> int:
     from bot.cli import demo  # the engine, RQ and the embedded servers: only `demo` pays for their imports
 
@@ -204,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "status": cmd_status, "compare": cmd_compare, "diff": cmd_diff, "resolve": cmd_change, "enum": cmd_change,
         "envs": cmd_envs, "demo": cmd_demo,
-        "audit": cmd_audit, "clock": cmd_process, "web": cmd_process, "worker": cmd_process,
+        "audit": cmd_audit, "propose": cmd_propose, "clock": cmd_process, "web": cmd_process, "worker": cmd_process,
         "check-ready": cmd_process,
     }
     # The environment is read here, not from the settings: a failure to load them must obey it too.
