@@ -1,4 +1,5 @@
-"""Buttons: a proposed fix under a check result, and Approve / Reject / Cancel on a request.
+"""Buttons: a proposed fix or "Open pull request" under a check result, and Approve / Reject / Cancel
+on a request.
 
 ``ack()`` first. A fix click is recorded at once; a decision click is queued for a worker
 (``bot.slack.actions``: every rule enforced there, server-side), which tells the clicker.
@@ -13,9 +14,10 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.slack import notify
-from bot.slack.actions import Click, on_propose, receive_decision
+from bot.slack.actions import Click, on_open_pull_request, on_propose, receive_decision
 
 PROPOSE = re.compile(r"^propose_fix_\d+$")
+OPEN_PULL_REQUEST = re.compile(r"^open_pull_request_\d+$")
 DECISIONS = ("approve", "reject", "cancel")
 
 
@@ -42,6 +44,14 @@ def propose(ack: Ack, body: dict, action: dict, context: BoltContext, client: We
         notify.ephemeral(client, channel, user, note)
 
 
+def open_pull_request(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient) -> None:
+    ack()
+    user, _team, channel, ts = _where(body)
+    note = on_open_pull_request(context["driftbot"], action.get("value", ""), user, channel, ts)
+    if channel:
+        notify.ephemeral(client, channel, user, note)
+
+
 def decide(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient) -> None:
     ack()
     user, team, channel, ts = _where(body)
@@ -54,5 +64,6 @@ def decide(ack: Ack, body: dict, action: dict, context: BoltContext, client: Web
 
 def register(app: App) -> None:
     app.action(PROPOSE)(propose)
+    app.action(OPEN_PULL_REQUEST)(open_pull_request)
     for action_id in DECISIONS:
         app.action(action_id)(decide)

@@ -7,7 +7,6 @@ The link goes to the thread; the audit event records who asked and where.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from sqlalchemy import select
@@ -25,7 +24,8 @@ log = logging.getLogger(__name__)
 
 def open_from_thread(rt, *, check_id: int, finding: int, user: str, channel: str, thread_ts: str | None) -> str:
     """Open (or find) the pull request for finding *finding* of check *check_id*; say so in the thread.
-    Returns what happened: ``opened``, ``existing``, ``changed``, ``gone`` or ``error``."""
+    Any configured approver of the environment may ask. Returns what happened: ``opened``, ``existing``,
+    ``changed``, ``gone``, ``refused`` or ``error``."""
 
     def say(text: str) -> None:
         notify.post(rt.slack, channel, text, thread_ts=thread_ts)
@@ -38,6 +38,14 @@ def open_from_thread(rt, *, check_id: int, finding: int, user: str, channel: str
         return "gone"
     migration = findings[finding]["action"].get("migration")
     env = rt.settings.environment(check.environment)
+    try:
+        allowed = user in rt.approvers(env)
+    except DriftbotError as exc:  # the approver groups cannot be read now: refuse rather than guess
+        notify.ephemeral(rt.slack, channel, user, f"Not opened: {exc}")
+        return "refused"
+    if not allowed:
+        notify.ephemeral(rt.slack, channel, user, f"Only an approver of *{env.name}* can open its pull request.")
+        return "refused"
     result = run_check(rt.settings, env)
     if result.fingerprint != check.fingerprint:
         say(f"The drift on *{env.name}* changed since this check, so a pull request would not hold the SQL shown "
@@ -62,7 +70,7 @@ def open_from_thread(rt, *, check_id: int, finding: int, user: str, channel: str
 def after_merge(rt, check_id: int, result: CheckResult) -> list[str]:
     """Once a driftbot pull request is merged, the check finds its migration pending with everything it
     creates already in the database: propose ``resolve --applied`` in the thread the pull request was
-    asked from, with the button that makes the request. Said once per migration (the audit event
+    asked from (the request itself is made from the check result's own button). Said once per migration (the audit event
     ``pull_request_merged`` remembers). Returns the migrations it posted about."""
     if result.history is None:
         return []
@@ -79,17 +87,10 @@ def after_merge(rt, check_id: int, result: CheckResult) -> list[str]:
             audit.record(s, event="pull_request_merged", environment=env.name,
                          data={"migration": name, "number": pr.get("number"), "check_id": check_id})
         text = (f"Pull request <{pr['url']}|#{pr['number']}> is merged: `{name}` is on `{env.ref}`, and *{env.name}* "
-                "already has everything it creates. Record it as applied instead of deploying it"
-                + (" (two approvers approve it here)." if env.protected else "."))
-        blocks = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-            {"type": "actions", "block_id": f"merged-{check_id}-{index}", "elements": [{
-                "type": "button", "action_id": "propose_fix_0", "style": "primary",
-                "text": {"type": "plain_text", "text": f"Resolve {name} --applied"[:75]},
-                "value": json.dumps({"check": check_id, "finding": index}),
-            }]},
-        ]
-        notify.post(rt.slack, pr["channel"], text, blocks, thread_ts=pr.get("thread_ts"))
+                "already has everything it creates. Record it as applied instead of deploying it: the "
+                f"*Resolve {name} --applied* button under the latest check result, or `/drift resolve {env.name} "
+                f"--applied {name}`" + (" (two approvers approve it)." if env.protected else "."))
+        notify.post(rt.slack, pr["channel"], text, thread_ts=pr.get("thread_ts"))
         posted.append(name)
     return posted
 

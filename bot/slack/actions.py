@@ -93,6 +93,36 @@ def on_propose(rt: Runtime, value: str, user: str, channel: str, message_ts: str
     return "Preparing the request in the thread…"
 
 
+def on_open_pull_request(rt: Runtime, value: str, user: str, channel: str, message_ts: str | None) -> str:
+    """"Open pull request" under a check result: any configured approver of the environment may press it
+    (the pull request is itself the review). The worker checks that, as the web never waits for Slack's
+    user groups, then opens it and posts the link in the thread."""
+    try:
+        ref = json.loads(value)
+        check_id, index = int(ref["check"]), int(ref["finding"])
+    except (ValueError, KeyError, TypeError):
+        return "That button is not valid any more; run `/drift status` again."
+    try:
+        with rt.sessions() as s:
+            check = s.get(Check, check_id)
+        if check is None or not check.result:
+            return "That check result is gone; run `/drift status` again."
+        env = rt.settings.environments.get(check.environment)
+        if env is None or env.pull_requests is None:
+            return f"Pull requests are not set up for *{check.environment}* (pull_requests = \"github\")."
+        problem = rules.place_problem(env=env.name, env_channels=rt.settings.channels_of(env), channel=channel,
+                                      reader=False, dm_ok=False)
+        if problem:
+            return problem
+        queues.enqueue_pull_request(rt, check_id=check_id, finding=index, user=user, channel=channel,
+                                    thread_ts=message_ts)
+    except RedisError:
+        return f"Cannot open the pull request: {QUEUE_DOWN}"
+    except SQLAlchemyError:
+        return f"Cannot open the pull request: {STATE_DOWN}"
+    return "Opening the pull request… its link will be posted in the thread."
+
+
 def receive_decision(rt: Runtime, click: Click) -> str | None:
     """The web side of Approve / Reject / Cancel: queue the click for a worker. A note only when it
     could not be queued (the clicker hears the decision from the worker)."""

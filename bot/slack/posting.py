@@ -4,6 +4,7 @@ request's thread. Everything goes through ``notify``, so everything is redacted.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -12,20 +13,25 @@ from slack_sdk.errors import SlackApiError
 
 from bot.engine.result import CheckResult
 from bot.errors import DriftbotError
+from bot.pulls import thread as pull_threads
 from bot.requests.machine import approvers_of
 from bot.requests.plans import Plan
 from bot.runtime import Runtime
 from bot.slack import notify, views
 from bot.state.models import AuditEvent, Check, Execution, Request
 
+log = logging.getLogger(__name__)
+
 
 def post_check(rt: Runtime, check: Check, result: CheckResult, since: datetime | None = None) -> None:
     """The result in every channel that asked; findings and the SQL snippet in its thread.
     *since*: when the environment's current out-of-sync spell began (shown in the headline)."""
     channels = [check.channel] + [w.get("channel") for w in check.watchers or []]
+    env = rt.settings.environments.get(result.environment)
+    pull_requests = env is not None and env.pull_requests is not None
     first_ts = None
     for channel in dict.fromkeys(c for c in channels if c):
-        text, blocks, notes = views.check_message(result, check.id, check.requested_by, since)
+        text, blocks, notes = views.check_message(result, check.id, check.requested_by, since, pull_requests)
         ts = notify.post(rt.slack, channel, text, blocks)
         first_ts = first_ts or ts
         lines = views.finding_lines(result)
@@ -43,6 +49,11 @@ def post_check(rt: Runtime, check: Check, result: CheckResult, since: datetime |
                            comment="Catch-up migration: commit it as a new migration, then resolve it --applied.")
     with rt.sessions.begin() as s:
         s.execute(update(Check).where(Check.id == check.id).values(message_ts=first_ts, post_state=None))
+    if pull_requests:  # a merged driftbot pull request: its thread hears that resolve --applied is next
+        try:
+            pull_threads.after_merge(rt, check.id, result)
+        except Exception:  # the check is posted; a missed note in the pull request's thread must not undo that
+            log.warning("check %s: could not tell the pull request's thread", check.id, exc_info=True)
 
 
 def mark_unposted(rt: Runtime, check_id: int) -> None:

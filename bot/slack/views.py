@@ -14,6 +14,7 @@ from typing import Any
 from bot import words
 from bot.engine.comparison import Comparison
 from bot.engine.result import CheckResult
+from bot.pulls.proposal import proposable
 from bot.state.models import Execution, Request
 from bot.words import history_parts
 
@@ -61,7 +62,7 @@ def _preview_line(result: CheckResult) -> str | None:
 
 
 def check_message(result: CheckResult, check_id: int, requested_by: str | None,
-                  since: datetime | None = None) -> tuple[str, list[dict], list[str]]:
+                  since: datetime | None = None, pull_requests: bool = False) -> tuple[str, list[dict], list[str]]:
     """(text, blocks, notes): notes say what did not fit and went to the thread instead."""
     first = headline(result, requested_by, since)
     blocks = [_section(first)]
@@ -105,7 +106,25 @@ def check_message(result: CheckResult, check_id: int, requested_by: str | None,
     if buttons:
         blocks.append(_section("*Proposed* (one button each; a request needs approvals)"))
         blocks.append({"type": "actions", "block_id": f"fixes-{check_id}", "elements": buttons})
+    if pull_requests:
+        blocks += _pull_request_buttons(result, check_id)
     return first, blocks, notes
+
+
+def _pull_request_buttons(result: CheckResult, check_id: int) -> list[dict[str, Any]]:
+    """"Open pull request" for each migration a pull request can carry (case A's catch-up, case C's
+    tracking migration); the pull request is itself the review, so no request and no approvals."""
+    carried = proposable(result)[:MAX_BUTTONS]
+    if not carried:
+        return []
+    index = {id(f): i for i, f in enumerate(result.findings)}
+    buttons = [{
+        "type": "button", "action_id": f"open_pull_request_{n}",
+        "text": {"type": "plain_text", "text": ("Open pull request" if len(carried) == 1 else
+                                                f"Open pull request: {f.action.arguments['migration']}")[:75]},
+        "value": json.dumps({"check": check_id, "finding": index[id(f)]}),
+    } for n, f in enumerate(carried)]
+    return [{"type": "actions", "block_id": f"pulls-{check_id}", "elements": buttons}]
 
 
 def _button_label(kind: str, args: dict[str, str]) -> str:

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import checks
 from bot.engine.check import run_check
+from bot.pulls import thread as pull_threads
 from bot.requests import execution, proposal
 from bot.runtime import current
 from bot.slack import actions
@@ -108,6 +109,23 @@ def propose_failed(job, connection, exc_type, exc_value, tb) -> None:
                          "Nothing was created; try again.")
     except Exception:  # reporting must never raise inside RQ's failure handling
         log.warning("could not report failed propose job %s", job.id)
+
+
+def pull_request_job(*, check_id: int, finding: int, user: str, channel: str, thread_ts: str | None = None) -> str:
+    """Open (or find) the pull request for a finding of a check; its link goes to the thread."""
+    return pull_threads.open_from_thread(current(), check_id=check_id, finding=finding, user=user, channel=channel,
+                                         thread_ts=thread_ts)
+
+
+def pull_request_failed(job, connection, exc_type, exc_value, tb) -> None:
+    """RQ's failure callback for a pull request job: the thread is told, nothing is retried by itself."""
+    kw = job.kwargs or {}
+    try:
+        notify.post(current().slack, kw.get("channel"), ":warning: The pull request could not be opened (an error on "
+                    "driftbot's side, or its worker stopped). Press the button again: a branch already pushed is reused.",
+                    thread_ts=kw.get("thread_ts"))
+    except Exception:  # reporting must never raise inside RQ's failure handling
+        log.warning("could not report failed pull request job %s", job.id)
 
 
 def execute_job(request_id: int) -> str:

@@ -64,6 +64,14 @@ def enqueue_propose(rt: Runtime, **kwargs) -> str:
     return job.id
 
 
+def enqueue_pull_request(rt: Runtime, **kwargs) -> str:
+    """The pull request asked for from a check's thread (``bot.pulls.thread``): a check, a push, two API calls."""
+    job = queue(rt, DRIFT).enqueue("bot.work.jobs.pull_request_job", kwargs=kwargs,
+                                   on_failure=Callback("bot.work.jobs.pull_request_failed"),
+                                   job_timeout=rt.settings.check_job_timeout_s, result_ttl=3600, failure_ttl=7 * 86400)
+    return job.id
+
+
 def enqueue_decision(rt: Runtime, click: dict) -> str:
     job = queue(rt, EXECUTE).enqueue("bot.work.jobs.decision_job", kwargs=click, job_timeout=120, result_ttl=600,
                                      failure_ttl=7 * 86400)

@@ -29,14 +29,14 @@ def slack():
 
 
 @pytest.fixture
-def rt(db, databases, origin, github, slack, tmp_path):
+def rt(db, databases, redis_url, origin, github, slack, tmp_path):
     deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
     execute(db, 'CREATE TABLE "staff" ("id" INTEGER NOT NULL, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"))')
     settings = Settings(
         environments={"prod": {"database_url": db, "git": f"file://{origin}", "pull_requests": "github",
                                "github_repo": REPO, "channel": CHANNEL}},
         approvers=["U0AAA", "U0BBB"], cache_dir=tmp_path / "cache", state_url=databases.create("state"),
-        slack_bot_token="xoxb-test", slack_api_url=slack.base_url, github_token=TOKEN, github_api_url=github.url,
+        slack_bot_token="xoxb-test", slack_api_url=slack.base_url, redis_url=redis_url, github_token=TOKEN, github_api_url=github.url,
     )
     engine = make_engine(settings.state_url)
     upgrade(engine)
@@ -69,6 +69,7 @@ def test_the_link_goes_to_the_thread_once_and_the_audit_trail_says_who_asked(rt,
     ask = dict(check_id=check_id, finding=i, user="U0BBB", channel=CHANNEL, thread_ts=THREAD)
     assert thread.open_from_thread(rt, **ask) == "opened"
     assert thread.open_from_thread(rt, **ask) == "existing"
+    assert thread.open_from_thread(rt, **{**ask, "user": "U0ZZZ"}) == "refused"  # not an approver
     assert len(github.pulls) == 1
     name = result.findings[i].action.arguments["migration"]
     opened, existing = thread_texts(slack)
@@ -119,12 +120,10 @@ def test_after_the_merge_resolve_applied_is_proposed_in_the_pull_requests_thread
     message = [m for m in slack.posts(CHANNEL) if m.get("thread_ts") == THREAD][-1]
     assert message["text"] == (f"Pull request <https://github.com/acme/app/pull/1|#1> is merged: `{name}` is on `main`, "
                                "and *prod* already has everything it creates. Record it as applied instead of "
-                               "deploying it (two approvers approve it here).")
-    (button,) = message["blocks"][1]["elements"]
-    assert button["action_id"] == "propose_fix_0" and button["text"]["text"] == f"Resolve {name} --applied"
-    ref = json.loads(button["value"])
-    assert ref["check"] == after_id and after.findings[ref["finding"]].action.to_json() == {
-        "kind": "resolve_applied", "migration": name, "command": f"prisma migrate resolve --applied {name}"}
+                               f"deploying it: the *Resolve {name} --applied* button under the latest check result, "
+                               f"or `/drift resolve prod --applied {name}` (two approvers approve it).")
+    assert [f.action.to_json() for f in after.findings if f.action.kind == "resolve_applied"] == [
+        {"kind": "resolve_applied", "migration": name, "command": f"prisma migrate resolve --applied {name}"}]
     again_id, again = finished_check(rt)
     assert thread.after_merge(rt, again_id, again) == []  # said once
     with rt.sessions() as s:

@@ -65,3 +65,4 @@ def test_interactivity_is_on_and_every_button_has_a_listener():
     assert emitted == set(actions.DECISIONS)
     assert [e["text"]["text"] for b in blocks if b["type"] == "actions" for e in b["elements"]][:2] == ["Approve", "Reject"]
     assert actions.PROPOSE.match("propose_fix_0") and actions.PROPOSE.match("propose_fix_4")
+    assert actions.OPEN_PULL_REQUEST.match("open_pull_request_0")  # bot.slack.views emits these

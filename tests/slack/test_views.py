@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from bot.engine.check import run_check
+from bot.engine.result import Action, CheckResult, Finding, SchemaReport
 from bot.settings import Settings
 from bot.slack.views import check_message, finding_lines
 from tests.factory import INIT, deploy, execute, write_migrations
@@ -68,3 +70,26 @@ def test_message_says_prisma_cannot_see_a_hand_edited_trigger(db, pg_url, tmp_pa
     assert ("_`prisma migrate dev` and `migrate diff` show none of the function, trigger, row-level security or "
             "index-validity changes here._") in body
     assert "_Prisma does not say:_ `prisma migrate dev` and `migrate diff` compare no functions, triggers" in finding_lines(result)
+
+
+def test_open_pull_request_buttons_only_where_pull_requests_are_set_up():
+    catch_up = Finding("A", "The database has 1 object(s)...", "", Action(
+        "catch_up_migration", (("migration", "20261201000000_sync_schema_drift"),), sql="CREATE TABLE x ();"))
+    enum = Finding("C", "Enum `E` lacks `B`.", "", Action(
+        "add_enum_value", (("enum", "E"), ("value", "B"), ("migration", "20261201000000_add_e_b")),
+        sql="ALTER TYPE \"E\" ADD VALUE IF NOT EXISTS 'B';"))
+    result = CheckResult(environment="prod", state="drifted", history=None, findings=(enum, catch_up),
+                         schema=SchemaReport(checked=True, summary=("[+] Added tables", "  - x"), sql="CREATE TABLE x ();"))
+
+    def pull_buttons(blocks):
+        return [e for b in blocks if b["type"] == "actions" for e in b["elements"]
+                if e["action_id"].startswith("open_pull_request_")]
+
+    assert pull_buttons(check_message(result, 7, None)[1]) == []
+    both = pull_buttons(check_message(result, 7, None, pull_requests=True)[1])
+    assert [b["text"]["text"] for b in both] == ["Open pull request: 20261201000000_add_e_b",
+                                                 "Open pull request: 20261201000000_sync_schema_drift"]
+    assert [json.loads(b["value"]) for b in both] == [{"check": 7, "finding": 0}, {"check": 7, "finding": 1}]
+    one = CheckResult(environment="prod", state="drifted", history=None, findings=(catch_up,), schema=result.schema)
+    (only,) = pull_buttons(check_message(one, 7, None, pull_requests=True)[1])
+    assert (only["action_id"], only["text"]["text"]) == ("open_pull_request_0", "Open pull request")
