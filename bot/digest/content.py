@@ -2,10 +2,10 @@
 
 The first line tells the reader whether to worry; each environment that needs
 attention gets one line (state, since when, open requests with their age and a
-link to their thread); the ones in sync share a line; what changed since the
-previous digest closes the message. Each configured pair of environments (top-level
-``compare``) gets its comparison's line ("staging and prod differ by ..."). When all is in
-sync and every pair equal it is one short line.
+link to their thread); the ones in sync share a line; driftbot's open pull
+requests follow, with their age; what changed since the previous digest closes the message.
+Each configured pair of environments (top-level ``compare``) gets its comparison's line
+("staging and prod differ by ..."). When all is in sync and every pair equal it is one short line.
 """
 
 from __future__ import annotations
@@ -59,11 +59,23 @@ class PairLine:
 
 
 @dataclass(frozen=True)
+class OpenPullRequest:
+    """A pull request driftbot opened that is still open (read from GitHub when the digest is composed)."""
+
+    environment: str
+    number: int
+    url: str
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Digest:
     at: datetime
     statuses: tuple[EnvStatus, ...]
     requests: tuple[OpenRequest, ...] = ()
     pairs: tuple[PairLine, ...] = ()
+    pull_requests: tuple[OpenPullRequest, ...] = ()
+    pull_request_problems: tuple[tuple[str, str], ...] = ()  # (environment, why its pull requests are not listed)
     previous: Mapping[str, Any] | None = None  # the last digest's snapshot: {env: {"state", "fingerprint"}}
     previous_at: datetime | None = None
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
@@ -71,6 +83,11 @@ class Digest:
     @property
     def pairs_differ(self) -> bool:
         return any(p.state != "equal" for p in self.pairs)
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing to say beyond "all in sync": the short form."""
+        return not (self.attention or self.requests or self.pull_requests or self.pull_request_problems or self.pairs_differ)
 
     @property
     def attention(self) -> list[EnvStatus]:
@@ -178,13 +195,30 @@ def lines(digest: Digest) -> list[str]:
     for env, reqs in sorted(by_env.items()):  # requests on environments that are (now) in sync
         out.append(f":hourglass: {env}: " + " · ".join(_request_ref(r, digest.at) for r in reqs))
     out += [f"{COMPARISON_ICONS[p.state]} {p.headline}" for p in digest.pairs]  # "staging and prod differ by ..."
+    out += pull_request_lines(digest)
+    return out
+
+
+def pull_request_lines(digest: Digest) -> list[str]:
+    """One line per environment with driftbot pull requests waiting for review, oldest first, with their age."""
+    by_env: dict[str, list[OpenPullRequest]] = {}
+    for p in digest.pull_requests:
+        by_env.setdefault(p.environment, []).append(p)
+    out = []
+    for env, pulls in sorted(by_env.items()):
+        refs = [f"<{p.url}|#{p.number}>" + (f" open {_age(p.created_at, digest.at)}" if p.created_at else "")
+                for p in sorted(pulls, key=lambda p: (p.created_at is None, p.created_at, p.number))]
+        out.append(f":twisted_rightwards_arrows: *{env}* driftbot pull request{'s' if len(refs) != 1 else ''} "
+                   "waiting for review: " + " · ".join(refs))
+    out += [f":warning: *{env}* pull requests could not be listed: {why}"
+            for env, why in sorted(digest.pull_request_problems)]
     return out
 
 
 def headline(digest: Digest) -> str:
     n = len(digest.statuses)
     title = f"*Drift digest, {_day(digest.at, digest.tz)}*"
-    if not digest.attention and not digest.requests:
+    if digest.quiet:
         return f"{title} · all {n} environment{'s' if n != 1 else ''} in sync {icon('in_sync')}"
     need = len(digest.attention)
     return f"{title} · {n} environment{'s' if n != 1 else ''} · {need} need{'s' if need == 1 else ''} attention"
@@ -198,7 +232,7 @@ def render(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     if digest.previous is not None:
         when = f" ({_day(digest.previous_at, digest.tz)})" if digest.previous_at else ""
         since_last = (f"Since the last digest{when}: " + " · ".join(diff)) if diff else f"No change since the last digest{when}."
-    if not digest.attention and not digest.requests and not digest.pairs_differ:  # the short form
+    if digest.quiet:  # the short form
         body: list[str] = [since_last] if diff else []
     else:
         body = lines(digest) + ([since_last] if since_last else [])

@@ -21,11 +21,12 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from bot import audit, checks
-from bot.digest.content import Digest, OpenRequest, PairLine, channels_for, render, status_from_check
+from bot.digest.content import Digest, OpenPullRequest, OpenRequest, PairLine, channels_for, render, status_from_check
 from bot.digest.schedule import Schedule, utcnow
 from bot.engine.check import run_check
 from bot.engine.compare import compare
 from bot.errors import DriftbotError
+from bot.pulls.flow import open_for_digest
 from bot.requests.machine import OPEN
 from bot.runtime import Runtime, current
 from bot.slack import notify
@@ -120,11 +121,24 @@ def compare_pairs(rt: Runtime) -> tuple[PairLine, ...]:
     return tuple(out)
 
 
+def with_pull_requests(rt: Runtime, digest: Digest) -> Digest:
+    """The digest with driftbot's open pull requests, read from GitHub (outside any transaction: it
+    takes a network call per environment that opens pull requests)."""
+    found, problems = open_for_digest(rt.settings)
+    return replace(
+        digest,
+        pull_requests=tuple(OpenPullRequest(env, pr.number, pr.url, pr.created_at) for env, pr in found),
+        pull_request_problems=tuple(problems),
+    )
+
+
 def _only(digest: Digest, envs: list[str]) -> Digest:
     keep = set(envs)
     return Digest(at=digest.at, statuses=tuple(s for s in digest.statuses if s.name in keep),
                   requests=tuple(r for r in digest.requests if r.environment in keep),
                   pairs=tuple(p for p in digest.pairs if keep & {p.from_env, p.to_env}),
+                  pull_requests=tuple(p for p in digest.pull_requests if p.environment in keep),
+                  pull_request_problems=tuple(p for p in digest.pull_request_problems if p[0] in keep),
                   previous=digest.previous, previous_at=digest.previous_at, tz=digest.tz)
 
 
@@ -140,6 +154,7 @@ def post_digest(digest_id: int, channel: str | None = None, now: datetime | None
         run = s.get(DigestRun, digest_id)
         digest = compose(rt, s, run, now)
     digest = replace(digest, pairs=compare_pairs(rt))
+    digest = with_pull_requests(rt, digest)
     settings = rt.settings
     targets = ({channel: sorted(settings.environments)} if channel else
                channels_for(list(settings.digest.channels), {n: e.channel for n, e in settings.environments.items()}))

@@ -124,18 +124,18 @@ def open_driftbot_pulls(settings, env) -> list[PullRequest]:
     return sorted(pulls, key=lambda pr: (pr.created_at is None, pr.created_at, pr.number))
 
 
-def open_for_digest(settings) -> tuple[list[tuple[str, PullRequest]], list[str]]:
-    """Every environment's open driftbot pull requests, and one line per environment whose could not be
-    listed (the digest says so rather than leaving them out)."""
+def open_for_digest(settings) -> tuple[list[tuple[str, PullRequest]], list[tuple[str, str]]]:
+    """Every environment's open driftbot pull requests, and ``(environment, why)`` for each whose could
+    not be listed (the digest says so rather than leaving them out)."""
     found: list[tuple[str, PullRequest]] = []
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     for name, env in sorted(settings.environments.items()):
         if env.pull_requests is None:
             continue
         try:
             found += [(name, pr) for pr in open_driftbot_pulls(settings, env)]
         except DriftbotError as exc:
-            problems.append(f"{name}: {exc}")
+            problems.append((name, str(exc)))
     return found, problems
 
 

@@ -248,4 +248,4 @@ def test_the_digest_gets_the_open_driftbot_pull_requests_with_their_age(drifted,
     assert flow.open_for_digest(s) == ([], [])
     wrong = make_settings(drifted, f"file://{origin}", tmp_path, github.url, token="github_pat_wrong_token_xxxxxxxx")
     assert flow.open_for_digest(wrong) == ([], [
-        "prod: GitHub refused the token (401 Bad credentials): set GITHUB_TOKEN to a valid token."])
+        ("prod", "GitHub refused the token (401 Bad credentials): set GITHUB_TOKEN to a valid token.")])
