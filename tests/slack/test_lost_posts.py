@@ -20,5 +20,9 @@ def test_a_check_result_slack_refused_is_posted_later_and_the_asker_told(bot_env
     assert result["text"].startswith(":red_circle:")
     headlines = [m for m in stub.posts(CHANNEL) if not m["thread_ts"] and "prod " in (m["text"] or "")]
     assert len(headlines) == 1
-    with psycopg.connect(bot_env.env["DRIFTBOT_STATE_URL"]) as conn:
-        assert conn.execute("SELECT post_state, message_ts IS NOT NULL FROM checks").fetchall() == [(None, True)]
+
+    def recorded():  # the state is written once the headline, its thread and its snippets are posted
+        with psycopg.connect(bot_env.env["DRIFTBOT_STATE_URL"]) as conn:
+            return conn.execute("SELECT post_state, message_ts IS NOT NULL FROM checks").fetchall() == [(None, True)]
+
+    stub.wait_for(recorded, what="the check recorded as posted (post_state NULL, message_ts set)")
