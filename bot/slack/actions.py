@@ -40,6 +40,22 @@ def _id(value: object) -> int:
     return int(text)
 
 
+
+def _finding_button(value: str) -> tuple[int, int]:
+    """The check id and finding index a fix button under a check result carries, or ValueError."""
+    try:
+        ref = json.loads(value)
+        return _id(ref["check"]), int(ref["finding"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError("not a finding button") from exc
+
+
+def _stored_check(rt: Runtime, check_id: int) -> Check | None:
+    """The finished check a button was under, or None when its result is gone."""
+    with rt.sessions() as s:
+        check = s.get(Check, check_id)
+    return check if check is not None and check.result else None
+
 @dataclass(frozen=True)
 class Click:
     """What Slack said about one click on a request's button, as the listener read it."""
@@ -60,14 +76,12 @@ class Click:
 def on_propose(rt: Runtime, value: str, user: str, channel: str, message_ts: str | None, team: str | None = None) -> str:
     """A fix button under a check result: the request is built on the worker from the stored check."""
     try:
-        ref = json.loads(value)
-        check_id, index = _id(ref["check"]), int(ref["finding"])
-    except (ValueError, KeyError, TypeError):
+        check_id, index = _finding_button(value)
+    except ValueError:
         return "That button is not valid any more; run `/drift status` again."
     try:
-        with rt.sessions() as s:
-            check = s.get(Check, check_id)
-        if check is None or not check.result:
+        check = _stored_check(rt, check_id)
+        if check is None:
             return "That check result is gone; run `/drift status` again."
         env = rt.settings.environment(check.environment)
         problem = rules.place_problem(env=env.name, env_channels=rt.settings.channels_of(env), channel=channel,
@@ -98,14 +112,12 @@ def on_open_pull_request(rt: Runtime, value: str, user: str, channel: str, messa
     (the pull request is itself the review). The worker checks that, as the web never waits for Slack's
     user groups, then opens it and posts the link in the thread."""
     try:
-        ref = json.loads(value)
-        check_id, index = int(ref["check"]), int(ref["finding"])
-    except (ValueError, KeyError, TypeError):
+        check_id, index = _finding_button(value)
+    except ValueError:
         return "That button is not valid any more; run `/drift status` again."
     try:
-        with rt.sessions() as s:
-            check = s.get(Check, check_id)
-        if check is None or not check.result:
+        check = _stored_check(rt, check_id)
+        if check is None:
             return "That check result is gone; run `/drift status` again."
         env = rt.settings.environments.get(check.environment)
         if env is None or env.pull_requests is None:
