@@ -339,9 +339,23 @@ def verify_text(report: ChainReport) -> str:
 
 
 def record_start(engine, settings, process: str) -> None:
-    """At a process's start (after the schema upgrade): audit the configuration if it changed."""
-    with sessions(engine, audit_keys=keyring(settings)).begin() as session:
+    """At a process's start (after the schema upgrade): refuse to start without the key on a keyed
+    trail, then audit the configuration if it changed."""
+    keys = keyring(settings)
+    with sessions(engine, audit_keys=keys).begin() as session:
+        if keys.current is None:
+            require_no_key(session)
         config_seen(session, settings, process)
+
+
+def require_no_key(session: Session) -> None:
+    """A process without ``DRIFTBOT_AUDIT_KEY`` starts only on a trail that holds no keyed event: else it
+    would run until its first audit event and fail there (every approval, every execution)."""
+    kid = session.execute(select(AuditEvent.key_id).where(AuditEvent.key_id.is_not(None), AuditEvent.key_id != "")
+                          .order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    if kid:
+        raise ConfigError(f"The audit trail is keyed (audit key {kid}) but DRIFTBOT_AUDIT_KEY is not set: "
+                          "set it as in the other driftbot processes; nothing was started.")
 
 
 def config_seen(session: Session, settings, process: str) -> AuditEvent | None:

@@ -162,3 +162,47 @@ def test_readiness_answers_in_time_when_a_part_hangs(env, monkeypatch):
         assert [p.part for p in found] == ["redis", "state schema"]  # (a fresh state database: not upgraded)
     finally:
         silent.close()
+
+
+AUDIT_KEY = "k" * 8 + "0123456789abcdef0123456789abcdef"
+
+
+def _keyed_trail(env: dict) -> None:
+    """A trail keyed after the processes last started: they ran without DRIFTBOT_AUDIT_KEY (their
+    configuration is recorded unkeyed), then someone with the key in their shell recorded a keyed event
+    (``driftbot enum ... --yes``). The configuration a keyless process starts with is then not new, so
+    nothing at start writes to the trail; only an explicit check can refuse."""
+    from bot import audit
+    from bot.runtime import build
+    from bot.settings import load_settings
+    from bot.state.db import make_engine, upgrade
+
+    engine = make_engine(env["DRIFTBOT_STATE_URL"])
+    upgrade(engine)
+    saved = dict(os.environ)
+    try:
+        os.environ.update(env)
+        audit.record_start(engine, load_settings(), "worker")
+        os.environ["DRIFTBOT_AUDIT_KEY"] = AUDIT_KEY
+        rt = build(load_settings())
+        with rt.sessions.begin() as s:
+            audit.record(s, event="execution_finished", actor="cli", environment="prod")
+        rt.engine.dispose()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("process", ["web", "worker", "clock"])
+def test_a_process_without_the_key_refuses_to_start_on_a_keyed_trail(env, process):
+    """#14: a keyed trail and no DRIFTBOT_AUDIT_KEY: one clear line and exit 2 (bad configuration) at start,
+    not a process that runs and fails at its first audit event."""
+    _keyed_trail(env)
+    try:
+        done = run([process], env, timeout=25)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"driftbot {process} started without DRIFTBOT_AUDIT_KEY on a keyed audit trail")
+    assert done.returncode == 2, done.stderr
+    lines = one_or_two_lines(done)
+    assert lines[0].startswith(f"driftbot {process}: ") and "DRIFTBOT_AUDIT_KEY" in lines[0]
