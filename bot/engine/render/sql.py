@@ -17,6 +17,15 @@ from bot.engine.render.warnings import header, warnings
 EMPTY = "-- This is an empty migration."
 # ALTER TABLE ... <clause> TRIGGER, by pg_trigger.tgenabled
 _TRIGGER_STATE = {"O": "ENABLE", "D": "DISABLE", "R": "ENABLE REPLICA", "A": "ENABLE ALWAYS"}
+# What each plain drop drops: its DROP keyword and the object
+_DROPPED = {
+    d.DropTrigger: lambda op: ("TRIGGER", op.trigger),
+    d.DropPolicy: lambda op: ("POLICY", op.policy),
+    d.DropSequence: lambda op: ("SEQUENCE", op.sequence),
+    d.DropView: lambda op: ("MATERIALIZED VIEW" if op.view.materialized else "VIEW", op.view),
+    d.DropEnum: lambda op: ("TYPE", op.enum),
+    d.DropTable: lambda op: ("TABLE", op.table),
+}
 _MULTI_VALUE_NOTE = """-- This migration adds more than one value to an enum.
 -- With PostgreSQL versions 11 and earlier, this is not possible
 -- in a single migration. This can be worked around by creating
@@ -32,6 +41,14 @@ class _Renderer:
 
     def q(self, schema: str, name: str) -> str:
         return qualified(schema, name, self.schema)
+
+    def _drop(self, kind: str, obj) -> str:
+        """``DROP <kind>`` of a schema-qualified object (a sequence, view, type, table, index)."""
+        return f"DROP {kind} {self.q(obj.schema, obj.name)};"
+
+    def _on_table(self, schema: str, table: str, clause: str) -> str:
+        """One ``ALTER TABLE`` statement: a constraint added or dropped."""
+        return f"ALTER TABLE {self.q(schema, table)} {clause};"
 
     def step(self, step: Step) -> str:
         op = step.ops[0]
@@ -58,20 +75,11 @@ class _Renderer:
         s = op.sequence
         return f"CREATE SEQUENCE {self.q(s.schema, s.name)} AS {s.type} INCREMENT BY {s.increment} START WITH {s.start};"
 
-    @render.register(d.DropSequence)
-    def DropSequence(self, op: d.DropSequence) -> str:
-        return f"DROP SEQUENCE {self.q(op.sequence.schema, op.sequence.name)};"
-
     @render.register(d.CreateView)
     def CreateView(self, op: d.CreateView) -> str:
         v = op.view
         kind = "MATERIALIZED VIEW" if v.materialized else "VIEW"
         return f"CREATE {kind} {self.q(v.schema, v.name)} AS\n{v.definition.strip()}"
-
-    @render.register(d.DropView)
-    def DropView(self, op: d.DropView) -> str:
-        kind = "MATERIALIZED VIEW" if op.view.materialized else "VIEW"
-        return f"DROP {kind} {self.q(op.view.schema, op.view.name)};"
 
     # --- functions, triggers (Prisma compares neither) ----------------------------------
     @render.register(d.CreateFunction)
@@ -96,7 +104,7 @@ class _Renderer:
         same = old is not None and old.definition == t.definition  # only enabled/disabled changed
         lines = []
         if old is not None and not same:
-            lines.append(self._drop_trigger(old))
+            lines.append(self._drop_on("TRIGGER", old))
         if not same:
             lines.append(f"{t.definition};")
         if t.enabled != (old.enabled if same else "O"):
@@ -104,11 +112,13 @@ class _Renderer:
         return "\n".join(lines)
 
     @render.register(d.DropTrigger)
-    def DropTrigger(self, op: d.DropTrigger) -> str:
-        return self._drop_trigger(op.trigger)
+    @render.register(d.DropPolicy)
+    def drop_from_table(self, op: d.DropTrigger | d.DropPolicy) -> str:
+        """The plain ``DROP <kind> <name> ON <table>;`` of a trigger or policy."""
+        return self._drop_on(*_DROPPED[type(op)](op))
 
-    def _drop_trigger(self, t) -> str:
-        return f"DROP TRIGGER {quote(t.name)} ON {self.q(t.schema, t.table)};"
+    def _drop_on(self, kind: str, obj) -> str:
+        return f"DROP {kind} {quote(obj.name)} ON {self.q(obj.schema, obj.table)};"
 
     # --- row-level security and policies (Prisma compares neither) ---------------------
     @render.register(d.EnableRowSecurity)
@@ -142,22 +152,14 @@ class _Renderer:
             text += f" USING ({p.using})"
         if p.with_check is not None:
             text += f" WITH CHECK ({p.with_check})"
-        drop = f"DROP POLICY {quote(old.name)} ON {table};\n" if old is not None else ""
+        drop = f"{self._drop_on('POLICY', old)}\n" if old is not None else ""  # same key: same table
         return f"{drop}{text};"
-
-    @render.register(d.DropPolicy)
-    def DropPolicy(self, op: d.DropPolicy) -> str:
-        return f"DROP POLICY {quote(op.policy.name)} ON {self.q(op.policy.schema, op.policy.table)};"
 
     # --- enums ------------------------------------------------------------------------
     @render.register(d.CreateEnum)
     def CreateEnum(self, op: d.CreateEnum) -> str:
         values = ", ".join(literal(v) for v in op.enum.values)
         return f"CREATE TYPE {self.q(op.enum.schema, op.enum.name)} AS ENUM ({values});"
-
-    @render.register(d.DropEnum)
-    def DropEnum(self, op: d.DropEnum) -> str:
-        return f"DROP TYPE {self.q(op.enum.schema, op.enum.name)};"
 
     @render.register(d.AlterEnum)
     def AlterEnum(self, op: d.AlterEnum) -> str:
@@ -212,9 +214,13 @@ class _Renderer:
             text += f",\n\n    CONSTRAINT {quote(t.primary_key.name)} PRIMARY KEY ({cols})"
         return f"CREATE TABLE {self.q(t.schema, t.name)} (\n{text}\n);"
 
+    @render.register(d.DropSequence)
+    @render.register(d.DropView)
+    @render.register(d.DropEnum)
     @render.register(d.DropTable)
-    def DropTable(self, op: d.DropTable) -> str:
-        return f"DROP TABLE {self.q(op.table.schema, op.table.name)};"
+    def drop_object(self, op: d.DropSequence | d.DropView | d.DropEnum | d.DropTable) -> str:
+        """The plain ``DROP <kind> <name>;`` of a sequence, view, enum or table."""
+        return self._drop(*_DROPPED[type(op)](op))
 
     def alter_table(self, ops: tuple[d.Operation, ...]) -> str:
         table = ops[0].table
@@ -262,7 +268,7 @@ class _Renderer:
         i = op.index
         table = self.q(i.schema, i.table)
         if i.constraint:
-            return f"ALTER TABLE {table} ADD CONSTRAINT {quote(i.name)} {i.definition};"
+            return self._on_table(i.schema, i.table, f"ADD CONSTRAINT {quote(i.name)} {i.definition}")
         if i.complex or i.partial:
             return f"{i.definition};"
         cols = ", ".join(quote(c) + (" DESC" if desc else "") for c, desc in zip(i.columns, i.descending or [False] * len(i.columns)))
@@ -286,8 +292,8 @@ class _Renderer:
     def DropIndex(self, op: d.DropIndex) -> str:
         i = op.index
         if i.constraint:
-            return f"ALTER TABLE {self.q(i.schema, i.table)} DROP CONSTRAINT {quote(i.name)};"
-        return f"DROP INDEX {self.q(i.schema, i.name)};"
+            return self._on_table(i.schema, i.table, f"DROP CONSTRAINT {quote(i.name)}")
+        return self._drop("INDEX", i)
 
     @render.register(d.AddForeignKey)
     def AddForeignKey(self, op: d.AddForeignKey) -> str:
@@ -297,21 +303,21 @@ class _Renderer:
         tail = ""
         if f.deferrable:
             tail = " DEFERRABLE INITIALLY DEFERRED" if f.deferred else " DEFERRABLE"
-        return (f"ALTER TABLE {self.q(f.schema, f.table)} ADD CONSTRAINT {quote(f.name)} FOREIGN KEY ({cols}) "
-                f"REFERENCES {self.q(f.ref_schema, f.ref_table)}({refs}) ON DELETE {f.on_delete} ON UPDATE {f.on_update}{tail};")
+        return self._on_table(f.schema, f.table, f"ADD CONSTRAINT {quote(f.name)} FOREIGN KEY ({cols}) "
+                              f"REFERENCES {self.q(f.ref_schema, f.ref_table)}({refs}) ON DELETE {f.on_delete} ON UPDATE {f.on_update}{tail}")
 
     @render.register(d.DropForeignKey)
     def DropForeignKey(self, op: d.DropForeignKey) -> str:
         f = op.foreign_key
-        return f"ALTER TABLE {self.q(f.schema, f.table)} DROP CONSTRAINT {quote(f.name)};"
+        return self._on_table(f.schema, f.table, f"DROP CONSTRAINT {quote(f.name)}")
 
     @render.register(d.AddCheck)
     def AddCheck(self, op: d.AddCheck) -> str:
-        return f"ALTER TABLE {self.q(op.table.schema, op.table.name)} ADD CONSTRAINT {quote(op.check.name)} {op.check.definition};"
+        return self._on_table(op.table.schema, op.table.name, f"ADD CONSTRAINT {quote(op.check.name)} {op.check.definition}")
 
     @render.register(d.DropCheck)
     def DropCheck(self, op: d.DropCheck) -> str:
-        return f"ALTER TABLE {self.q(op.table.schema, op.table.name)} DROP CONSTRAINT {quote(op.check.name)};"
+        return self._on_table(op.table.schema, op.table.name, f"DROP CONSTRAINT {quote(op.check.name)}")
 
 
 # Statements with an IF NOT EXISTS (or OR REPLACE) form, and where to put it.

@@ -89,50 +89,52 @@ def _items(op: d.Operation) -> list[tuple[int, str, list[str]]]:
     raise TypeError(f"no summary for {type(op).__name__}")
 
 
-@_items.register(d.CreateEnum)
-def _create_enum(op: d.CreateEnum):
-    return [(_ADDED_ENUM, "", [f"  - {op.enum.name}"])]
+# Operations that list one object by its name: (block kind, block name, the object)
+_LISTED = {
+    d.CreateExtension: (_ADDED_EXT, "", lambda op: op.extension),
+    d.DropExtension: (_REMOVED_EXT, "", lambda op: op.extension),
+    d.CreateEnum: (_ADDED_ENUM, "", lambda op: op.enum),
+    d.DropEnum: (_REMOVED_ENUM, "", lambda op: op.enum),
+    d.CreateTable: (_ADDED_TABLE, "", lambda op: op.table),
+    d.DropTable: (_REMOVED_TABLE, "", lambda op: op.table),
+    d.DropView: (_REMOVED_VIEW, "", lambda op: op.view),
+    d.CreateView: (_ADDED_OTHER, "views", lambda op: op.view),
+    d.CreateSequence: (_ADDED_OTHER, "sequences", lambda op: op.sequence),
+    d.DropSequence: (_REMOVED_OTHER, "sequences", lambda op: op.sequence),
+}
 
 
-@_items.register(d.DropEnum)
-def _drop_enum(op: d.DropEnum):
-    return [(_REMOVED_ENUM, "", [f"  - {op.enum.name}"])]
+def _listed(op):
+    kind, block, obj = _LISTED[type(op)]
+    return [(kind, block, [f"  - {obj(op).name}"])]
+
+
+for _op_class in _LISTED:
+    _items.register(_op_class, _listed)
+
+
+# Columns and checks added to or removed from a table: (sign, what, the member)
+_TABLE_MEMBERS = {
+    d.AddColumn: ("[+] Added", "column", lambda op: op.column),
+    d.DropColumn: ("[-] Removed", "column", lambda op: op.column),
+    d.AddCheck: ("[+] Added", "check constraint", lambda op: op.check),
+    d.DropCheck: ("[-] Removed", "check constraint", lambda op: op.check),
+}
+
+
+def _table_member(op):
+    verb, what, member = _TABLE_MEMBERS[type(op)]
+    return [(_CHANGED_TABLE, op.table.name, [f"  {verb} {what} `{member(op).name}`"])]
+
+
+for _op_class in _TABLE_MEMBERS:
+    _items.register(_op_class, _table_member)
 
 
 @_items.register(d.AlterEnum)
 def _alter_enum(op: d.AlterEnum):
     lines = [f"  [+] Added variant `{v}`" for v in op.added] + [f"  [-] Removed variant `{v}`" for v in op.removed]
     return [(_CHANGED_ENUM, op.before.name, lines)]
-
-
-@_items.register(d.CreateTable)
-def _create_table(op: d.CreateTable):
-    return [(_ADDED_TABLE, "", [f"  - {op.table.name}"])]
-
-
-@_items.register(d.DropTable)
-def _drop_table(op: d.DropTable):
-    return [(_REMOVED_TABLE, "", [f"  - {op.table.name}"])]
-
-
-@_items.register(d.DropView)
-def _drop_view(op: d.DropView):
-    return [(_REMOVED_VIEW, "", [f"  - {op.view.name}"])]
-
-
-@_items.register(d.CreateView)
-def _create_view(op: d.CreateView):
-    return [(_ADDED_OTHER, "views", [f"  - {op.view.name}"])]
-
-
-@_items.register(d.CreateExtension)
-def _create_extension(op: d.CreateExtension):
-    return [(_ADDED_EXT, "", [f"  - {op.extension.name}"])]
-
-
-@_items.register(d.DropExtension)
-def _drop_extension(op: d.DropExtension):
-    return [(_REMOVED_EXT, "", [f"  - {op.extension.name}"])]
 
 
 @_items.register(d.CreateFunction)
@@ -163,65 +165,25 @@ def _row_security(op):
 
 
 @_items.register(d.InvalidIndex)
-def _invalid_index(op: d.InvalidIndex):
-    return [(_INVALID, "", [f"  - {op.index.name} on {op.index.table}"])]
-
-
 @_items.register(d.RebuildIndex)
-def _rebuild_index(op: d.RebuildIndex):
-    return [(_INVALID, "", [f"  - {op.index.name} on {op.index.table} (rebuilt)"])]
-
-
-@_items.register(d.CreateSequence)
-def _create_sequence(op: d.CreateSequence):
-    return [(_ADDED_OTHER, "sequences", [f"  - {op.sequence.name}"])]
-
-
-@_items.register(d.DropSequence)
-def _drop_sequence(op: d.DropSequence):
-    return [(_REMOVED_OTHER, "sequences", [f"  - {op.sequence.name}"])]
-
-
-@_items.register(d.DropForeignKey)
-def _drop_foreign_key(op: d.DropForeignKey):
-    f = op.foreign_key
-    return [(_CHANGED_TABLE, f.table, [f"  [-] Removed foreign key on columns ({', '.join(f.columns)})"])]
+def _invalid_index(op):
+    rebuilt = " (rebuilt)" if isinstance(op, d.RebuildIndex) else ""
+    return [(_INVALID, "", [f"  - {op.index.name} on {op.index.table}{rebuilt}"])]
 
 
 @_items.register(d.AddForeignKey)
-def _add_foreign_key(op: d.AddForeignKey):
+@_items.register(d.DropForeignKey)
+def _foreign_key(op):
     f = op.foreign_key
-    return [(_CHANGED_TABLE, f.table, [f"  [+] Added foreign key on columns ({', '.join(f.columns)})"])]
-
-
-@_items.register(d.DropIndex)
-def _drop_index(op: d.DropIndex):
-    return [(_CHANGED_TABLE, op.index.table, [_index_line("-", "Removed", op.index)])]
+    verb = "[+] Added" if isinstance(op, d.AddForeignKey) else "[-] Removed"
+    return [(_CHANGED_TABLE, f.table, [f"  {verb} foreign key on columns ({', '.join(f.columns)})"])]
 
 
 @_items.register(d.CreateIndex)
-def _create_index(op: d.CreateIndex):
-    return [(_CHANGED_TABLE, op.index.table, [_index_line("+", "Added", op.index)])]
-
-
-@_items.register(d.AddCheck)
-def _add_check(op: d.AddCheck):
-    return [(_CHANGED_TABLE, op.table.name, [f"  [+] Added check constraint `{op.check.name}`"])]
-
-
-@_items.register(d.DropCheck)
-def _drop_check(op: d.DropCheck):
-    return [(_CHANGED_TABLE, op.table.name, [f"  [-] Removed check constraint `{op.check.name}`"])]
-
-
-@_items.register(d.DropColumn)
-def _drop_column(op: d.DropColumn):
-    return [(_CHANGED_TABLE, op.table.name, [f"  [-] Removed column `{op.column.name}`"])]
-
-
-@_items.register(d.AddColumn)
-def _add_column(op: d.AddColumn):
-    return [(_CHANGED_TABLE, op.table.name, [f"  [+] Added column `{op.column.name}`"])]
+@_items.register(d.DropIndex)
+def _index(op):
+    sign, verb = ("+", "Added") if isinstance(op, d.CreateIndex) else ("-", "Removed")
+    return [(_CHANGED_TABLE, op.index.table, [_index_line(sign, verb, op.index)])]
 
 
 @_items.register(d.AlterColumn)
