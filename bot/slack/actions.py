@@ -41,20 +41,24 @@ def _id(value: object) -> int:
 
 
 
-def _finding_button(value: str) -> tuple[int, int]:
-    """The check id and finding index a fix button under a check result carries, or ValueError."""
+class _StaleButton(Exception):
+    """A fix button that can no longer act; its message is the reply."""
+
+
+def _button_check(rt: Runtime, value: str) -> tuple[Check, int]:
+    """The finished check a fix button under a check result was under, and the index of the finding it
+    fixes; _StaleButton when the button's value is malformed or the check's result is gone."""
     try:
         ref = json.loads(value)
-        return _id(ref["check"]), int(ref["finding"])
-    except (KeyError, TypeError) as exc:
-        raise ValueError("not a finding button") from exc
-
-
-def _stored_check(rt: Runtime, check_id: int) -> Check | None:
-    """The finished check a button was under, or None when its result is gone."""
+        check_id, index = _id(ref["check"]), int(ref["finding"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _StaleButton("That button is not valid any more; run `/drift status` again.") from exc
     with rt.sessions() as s:
         check = s.get(Check, check_id)
-    return check if check is not None and check.result else None
+    if check is None or not check.result:
+        raise _StaleButton("That check result is gone; run `/drift status` again.")
+    return check, index
+
 
 @dataclass(frozen=True)
 class Click:
@@ -76,13 +80,7 @@ class Click:
 def on_propose(rt: Runtime, value: str, user: str, channel: str, message_ts: str | None, team: str | None = None) -> str:
     """A fix button under a check result: the request is built on the worker from the stored check."""
     try:
-        check_id, index = _finding_button(value)
-    except ValueError:
-        return "That button is not valid any more; run `/drift status` again."
-    try:
-        check = _stored_check(rt, check_id)
-        if check is None:
-            return "That check result is gone; run `/drift status` again."
+        check, index = _button_check(rt, value)
         env = rt.settings.environment(check.environment)
         problem = rules.place_problem(env=env.name, env_channels=rt.settings.channels_of(env), channel=channel,
                                       reader=False, dm_ok=False)
@@ -97,8 +95,8 @@ def on_propose(rt: Runtime, value: str, user: str, channel: str, message_ts: str
         kind = action.pop("kind")
         args = {k: v for k, v in action.items() if k in ("migration", "enum", "value")}
         queues.enqueue_propose(rt, environment=check.environment, kind=kind, args=args, requester=user, channel=channel,
-                               thread_ts=message_ts, check_id=check_id, team_id=team)
-    except DriftbotError as exc:
+                               thread_ts=message_ts, check_id=check.id, team_id=team)
+    except (_StaleButton, DriftbotError) as exc:
         return str(exc)
     except RedisError:
         return f"Cannot create the request: {QUEUE_DOWN}"
@@ -112,13 +110,7 @@ def on_open_pull_request(rt: Runtime, value: str, user: str, channel: str, messa
     (the pull request is itself the review). The worker checks that, as the web never waits for Slack's
     user groups, then opens it and posts the link in the thread."""
     try:
-        check_id, index = _finding_button(value)
-    except ValueError:
-        return "That button is not valid any more; run `/drift status` again."
-    try:
-        check = _stored_check(rt, check_id)
-        if check is None:
-            return "That check result is gone; run `/drift status` again."
+        check, index = _button_check(rt, value)
         env = rt.settings.environments.get(check.environment)
         if env is None or env.pull_requests is None:
             return f"Pull requests are not set up for *{check.environment}* (pull_requests = \"github\")."
@@ -126,8 +118,10 @@ def on_open_pull_request(rt: Runtime, value: str, user: str, channel: str, messa
                                       reader=False, dm_ok=False)
         if problem:
             return problem
-        queues.enqueue_pull_request(rt, check_id=check_id, finding=index, user=user, channel=channel,
+        queues.enqueue_pull_request(rt, check_id=check.id, finding=index, user=user, channel=channel,
                                     thread_ts=message_ts)
+    except _StaleButton as exc:
+        return str(exc)
     except RedisError:
         return f"Cannot open the pull request: {QUEUE_DOWN}"
     except SQLAlchemyError:
