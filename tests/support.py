@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+import psycopg
+from psycopg import sql
 from rq import SimpleWorker
 
 from bot.runtime import Runtime, build, install
@@ -100,6 +103,27 @@ def build_environments(databases, root: Path, states: dict[str, str]) -> dict[st
                     (str(uuid.uuid4()),))
         out[name] = {"database_url": url, "migrations": str(folder), "protected": True}
     return out
+
+
+@contextmanager
+def login_role(server_url: str, prefix: str, grants: str = ""):
+    """A throwaway LOGIN role without CREATEDB on the server of *server_url*, named *prefix* and a
+    random tail; *grants*: more of the CREATE ROLE options, as SQL. Dropped with what it owns."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL(f"CREATE ROLE {{}} LOGIN NOCREATEDB {grants}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+def as_role(url: str, role: str) -> str:
+    """*url* with *role* as its user (and no password)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port or 5432}"))
 
 
 def make_runtime(settings: Settings, *, installed: bool = False) -> Runtime:

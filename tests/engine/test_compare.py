@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from bot.engine import shadow
 from bot.engine.check import run_check
@@ -19,6 +16,7 @@ from bot.engine.compare import compare
 from bot.errors import ConfigError, UnknownEnvironment
 from bot.settings import Settings
 from tests.factory import INIT, POSTS, deploy, execute, write_migrations
+from tests.support import as_role, login_role
 
 M1, M2, M3 = "20250101000000_init", "20250102000000_posts", "20250103000000_media"
 MEDIA = """CREATE TYPE "MediaKind" AS ENUM ('IMAGE', 'AUDIO');
@@ -28,20 +26,11 @@ ALTER TABLE "User" ADD COLUMN "bio" TEXT;
 NOWHERE = "postgresql://nobody@127.0.0.1:1/none"  # a shadow server that does not exist
 
 
-def as_role(url: str, role: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port or 5432}"))
-
-
 @pytest.fixture
 def read_only(pg_url):
     """A LOGIN role that may read every table and nothing else (no CREATEDB, no writes)."""
-    name = f"drifttest_ro_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOCREATEDB IN ROLE pg_read_all_data").format(sql.Identifier(name)))
-    yield name
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+    with login_role(pg_url, "drifttest_ro", "IN ROLE pg_read_all_data") as name:
+        yield name
 
 
 def settings(tmp_path, staging_url, prod_url, folder, staging_folder=None, shadow_url=None, **extra) -> Settings:

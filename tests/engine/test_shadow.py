@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -15,6 +14,7 @@ from bot.engine.check import run_check
 from bot.engine.sources import read_folder
 from bot.settings import Settings
 from tests.factory import INIT, POSTS, deploy, write_migrations
+from tests.support import as_role, login_role
 
 M1, M2 = "20250101000000_init", "20250102000000_posts"
 
@@ -27,20 +27,10 @@ def mine(server: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def as_role(url: str, role: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port or 5432}"))
-
-
 @pytest.fixture
 def role_without_createdb(pg_url):
-    name = f"drifttest_nocreatedb_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOCREATEDB").format(sql.Identifier(name)))
-    yield name
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+    with login_role(pg_url, "drifttest_nocreatedb") as name:
+        yield name
 
 
 def items(tmp_path, scripts):
