@@ -23,6 +23,7 @@ from bot.engine import replay
 from bot.engine.sources import read_folder
 from bot.state.db import make_engine, sessions, upgrade
 from tests import factory
+from tests.slack_stub import SlackStub
 from tests.support import SlackStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,6 +173,15 @@ def slack():
     standin = SlackStandIn()
     yield standin
     standin.close()
+
+
+@pytest.fixture
+def stub():
+    """The Slack Web API stand-in of the request tests (tests/slack_stub.py), accepting ``stub.token``;
+    stopped afterwards. tests/slack has its own, with user groups."""
+    s = SlackStub().start()
+    yield s
+    s.stop()
 
 
 @pytest.fixture(scope="session")

@@ -19,18 +19,7 @@ from bot.settings import Settings
 from bot.slack import posting
 from bot.state.models import Request
 from tests import factory
-from tests.slack_stub import SlackStub
 from tests.support import make_runtime
-
-TOKEN = "xoxb-test-token"
-
-
-@pytest.fixture
-def stub():
-    s = SlackStub(token=TOKEN).start()
-    yield s
-    s.stop()
-
 
 @pytest.fixture
 def world(databases, redis_url, stub):
@@ -43,7 +32,7 @@ def world(databases, redis_url, stub):
         settings = Settings(
             environments={"prod": {"database_url": target, "admin_url": target, "migrations": "/nonexistent",
                                    "approvals_required": required, "channel": "C0DBOPS"}},
-            approvers=list(approvers), state_url=state, redis_url=redis_url, slack_bot_token=TOKEN,
+            approvers=list(approvers), state_url=state, redis_url=redis_url, slack_bot_token=stub.token,
             slack_api_url=stub.base_url, queue_prefix=f"pol{uuid.uuid4().hex[:6]}:")
         rt = make_runtime(settings)
         members = groups if groups is not None else {"S0DBAS": ["UBO", "UCY"]}

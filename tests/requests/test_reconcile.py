@@ -22,18 +22,7 @@ from bot.slack import posting
 from bot.state.models import Execution, Request
 from bot.work.sweeper import sweep
 from tests import factory
-from tests.slack_stub import SlackStub
 from tests.support import make_runtime
-
-TOKEN = "xoxb-test-token"
-
-
-@pytest.fixture
-def stub():
-    s = SlackStub(token=TOKEN).start()
-    yield s
-    s.stop()
-
 
 def _state_gone(admin: str, state: str, gone: bool) -> None:
     """The state database refusing connections (and its sessions cut), or back."""
@@ -50,35 +39,48 @@ def _setup(databases, redis_url, stub, tmp_path, kind):
     settings = Settings(
         environments={"prod": {"database_url": target, "admin_url": target, "migrations": str(tmp_path),
                                "approvals_required": 1, "channel": "C0DBOPS"}},
-        approvers=["UDI"], state_url=state, redis_url=redis_url, slack_bot_token=TOKEN, slack_api_url=stub.base_url,
+        approvers=["UDI"], state_url=state, redis_url=redis_url, slack_bot_token=stub.token, slack_api_url=stub.base_url,
         queue_prefix=f"rec{uuid.uuid4().hex[:6]}:", heartbeat_s=0.2)
     rt = make_runtime(settings)
     return rt, target, state
 
 
-def test_an_enum_value_committed_while_the_state_write_was_lost_is_recorded_as_ran(databases, pg_url, redis_url, stub,
-                                                                                  tmp_path):
-    rt, target, state = _setup(databases, redis_url, stub, tmp_path, "add_enum_value")
-    plan = make_plan("prod", "add_enum_value", {"enum": "MediaKind", "value": "VIDEO"}, "fp")
+def _approved(rt, value: str):
+    """A request to add *value* to MediaKind, posted and approved by UDI: (plan, request, approval)."""
+    plan = make_plan("prod", "add_enum_value", {"enum": "MediaKind", "value": value}, "fp")
     with rt.sessions.begin() as s:
         req = machine.create_request(s, plan, requester="UANA", approvals_required=1, ttl_hours=24, channel="C0DBOPS")
     posting.post_request(rt, req, plan, None)
     with rt.sessions.begin() as s:
-        assert machine.approve(s, req.id, "UDI", frozenset({"UDI"})).ready
+        approval = machine.approve(s, req.id, "UDI", frozenset({"UDI"}))
+    return plan, req, approval
+
+
+def _run_then_sweep(rt, request_id: int, writer, admin: str, state: str) -> None:
+    """Execute the request with *writer*, which fails it (taking the state database away, or not);
+    then the state database is back and the sweeper runs five minutes later."""
+    planner = lambda rt_, environment, kind, args, before: (make_plan(environment, kind, args, "fp"), None)  # noqa: E731
+    try:
+        with pytest.raises(Exception):
+            execute_request(rt, request_id, planner=planner, writer=writer)
+    finally:
+        _state_gone(admin, state, False)
+    rt.engine.dispose()
+    sweep(rt, now=datetime.now(timezone.utc) + timedelta(minutes=5))
+
+
+def test_an_enum_value_committed_while_the_state_write_was_lost_is_recorded_as_ran(databases, pg_url, redis_url, stub,
+                                                                                  tmp_path):
+    rt, target, state = _setup(databases, redis_url, stub, tmp_path, "add_enum_value")
+    plan, req, approval = _approved(rt, "VIDEO")
+    assert approval.ready
 
     def writer(rt_, env, plan_):
         done = writers.add_enum_value(env.admin_url, "MediaKind", "VIDEO")  # the target commits
         _state_gone(pg_url, state, True)  # ... and the state database goes before the outcome is written
         return done
 
-    planner = lambda rt_, environment, kind, args, before: (make_plan(environment, kind, args, "fp"), None)  # noqa: E731
-    try:
-        with pytest.raises(Exception):
-            execute_request(rt, req.id, planner=planner, writer=writer)
-    finally:
-        _state_gone(pg_url, state, False)
-    rt.engine.dispose()
-    sweep(rt, now=datetime.now(timezone.utc) + timedelta(minutes=5))
+    _run_then_sweep(rt, req.id, writer, pg_url, state)
     with rt.sessions() as s:
         done = s.get(Request, req.id)
         ex = s.execute(select(Execution).where(Execution.request_id == req.id)).scalar_one()
@@ -93,25 +95,13 @@ def test_an_enum_value_committed_while_the_state_write_was_lost_is_recorded_as_r
 
 def test_an_execution_that_did_not_commit_is_still_reported_as_interrupted(databases, pg_url, redis_url, stub, tmp_path):
     rt, target, state = _setup(databases, redis_url, stub, tmp_path, "add_enum_value")
-    plan = make_plan("prod", "add_enum_value", {"enum": "MediaKind", "value": "AUDIO2"}, "fp")
-    with rt.sessions.begin() as s:
-        req = machine.create_request(s, plan, requester="UANA", approvals_required=1, ttl_hours=24, channel="C0DBOPS")
-    posting.post_request(rt, req, plan, None)
-    with rt.sessions.begin() as s:
-        machine.approve(s, req.id, "UDI", frozenset({"UDI"}))
+    plan, req, _ = _approved(rt, "AUDIO2")
 
     def writer(rt_, env, plan_):
         _state_gone(pg_url, state, True)  # the state goes, and the change never reaches the target
         raise RuntimeError("worker died")
 
-    planner = lambda rt_, environment, kind, args, before: (make_plan(environment, kind, args, "fp"), None)  # noqa: E731
-    try:
-        with pytest.raises(Exception):
-            execute_request(rt, req.id, planner=planner, writer=writer)
-    finally:
-        _state_gone(pg_url, state, False)
-    rt.engine.dispose()
-    sweep(rt, now=datetime.now(timezone.utc) + timedelta(minutes=5))
+    _run_then_sweep(rt, req.id, writer, pg_url, state)
     with rt.sessions() as s:
         ex = s.execute(select(Execution).where(Execution.request_id == req.id)).scalar_one()
     assert ex.outcome == "interrupted"
