@@ -26,10 +26,10 @@ from bot.engine.db import Target, error_line
 from bot.engine import hidden
 from bot.engine.findings import resolve_action
 from bot.engine.history import ByHand, HistoryVerdict
-from bot.engine.inspect import Snapshot, empty, introspect
+from bot.engine.inspect import Snapshot, empty
 from bot.engine.render import rebuild_index_sql, render_migration, render_sql, render_summary
 from bot.engine.result import Action, DeployPreview, Finding, SchemaReport
-from bot.engine.shadow import ReplayCache, ShadowUnavailable, replayed_schema, shadow_server
+from bot.engine.shadow import ReplayCache, ShadowUnavailable, live_schema, replayed_schema, shadow_server
 from bot.engine.sources import LocalMigration, Migrations
 from bot.engine.writers import render_add_enum_value
 from bot.errors import DatabaseUnreachable, DriftbotError, InvalidName
@@ -348,7 +348,7 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
     else:
         replayed = empty(tuple(dict.fromkeys(scopes)), target.schema)
     try:
-        live = introspect(conn, scopes, target.schema)
+        live = live_schema(conn, tuple(dict.fromkeys(scopes)), target.schema, Path(settings.cache_dir))
         inexpressible: tuple[str, ...] = ()
         extensions: frozenset[str] = frozenset()
         if verdict.pending:

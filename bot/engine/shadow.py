@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from bot.engine import templates
+from bot.engine import catalog, templates
 from bot.engine.db import explain_connect_error, parse_url
 from bot.engine.inspect import Snapshot, introspect
 from bot.engine.replay import ScriptError, run_script
@@ -236,8 +236,8 @@ def _replay_into(url: str, migrations, schemas, default_schema, timeout, stateme
 class ReplayCache:
     """Introspected replays as JSON files under ``cache_dir/shadow``, one per digest."""
 
-    def __init__(self, cache_dir: Path) -> None:
-        self.root = Path(cache_dir) / "shadow"
+    def __init__(self, cache_dir: Path, folder: str = "shadow") -> None:
+        self.root = Path(cache_dir) / folder
 
     def _path(self, digest: str) -> Path:
         return self.root / f"{digest}.json"
@@ -281,3 +281,27 @@ def replayed_schema(server_url_fn, migrations: tuple[LocalMigration, ...], schem
     if result.snapshot is not None and cache is not None:
         cache.put(digest, result.snapshot)
     return result
+
+
+def live_schema(conn: psycopg.Connection, schemas: tuple[str, ...], default_schema: str, cache_dir: Path | None) -> Snapshot:
+    """The target's schema: introspected, or the snapshot cached for its catalog fingerprint
+    (``bot.engine.catalog``), so an unchanged target is not introspected again.
+
+    A snapshot is cached only when the fingerprint read after the introspection equals the one
+    read before it: a change made meanwhile is never filed under the older catalog.
+    """
+    if cache_dir is None:
+        return introspect(conn, schemas, default_schema)
+    cache = ReplayCache(cache_dir, "live")
+    before = catalog.fingerprint(conn)
+    digest = hashlib.sha256(f"live-v{CACHE_VERSION}\0{before}\0{default_schema}\0{','.join(schemas)}".encode()).hexdigest()
+    hit = cache.get(digest)
+    if hit is not None:
+        return hit
+    snapshot = introspect(conn, schemas, default_schema)
+    if catalog.fingerprint(conn) == before:
+        try:
+            cache.put(digest, snapshot)
+        except OSError as exc:  # a cache is an optimisation, never a reason for a check to fail
+            log.warning("could not cache the target's schema: %s", exc)
+    return snapshot
