@@ -11,11 +11,12 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
-from importlib import metadata
 from typing import Sequence
 
 from bot import logs
+from bot.cli import memo
 from bot.cli.views import compare_text, status_text
 from bot.errors import DriftbotError, redact
 from bot.requests.rules import approvals_required
@@ -37,16 +38,29 @@ PROCESSES = ("web", "worker", "clock", "check-ready")
 
 
 def _version() -> str:
+    from importlib import metadata  # a deliberate start-up saving: only --version reads the package's metadata
+
     try:
         return metadata.version("driftbot")
     except metadata.PackageNotFoundError:  # run from a checkout that was never installed
         return "unknown (not installed)"
 
 
+class _Version(argparse.Action):
+    """``--version``, looked up only when asked for: reading the package metadata imports the email package."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(f"driftbot {_version()}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="driftbot", description="Find and fix Prisma migration drift on PostgreSQL.")
     p.add_argument("--config", help="path of driftbot.toml (default: $DRIFTBOT_CONFIG, else ./driftbot.toml)")
-    p.add_argument("--version", action="version", version=f"driftbot {_version()}")
+    p.add_argument("--version", action=_Version, help="show program's version number and exit")
     p.add_argument("--debug", action="store_true", help="show the traceback of an error (also DRIFTBOT_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -139,11 +153,19 @@ def _check(args):
 
 
 def cmd_status(args) -> int:
-    result = _check(args)
-    if args.json:
-        print(json.dumps(result.to_json(), indent=2, default=str))
-    else:
-        sys.stdout.write(status_text(result))
+    started = time.perf_counter()
+    settings = _settings(args)
+    env = settings.environment(args.env)
+    output, code, key = memo.lookup(settings, env, args.json, started)
+    if code >= 0:  # nothing the last answer was computed from has changed: it is the answer
+        sys.stdout.write(output)
+        return code
+    from bot.engine.check import run_check  # the engine: a deliberate start-up saving, a memoised status never imports it
+
+    result = run_check(settings, env)
+    text = status_text(result)
+    sys.stdout.write(json.dumps(result.to_json(), indent=2, default=str) + "\n" if args.json else text)
+    memo.store(settings, env, key, result, text)
     return result.exit_code
 
 

@@ -1,0 +1,105 @@
+"""A warm `driftbot status` answers from its memo only while nothing the answer came from has changed."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+
+from bot.cli import memo
+from tests.cli.test_cli import M1, M2, project, run  # noqa: F401 - the fixture: a three-migration project and its config
+from tests.cli.test_startup import loaded_by
+from tests.factory import deploy
+
+STAMPS = ("checked_at", "duration_ms")
+
+
+def _answer(out: str) -> dict:
+    body = json.loads(out)
+    return {k: v for k, v in body.items() if k not in STAMPS}
+
+
+@pytest.fixture
+def memoised(project, db, capsys, monkeypatch):
+    """The project deployed and its status memoised (files written just now count as settled)."""
+    monkeypatch.setattr(memo, "RACY_S", 0.0)
+    deploy(db, project)
+    code, out, _ = run(capsys, "status", "prod", "--json")
+    assert code == 0 and json.loads(out)["state"] == "in_sync"
+    assert len(list((project.parent / "cache" / "status").glob("*.json"))) == 1
+    return _answer(out)
+
+
+def test_an_unchanged_status_is_answered_again_without_the_engine(memoised, project, tmp_path):
+    code, modules = loaded_by(tmp_path, "status", "prod", "--json")
+    assert code == 0
+    assert not {"bot.engine.check", "bot.engine.diff", "bot.engine.inspect"} & modules
+    code, modules = loaded_by(tmp_path, "status", "prod")  # the terminal's text too
+    assert code == 0 and "bot.engine.check" not in modules
+
+
+def test_the_memoised_answer_is_the_checks_own(memoised, capsys):
+    code, out, _ = run(capsys, "status", "prod", "--json")
+    assert code == 0 and _answer(out) == memoised
+    code, text, _ = run(capsys, "status", "prod")
+    assert code == 0 and text.startswith("prod ")
+
+
+def _alter_target(db, project):
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute('ALTER TABLE "User" ADD COLUMN "nickname" TEXT')
+
+
+def _forget_a_row(db, project):
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("DELETE FROM _prisma_migrations WHERE migration_name = %s", (M2,))
+
+
+def _edit_a_migration(db, project):
+    script = project / M2 / "migration.sql"
+    text = script.read_text()
+    script.write_text(text.replace("TEXT NOT NULL", "text NOT NULL", 1))  # same size, other bytes
+
+
+def _add_a_migration(db, project):
+    (project / "20250109000000_more").mkdir()
+    (project / "20250109000000_more" / "migration.sql").write_text('CREATE TABLE "More" ("id" INTEGER);\n')
+
+
+def _pin_prisma(db, project):
+    (project.parent / "package.json").write_text(json.dumps({"devDependencies": {"prisma": "7.9.1"}}))
+
+
+def _change_config(db, project):
+    config = project.parent / "driftbot.toml"
+    config.write_text(config.read_text() + 'prisma_version = "6.19.3"\n')
+
+
+@pytest.mark.parametrize("change", [_alter_target, _forget_a_row, _edit_a_migration, _add_a_migration, _pin_prisma,
+                                    _change_config])
+def test_any_change_to_what_the_answer_came_from_gets_a_new_answer(memoised, project, db, capsys, change):
+    change(db, project)
+    code, out, _ = run(capsys, "status", "prod", "--json")
+    fresh = _answer(out)
+    assert fresh != memoised
+    for stored in (project.parent / "cache" / "status").glob("*.json"):  # the new answer is the check's own
+        stored.unlink()
+    again_code, again, _ = run(capsys, "status", "prod", "--json")
+    assert (again_code, _answer(again)) == (code, fresh)
+
+
+def test_an_error_is_never_memoised(project, db, capsys, monkeypatch):
+    monkeypatch.setattr(memo, "RACY_S", 0.0)
+    deploy(db, project)
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__SHADOW_URL", "postgresql://nobody@127.0.0.1:1/x")
+    code, out, _ = run(capsys, "status", "prod", "--json")
+    assert code == 2 and json.loads(out)["state"] == "error"
+    assert not list((project.parent / "cache" / "status").glob("*.json"))
+
+
+def test_files_written_within_their_timestamps_granularity_are_not_trusted(project, db, capsys):
+    deploy(db, project)  # the files were written just now: a write in the same tick could keep their stat
+    code, _, _ = run(capsys, "status", "prod", "--json")
+    assert code == 0
+    assert not list((project.parent / "cache" / "status").glob("*.json"))
