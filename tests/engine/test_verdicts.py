@@ -98,3 +98,19 @@ def test_6_the_summary_says_which_lines_the_migrations_run_by_hand_explain(db, p
     assert list(result.schema.summary) == ["[+] Added tables", "  - Post"]  # Prisma's lines, kept
     assert result.schema.explained_by_hand == ((M2, ("Post",)),)
     assert result.to_json()["schema"]["explained_by_hand"] == [{"migration": M2, "objects": ["Post"]}]
+
+
+def test_an_enum_value_a_pending_migration_adds_is_deployed_not_added_by_hand(db, tmp_path):
+    """schema.prisma has VIDEO, the database lacks it, and a pending migration adds it: that is B's
+    `migrate deploy`. A [C] ADD VALUE with its own tracking migration would make the deploy fail
+    ("enum label already exists"), the plan undoing itself (seen on a real public history)."""
+    folder = write_migrations(tmp_path / "m", {M1: "CREATE TYPE \"MediaKind\" AS ENUM ('IMAGE', 'AUDIO');\n"})
+    deploy(db, folder)
+    write_migrations(folder, {M2: "ALTER TYPE \"MediaKind\" ADD VALUE 'VIDEO';\n"})
+    schema = tmp_path / "schema.prisma"
+    schema.write_text("enum MediaKind {\n  IMAGE\n  AUDIO\n  VIDEO\n  VOICE\n}\n")
+    result = run(db, tmp_path, folder, schema)
+    assert result.history.pending == (M2,)
+    enum_values = [f.action.arguments.get("value") for f in result.findings if f.case == "C"]
+    assert enum_values == ["VOICE"]  # no migration adds VOICE: that one is C's
+    assert "B" in [f.case for f in result.findings] and result.state == "pending"
