@@ -130,7 +130,37 @@ def enum_target(op: d.AlterEnum) -> tuple[str, ...]:
     return tuple(target)
 
 
-def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, stamps, env_name: str) -> list[Finding]:
+_IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_ADD_VALUE = re.compile(rf"ALTER\s+TYPE\s+(?:{_IDENT}\s*\.\s*)?({_IDENT})\s+ADD\s+VALUE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+                        r"'((?:[^']|'')*)'", re.IGNORECASE)
+_CREATE_ENUM = re.compile(rf"CREATE\s+TYPE\s+(?:{_IDENT}\s*\.\s*)?({_IDENT})\s+AS\s+ENUM\s*\(([^)]*)\)", re.IGNORECASE)
+
+
+def _unquote(ident: str) -> str:
+    return ident[1:-1].replace('""', '"') if ident.startswith('"') else ident
+
+
+def pending_enum_values(verdict: HistoryVerdict, migrations: Migrations) -> frozenset[tuple[str, str]]:
+    """(enum, value) pairs the pending migrations add (``ADD VALUE``, or a ``CREATE TYPE ... AS ENUM``
+    of the enum or of Prisma's ``<enum>_new`` when it recreates one): `migrate deploy` will add
+    them, so they are B's, not an ``ADD VALUE`` by hand (pure)."""
+    by_name = migrations.by_name()
+    out: set[tuple[str, str]] = set()
+    for name in verdict.pending:
+        m = by_name.get(name)
+        if m is None:
+            continue
+        for enum, value in _ADD_VALUE.findall(m.script):
+            out.add((_unquote(enum), value.replace("''", "'")))
+        for enum, values in _CREATE_ENUM.findall(m.script):
+            enum = _unquote(enum)
+            for value in re.findall(r"'((?:[^']|'')*)'", values):
+                out.add((enum.removesuffix("_new"), value.replace("''", "'")))
+    return frozenset(out)
+
+
+def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, stamps, env_name: str,
+                   deployed: frozenset[tuple[str, str]] = frozenset()) -> list[Finding]:
     # (schema, enum, value) -> (where it comes from, the value it goes before or None: at the end)
     missing: dict[tuple[str, str, str], tuple[str, str | None]] = {}
     for op in ops:
@@ -146,7 +176,7 @@ def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, stamps
                 continue
             for v in e.values:
                 key = (live_enum.schema, e.db_name, v)
-                if v not in live_enum.values:
+                if v not in live_enum.values and (e.db_name, v) not in deployed:
                     missing[key] = ("schema.prisma", missing.get(key, (None, None))[1])
     out = []
     for (schema, enum, value), (where, before) in missing.items():
@@ -278,7 +308,8 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
                    command="prisma migrate deploy"),
         ))
     out += _invalid_index_findings(ops, live.default_schema)
-    out += _enum_findings(ops, live, schema_file, live.default_schema, stamps, env_name)
+    out += _enum_findings(ops, live, schema_file, live.default_schema, stamps, env_name,
+                          pending_enum_values(verdict, migrations))
     touched = _touched_tables(ops)
     if len(touched) >= FAR_APART_TABLES and len(touched) * 2 > max(len(live.tables), 1):
         out.append(_baseline(live, f"History and schema are far apart ({len(touched)} of {len(live.tables)} tables differ).",
