@@ -7,6 +7,8 @@ and generated ones (tests/engine/test_convergence_generated.py).
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import psycopg
 import pytest
 from psycopg import sql
@@ -42,7 +44,7 @@ def test_the_demo_s_plan_carried_out_ends_in_sync(databases, pg_url, tmp_path):
     migration, `db push` tables, a trigger made by hand, an enum value schema.prisma has."""
     prod, project = build_production(pg_url, tmp_path / "demo")
     url = databases.create("demo")
-    name = url.rsplit("/", 1)[1]
+    name = urlsplit(url).path.lstrip("/")  # also for a socket URL (?host=/tmp/...) of the embedded server
     with psycopg.connect(pg_url, autocommit=True) as conn:  # a copy: carry the plan out on it, not on the demo's
         conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(DEMO_DB)))
