@@ -38,10 +38,20 @@ def status_json(tmp_path: Path, env: dict[str, str]) -> tuple[int, dict]:
     return done.returncode, json.loads(done.stdout)
 
 
-def test_prisma7_project_with_its_own_config_is_checked_through_project_alone(db, pg_url, monorepo, tmp_path):
-    api = monorepo / "apps" / "api"
-    deploy(db, read_folder(api / "db" / "migrations"))
-    code, body = status_json(tmp_path, {"database_url": db, "shadow_url": pg_url, "project": str(api)})
+# Each app of the fixture: its folder, its migrations folder (as its prisma.config.ts computes it), and a
+# table to change by hand (schema-qualified outside public).
+APPS = {
+    "api": ("apps/api", "db/migrations", '"User"'),
+    "ledger": ("apps/ledger", "prisma/schema/migrations", '"accounts"."accounts"'),
+}
+
+
+@pytest.mark.parametrize("app", sorted(APPS))
+def test_prisma7_project_with_its_own_config_is_checked_through_project_alone(db, pg_url, monorepo, tmp_path, app):
+    folder, migrations, table = APPS[app]
+    project = monorepo / folder
+    deploy(db, read_folder(project / migrations))
+    code, body = status_json(tmp_path, {"database_url": db, "shadow_url": pg_url, "project": str(project)})
     assert (code, body["state"]) == (0, "in_sync"), body
     h = body["history"]
     assert (h["local"], h["applied"]) == (2, 2)
@@ -49,11 +59,11 @@ def test_prisma7_project_with_its_own_config_is_checked_through_project_alone(db
     assert body["schema"]["checked"] is True  # the schema folder and migrations came from prisma.config.ts
 
     # Drift is found with the same configuration, and the advice names the project's own migrations folder.
-    execute(db, 'ALTER TABLE "User" ADD COLUMN "nickname" TEXT')
-    code, body = status_json(tmp_path, {"database_url": db, "shadow_url": pg_url, "project": str(api)})
+    execute(db, f'ALTER TABLE {table} ADD COLUMN "nickname" TEXT')
+    code, body = status_json(tmp_path, {"database_url": db, "shadow_url": pg_url, "project": str(project)})
     assert (code, body["state"]) == (1, "drifted")
     catch_up = next(f for f in body["findings"] if f["case"] == "A")
-    assert "db/migrations/" in catch_up["detail"] and "prisma/migrations" not in catch_up["detail"]
+    assert f"{migrations}/" in catch_up["detail"] and "prisma/migrations" not in catch_up["detail"]
 
 
 def test_prisma_version_setting_wins(db, monorepo, tmp_path):
