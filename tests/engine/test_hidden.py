@@ -92,6 +92,23 @@ def test_preview_names_the_failing_statement_of_a_broken_migration(at_m1, pg_url
     assert p["statement"] == 'ALTER TABLE "Nope" ADD COLUMN "y" TEXT;'
 
 
+def test_preview_of_an_enum_value_used_in_the_migration_that_adds_it(at_m1, pg_url, tmp_path):
+    """Prisma's `migrate dev` writes ADD VALUE and its first use into one migration.sql; deploy runs the file
+    as one transaction, where PostgreSQL refuses the new value (seen on a real public history). The preview
+    names the statement that uses it, not Prisma's warnings header, and says how to split the migration."""
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: MORE, M3: (
+        "/*\n  Warnings:\n\n  - A unique constraint covering the columns `[role]` will be added.\n\n*/\n"
+        "-- CreateEnum\nCREATE TYPE \"Role\" AS ENUM ('USER');\n\n"
+        "-- AlterEnum\nALTER TYPE \"Role\" ADD VALUE 'ADMIN';\n\n"
+        "-- AlterTable\nALTER TABLE \"Other\" ADD COLUMN \"role\" \"Role\" NOT NULL DEFAULT 'ADMIN';\n")})
+    result = check(at_m1, pg_url, folder, tmp_path)
+    p = result.to_json()["history"]["deploy_preview"]
+    assert p["ok"] is False and p["migration"] == M3 and 'unsafe use of new value "ADMIN"' in p["error"]
+    assert p["statement"] == 'ALTER TABLE "Other" ADD COLUMN "role" "Role" NOT NULL DEFAULT \'ADMIN\';'
+    (finding,) = [f for f in result.findings if "would fail now" in f.title]
+    assert "a migration of its own" in finding.detail and "Warnings" not in finding.detail
+
+
 def test_preview_of_invalid_sql(at_m1, pg_url, tmp_path):
     folder = write_migrations(tmp_path / "m", {M1: INIT, M2: "CREATE TABLE oops (;\n"})
     result = check(at_m1, pg_url, folder, tmp_path)
