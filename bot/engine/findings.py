@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bot.engine.history import HistoryVerdict
 from bot.engine.result import Action, DeployPreview, Finding
+from bot.engine.replay import UNSAFE_NEW_ENUM_VALUE
 
 
 def _database_error(logs: str) -> str:
@@ -36,6 +37,15 @@ def preview_findings(preview: DeployPreview | None, h: HistoryVerdict | None = N
     if h is not None and preview.migration in {b.name for b in h.by_hand} | {f.name for f in h.failed}:
         return []
     where = f" Failing statement: {preview.statement}" if preview.statement else ""
+    if preview.sqlstate == UNSAFE_NEW_ENUM_VALUE:
+        return [Finding(
+            "B",
+            f"`prisma migrate deploy` would fail now, at {preview.migration}: {preview.error}",
+            "The migration adds an enum value and uses it, and `migrate deploy` runs each migration.sql as one "
+            "transaction, where PostgreSQL cannot use a value added in it (`prisma migrate dev` writes both into one "
+            "file). Split it: move the `ALTER TYPE ... ADD VALUE` into a migration of its own that sorts before this "
+            f"one, and deploy both.{where}",
+        )]
     first = (f" The restore migration {restore} comes before it in the folder and may bring back what it needs: "
              "deploy them together, as planned above; if deploy still fails, fix the migration or the database."
              if restore is not None and restore < preview.migration else

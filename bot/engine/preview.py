@@ -29,7 +29,7 @@ from bot.errors import DriftbotError
 
 # SQLSTATEs that mean "the thing this statement needs is not there": with objects the
 # baseline cannot express (functions, triggers, domains...), the preview cannot tell.
-PREVIEW_CACHE_VERSION = "1"  # bump when the preview's logic changes
+PREVIEW_CACHE_VERSION = "2"  # bump when the preview's logic changes
 _NEEDS_SOMETHING = {"42883", "42704", "3F000", "42P01"}
 
 
@@ -175,4 +175,4 @@ def _on_shadow(live, pending, caveats, server_url, inexpressible, timeout, targe
             f"{error.migration} failed with \"{error.message.splitlines()[0]}\", but the live schema has objects the "
             f"preview cannot copy ({', '.join(inexpressible[:5])}); it may need one of them", caveats)
     return DeployPreview(ok=False, migration=error.migration, error=error.message.splitlines()[0],
-                         statement=error.statement, caveats=caveats)
+                         statement=error.statement, caveats=caveats, sqlstate=error.sqlstate)

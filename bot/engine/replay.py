@@ -58,30 +58,48 @@ class ScriptError:
         )
 
 
-def _statement_at(script: str, position: int | None, message: str = "") -> str | None:
+def _statement_at(script: str, position: int | None, message: str = "", sqlstate: str | None = None) -> str | None:
     """The statement around a 1-based character *position* of *script*; without a position
     (PostgreSQL gives none for many errors), the only statement, or the first one naming
     what the error quotes. Best effort, for messages only."""
     if not position:
-        return _guess_statement(script, message)
+        return _guess_statement(script, message, sqlstate)
     start = script.rfind(";", 0, position - 1) + 1
     end = script.find(";", position - 1)
-    text = script[start : end + 1 if end >= 0 else len(script)].strip()
+    text = _BLOCK_COMMENT.sub("", script[start : end + 1 if end >= 0 else len(script)]).strip()
     lines = [ln for ln in text.splitlines() if not ln.strip().startswith("--")]
     return "\n".join(lines).strip() or None
 
 
-def _guess_statement(script: str, message: str) -> str | None:
-    """The statement that failed, when PostgreSQL gave no position: the only statement, or the
-    first one naming what the error quotes (best effort, for the message only)."""
-    statements = [st.strip() + ";" for st in script.split(";")
-                  if "\n".join(ln for ln in st.splitlines() if not ln.strip().startswith("--")).strip()]
-    statements = ["\n".join(ln for ln in st.splitlines() if not ln.strip().startswith("--")).strip() for st in statements]
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+UNSAFE_NEW_ENUM_VALUE = "55P04"  # an enum value used in the transaction that added it
+
+
+def _statements(script: str) -> list[str]:
+    """The script's statements without their comments (for messages only: a ``;`` inside a string
+    or a function body splits it too)."""
+    out = []
+    for st in _BLOCK_COMMENT.sub("", script).split(";"):
+        text = "\n".join(ln for ln in st.splitlines() if not ln.strip().startswith("--")).strip()
+        if text:
+            out.append(text + ";")
+    return out
+
+
+def _guess_statement(script: str, message: str, sqlstate: str | None = None) -> str | None:
+    """The statement that failed, when PostgreSQL gave no position: the only statement, the first
+    one using the new enum value the error names (not the one adding it), or the first one naming
+    what the error quotes (best effort, for the message only)."""
+    statements = _statements(script)
     if len(statements) == 1:
         return statements[0]
-    quoted = re.findall(r'"([^"]+)"', message.splitlines()[0])
+    quoted = re.findall(r'"([^"]+)"', message.splitlines()[0]) if message else []
+    if sqlstate == UNSAFE_NEW_ENUM_VALUE and quoted:
+        literal = "'" + quoted[0].replace("'", "''") + "'"
+        using = next((st for st in statements if literal in st and not re.search(r"\bADD\s+VALUE\b", st, re.I)), None)
+        if using is not None:
+            return using
     return next((st for st in statements if quoted and any(f'"{q}"' in st or q in st for q in quoted)), None)
-
 
 
 def run_script(conn: psycopg.Connection, migration: LocalMigration) -> ScriptError | None:
@@ -96,7 +114,8 @@ def run_script(conn: psycopg.Connection, migration: LocalMigration) -> ScriptErr
         message = f"ERROR: {diag.message_primary or str(exc).strip()}"
         if diag.message_detail:
             message += f"\nDETAIL: {diag.message_detail}"
-        return ScriptError(migration.name, diag.sqlstate, message, _statement_at(migration.script, position, message))
+        return ScriptError(migration.name, diag.sqlstate, message,
+                           _statement_at(migration.script, position, message, diag.sqlstate))
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.execute("ROLLBACK")  # a script that left a transaction open: PostgreSQL would roll it back too
     return None

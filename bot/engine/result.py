@@ -97,10 +97,12 @@ class DeployPreview:
     statement: str | None = None
     caveats: tuple[str, ...] = ()  # statements that can still fail on real rows
     available: bool = True  # False: the preview could not run (``error`` says why)
+    sqlstate: str | None = None  # PostgreSQL's error code for the failing statement
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "migration": self.migration, "error": self.error,
-                "statement": self.statement, "caveats": list(self.caveats), "available": self.available}
+                "statement": self.statement, "caveats": list(self.caveats), "available": self.available,
+                "sqlstate": self.sqlstate}
 
 
 @dataclass(frozen=True)
