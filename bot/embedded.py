@@ -332,6 +332,24 @@ class Server:
         if _process(pid) is not None:
             self.set_aside(f"{why}, and it did not stop (pid {pid})")
 
+    def _healthy(self, pid: int, home: Path, record: Path, answers) -> bool:
+        """Whether *pid*, read from *record*, is a live server of this installation on *home* that
+        *answers* (called without arguments). When it is not: a stale *record* is removed, a folder
+        another user's server runs on is set aside, a foreign or mute server is cleared."""
+        if _process(pid) is None or _cwd(pid) not in (None, home):
+            record.unlink(missing_ok=True)  # stale: no server, or the pid is now another process's
+            return False
+        if _cwd(pid) is None:
+            self.set_aside(f"a server (pid {pid}) of another user runs on it")
+            return False
+        if not _runs_binary(pid, self.binary_id):
+            self._clear_foreign(pid, "a server of another installation runs on it")
+            return False
+        if not answers():
+            self._clear_foreign(pid, "its server does not answer")
+            return False
+        return True
+
     stop_signal = signal.SIGTERM
 
 
@@ -447,20 +465,13 @@ class Postgres(Server):
             pid = int(lines[0])
         except (FileNotFoundError, ValueError, IndexError):
             return None
-        if _process(pid) is None or _cwd(pid) not in (None, self.data.resolve()):
-            pidfile.unlink(missing_ok=True)  # stale: no server, or the pid is now another process's
+
+        def socket_dir() -> Path:  # only once the pid is known to be our server's
+            return Path(lines[4]) if len(lines) > 4 and lines[4] else self._socket_dir()
+
+        if not self._healthy(pid, self.data.resolve(), pidfile, lambda: self._answers(socket_dir())):
             return None
-        if _cwd(pid) is None:
-            self.set_aside(f"a server (pid {pid}) of another user runs on it")
-            return None
-        if not _runs_binary(pid, self.binary_id):
-            self._clear_foreign(pid, "a server of another installation runs on it")
-            return None
-        socket_dir = Path(lines[4]) if len(lines) > 4 and lines[4] else self._socket_dir()
-        if not self._answers(socket_dir):
-            self._clear_foreign(pid, "its server does not answer")
-            return None
-        self.url = self._url(socket_dir)
+        self.url = self._url(socket_dir())
         return pid
 
     def _run_as(self) -> dict:
@@ -547,17 +558,7 @@ class Valkey(Server):
             pid, port = int(state["pid"]), int(state["port"])
         except (OSError, ValueError, KeyError):
             return None
-        if _process(pid) is None or _cwd(pid) not in (None, self.folder):
-            self.state.unlink(missing_ok=True)
-            return None
-        if _cwd(pid) is None:
-            self.set_aside(f"a server (pid {pid}) of another user runs on it")
-            return None
-        if not _runs_binary(pid, self.binary_id):
-            self._clear_foreign(pid, "a server of another installation runs on it")
-            return None
-        if not self._answers(port):
-            self._clear_foreign(pid, "its server does not answer")
+        if not self._healthy(pid, self.folder, self.state, lambda: self._answers(port)):
             return None
         self.url = f"redis://127.0.0.1:{port}/0"
         return pid
