@@ -14,6 +14,14 @@ branch_labels = None
 depends_on = None
 
 
+def _of_a_request() -> list[sa.Column]:
+    """The first columns of a table whose rows belong to one request: the row's id, the request's."""
+    return [
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("request_id", sa.BigInteger(), sa.ForeignKey("requests.id", ondelete="CASCADE"), nullable=False),
+    ]
+
+
 def upgrade() -> None:
     op.create_table(
         "checks",
@@ -65,8 +73,7 @@ def upgrade() -> None:
     op.create_index("ix_requests_status", "requests", ["status"])
     op.create_table(
         "approvals",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("request_id", sa.BigInteger(), sa.ForeignKey("requests.id", ondelete="CASCADE"), nullable=False),
+        *_of_a_request(),
         sa.Column("approver", sa.String(64), nullable=False),
         sa.Column("plan_hash", sa.String(64), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
@@ -76,8 +83,7 @@ def upgrade() -> None:
     op.create_index("ix_approvals_request_id", "approvals", ["request_id"])
     op.create_table(
         "executions",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("request_id", sa.BigInteger(), sa.ForeignKey("requests.id", ondelete="CASCADE"), nullable=False),
+        *_of_a_request(),
         sa.Column("plan_hash", sa.String(64), nullable=False),
         sa.Column("worker", sa.String(128)),
         sa.Column("job_id", sa.String(64)),
