@@ -17,8 +17,6 @@ on ``;``, breaking ``DO $$`` blocks); shadow databases named ``p7_shadow_*``.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import re
 import shutil
@@ -27,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conformance import prisma_cli
-from tests.conformance.prisma_cli import DEFAULT_MODELS, PrismaProject, PrismaUnavailable, Run, cache_root, npm_install
+from tests.conformance.prisma_cli import DEFAULT_MODELS, PrismaProject, PrismaUnavailable, Run, cache_root
 
 LATEST = "7.10.1"
 # The CLIs either side of the rolled-back change (7.9.0, prisma/orm#29601).
@@ -70,27 +68,11 @@ def ensure_installed(version: str = LATEST, root: Path | None = None) -> Path:
     if version not in GLUE:
         raise PrismaUnavailable(f"no engine glue pinned for prisma {version} (tests/conformance/prisma7_cli.py GLUE)")
     prisma_cli._tool("node")
-    root = root or cache_root(version)
-    root.mkdir(parents=True, exist_ok=True)
-    done = root / ".installed"
-    with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test processes wait for one install
-        if not done.exists():
-            (root / "package.json").write_text(json.dumps({"name": "driftbot-prisma7-conformance", "private": True}))
-            npm_install(root, (f"prisma@{version}", f"@prisma/adapter-pg@{version}", "pg@8",
-                               f"@prisma/schema-engine-wasm@{GLUE[version]}"))
-        dist = root / "node_modules" / "@prisma" / "adapter-pg" / "dist"
-        for name in ("index.js", "index.mjs"):
-            path = dist / name
-            text = path.read_text(encoding="utf-8")
-            patched = patch_adapter_source(text)
-            if patched != text:
-                path.write_text(patched, encoding="utf-8")
-        shim = root / "schema-engine-shim.mjs"
-        if not shim.exists() or shim.read_bytes() != SHIM.read_bytes():
-            shutil.copyfile(SHIM, shim)
-            shim.chmod(0o755)
-        done.write_text(version)
+    root = prisma_cli.install(
+        root or cache_root(version), "driftbot-prisma7-conformance",
+        (f"prisma@{version}", f"@prisma/adapter-pg@{version}", "pg@8", f"@prisma/schema-engine-wasm@{GLUE[version]}"),
+        version, patch_adapter_source, {SHIM.name: SHIM.read_bytes()})
+    (root / SHIM.name).chmod(0o755)
     return root
 
 

@@ -93,16 +93,6 @@ def patch_adapter_source(text: str) -> str:
     return PATCH_MARK + "\n" + out
 
 
-def _patch_installed(root: Path) -> None:
-    dist = root / "node_modules" / "@prisma" / "adapter-pg" / "dist"
-    for name in ("index.js", "index.mjs"):
-        path = dist / name
-        text = path.read_text(encoding="utf-8")
-        patched = patch_adapter_source(text)
-        if patched != text:
-            path.write_text(patched, encoding="utf-8")
-
-
 # --- install ---------------------------------------------------------------------------
 
 
@@ -134,25 +124,37 @@ def npm_install(root: Path, packages: tuple[str, ...]) -> None:
         raise PrismaUnavailable(f"npm install {' '.join(packages)} failed: {said[:500]}")
 
 
-def ensure_installed(root: Path | None = None) -> Path:
-    """The install folder with Prisma, the adapter and pg installed and patched."""
-    root = root or cache_root()
-    _tool("node")
+def install(root: Path, name: str, packages: tuple[str, ...], version: str, patch, extras: dict[str, bytes]) -> Path:
+    """*root* with *packages* installed from npm the first time (as package *name*), the adapter's bundled
+    source patched by *patch* (idempotent; repairs a copy patched by an older harness) and each of
+    *extras* (file name: content) written where it is missing or differs."""
     root.mkdir(parents=True, exist_ok=True)
     done = root / ".installed"
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test processes wait for one install
         if not done.exists():
-            (root / "package.json").write_text(json.dumps({"name": "driftbot-prisma-conformance", "private": True}))
-            npm_install(root, PACKAGES)
-            _patch_installed(root)
-            done.write_text(VERSION)
-        else:
-            _patch_installed(root)  # idempotent; repairs a copy patched by an older harness
-        preload = root / "unref-timers.cjs"
-        if not preload.exists() or preload.read_text() != UNREF_PRELOAD:
-            preload.write_text(UNREF_PRELOAD)
+            (root / "package.json").write_text(json.dumps({"name": name, "private": True}))
+            npm_install(root, packages)
+        dist = root / "node_modules" / "@prisma" / "adapter-pg" / "dist"
+        for js in ("index.js", "index.mjs"):
+            path = dist / js
+            text = path.read_text(encoding="utf-8")
+            patched = patch(text)
+            if patched != text:
+                path.write_text(patched, encoding="utf-8")
+        for file, content in extras.items():
+            path = root / file
+            if not path.exists() or path.read_bytes() != content:
+                path.write_bytes(content)
+        done.write_text(version)
     return root
+
+
+def ensure_installed(root: Path | None = None) -> Path:
+    """The install folder with Prisma, the adapter and pg installed and patched."""
+    _tool("node")
+    return install(root or cache_root(), "driftbot-prisma-conformance", PACKAGES, VERSION, patch_adapter_source,
+                   {"unref-timers.cjs": UNREF_PRELOAD.encode()})
 
 
 # --- projects --------------------------------------------------------------------------

@@ -43,6 +43,14 @@ def deployed(s: Scenario, *names: str, expect: int = 0) -> None:
     assert run.code == expect, run.output
 
 
+def up_to_date(s: Scenario):
+    """Prisma's status, which must say up to date (exit 0), predicted by driftbot's verdict; that verdict."""
+    prisma = s.status()
+    assert (prisma.code, prisma.up_to_date) == (0, True)
+    assert_predicts(s, prisma)
+    return s.verdict()
+
+
 def assert_predicts(s: Scenario, prisma: PrismaStatus) -> None:
     """driftbot's ``prisma_status()`` names Prisma's exit code, headline and listed migrations."""
     code, headline = s.verdict().prisma_status()
@@ -65,12 +73,8 @@ def assert_predicts(s: Scenario, prisma: PrismaStatus) -> None:
 
 def test_clean(scenario):
     deployed(scenario, A, B)
-    prisma = scenario.status()
-    assert (prisma.code, prisma.up_to_date) == (0, True)
-
-    v = scenario.verdict()
+    v = up_to_date(scenario)
     assert v.in_sync and v.applied == (A, B) and not v.pending
-    assert_predicts(scenario, prisma)
     code, body = scenario.cli_status()
     assert (code, body["state"]) == (0, "in_sync")
     assert body["history"]["prisma_status"]["exit_code"] == 0
@@ -146,12 +150,8 @@ def test_failed_then_rolled_back(scenario):
 def test_failed_then_resolved_applied(scenario):
     deployed(scenario, A, BAD, expect=1)
     assert scenario.prisma.resolve("--applied", BAD).code == 0
-    prisma = scenario.status()
-    assert (prisma.code, prisma.up_to_date) == (0, True)
-
-    v = scenario.verdict()
+    v = up_to_date(scenario)
     assert v.in_sync and v.applied == (A, BAD) and not v.failed
-    assert_predicts(scenario, prisma)
     # Deliberately more than Prisma: the resolved migration's file still fails on an empty database, so the
     # history cannot build a new environment (`migrate dev` would fail in its shadow too): a problem, exit 1.
     code, body = scenario.cli_status()
@@ -163,13 +163,9 @@ def test_migration_edited_after_apply(scenario):
     """Prisma's status does not look at checksums; driftbot reports the edit (deliberately more)."""
     deployed(scenario, A, B)
     scenario.add(B, SQL[B] + 'CREATE INDEX "Post_title_idx" ON "Post"("title");\n')
-    prisma = scenario.status()
-    assert (prisma.code, prisma.up_to_date) == (0, True)
-
-    v = scenario.verdict()
+    v = up_to_date(scenario)
     assert [m.name for m in v.modified] == [B]
     assert v.modified[0].applied_checksum == scenario.rows()[1]["checksum"]
-    assert_predicts(scenario, prisma)
     code, body = scenario.cli_status()
     assert (code, body["state"], body["history"]["modified"]) == (1, "drifted", [B])
 
@@ -179,12 +175,8 @@ def test_migration_in_database_missing_locally(scenario):
     database-only migration (deliberately more)."""
     deployed(scenario, A, B)
     scenario.prisma.remove(B)
-    prisma = scenario.status()
-    assert (prisma.code, prisma.up_to_date) == (0, True)
-
-    v = scenario.verdict()
+    v = up_to_date(scenario)
     assert v.missing_locally == (B,) and not v.pending
-    assert_predicts(scenario, prisma)
     code, body = scenario.cli_status()
     assert (code, body["state"], body["history"]["missing_locally"]) == (1, "drifted", [B])
 

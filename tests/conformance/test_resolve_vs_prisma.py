@@ -64,6 +64,16 @@ def same_prisma_behaviour(prisma_side: Scenario, ours: Scenario) -> None:
     assert shape(ours) == shape(prisma_side)
 
 
+def applied_by_hand_then_resolved(prisma_side: Scenario, ours: Scenario, name: str) -> None:
+    """*name*'s SQL run by hand on both sides and its file added; then recorded as applied: by
+    ``prisma migrate resolve --applied`` on one side, by driftbot's writer on the other."""
+    for s in (prisma_side, ours):
+        s.execute(SQL[name])
+        s.add(name, SQL[name])
+    assert prisma_side.prisma.resolve("--applied", name).code == 0
+    writers.resolve_applied(ours.url, ours.migrations, name)
+
+
 def _applied_names(output: str) -> list[str]:
     return re.findall(r"└─ (\S+)/\n", output)
 
@@ -92,11 +102,7 @@ def test_resolve_rolled_back_failed_migration(make_scenario):
 def test_resolve_applied_unrecorded_migration(make_scenario):
     """The migration's SQL was run by hand and never recorded: ``resolve --applied`` records it."""
     prisma_side, ours = twins(make_scenario, A, deploy_code=0)
-    for s in (prisma_side, ours):
-        s.execute(SQL[C])
-        s.add(C, SQL[C])
-    assert prisma_side.prisma.resolve("--applied", C).code == 0
-    writers.resolve_applied(ours.url, ours.migrations, C)
+    applied_by_hand_then_resolved(prisma_side, ours, C)
     assert shape(ours) == shape(prisma_side)
     same_prisma_behaviour(prisma_side, ours)
 
@@ -114,11 +120,7 @@ def _table_definition(s: Scenario) -> list[tuple]:
 def test_resolve_applied_baseline_creates_the_same_table(make_scenario):
     """A database without ``_prisma_migrations`` (case E): the baseline creates Prisma's table."""
     prisma_side, ours = make_scenario(), make_scenario()
-    for s in (prisma_side, ours):
-        s.execute(SQL[A])
-        s.add(A, SQL[A])
-    assert prisma_side.prisma.resolve("--applied", A).code == 0
-    writers.resolve_applied(ours.url, ours.migrations, A)
+    applied_by_hand_then_resolved(prisma_side, ours, A)
     assert _table_definition(ours) == _table_definition(prisma_side)
     assert shape(ours) == shape(prisma_side)
     for s in (prisma_side, ours):
