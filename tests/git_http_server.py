@@ -10,40 +10,20 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from tests.local_http import LocalHTTPServer
 
 BACKEND = "/usr/lib/git-core/git-http-backend"
 
 
-class GitHTTPServer:
+class GitHTTPServer(LocalHTTPServer):
     def __init__(self, root: Path, token: str) -> None:
         self.root, self.token = Path(root), token
         self.requests: list[dict] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                server._handle(self)
-
-            def do_POST(self):
-                server._handle(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(self._handle)  # answers in HTTP/1.0, http.server's default
 
     def _authorised(self, header: str | None) -> bool:
         scheme, _, value = (header or "").partition(" ")

@@ -21,9 +21,11 @@ import json
 import subprocess
 import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from tests.local_http import LocalHTTPServer
 
 DOCS = "https://docs.github.com/rest/pulls/pulls"
 
@@ -34,7 +36,7 @@ def _git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, check=True, env=env).stdout.decode().strip()
 
 
-class GitHubStub:
+class GitHubStub(LocalHTTPServer):
     """One repository ``full_name`` backed by the bare repository *git_dir*."""
 
     def __init__(self, full_name: str, git_dir: Path, token: str, *, can_write: bool = True) -> None:
@@ -45,26 +47,7 @@ class GitHubStub:
         self.fail_next_create: int | None = None  # answer the next POST with this status (a GitHub outage)
         self.clock = lambda: datetime.now(timezone.utc)
         self._lock = threading.Lock()
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                stub._handle(self, "GET")
-
-            def do_POST(self):
-                stub._handle(self, "POST")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(self._handle)
 
     # --- what a test does on github.com by hand ---------------------------------------
 
@@ -110,7 +93,8 @@ class GitHubStub:
             body = {"message": message, "errors": errors, "documentation_url": doc, "status": str(status)}
         self._send(h, status, body)
 
-    def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        method = h.command
         parts = urlsplit(h.path)
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
