@@ -44,17 +44,23 @@ def _with_db(url: str, dbname: str) -> str:
 @pytest.fixture(scope="session")
 def pg_url():
     """A superuser URL of a PostgreSQL server (from the environment, else embedded)."""
-    url = os.environ.get("DRIFTBOT_TEST_PG_URL")
+    yield from _given_or_embedded("DRIFTBOT_TEST_PG_URL", postgres_server, "pg")
+
+
+def _given_or_embedded(variable: str, server_of, name: str):
+    """The URL in the environment variable *variable* when set, else that of the embedded server
+    ``server_of(EMBEDDED / name)`` for the test session."""
+    url = os.environ.get(variable)
     if url:
         yield url
         return
-    yield from _embedded_postgres("pg")
+    yield from _embedded(server_of, name)
 
 
-def _embedded_postgres(name: str):
-    """This installation's embedded PostgreSQL for the test session; it stops when the session ends
+def _embedded(server_of, name: str):
+    """This installation's embedded server for the test session; it stops when the session ends
     (bot/embedded.py: reused only while another session of this installation holds it)."""
-    server = postgres_server(EMBEDDED / name)
+    server = server_of(EMBEDDED / name)
     yield server.url
     server.release()
 
@@ -73,7 +79,7 @@ def other_pg_url(pg_url):
     so this is a second embedded data folder: another server, but the same major version
     (tests that need two majors check ``server_major`` and skip, saying so).
     """
-    yield from _embedded_postgres("pg-other" if os.environ.get("DRIFTBOT_TEST_PG_URL") else "pg-second")
+    yield from _embedded(postgres_server, "pg-other" if os.environ.get("DRIFTBOT_TEST_PG_URL") else "pg-second")
 
 
 def available_extensions(url: str) -> set[str]:
@@ -90,13 +96,8 @@ def server_major(url: str) -> int:
 
 @pytest.fixture(scope="session")
 def redis_url():
-    url = os.environ.get("DRIFTBOT_TEST_REDIS_URL")
-    if url:
-        yield url
-        return
-    server = valkey_server(EMBEDDED / "valkey")
-    yield server.url
-    server.release()
+    """A Redis URL (from the environment, else an embedded Valkey)."""
+    yield from _given_or_embedded("DRIFTBOT_TEST_REDIS_URL", valkey_server, "valkey")
 
 
 class Databases:
