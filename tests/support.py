@@ -4,7 +4,9 @@ in-process RQ worker."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import threading
 import uuid
 from contextlib import contextmanager
@@ -16,6 +18,7 @@ import psycopg
 from psycopg import sql
 from rq import SimpleWorker
 
+from bot import logs
 from bot.runtime import Runtime, build, install
 from bot.settings import Settings
 from bot.state.db import upgrade
@@ -103,6 +106,22 @@ def build_environments(databases, root: Path, states: dict[str, str]) -> dict[st
                     (str(uuid.uuid4()),))
         out[name] = {"database_url": url, "migrations": str(folder), "protected": True}
     return out
+
+
+@contextmanager
+def captured_log(name: str):
+    """driftbot's logging installed (bot/logs.py) and the logger *name* at INFO, its lines written to a
+    string: (logger, stream) until the block ends."""
+    logs.install()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield logger, stream
+    finally:
+        logger.removeHandler(handler)
 
 
 @contextmanager

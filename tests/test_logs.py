@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import io
-import logging
-
 import psycopg
 import pytest
 
-from bot import logs
+from tests.support import captured_log
 
 
 @pytest.fixture
 def captured():
-    logs.install()
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    logger = logging.getLogger("driftbot.test.logs")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield logger, stream
-    logger.removeHandler(handler)
+    with captured_log("driftbot.test.logs") as logged:
+        yield logged
 
 
 def test_messages_and_arguments_are_redacted(captured):

@@ -9,16 +9,14 @@ against the stand-in), and audit rows (``audit.record``, on a real state databas
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 from urllib.parse import unquote
 
 import psycopg
 import pytest
 from sqlalchemy import text
 
-from bot import audit, logs
+from bot import audit
 from bot.engine.check import run_check
 from bot.errors import ConfigError
 from bot.settings import load_settings
@@ -26,6 +24,7 @@ from bot.slack import notify
 from bot.slack.client import make_client
 from bot.state.db import make_engine, sessions, upgrade
 from tests.slack_stub import SlackStub
+from tests.support import captured_log
 
 PASSWORDS = {
     "percent": "50%off-Secr3t",
@@ -105,13 +104,7 @@ def test_the_check_error_never_carries_the_password(configured, kind):
 def test_log_records_mask_every_secret(configured, kind):
     password = PASSWORDS[kind]
     settings = configured(password)
-    logs.install()
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    logger = logging.getLogger("driftbot.test.secrets")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with captured_log("driftbot.test.secrets") as (logger, stream):
         echoed = driver_error(settings.environment("prod").database_url)
         logger.warning("check of %s failed: %s", "prod", echoed)
         logger.info("tokens %s %s %s key %s", TOKEN, SIGNING, GITHUB, AUDIT_KEY)
@@ -120,8 +113,6 @@ def test_log_records_mask_every_secret(configured, kind):
             raise RuntimeError(f"while connecting with {password!r}: {echoed}")
         except RuntimeError:
             logger.exception("the check crashed")
-    finally:
-        logger.removeHandler(handler)
     out = stream.getvalue()
     assert "Traceback" in out and "***" in out
     assert_clean(out, password, TOKEN, SIGNING, GITHUB, AUDIT_KEY)
