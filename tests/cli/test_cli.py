@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from bot.cli import main
-from tests.factory import ENUM, INIT, POSTS, deploy, rows, write_migrations
+from tests.factory import ENUM, INIT, POSTS, SCHEMA_WITH_VIDEO, deploy, rows, write_migrations
 
 M1, M2, M3 = "20250101000000_init", "20250102000000_posts", "20250103000000_media"
 JSON_KEYS = {"environment", "state", "history", "schema", "findings"}
@@ -23,17 +23,10 @@ HISTORY_KEYS = {"local", "applied", "pending", "failed", "rolled_back_pending", 
 
 
 @pytest.fixture
-def project(tmp_path, db, monkeypatch):
+def project(tmp_path, db, configure):
     folder = write_migrations(tmp_path / "migrations", {M1: INIT, M2: POSTS, M3: ENUM})
-    config = tmp_path / "driftbot.toml"
-    config.write_text(f'[environments.prod]\nmigrations = "{folder}"\n')
-    for key in list(os.environ):
-        if key.startswith("DRIFTBOT_ENVIRONMENTS"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("DRIFTBOT_CONFIG", str(config))
-    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL", db)
-    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__ADMIN_URL", db)
-    monkeypatch.setenv("DRIFTBOT_CACHE_DIR", str(tmp_path / "cache"))
+    configure(f'[environments.prod]\nmigrations = "{folder}"\n',
+              {"DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL": db, "DRIFTBOT_ENVIRONMENTS__PROD__ADMIN_URL": db})
     return folder
 
 
@@ -231,7 +224,7 @@ def test_terminal_advice_says_terminal_commands_and_slack_says_drift_commands(pr
 
     deploy(db, project)
     schema = tmp_path / "schema.prisma"
-    schema.write_text("enum MediaKind {\n  IMAGE\n  AUDIO\n  VIDEO\n}\n")
+    schema.write_text(SCHEMA_WITH_VIDEO)
     monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__SCHEMA", str(schema))
     code, out, _ = run(capsys, "status", "prod")
     assert code == 1 and "prod DRIFTED" in out  # case 1: a finding is never "in sync"

@@ -4,7 +4,6 @@ input one line each (an unknown environment, the same one twice, one unreachable
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -20,22 +19,15 @@ SCHEMA = {"equal", "changes", "summary", "sql", "explained", "unexplained"}
 
 
 @pytest.fixture
-def pair(tmp_path, databases, monkeypatch, pg_url):
+def pair(tmp_path, databases, configure, pg_url):
     """staging (M1 applied) and prod (M1, M2), each from its own folder, configured in driftbot.toml."""
     old = write_migrations(tmp_path / "old", {M1: INIT})
     new = write_migrations(tmp_path / "new", {M1: INIT, M2: POSTS})
     staging, prod = databases.create("staging"), databases.create("prod")
     assert deploy(staging, old) is None and deploy(prod, new) is None
-    config = tmp_path / "driftbot.toml"
-    config.write_text(f'[environments.staging]\nmigrations = "{old}"\n\n[environments.prod]\nmigrations = "{new}"\n')
-    for key in list(os.environ):
-        if key.startswith("DRIFTBOT_ENVIRONMENTS"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("DRIFTBOT_CONFIG", str(config))
-    for env, url in (("STAGING", staging), ("PROD", prod)):
-        monkeypatch.setenv(f"DRIFTBOT_ENVIRONMENTS__{env}__DATABASE_URL", url)
-        monkeypatch.setenv(f"DRIFTBOT_ENVIRONMENTS__{env}__SHADOW_URL", pg_url)
-    monkeypatch.setenv("DRIFTBOT_CACHE_DIR", str(tmp_path / "cache"))
+    configure(f'[environments.staging]\nmigrations = "{old}"\n\n[environments.prod]\nmigrations = "{new}"\n',
+              {**{f"DRIFTBOT_ENVIRONMENTS__{env}__DATABASE_URL": url for env, url in (("STAGING", staging), ("PROD", prod))},
+               **{f"DRIFTBOT_ENVIRONMENTS__{env}__SHADOW_URL": pg_url for env in ("STAGING", "PROD")}})
     return staging, prod
 
 

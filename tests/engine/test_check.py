@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
 
 import pytest
 
 from bot.engine.check import run_check
 from bot.settings import Settings
-from tests.factory import INIT, POSTS, deploy, write_migrations
+from tests.factory import INIT, POSTS, committed_migrations, deploy, git, write_migrations
 
 M1, M2, HOTFIX = "20250101000000_init", "20250102000000_posts", "20250103000000_hotfix"
-
-
-def git(cwd, *args):
-    subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=cwd, check=True,
-                   capture_output=True)
 
 
 @pytest.fixture
 def repo(tmp_path):
     """main has M1, M2; branch hotfix adds HOTFIX on top."""
-    work = tmp_path / "app"
-    write_migrations(work / "prisma" / "migrations", {M1: INIT, M2: POSTS})
-    git(work, "init", "-q", "-b", "main")
-    git(work, "add", ".")
-    git(work, "commit", "-qm", "init")
+    work = committed_migrations(tmp_path / "app", {M1: INIT, M2: POSTS})
     git(work, "checkout", "-qb", "hotfix")
     write_migrations(work / "prisma" / "migrations", {HOTFIX: 'ALTER TABLE "User" ADD COLUMN "x" TEXT;'})
     git(work, "add", ".")

@@ -16,7 +16,7 @@ from psycopg import sql
 from bot.cli.demo import DEMO_DB, EXAMPLE, build_production
 from bot.settings import Settings
 from tests.engine.converge import Team, carry_out, copy_folder
-from tests.factory import ENUM, INIT, POSTS, deploy, execute, write_migrations
+from tests.factory import ENUM, INIT, POSTS, SCHEMA_WITH_VIDEO, deploy, execute, write_migrations
 
 M1, M2, M3, M4 = "20250101000000_init", "20250102000000_posts", "20250103000000_media", "20250104000000_more"
 VIDEO = ENUM.replace("'IMAGE', 'AUDIO'", "'IMAGE', 'VIDEO', 'AUDIO'")
@@ -99,7 +99,7 @@ def test_each_case_of_the_readme_converges(databases, pg_url, tmp_path):
 def test_case_c_from_schema_prisma_converges(databases, pg_url, tmp_path, db):
     deploy(db, write_migrations(tmp_path / "d", {M1: INIT, M3: ENUM}))
     schema = tmp_path / "schema.prisma"
-    schema.write_text("enum MediaKind {\n  IMAGE\n  AUDIO\n  VIDEO\n}\n")
+    schema.write_text(SCHEMA_WITH_VIDEO)
     converges(make_team(databases, pg_url, db, write_migrations(tmp_path / "m", {M1: INIT, M3: ENUM}), tmp_path, schema))
 
 

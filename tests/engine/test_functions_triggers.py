@@ -12,14 +12,12 @@ import psycopg
 import pytest
 
 from bot.engine import diff as d
-from bot.engine.check import run_check
 from bot.engine.inspect import introspect
 from bot.engine.render import render_sql
-from bot.settings import Settings
 from bot.slack.views import finding_lines
 from bot.cli.views import status_text
 from tests.conftest import available_extensions, server_major
-from tests.factory import INIT, deploy, execute, write_migrations
+from tests.factory import INIT, check_prod, deploy, execute, write_migrations
 
 M1, M2 = "20250101000000_init", "20250102000000_touch"
 TOUCH = """-- CreateFunction
@@ -36,11 +34,6 @@ CREATE FUNCTION "user_count"() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT c
 CREATE FUNCTION "user_count"(min_id integer) RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM "User" WHERE "id" >= min_id $$;
 CREATE PROCEDURE "touch_all"() LANGUAGE sql AS $$ UPDATE "User" SET "email" = "email" $$;
 """
-
-
-def run(db, tmp_path, folder):
-    s = Settings(environments={"prod": {"database_url": db, "migrations": str(folder)}}, cache_dir=tmp_path / "cache")
-    return run_check(s, s.environment("prod"))
 
 
 @pytest.fixture
@@ -64,7 +57,7 @@ def snapshot(url: str):
 
 
 def test_clean_history_with_functions_overloads_procedures_and_triggers_is_in_sync(db, tmp_path, deployed):
-    result = run(db, tmp_path, deployed)
+    result = check_prod(db, tmp_path, deployed)
     assert result.state == "in_sync", result.to_json()
     live = snapshot(db)
     assert {f.signature for f in live.functions} == {
@@ -79,7 +72,7 @@ BEGIN
   RETURN NEW;
 END;
 $$ LANGUAGE plpgsql""")
-    result = run(db, tmp_path, deployed)
+    result = check_prod(db, tmp_path, deployed)
     assert result.state == "drifted" and result.exit_code == 1
     assert list(result.schema.summary) == ["[*] Changed functions", "  - set_updated()"]
     (note,) = result.schema.prisma_blind_spots
@@ -98,7 +91,7 @@ $$ LANGUAGE plpgsql""")
 
 def test_trigger_dropped_by_hand_is_restored_by_a_migration(db, databases, tmp_path, deployed):
     execute(db, 'DROP TRIGGER "user_set_updated" ON "User"')
-    result = run(db, tmp_path, deployed)
+    result = check_prod(db, tmp_path, deployed)
     assert list(result.schema.summary) == ["[-] Removed triggers", "  - user_set_updated on User"]
     assert result.schema.sql.strip() == '-- DropTrigger\nDROP TRIGGER "user_set_updated" ON "User";'
     (b,) = [f for f in result.findings if f.case == "B"]
@@ -106,12 +99,12 @@ def test_trigger_dropped_by_hand_is_restored_by_a_migration(db, databases, tmp_p
     assert 'CREATE TRIGGER user_set_updated BEFORE UPDATE ON public."User"' in b.action.sql
     # the restoring migration, run on the live database, brings back what the migrations made
     execute(db, b.action.sql)
-    assert run(db, tmp_path, deployed).state == "in_sync"
+    assert check_prod(db, tmp_path, deployed).state == "in_sync"
 
 
 def test_disabled_trigger_is_a_change_and_the_sql_disables_it(db, databases, tmp_path, deployed):
     execute(db, 'ALTER TABLE "User" DISABLE TRIGGER "user_set_updated"')
-    result = run(db, tmp_path, deployed)
+    result = check_prod(db, tmp_path, deployed)
     assert list(result.schema.summary) == ["[*] Changed triggers", "  - user_set_updated on User (now disabled)"]
     assert result.schema.sql.strip() == '-- CreateTrigger\nALTER TABLE "User" DISABLE TRIGGER "user_set_updated";'
     assert snapshot(replay_then(databases, deployed, result.schema.sql)) == snapshot(db)
@@ -123,7 +116,7 @@ CREATE FUNCTION "audit_user"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 BEGIN INSERT INTO "audit" DEFAULT VALUES; RETURN NULL; END $$;
 CREATE TRIGGER "user_audit" AFTER INSERT OR DELETE ON "User" FOR EACH STATEMENT EXECUTE FUNCTION "audit_user"();
 CREATE TRIGGER "audit_self" AFTER INSERT ON "audit" FOR EACH ROW WHEN (NEW."id" < 0) EXECUTE FUNCTION "audit_user"()""")
-    result = run(db, tmp_path, deployed)
+    result = check_prod(db, tmp_path, deployed)
     summary = list(result.schema.summary)
     assert summary[:2] == ["[+] Added tables", "  - audit"]
     assert summary[-6:] == ["[+] Added functions", "  - audit_user()", "",  # byte order, as Prisma sorts
@@ -148,7 +141,7 @@ CREATE FUNCTION "user_count"(min_id integer) RETURNS integer LANGUAGE sql STABLE
     assert sql.index('DROP TRIGGER "user_set_updated"') < sql.index('DROP FUNCTION "set_updated"()')
     assert 'DROP FUNCTION "user_count"(min_id integer);' in sql  # CREATE OR REPLACE cannot change a result type
     assert snapshot(replay_then(databases, deployed, sql)) == live
-    result = run(db, tmp_path, deployed)
+    result = check_prod(db, tmp_path, deployed)
     assert "[-] Removed functions" in result.schema.summary and "[*] Changed functions" in result.schema.summary
 
 
@@ -158,7 +151,7 @@ def test_extension_functions_are_not_the_projects(db, tmp_path, pg_url):
     folder = write_migrations(tmp_path / "m", {M1: 'CREATE EXTENSION IF NOT EXISTS "citext";\n' + INIT})
     assert deploy(db, folder) is None
     assert snapshot(db).functions == ()
-    assert run(db, tmp_path, folder).state == "in_sync"
+    assert check_prod(db, tmp_path, folder).state == "in_sync"
 
 
 def test_sql_standard_body_change_is_seen(db, databases, tmp_path, pg_url):
@@ -167,9 +160,9 @@ def test_sql_standard_body_change_is_seen(db, databases, tmp_path, pg_url):
     body = 'CREATE FUNCTION "twice"(x integer) RETURNS integer LANGUAGE sql IMMUTABLE RETURN x * 2;\n'
     folder = write_migrations(tmp_path / "m", {M1: INIT + body})
     assert deploy(db, folder) is None
-    assert run(db, tmp_path, folder).state == "in_sync"
+    assert check_prod(db, tmp_path, folder).state == "in_sync"
     execute(db, 'CREATE OR REPLACE FUNCTION "twice"(x integer) RETURNS integer LANGUAGE sql IMMUTABLE RETURN x * 3')
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     assert list(result.schema.summary) == ["[*] Changed functions", "  - twice(x integer)"]
     assert snapshot(replay_then(databases, folder, result.schema.sql)) == snapshot(db)
 
@@ -181,7 +174,7 @@ def test_a_pending_migration_of_functions_and_triggers_run_by_hand_is_recognised
     assert deploy(db, folder) is None
     write_migrations(folder, {M2: TOUCH})
     execute(db, TOUCH)
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     assert result.history.applied_by_hand == (M2,), result.to_json()
     assert any(f.case == "B'" and f.action.kind == "resolve_applied" for f in result.findings)
     assert not [f for f in result.findings if f.case == "A"]  # explained by the migration: no catch-up
@@ -193,7 +186,7 @@ def test_a_view_with_an_instead_of_trigger_added_by_hand_is_created_before_its_t
 CREATE FUNCTION "user_emails_insert"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO "User" ("email") VALUES (NEW."email"); RETURN NEW; END $$;
 CREATE TRIGGER "user_emails_insert" INSTEAD OF INSERT ON "user_emails" FOR EACH ROW EXECUTE FUNCTION "user_emails_insert"()""")
-    result = run(db, tmp_path, deployed)
+    result = check_prod(db, tmp_path, deployed)
     sql = result.schema.sql
     assert sql.index('CREATE VIEW "user_emails"') < sql.index("CREATE TRIGGER user_emails_insert INSTEAD OF INSERT")
     assert snapshot(replay_then(databases, deployed, sql)) == snapshot(db)
@@ -208,14 +201,14 @@ CREATE TRIGGER "user_emails_insert" INSTEAD OF INSERT ON "user_emails" FOR EACH 
     folder = write_migrations(tmp_path / "m", {M1: INIT + view})
     assert deploy(db, folder) is None
     execute(db, 'CREATE OR REPLACE VIEW "user_emails" AS SELECT "id", "email" FROM "User" WHERE "id" > 0')
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     assert result.state == "drifted"
     assert "triggers" not in "\n".join(result.schema.summary)  # the trigger itself did not change
     assert snapshot(replay_then(databases, folder, result.schema.sql)) == snapshot(db)
     # the trigger changed too: shown as changed, and rebuilt with the view (no DROP TRIGGER of its own)
     execute(db, 'DROP TRIGGER "user_emails_insert" ON "user_emails"; CREATE TRIGGER "user_emails_insert" INSTEAD OF '
                 'INSERT OR UPDATE ON "user_emails" FOR EACH ROW EXECUTE FUNCTION "user_emails_insert"()')
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     assert result.schema.summary[-2:] == ("[*] Changed triggers", "  - user_emails_insert on user_emails")
     assert "DROP TRIGGER" not in result.schema.sql
     assert snapshot(replay_then(databases, folder, result.schema.sql)) == snapshot(db)

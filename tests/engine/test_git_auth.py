@@ -4,31 +4,21 @@ auth to that host only, and never shows in a URL, a log line or a message. Error
 from __future__ import annotations
 
 import logging
-import subprocess
 
 import pytest
 
 from bot.engine import sources
 from bot.errors import ConfigError, MigrationsSourceError
 from bot.settings import load_settings
-from tests.factory import INIT, POSTS, write_migrations
+from tests.factory import INIT, POSTS, committed_migrations, git
 from tests.git_http_server import GitHTTPServer
 
 TOKEN = "tok-s3cret-4242"
 
 
-def git(cwd, *args):
-    subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=cwd, check=True,
-                   capture_output=True)
-
-
 @pytest.fixture
 def server(tmp_path):
-    work = tmp_path / "work"
-    write_migrations(work / "prisma" / "migrations", {"20250101_a": INIT, "20250102_b": POSTS})
-    git(work, "init", "-q", "-b", "main")
-    git(work, "add", ".")
-    git(work, "commit", "-qm", "init")
+    work = committed_migrations(tmp_path / "work", {"20250101_a": INIT, "20250102_b": POSTS})
     git(tmp_path, "clone", "-q", "--bare", str(work), str(tmp_path / "served" / "app.git"))
     srv = GitHTTPServer(tmp_path / "served", TOKEN)
     yield srv

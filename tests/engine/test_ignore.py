@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.check import run_check
 from bot.errors import ConfigError
-from bot.settings import Settings, load_settings
-from tests.factory import INIT, POSTS, deploy, execute, write_migrations
+from bot.settings import load_settings
+from tests.factory import INIT, POSTS, check_prod, deploy, execute, write_migrations
 
 M1, M2 = "20250101000000_init", "20250102000000_posts"
 EXTRA = """CREATE EXTENSION IF NOT EXISTS "pg_trgm";
@@ -20,21 +19,15 @@ ALTER TABLE "User" ADD COLUMN "nickname" TEXT;
 """
 
 
-def run(db, tmp_path, folder, ignore):
-    s = Settings(environments={"prod": {"database_url": db, "migrations": str(folder), "ignore": ignore}},
-                 cache_dir=tmp_path / "cache")
-    return run_check(s, s.environment("prod"))
-
-
 def test_ignored_drift_is_left_out_and_the_rest_reported(db, tmp_path, pg_url):
     folder = write_migrations(tmp_path / "m", {M1: INIT, M2: POSTS})
     assert deploy(db, folder) is None
     execute(db, EXTRA)
     execute(db, 'DROP TABLE "Post"')
-    everything = run(db, tmp_path, folder, [])
+    everything = check_prod(db, tmp_path, folder, ignore=[])
     assert {"[+] Added extensions", "[+] Added tables", "[+] Added triggers", "[-] Removed tables"} <= set(
         everything.schema.summary)
-    result = run(db, tmp_path, folder, ["extension:pg_trgm", "table:tmp_*", "trigger:_repl_*", "function:_repl_*",
+    result = check_prod(db, tmp_path, folder, ignore=["extension:pg_trgm", "table:tmp_*", "trigger:_repl_*", "function:_repl_*",
                                         "table:Post"])
     assert list(result.schema.summary) == ["[*] Changed the `User` table", "  [+] Added column `nickname`"]
     assert "pg_trgm" not in result.schema.sql and "tmp_import" not in result.schema.sql
@@ -46,8 +39,8 @@ def test_ignoring_the_only_drift_leaves_the_database_in_sync(db, tmp_path):
     folder = write_migrations(tmp_path / "m", {M1: INIT})
     assert deploy(db, folder) is None
     execute(db, 'CREATE INDEX "User_email_idx" ON "User"("email")')
-    assert run(db, tmp_path, folder, ["index:User_email_idx"]).state == "in_sync"
-    assert run(db, tmp_path, folder, ["index:Other_*"]).state == "drifted"
+    assert check_prod(db, tmp_path, folder, ignore=["index:User_email_idx"]).state == "in_sync"
+    assert check_prod(db, tmp_path, folder, ignore=["index:Other_*"]).state == "drifted"
 
 
 @pytest.mark.parametrize("pattern", ["pg_trgm", "extension:", "extensions:pg_trgm", ":x"])

@@ -8,17 +8,10 @@ import hashlib
 import psycopg
 import pytest
 
-from bot.engine.check import run_check
-from bot.settings import Settings
-from tests.factory import INIT, deploy, execute, write_migrations
+from tests.factory import INIT, check_prod, deploy, execute, write_migrations
 
 M1, M2 = "20250101000000_init", "20250102000000_email_unique"
 UNIQUE = 'CREATE UNIQUE INDEX "User_email_key" ON "User"("email");\n'
-
-
-def run(db, tmp_path, folder):
-    s = Settings(environments={"prod": {"database_url": db, "migrations": str(folder)}}, cache_dir=tmp_path / "cache")
-    return run_check(s, s.environment("prod"))
 
 
 @pytest.fixture
@@ -37,7 +30,7 @@ def hand_built(db, tmp_path):
 
 
 def test_an_invalid_index_is_reported_with_the_rebuild_to_run_by_hand(db, tmp_path, hand_built):
-    result = run(db, tmp_path, hand_built)
+    result = check_prod(db, tmp_path, hand_built)
     assert result.state == "drifted" and result.exit_code == 1
     assert result.history.pending == () and result.history.modified == ()
     assert list(result.schema.summary) == ["[!] Invalid indexes (queries do not use them)", "  - User_email_key on User"]
@@ -50,8 +43,8 @@ def test_an_invalid_index_is_reported_with_the_rebuild_to_run_by_hand(db, tmp_pa
 
 
 def test_after_the_duplicates_are_fixed_the_proposed_rebuild_makes_it_valid(db, tmp_path, hand_built):
-    b = next(f for f in run(db, tmp_path, hand_built).findings if f.case == "B")
+    b = next(f for f in check_prod(db, tmp_path, hand_built).findings if f.case == "B")
     execute(db, "DELETE FROM \"User\" WHERE id = (SELECT max(id) FROM \"User\")")
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute(b.action.sql)  # alone, outside a transaction, as the finding says
-    assert run(db, tmp_path, hand_built).state == "in_sync"
+    assert check_prod(db, tmp_path, hand_built).state == "in_sync"

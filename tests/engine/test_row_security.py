@@ -16,18 +16,13 @@ import pytest
 from bot.engine.check import run_check
 from bot.engine.inspect import introspect
 from bot.settings import Settings
-from tests.factory import INIT, deploy, execute, write_migrations
+from tests.factory import INIT, check_prod, deploy, execute, write_migrations
 
 M1, M2 = "20250101000000_init", "20250102000000_rls"
 RLS = """ALTER TABLE "User" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY "user_self" ON "User" FOR SELECT USING ("id" = current_setting('app.user_id')::integer);
 CREATE POLICY "user_insert" ON "User" AS RESTRICTIVE FOR INSERT TO CURRENT_USER WITH CHECK ("email" LIKE '%@%');
 """
-
-
-def run(db, tmp_path, folder):
-    s = Settings(environments={"prod": {"database_url": db, "migrations": str(folder)}}, cache_dir=tmp_path / "cache")
-    return run_check(s, s.environment("prod"))
 
 
 def snapshot(url: str):
@@ -50,7 +45,7 @@ def replayed_with(databases, folder, sql: str) -> str:
 
 
 def test_policies_and_switches_as_the_migrations_made_them_are_in_sync(db, tmp_path, deployed):
-    assert run(db, tmp_path, deployed).state == "in_sync"
+    assert check_prod(db, tmp_path, deployed).state == "in_sync"
     live = snapshot(db)
     assert [(r.table, r.enabled, r.forced) for r in live.row_security] == [("User", True, False)]
     by_name = {p.name: p for p in live.policies}
@@ -61,7 +56,7 @@ def test_policies_and_switches_as_the_migrations_made_them_are_in_sync(db, tmp_p
 
 def test_row_security_switched_off_in_production_is_restored_by_a_migration(db, tmp_path, deployed):
     execute(db, 'ALTER TABLE "User" DISABLE ROW LEVEL SECURITY')
-    result = run(db, tmp_path, deployed)
+    result = check_prod(db, tmp_path, deployed)
     assert result.state == "drifted"
     assert list(result.schema.summary) == ["[*] Changed row-level security", "  - User (now off)"]
     (note,) = result.schema.prisma_blind_spots
@@ -69,12 +64,12 @@ def test_row_security_switched_off_in_production_is_restored_by_a_migration(db, 
     (b,) = [f for f in result.findings if f.case == "B"]
     assert b.action.sql.strip().endswith('ALTER TABLE "User" ENABLE ROW LEVEL SECURITY;')
     execute(db, b.action.sql)
-    assert run(db, tmp_path, deployed).state == "in_sync"
+    assert check_prod(db, tmp_path, deployed).state == "in_sync"
 
 
 def test_dropped_policy_is_restored_with_its_exact_definition(db, tmp_path, deployed):
     execute(db, 'DROP POLICY "user_insert" ON "User"')
-    result = run(db, tmp_path, deployed)
+    result = check_prod(db, tmp_path, deployed)
     assert list(result.schema.summary) == ["[-] Removed policies", "  - user_insert on User"]
     (b,) = [f for f in result.findings if f.case == "B"]
     with psycopg.connect(db) as conn:
@@ -82,7 +77,7 @@ def test_dropped_policy_is_restored_with_its_exact_definition(db, tmp_path, depl
     assert f'CREATE POLICY "user_insert" ON "User" AS RESTRICTIVE FOR INSERT TO "{me}" WITH CHECK' in b.action.sql
     before = snapshot(db)
     execute(db, b.action.sql)
-    assert run(db, tmp_path, deployed).state == "in_sync"
+    assert check_prod(db, tmp_path, deployed).state == "in_sync"
     assert snapshot(db) != before
 
 
@@ -90,7 +85,7 @@ def test_loosened_policy_forced_security_and_a_new_policy_get_a_catch_up(db, dat
     execute(db, """ALTER POLICY "user_self" ON "User" USING (true);
 ALTER TABLE "User" FORCE ROW LEVEL SECURITY;
 CREATE POLICY "user_delete" ON "User" FOR DELETE TO PUBLIC USING (false)""")
-    result = run(db, tmp_path, deployed)
+    result = check_prod(db, tmp_path, deployed)
     assert list(result.schema.summary) == [
         "[+] Added policies", "  - user_delete on User", "",
         "[*] Changed policies", "  - user_self on User", "",
@@ -116,13 +111,13 @@ CREATE TRIGGER {trg} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {fn}
     made += f'ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\nCREATE POLICY {pol} ON {table} USING ("id" > 0);\n'
     folder = write_migrations(tmp_path / "m", {M1: made})
     assert deploy(db, folder) is None
-    assert run(db, tmp_path, folder).state == "in_sync"
+    assert check_prod(db, tmp_path, folder).state == "in_sync"
     execute(db, f"""DROP POLICY {pol} ON {table};
 CREATE POLICY "{{po}}l" ON {table} AS RESTRICTIVE FOR UPDATE TO PUBLIC USING (true) WITH CHECK ("id" <> 7);
 ALTER TABLE {table} DISABLE TRIGGER {trg};
 CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
 CREATE FUNCTION "ü""2"(x text, "y z" integer DEFAULT 3) RETURNS text LANGUAGE sql AS $$ SELECT x || 'it''s' $$""")
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     assert result.state == "drifted"
     assert snapshot(replayed_with(databases, folder, result.schema.sql)) == snapshot(db)
 
@@ -178,4 +173,4 @@ def test_row_security_on_prismas_own_table_is_not_the_projects(db, tmp_path, dep
     """Supabase's advisor asks for RLS on every public table, _prisma_migrations included."""
     execute(db, 'ALTER TABLE "_prisma_migrations" ENABLE ROW LEVEL SECURITY;\n'
                 'CREATE POLICY "service" ON "_prisma_migrations" USING (true)')
-    assert run(db, tmp_path, deployed).state == "in_sync"
+    assert check_prod(db, tmp_path, deployed).state == "in_sync"

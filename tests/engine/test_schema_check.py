@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import re
 
-from bot.engine.check import run_check
-from bot.settings import Settings
-from tests.factory import INIT, POSTS, deploy, execute, write_migrations
+from tests.factory import INIT, POSTS, check_enum_value_only_in_schema, check_prod, deploy, execute, write_migrations
 
 M1, M2, M3 = "20250101000000_init", "20250102000000_posts", "20250103000000_more"
-
-
-def run(db, tmp_path, folder, schema_file=None):
-    env = {"database_url": db, "migrations": str(folder)}
-    if schema_file:
-        env["schema"] = str(schema_file)
-    s = Settings(environments={"prod": env}, cache_dir=tmp_path / "cache")
-    return run_check(s, s.environment("prod"))
 
 
 def by_case(result, case):
@@ -28,7 +18,7 @@ def test_case_a_extra_objects_get_a_catch_up_migration_then_resolve_applied(db, 
     deploy(db, folder)
     execute(db, 'CREATE TABLE "staff" ("id" SERIAL NOT NULL, CONSTRAINT "staff_pkey" PRIMARY KEY ("id")); '
                 'ALTER TABLE "User" ADD COLUMN "nickname" TEXT')
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     assert result.state == "drifted" and result.exit_code == 1
     assert list(result.schema.summary) == ["[+] Added tables", "  - staff", "",
                                            "[*] Changed the `User` table", "  [+] Added column `nickname`"]
@@ -46,7 +36,7 @@ def test_case_b_missing_objects_restore_by_deploy_never_reset(db, tmp_path):
     folder = write_migrations(tmp_path / "m", {M1: INIT, M2: POSTS})
     deploy(db, folder)
     execute(db, 'DROP TABLE "Post"')
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     assert list(result.schema.summary) == ["[-] Removed tables", "  - Post"]
     (b,) = by_case(result, "B")
     assert b.action.kind == "deploy" and 'CREATE TABLE IF NOT EXISTS "Post"' in b.action.sql
@@ -54,11 +44,7 @@ def test_case_b_missing_objects_restore_by_deploy_never_reset(db, tmp_path):
 
 
 def test_case_c_enum_value_in_schema_prisma_but_not_in_database(db, tmp_path):
-    folder = write_migrations(tmp_path / "m", {M1: "CREATE TYPE \"MediaKind\" AS ENUM ('IMAGE', 'AUDIO');\n"})
-    deploy(db, folder)
-    schema = tmp_path / "schema.prisma"
-    schema.write_text("enum MediaKind {\n  IMAGE\n  AUDIO\n  VIDEO\n}\n")
-    result = run(db, tmp_path, folder, schema)
+    result = check_enum_value_only_in_schema(db, tmp_path)
     (c,) = by_case(result, "C")
     args = c.action.arguments
     assert c.action.kind == "add_enum_value"
@@ -70,7 +56,7 @@ def test_case_c_enum_value_in_schema_prisma_but_not_in_database(db, tmp_path):
 def test_case_c_enum_value_a_migration_added_but_the_database_lacks(db, tmp_path):
     folder = write_migrations(tmp_path / "m", {M1: "CREATE TYPE \"E\" AS ENUM ('A');\n", M2: "ALTER TYPE \"E\" ADD VALUE 'B';\n"})
     deploy(db, write_migrations(tmp_path / "deployed", {M1: "CREATE TYPE \"E\" AS ENUM ('A');\n", M2: "SELECT 1;\n"}))
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     assert list(result.schema.summary) == ["[*] Changed the `E` enum", "  [-] Removed variant `B`"]
     (c,) = by_case(result, "C")
     assert c.action.arguments["value"] == "B" and "the migrations" in c.title
@@ -79,7 +65,7 @@ def test_case_c_enum_value_a_migration_added_but_the_database_lacks(db, tmp_path
 def test_case_e_no_prisma_migrations_gets_a_baseline_from_the_live_schema(db, tmp_path):
     execute(db, INIT)
     folder = write_migrations(tmp_path / "m", {M1: INIT})
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     assert result.state == "not_managed"
     (e,) = by_case(result, "E")
     assert e.action.kind == "baseline" and e.action.arguments == {"migration": "0_baseline"}
@@ -90,7 +76,7 @@ def test_pending_migration_already_run_by_hand_is_resolved_not_deployed(db, tmp_
     folder = write_migrations(tmp_path / "m", {M1: INIT, M2: POSTS})
     deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
     execute(db, POSTS)  # someone ran the pending migration's SQL by hand
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     assert list(result.schema.summary) == ["[+] Added tables", "  - Post"]
     hand = [f for f in result.findings if f.case == "B'" and M2 in f.title]
     assert hand and hand[0].action.kind == "resolve_applied" and hand[0].action.arguments == {"migration": M2}
@@ -101,7 +87,7 @@ def test_pending_migration_already_run_by_hand_is_resolved_not_deployed(db, tmp_
 def test_a_history_that_cannot_be_replayed_is_a_finding_and_schema_not_checked(db, tmp_path):
     deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT, M2: "SELECT 1;\n"}))
     folder = write_migrations(tmp_path / "m", {M1: INIT, M2: 'ALTER TABLE "Nope" ADD COLUMN "x" TEXT;\n'})
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     assert not result.schema.checked and f"migration {M2} cannot be replayed" in result.schema.reason
     (h,) = [f for f in result.findings if "cannot be replayed" in f.title]
     assert 'ALTER TABLE "Nope" ADD COLUMN "x" TEXT;' in h.detail and 'relation "Nope" does not exist' in h.title
@@ -111,7 +97,7 @@ def test_far_apart_history_and_schema_proposes_a_baseline(db, tmp_path):
     folder = write_migrations(tmp_path / "m", {M1: INIT})
     deploy(db, folder)
     execute(db, ";".join(f'CREATE TABLE "t{i}" ("id" INTEGER)' for i in range(12)))
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     (e,) = by_case(result, "E")
     assert "far apart" in e.title and 'CREATE TABLE "t0"' in e.action.sql and 'CREATE TABLE "User"' in e.action.sql
 
@@ -130,14 +116,14 @@ def test_the_same_drift_checked_twice_has_the_same_fingerprint(db, tmp_path):
     folder = write_migrations(tmp_path / "m", {M1: INIT})
     deploy(db, folder)
     execute(db, 'CREATE TABLE "staff" ("id" INTEGER)')
-    first, second = run(db, tmp_path, folder), run(db, tmp_path, folder)
+    first, second = check_prod(db, tmp_path, folder), check_prod(db, tmp_path, folder)
     assert first.fingerprint == second.fingerprint
 
 
 def test_drift_from_a_migration_edited_after_apply_says_so(db, tmp_path):
     deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
     folder = write_migrations(tmp_path / "m", {M1: INIT + 'CREATE INDEX "User_email_idx" ON "User"("email");\n'})
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     assert list(result.schema.summary) == ["[*] Changed the `User` table", "  [-] Removed index on columns (email)"]
     (b,) = by_case(result, "B")
     assert f"{M1} was edited after it was applied" in b.detail and 'CREATE INDEX IF NOT EXISTS "User_email_idx"' in b.action.sql

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
 
 import pytest
 
 from bot.engine.sources import GitSource, read_folder
 from bot.errors import MigrationsSourceError
-from tests.factory import INIT, POSTS, write_migrations
-
-
-def git(cwd, *args):
-    subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=cwd, check=True,
-                   capture_output=True)
+from tests.factory import INIT, POSTS, committed_migrations, git, write_migrations
 
 
 def test_folder_sorted_by_byte_order_and_stray_files_ignored(tmp_path):
@@ -53,12 +47,7 @@ def test_folder_without_script_is_an_error(tmp_path):
 
 @pytest.fixture
 def repo(tmp_path):
-    work = tmp_path / "work"
-    write_migrations(work / "prisma" / "migrations", {"20250101_a": INIT})
-    git(work, "init", "-q", "-b", "main")
-    git(work, "add", ".")
-    git(work, "commit", "-qm", "init")
-    return work
+    return committed_migrations(tmp_path / "work", {"20250101_a": INIT})
 
 
 def test_git_source_reads_a_ref_and_follows_new_commits(repo, tmp_path):

@@ -3,31 +3,15 @@ on real databases. The plan every result proposes is carried out in tests/engine
 
 from __future__ import annotations
 
-from bot.engine.check import run_check
-from bot.settings import Settings
-from tests.factory import INIT, POSTS, deploy, execute, write_migrations
+from tests.factory import INIT, POSTS, check_enum_value_only_in_schema, check_prod, deploy, execute, write_migrations
 
 M1, M2, M3, M4 = "20250101000000_init", "20250102000000_posts", "20250103000000_backfill", "20250104000000_more"
 MORE = 'CREATE TABLE "Other" ("id" INTEGER NOT NULL, CONSTRAINT "Other_pkey" PRIMARY KEY ("id"));\n'
 
 
-def run(db, tmp_path, folder, schema_file=None, shadow=None):
-    env = {"database_url": db, "migrations": str(folder)}
-    if schema_file:
-        env["schema"] = str(schema_file)
-    if shadow:
-        env["shadow_url"] = shadow
-    s = Settings(environments={"prod": env}, cache_dir=tmp_path / "cache")
-    return run_check(s, s.environment("prod"))
-
-
 def test_1_an_enum_value_missing_from_the_database_is_drift_not_in_sync(db, tmp_path):
     """Case 1: a [C] finding asks for a change, so the result is drifted (exit 1), never in sync."""
-    folder = write_migrations(tmp_path / "m", {M1: "CREATE TYPE \"MediaKind\" AS ENUM ('IMAGE', 'AUDIO');\n"})
-    deploy(db, folder)
-    schema = tmp_path / "schema.prisma"
-    schema.write_text("enum MediaKind {\n  IMAGE\n  AUDIO\n  VIDEO\n}\n")
-    result = run(db, tmp_path, folder, schema)
+    result = check_enum_value_only_in_schema(db, tmp_path)
     assert [f.case for f in result.findings] == ["C"]
     assert (result.state, result.exit_code) == ("drifted", 1)
     assert result.to_json()["state"] == "drifted"
@@ -38,7 +22,7 @@ def test_2_an_empty_database_is_pending_and_gets_deploy_not_a_baseline(db, tmp_p
     migration as not yet applied and the fix is `migrate deploy`."""
     names = [f"2025010{i}000000_m{i}" for i in range(1, 10)] + [f"2025011{i}000000_m1{i}" for i in range(0, 4)]
     folder = write_migrations(tmp_path / "m", {n: f'CREATE TABLE "t_{n[-3:]}" ("id" INTEGER);\n' for n in names})
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     assert (result.state, result.exit_code) == ("pending", 1)
     assert result.history.managed and result.history.pending == tuple(names)
     assert [f.case for f in result.findings] == ["B"]
@@ -56,7 +40,7 @@ def test_2_an_empty_database_is_pending_and_gets_deploy_not_a_baseline(db, tmp_p
 
 def test_2_a_database_with_tables_but_no_history_still_gets_a_baseline(db, tmp_path):
     execute(db, INIT)
-    result = run(db, tmp_path, write_migrations(tmp_path / "m", {M1: INIT}))
+    result = check_prod(db, tmp_path, write_migrations(tmp_path / "m", {M1: INIT}))
     assert result.state == "not_managed" and "E" in [f.case for f in result.findings]
 
 
@@ -66,7 +50,7 @@ def test_4_the_catch_up_holds_only_what_the_database_has_beyond_the_migrations(d
     deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
     execute(db, 'CREATE TABLE "staff" ("id" SERIAL NOT NULL, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"))')
     folder = write_migrations(tmp_path / "m", {M1: INIT + 'CREATE INDEX "User_email_idx" ON "User"("email");\n'})
-    result = run(db, tmp_path, folder)
+    result = check_prod(db, tmp_path, folder)
     catch_up = next(f for f in result.findings if f.action.kind == "catch_up_migration")
     restore = next(f for f in result.findings if f.case == "B")
     assert 'CREATE TABLE "staff"' in catch_up.action.sql
@@ -82,7 +66,7 @@ def test_6_a_backfill_between_migrations_run_by_hand_stays_pending_and_says_why(
                                                M4: MORE})
     deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
     execute(db, POSTS + MORE)  # both schema migrations pasted into psql, the backfill not (or was it?)
-    result = run(db, tmp_path, folder, shadow=pg_url)
+    result = check_prod(db, tmp_path, folder, shadow=pg_url)
     assert result.history.applied_by_hand == (M2, M4)
     assert result.history.pending == (M3,)
     assert not [f for f in result.findings if f.case == "A"]  # M4's table is not drift outside migrations
@@ -94,7 +78,7 @@ def test_6_the_summary_says_which_lines_the_migrations_run_by_hand_explain(db, p
     folder = write_migrations(tmp_path / "m", {M1: INIT, M2: POSTS})
     deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
     execute(db, POSTS)
-    result = run(db, tmp_path, folder, shadow=pg_url)
+    result = check_prod(db, tmp_path, folder, shadow=pg_url)
     assert list(result.schema.summary) == ["[+] Added tables", "  - Post"]  # Prisma's lines, kept
     assert result.schema.explained_by_hand == ((M2, ("Post",)),)
     assert result.to_json()["schema"]["explained_by_hand"] == [{"migration": M2, "objects": ["Post"]}]

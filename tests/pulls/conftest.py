@@ -3,13 +3,12 @@ git HTTP server, with the GitHub API stand-in in front of it."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from bot.settings import Settings
-from tests.factory import INIT, write_migrations
+from tests.factory import INIT, committed_migrations, git
 from tests.git_http_server import GitHTTPServer
 from tests.github_stub import GitHubStub
 
@@ -18,21 +17,13 @@ TOKEN = "github_pat_11AAAAAAA0TESTtokenNEVERprinted_abcdefghijklmnop"
 REPO = "acme/app"
 
 
-def git(cwd, *args) -> str:
-    done = subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=cwd, check=True,
-                          capture_output=True)
-    return done.stdout.decode().strip()
-
-
 @pytest.fixture
 def origin(tmp_path) -> Path:
     """The bare repository pull requests go to: main holds prisma/migrations with M1."""
     work = tmp_path / "work"
-    write_migrations(work / "prisma" / "migrations", {M1: INIT})
+    work.mkdir()
     (work / "README.md").write_text("app\n")
-    git(work, "init", "-q", "-b", "main")
-    git(work, "add", ".")
-    git(work, "commit", "-qm", "init")
+    committed_migrations(work, {M1: INIT})
     bare = tmp_path / "srv" / "app.git"
     bare.parent.mkdir()
     git(tmp_path, "clone", "-q", "--bare", str(work), str(bare))

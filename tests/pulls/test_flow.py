@@ -14,7 +14,7 @@ from bot.errors import ConfigError, PullRequestError
 from bot.pulls import flow
 from bot.pulls.proposal import branch_name
 from bot.state.db import make_engine, sessions, upgrade
-from tests.factory import INIT, deploy, execute, write_migrations
+from tests.factory import INIT, SCHEMA_WITH_VIDEO, deploy, execute, write_migrations
 from tests.pulls.conftest import M1, TOKEN, git, make_settings
 
 STAFF = 'CREATE TABLE "staff" ("id" INTEGER NOT NULL, "name" TEXT, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"))'
@@ -158,16 +158,23 @@ def test_settings_that_do_not_allow_a_pull_request(drifted, origin, github, tmp_
         flow.open_pull_request(s, s.environment("prod"), run_check(s, s.environment("prod"), schema=False))
 
 
-def test_after_the_merge_the_check_proposes_resolve_applied(drifted, origin, github, tmp_path):
-    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
-    env = s.environment("prod")
-    opened = flow.open_pull_request(s, env, run_check(s, env))
+def merged_then_resolve_applied(s, env, github, opened):
+    """Merge the pull request *opened*: the next check finds its migration applied by hand and proposes
+    nothing but ``prisma migrate resolve --applied`` for it. That check."""
     github.merge(opened.number)
     after = run_check(s, env)
     assert after.history.applied_by_hand == (opened.migration,)
     assert [f.action.to_json() for f in after.findings if f.action.kind != "none"] == [
         {"kind": "resolve_applied", "migration": opened.migration,
          "command": f"prisma migrate resolve --applied {opened.migration}"}]
+    return after
+
+
+def test_after_the_merge_the_check_proposes_resolve_applied(drifted, origin, github, tmp_path):
+    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
+    env = s.environment("prod")
+    opened = flow.open_pull_request(s, env, run_check(s, env))
+    after = merged_then_resolve_applied(s, env, github, opened)
     assert not [f for f in after.findings if f.action.kind == "catch_up_migration"]
     with pytest.raises(PullRequestError, match="has no catch-up or enum tracking migration to propose"):
         flow.open_pull_request(s, env, after)
@@ -217,7 +224,7 @@ def test_enum_tracking_migration_then_resolve_applied_once_the_value_was_added(d
     commit_to_main(origin, tmp_path, {f"prisma/migrations/{MEDIA}/migration.sql": enum})
     deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT, MEDIA: enum}))
     schema = tmp_path / "schema.prisma"
-    schema.write_text("enum MediaKind {\n  IMAGE\n  AUDIO\n  VIDEO\n}\n")
+    schema.write_text(SCHEMA_WITH_VIDEO)
     s = make_settings(db, f"file://{origin}", tmp_path, github.url, schema=str(schema))
     env = s.environment("prod")
     result = run_check(s, env)
@@ -228,12 +235,7 @@ def test_enum_tracking_migration_then_resolve_applied_once_the_value_was_added(d
         "ALTER TYPE \"MediaKind\" ADD VALUE IF NOT EXISTS 'VIDEO';"
     assert github.pulls[0]["title"] == f"driftbot: enum tracking migration {opened.migration} for prod"
     execute(db, "ALTER TYPE \"MediaKind\" ADD VALUE IF NOT EXISTS 'VIDEO'")  # what the approved /drift enum runs
-    github.merge(opened.number)
-    after = run_check(s, env)
-    assert after.history.applied_by_hand == (opened.migration,)
-    assert [f.action.to_json() for f in after.findings if f.action.kind != "none"] == [
-        {"kind": "resolve_applied", "migration": opened.migration,
-         "command": f"prisma migrate resolve --applied {opened.migration}"}]
+    merged_then_resolve_applied(s, env, github, opened)
 
 
 def test_the_digest_gets_the_open_driftbot_pull_requests_with_their_age(drifted, origin, github, tmp_path):
