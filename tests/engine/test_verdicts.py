@@ -93,7 +93,7 @@ def test_an_enum_value_a_pending_migration_adds_is_deployed_not_added_by_hand(db
     write_migrations(folder, {M2: "ALTER TYPE \"MediaKind\" ADD VALUE 'VIDEO';\n"})
     schema = tmp_path / "schema.prisma"
     schema.write_text("enum MediaKind {\n  IMAGE\n  AUDIO\n  VIDEO\n  VOICE\n}\n")
-    result = run(db, tmp_path, folder, schema)
+    result = check_prod(db, tmp_path, folder, schema)
     assert result.history.pending == (M2,)
     enum_values = [f.action.arguments.get("value") for f in result.findings if f.case == "C"]
     assert enum_values == ["VOICE"]  # no migration adds VOICE: that one is C's
