@@ -121,7 +121,7 @@ def main() -> int:
             """Drop the replay templates this history left on the server (only this history's)."""
             ours = {d[:24] for d in templates.chain(migrations.items, "public")}
             with psycopg.connect(args.server, autocommit=True) as conn:
-                for name, digest, _ in templates._existing(conn):
+                for name, digest, _, _ in templates._existing(conn):
                     if digest in ours:
                         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
 

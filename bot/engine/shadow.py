@@ -184,10 +184,13 @@ def replay(server_url: str, migrations: tuple[LocalMigration, ...], schemas: tup
 def _replay_kept(server_url, migrations, reused, template, digests, schemas, default_schema, timeout,
                  statement_timeout_ms, keep_template) -> Replay:
     with scratch_database(server_url, timeout, template) as url:
+        if template is not None:
+            with _server(server_url, timeout) as admin:
+                templates.touch(admin, template, digests, reused)
         result = _replay_into(url, migrations[reused:], schemas, default_schema, timeout, statement_timeout_ms)
         if result.snapshot is not None and keep_template and migrations:
             with _server(server_url, timeout) as admin:
-                templates.keep(admin, urlsplit(url).path.lstrip("/"), digests[-1])
+                templates.keep(admin, urlsplit(url).path.lstrip("/"), digests)
         return replace(result, reused=reused)
 
 

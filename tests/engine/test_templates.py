@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import psycopg
@@ -45,12 +46,59 @@ def test_an_edited_migration_invalidates_exactly_the_prefixes_that_hold_it(pg_ur
     assert table is not None and table.column("edited") is not None
 
 
-def test_templates_are_pruned_to_the_newest_few(pg_url, tmp_path):
-    for n in range(1, templates.KEEP + 4):
-        shadow.replay(pg_url, history(tmp_path, 1, tag=f"p{n}"), ("public",))
+def _kept(pg_url, migrations=None) -> list[str]:
+    """Template names on the server; of one history only, when given its migrations."""
+    pattern = "driftbot\\_tpl\\_%"
+    if migrations is not None:
+        pattern = f"driftbot\\_tpl\\_{templates.chain(migrations, 'public')[0][:8]}\\_%"
     with psycopg.connect(pg_url) as conn:
-        kept = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'driftbot\\_tpl\\_%'").fetchone()[0]
-    assert kept <= templates.KEEP
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (pattern,))]
+    return [n for n in names if n.count("_") == 4]  # driftbot_tpl_<history>_<digest>_<epoch>: not the older naming
+
+
+def test_each_history_keeps_its_newest_few(pg_url, tmp_path):
+    for n in range(1, templates.KEEP + 3):
+        shadow.replay(pg_url, history(tmp_path, n, tag="g"), ("public",))
+    assert len(_kept(pg_url, history(tmp_path, 1, tag="g"))) == templates.KEEP
+
+
+def test_other_histories_do_not_push_a_historys_template_out(pg_url, tmp_path):
+    """Many environments' histories on one shadow server: each keeps its own (the server's newest
+    six of all, before, so a seventh history's replay dropped the first one's template)."""
+    mine = history(tmp_path, 2, tag="mine")
+    shadow.replay(pg_url, mine, ("public",))
+    for n in range(7):
+        shadow.replay(pg_url, history(tmp_path, 1, tag=f"other{n}"), ("public",))
+    assert len(_kept(pg_url, mine)) == 1
+    grown = shadow.replay(pg_url, history(tmp_path, 3, tag="mine"), ("public",))
+    assert grown.reused == 2
+
+
+def test_the_server_keeps_the_most_recently_used_few(pg_url, tmp_path):
+    for n in range(templates.KEEP_TOTAL + 2):
+        shadow.replay(pg_url, history(tmp_path, 1, tag=f"t{n}"), ("public",))
+    assert len(_kept(pg_url)) <= templates.KEEP_TOTAL
+
+
+def test_a_template_copied_by_a_replay_is_marked_as_used_now(pg_url, tmp_path):
+    shadow.replay(pg_url, history(tmp_path, 2, tag="u"), ("public",))
+    (before,) = _kept(pg_url, history(tmp_path, 2, tag="u"))
+    time.sleep(1.1)  # template names carry the time in seconds
+    assert shadow.replay(pg_url, history(tmp_path, 3, tag="u"), ("public",)).reused == 2
+    names = _kept(pg_url, history(tmp_path, 2, tag="u"))
+    assert before not in names and len(names) == 2
+    prefix = before.rsplit("_", 1)[0]
+    (touched,) = [n for n in names if n.startswith(prefix + "_")]
+    assert int(touched.rsplit("_", 1)[1]) > int(before.rsplit("_", 1)[1])
+
+
+def test_templates_of_the_older_naming_are_pruned(pg_url, tmp_path):
+    old = f"driftbot_tpl_{uuid.uuid4().hex[:24]}_1700000000"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{old}"')
+    shadow.replay(pg_url, history(tmp_path, 1, tag="o"), ("public",))
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (old,)).fetchone()[0] == 0
 
 
 def test_a_failed_replay_keeps_nothing(pg_url, tmp_path):
