@@ -34,6 +34,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from bot.errors import ConfigError, DriftbotError, redact, redact_data
+from bot.slack.mrkdwn import escape
 from bot.state.db import sessions
 from bot.state.models import AuditEvent
 
@@ -290,23 +291,23 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 def describe(row: AuditEvent) -> str:
     """One readable line: ``20 Nov 09:12 · <@U1> approved request #42 on prod``."""
     what = PHRASES.get(row.event, row.event.replace("_", " "))
-    who = f"<@{row.actor}> " if row.actor else ""
+    who = (f"<@{row.actor}> " if row.actor[:1] in ("U", "W") and row.actor.isalnum() else f"{escape(row.actor)} ") if row.actor else ""
     parts = [f"{row.at.astimezone(timezone.utc):%d %b %H:%M} · {who}{what}"]
     if row.request_id is not None:
         parts.append(f"request #{row.request_id}")
     if row.environment:
-        parts.append(f"on {row.environment}")
+        parts.append(f"on {escape(row.environment)}")
     line = " ".join(parts)
     detail = row.data.get("outcome") or row.data.get("state") or row.data.get("error")
     if detail:
-        line += f" ({str(detail)[:80]})"
+        line += f" ({escape(str(detail)[:80])})"
     return line
 
 
 def summary(rows: list[AuditEvent], *, environment: str | None = None, days: int | None = None,
             limit: int = 15) -> str:
     """The readable part of ``/drift audit``: counts first, then the latest events."""
-    scope = f" for {environment}" if environment else ""
+    scope = f" for {escape(environment)}" if environment else ""
     span = f" in the last {days} days" if days else ""
     if not rows:
         return f"No audit events{scope}{span}."

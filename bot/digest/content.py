@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from bot.slack.mrkdwn import code, escape
 from bot.words import COMPARISON_ICONS, icon, listed
 
 # Headline state per environment, most urgent first.
@@ -116,15 +117,15 @@ def status_from_check(name: str, state: str | None, result: Mapping[str, Any] | 
     """One environment's line from its latest check (``state`` None: no check came back)."""
     result = result or {}
     if state is None:
-        return EnvStatus(name, "not_checked", short_reason(error) or "the check did not finish")
+        return EnvStatus(name, "not_checked", escape(short_reason(error)) or "the check did not finish")
     if state == "error":
         reason = error or result.get("error") or ""
         kind = "unreachable" if reason.startswith("Cannot connect") else "not_checked"
-        return EnvStatus(name, kind, short_reason(reason), since, fingerprint)
+        return EnvStatus(name, kind, escape(short_reason(reason)), since, fingerprint)
     history = result.get("history") or {}
     if state == "failed":
         failed = history.get("failed") or []
-        detail = f"`{failed[0]}`" if failed else ""
+        detail = code(failed[0]) if failed else ""
     elif state == "pending":
         n = len(history.get("pending") or [])
         detail = f"{n} pending" if n else ""
@@ -163,13 +164,14 @@ def changes(digest: Digest) -> list[str]:
     out = []
     for s in sorted(digest.statuses, key=lambda s: s.name):
         before = digest.previous.get(s.name)
+        name = escape(s.name)
         if before is None:
-            out.append(f"{s.name} is new")
+            out.append(f"{name} is new")
         elif before.get("state") != s.state:
-            out.append(f"{s.name} back in sync" if s.state == "in_sync"
-                       else f"{s.name} {listed(before.get('state'))} → {listed(s.state)}")
+            out.append(f"{name} back in sync" if s.state == "in_sync"
+                       else f"{name} {listed(before.get('state'))} → {listed(s.state)}")
         elif s.state != "in_sync" and s.fingerprint and before.get("fingerprint") not in (None, s.fingerprint):
-            out.append(f"{s.name}: what it found changed")
+            out.append(f"{name}: what it found changed")
     return out
 
 
@@ -180,7 +182,7 @@ def lines(digest: Digest) -> list[str]:
         by_env.setdefault(r.environment, []).append(r)
     out = []
     for s in digest.attention:
-        line = f"{icon(s.state)} *{s.name}* {listed(s.state)}"
+        line = f"{icon(s.state)} *{escape(s.name)}* {listed(s.state)}"
         if s.detail:
             line += f" ({s.detail})"
         if s.since:
@@ -189,12 +191,12 @@ def lines(digest: Digest) -> list[str]:
         if refs:
             line += " · " + " · ".join(refs)
         out.append(line)
-    in_sync = sorted(s.name for s in digest.statuses if s.state == "in_sync")
+    in_sync = sorted(escape(s.name) for s in digest.statuses if s.state == "in_sync")
     if in_sync:
         out.append(f"{icon('in_sync')} {', '.join(in_sync)} {listed('in_sync')}")
     for env, reqs in sorted(by_env.items()):  # requests on environments that are (now) in sync
-        out.append(f":hourglass: {env}: " + " · ".join(_request_ref(r, digest.at) for r in reqs))
-    out += [f"{COMPARISON_ICONS[p.state]} {p.headline}" for p in digest.pairs]  # "staging and prod differ by ..."
+        out.append(f":hourglass: {escape(env)}: " + " · ".join(_request_ref(r, digest.at) for r in reqs))
+    out += [f"{COMPARISON_ICONS[p.state]} {escape(p.headline)}" for p in digest.pairs]  # "staging and prod differ by ..."
     out += pull_request_lines(digest)
     return out
 
@@ -208,9 +210,9 @@ def pull_request_lines(digest: Digest) -> list[str]:
     for env, pulls in sorted(by_env.items()):
         refs = [f"<{p.url}|#{p.number}>" + (f" open {_age(p.created_at, digest.at)}" if p.created_at else "")
                 for p in sorted(pulls, key=lambda p: (p.created_at is None, p.created_at, p.number))]
-        out.append(f":twisted_rightwards_arrows: *{env}* driftbot pull request{'s' if len(refs) != 1 else ''} "
+        out.append(f":twisted_rightwards_arrows: *{escape(env)}* driftbot pull request{'s' if len(refs) != 1 else ''} "
                    "waiting for review: " + " · ".join(refs))
-    out += [f":warning: *{env}* pull requests could not be listed: {why}"
+    out += [f":warning: *{escape(env)}* pull requests could not be listed: {escape(why)}"
             for env, why in sorted(digest.pull_request_problems)]
     return out
 

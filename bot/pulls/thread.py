@@ -16,7 +16,7 @@ from bot.engine.check import run_check
 from bot.engine.result import CheckResult
 from bot.errors import DriftbotError
 from bot.pulls import flow
-from bot.slack import notify
+from bot.slack import mrkdwn, notify
 from bot.state.models import AuditEvent, Check
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def open_from_thread(rt, *, check_id: int, finding: int, user: str, channel: str
     try:
         allowed = user in rt.approvers(env)
     except DriftbotError as exc:  # the approver groups cannot be read now: refuse rather than guess
-        notify.ephemeral(rt.slack, channel, user, f"Not opened: {exc}")
+        notify.ephemeral(rt.slack, channel, user, f"Not opened: {mrkdwn.error(exc)}")
         return "refused"
     if not allowed:
         notify.ephemeral(rt.slack, channel, user, f"Only an approver of *{env.name}* can open its pull request.")
@@ -54,16 +54,16 @@ def open_from_thread(rt, *, check_id: int, finding: int, user: str, channel: str
     try:
         opened = flow.open_pull_request(rt.settings, env, result, migration)
     except DriftbotError as exc:
-        say(f":warning: The pull request could not be opened: {exc}")
+        say(f":warning: The pull request could not be opened: {mrkdwn.error(exc)}")
         return "error"
     with rt.sessions.begin() as s:
         flow.record_opened(s, opened, user, channel=channel, thread_ts=thread_ts)
     if opened.created:
         say(f":twisted_rightwards_arrows: <@{user}> opened pull request <{opened.url}|#{opened.number}> with "
-            f"`{opened.migration}` on branch `{opened.branch}`. Review it there; once it is merged, driftbot's "
-            f"next check proposes `resolve --applied {opened.migration}` here.")
+            f"{mrkdwn.code(opened.migration)} on branch {mrkdwn.code(opened.branch)}. Review it there; once it is merged, "
+            f"driftbot's next check proposes {mrkdwn.code('resolve --applied ' + opened.migration)} here.")
         return "opened"
-    say(f"Pull request <{opened.url}|#{opened.number}> is already open for this drift (branch `{opened.branch}`).")
+    say(f"Pull request <{opened.url}|#{opened.number}> is already open for this drift (branch {mrkdwn.code(opened.branch)}).")
     return "existing"
 
 

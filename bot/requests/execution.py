@@ -19,6 +19,7 @@ from bot.requests.plans import Plan, current_plan, what_changed
 from bot.runtime import Runtime
 from bot.settings import EnvironmentSettings
 from bot.slack import posting
+from bot.slack.mrkdwn import block, escape
 from bot.state.models import Check, Request
 from bot.work.queues import heartbeat
 
@@ -67,7 +68,7 @@ def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = N
             with rt.sessions.begin() as s:
                 # Approvals of this plan still count; the next Approve click retries.
                 machine.refuse_execution(s, request_id, str(exc), note=f"not run: {exc}")
-            say(req, f"Request #{request_id} did not run: the plan could not be verified ({exc}). Nothing was changed. "
+            say(req, f"Request #{request_id} did not run: the plan could not be verified ({escape(exc)}). Nothing was changed. "
                      "Any approver can click Approve again to retry.")
             refresh()
             return "unverified"
@@ -79,7 +80,7 @@ def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = N
                     check = checks.keep(s, req.environment, seen, plan.fingerprint)
                     s.execute(update(Request).where(Request.id == request_id).values(check_id=check.id))
             if changed:
-                say(req, f"Plan changed since approval ({why}): approvals reset. Nothing was run; "
+                say(req, f"Plan changed since approval ({escape(why)}): approvals reset. Nothing was run; "
                          f"request #{request_id} needs {req.approvals_required} new approvals of the new plan `{plan.hash[:8]}…`.")
                 refresh()
             return "plan_changed"
@@ -91,7 +92,7 @@ def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = N
                                                   required=rules.approvals_required(env))
         except SQLAlchemyError as exc:
             say(req, f"Request #{request_id} was not executed: the audit trail could not be written "
-                     f"({redact(str(exc).splitlines()[0])[:200]}). Nothing ran.")
+                     f"({escape(redact(str(exc).splitlines()[0])[:200])}). Nothing ran.")
             return "audit_failed"
         if isinstance(started, machine.Shortfall):
             say(req, f":warning: Request #{request_id} did not run: {started.say()}. Nothing was changed.")
@@ -111,7 +112,8 @@ def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = N
             machine.finish_execution(s, request_id, ok=ok, statements=statements, message=message, duration_ms=took)
     verdict = ":white_check_mark: Done" if ok else ":x: Failed"
     ran = "\n".join(statements)
-    say(req, f"{verdict}: request #{request_id} on *{req.environment}*. {message}" + (f"\n```\n{ran}\n```" if ran else ""))
+    say(req, f"{verdict}: request #{request_id} on *{escape(req.environment)}*. {escape(message)}"
+             + (f"\n{block(ran)}" if ran else ""))
     refresh()
     return "succeeded" if ok else "failed"
 
@@ -132,8 +134,8 @@ def mark_interrupted(rt: Runtime, request_id: int) -> bool:
             if not machine.finish_execution(s, request_id, ok=True, statements=[req.sql], message=msg,
                                             duration_ms=None, outcome="succeeded"):
                 return False
-        posting.in_thread(rt, req, f":white_check_mark: Correction: request #{request_id} on *{req.environment}* "
-                                   f"ran after all.\n```\n{req.sql}\n```\n{msg}")
+        posting.in_thread(rt, req, f":white_check_mark: Correction: request #{request_id} on *{escape(req.environment)}* "
+                                   f"ran after all.\n{block(req.sql)}\n{msg}")
         posting.refresh_request_message(rt, request_id)
         return True
     msg = ("The worker stopped during the execution. The change runs in one transaction, so PostgreSQL either "

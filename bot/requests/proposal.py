@@ -9,7 +9,7 @@ from bot import checks
 from bot.errors import DriftbotError
 from bot.requests import machine, plans, rules
 from bot.runtime import Runtime
-from bot.slack import notify, posting
+from bot.slack import mrkdwn, notify, posting
 from bot.state.models import Check
 
 
@@ -43,7 +43,7 @@ def propose(rt: Runtime, *, environment: str, kind: str, args: dict[str, Any], r
                              f"Request #{existing.id} for this exact change is already open ({existing.status}).")
             return existing.id
     except DriftbotError as exc:
-        notify.ephemeral(rt.slack, channel, requester, f"No request was created: {exc}")
+        notify.ephemeral(rt.slack, channel, requester, f"No request was created: {mrkdwn.error(exc)}")
         return None
     posting.post_request(rt, req, plan, thread_ts)
     return req.id

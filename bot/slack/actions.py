@@ -21,7 +21,7 @@ from bot import audit
 from bot.errors import DriftbotError
 from bot.requests import machine, rules
 from bot.runtime import Runtime
-from bot.slack import notify
+from bot.slack import mrkdwn, notify
 from bot.slack.commands import QUEUE_DOWN, STATE_DOWN
 from bot.slack.posting import refresh_request_message
 from bot.slack.views import parse_button_value
@@ -97,7 +97,7 @@ def on_propose(rt: Runtime, value: str, user: str, channel: str, message_ts: str
         queues.enqueue_propose(rt, environment=check.environment, kind=kind, args=args, requester=user, channel=channel,
                                thread_ts=message_ts, check_id=check.id, team_id=team)
     except (_StaleButton, DriftbotError) as exc:
-        return str(exc)
+        return mrkdwn.error(exc)
     except RedisError:
         return f"Cannot create the request: {QUEUE_DOWN}"
     except SQLAlchemyError:
@@ -189,7 +189,7 @@ def decide(rt: Runtime, click: Click) -> str | None:
     except SlackApiError as exc:  # the approver group could not be read: refuse rather than guess
         return f"Your click was not recorded: Slack did not list the approver group ({exc.response.get('error')}). Try again."
     except DriftbotError as exc:
-        return f"Your click was not recorded: {exc}"
+        return f"Your click was not recorded: {mrkdwn.error(exc)}"
     if outcome is None:
         return _refuse(rt, click, request_id, env.name, "That click was already received; it counts once.")
     note: str | None = outcome.message

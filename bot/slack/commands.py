@@ -21,6 +21,7 @@ from bot.requests import machine, rules
 from bot.runtime import Runtime
 from bot.settings import EnvironmentSettings
 from bot.slack.audit import audit_command, digest_command
+from bot.slack.mrkdwn import code, error, escape
 from bot.slack.client import GroupsUnknown
 from bot.slack.compare import compare_command
 from bot.slack.grammar import HELP, Command, Usage, parse
@@ -41,7 +42,7 @@ def on_command(rt: Runtime, text: str, user: str, channel: str, team: str | None
     try:
         return _dispatch(rt, cmd, user, channel, team)
     except DriftbotError as exc:
-        return str(exc)
+        return error(exc)
     except RedisError:
         return f"Cannot do that now: {QUEUE_DOWN}"
     except SQLAlchemyError:
@@ -93,7 +94,7 @@ def _dispatch(rt: Runtime, cmd: Command, user: str, channel: str, team: str | No
         if not settings.environments:
             return "No environments are configured."
         return "\n".join(
-            f"• *{n}* · {'protected' if e.protected else 'unprotected'} · {rules.approvals_required(e)} approvals"
+            f"• *{escape(n)}* · {'protected' if e.protected else 'unprotected'} · {rules.approvals_required(e)} approvals"
             for n, e in sorted(settings.environments.items()))
     if cmd.name == "requests":
         return open_requests(rt, [n for n, e in settings.environments.items()
@@ -128,7 +129,7 @@ def _dispatch(rt: Runtime, cmd: Command, user: str, channel: str, team: str | No
         args = {"migration": writers.check_migration_name(cmd.args["migration"])}
     queues.enqueue_propose(rt, environment=env.name, kind=kind, args=args, requester=user, channel=channel,
                            team_id=team)
-    return f"Preparing the request on *{env.name}*… it will be posted in this channel for approval."
+    return f"Preparing the request on *{escape(env.name)}*… it will be posted in this channel for approval."
 
 
 def open_requests(rt: Runtime, environments: list[str]) -> str:
@@ -139,7 +140,7 @@ def open_requests(rt: Runtime, environments: list[str]) -> str:
     if not rows:
         return "No open requests."
     return "\n".join(
-        f"• Request #{r.id} on *{r.environment}*: `{r.kind}` "
-        + " ".join(f"{k}=`{v}`" for k, v in sorted(r.args.items()))
+        f"• Request #{r.id} on *{escape(r.environment)}*: `{r.kind}` "
+        + " ".join(f"{k}={code(v)}" for k, v in sorted(r.args.items()))
         + f" by <@{r.requester}> · {r.status} · expires <!date^{int(r.expires_at.timestamp())}^{{date_short_pretty}} {{time}}|soon>"
         for r in rows)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.slack.mrkdwn import escape
+
 USAGE = (
     "Usage: `/drift status ENV` · `/drift diff ENV` · `/drift resolve ENV --applied|--rolled-back MIGRATION` · "
     "`/drift enum ENV ENUM VALUE` · `/drift compare FROM TO` · `/drift requests` · `/drift audit [ENV] [--days N]` · `/drift digest` · "
@@ -44,7 +46,7 @@ class Usage:
 
 def _short(text: str, limit: int = 40) -> str:
     text = text.replace("`", "'")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def parse(text: str) -> Command | Usage:

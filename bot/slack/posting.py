@@ -18,6 +18,7 @@ from bot.requests.machine import approvers_of
 from bot.requests.plans import Plan
 from bot.runtime import Runtime
 from bot.slack import notify, views
+from bot.slack.mrkdwn import escape
 from bot.state.models import AuditEvent, Check, Execution, Request
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,8 @@ def give_up_post(rt: Runtime, check_id: int) -> None:
 def post_lost_check(rt: Runtime, environment: str, channel: str | None) -> None:
     if channel:
         notify.post(rt.slack, channel,
-                    f":warning: The check of *{environment}* was interrupted: its worker stopped before it finished. "
-                    f"Nothing was changed. Run `/drift status {environment}` again.")
+                    f":warning: The check of *{escape(environment)}* was interrupted: its worker stopped before it finished. "
+                    f"Nothing was changed. Run `/drift status {escape(environment)}` again.")
 
 
 def post_request(rt: Runtime, req: Request, plan: Plan, thread_ts: str | None) -> None:

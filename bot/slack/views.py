@@ -15,6 +15,7 @@ from bot import words
 from bot.engine.comparison import Comparison
 from bot.engine.result import CheckResult
 from bot.pulls.proposal import proposable
+from bot.slack.mrkdwn import block, code, escape
 from bot.state.models import Execution, Request
 from bot.words import history_parts
 
@@ -30,17 +31,17 @@ def headline(result: CheckResult, requested_by: str | None, since: datetime | No
     # *since*: the start of the current out-of-sync spell (bot.checks.drifted_since).
     when = f" · since {since.day} {since:%b %H:%M}" if since and result.state not in ("in_sync", "error") else ""
     who = f" · checked by <@{requested_by}>" if requested_by else ""
-    prisma = f" · Prisma {result.prisma.version}" if result.prisma is not None and result.prisma.known else ""
-    return f"{words.icon(result.state)} *{result.environment} {words.said(result.state)}*{prisma}{when}{who}"
+    prisma = f" · Prisma {escape(result.prisma.version)}" if result.prisma is not None and result.prisma.known else ""
+    return f"{words.icon(result.state)} *{escape(result.environment)} {words.said(result.state)}*{prisma}{when}{who}"
 
 
 def _history_line(result: CheckResult) -> str | None:
     h = result.history
     if h is None or not h.managed:
         return None
-    parts = history_parts(h, name=lambda n: f"`{n}`")
-    code, says = h.prisma_status()
-    prisma = f"\n_`prisma migrate status` would say: {says}_" if code == 0 and not h.in_sync else ""
+    parts = history_parts(h, name=code)
+    exit_code, says = h.prisma_status()
+    prisma = f"\n_`prisma migrate status` would say: {escape(says)}_" if exit_code == 0 and not h.in_sync else ""
     return "*History* " + " · ".join(parts) + prisma
 
 
@@ -50,12 +51,12 @@ def _preview_line(result: CheckResult) -> str | None:
     if p is None:
         return None
     if not p.available:
-        line = f"*Deploy preview* unavailable: {p.error.removeprefix('preview unavailable: ')}"
+        line = f"*Deploy preview* unavailable: {escape(p.error.removeprefix('preview unavailable: '))}"
     elif p.ok:
         line = "*Deploy preview* `prisma migrate deploy` would apply every pending migration"
     else:
-        where = f"\n```\n{p.statement}\n```" if p.statement else ""
-        line = f"*Deploy preview* `prisma migrate deploy` would fail at `{p.migration}`: {p.error}{where}"
+        where = f"\n{block(p.statement)}" if p.statement else ""
+        line = f"*Deploy preview* `prisma migrate deploy` would fail at {code(p.migration)}: {escape(p.error)}{where}"
     if p.caveats and (p.ok or not p.available):
         line += f"\n_Without data, {len(p.caveats)} statement(s) can still fail on real rows (NOT NULL, unique, foreign keys): see the thread._"
     return line[:SECTION_LIMIT]
@@ -68,7 +69,7 @@ def check_message(result: CheckResult, check_id: int, requested_by: str | None,
     blocks = [_section(first)]
     notes: list[str] = []
     if result.error:
-        blocks.append(_section(f"{result.error}"))
+        blocks.append(_section(escape(result.error)))
         if result.history is None:
             return first, blocks, notes
     line = _history_line(result)
@@ -79,7 +80,7 @@ def check_message(result: CheckResult, check_id: int, requested_by: str | None,
         blocks.append(_section(preview))
     if result.schema.checked:
         if result.schema.summary:
-            summary = "\n".join(result.schema.summary)
+            summary = escape("\n".join(result.schema.summary))
             shown = f"*Schema* {sum(1 for s in result.schema.summary if not s.startswith(' '))} changes outside migrations"
             if result.schema.prisma_blind_spots:  # the list itself is in the thread
                 shown += ("\n_`prisma migrate dev` and `migrate diff` show none of the function, trigger, "
@@ -92,7 +93,7 @@ def check_message(result: CheckResult, check_id: int, requested_by: str | None,
         else:
             blocks.append(_section("*Schema* matches the migrations"))
     else:
-        blocks.append(_section(f"*Schema* not checked: {result.schema.reason}"))
+        blocks.append(_section(f"*Schema* not checked: {escape(result.schema.reason)}"))
     buttons = []
     for i, f in enumerate(result.findings):
         if f.action.executable and len(buttons) < MAX_BUTTONS:
@@ -151,15 +152,15 @@ def finding_lines(result: CheckResult) -> str:
     lines = []
     for f in result.findings:
         command = slack_command(f.action, result.environment)
-        fix = f" Fix: `{command}`" if command else ""
-        lines.append(f"• *[{f.case}]* {f.title} {f.detail}{fix}".rstrip())
+        fix = f" Fix: {code(command)}" if command else ""
+        lines.append(f"• *[{f.case}]* {escape(f.title)} {escape(f.detail)}{fix}".rstrip())
     if result.history is not None:
-        lines += [f"• _Prisma does not say:_ {note}" for note in result.history.prisma_blind_spots]
-    lines += [f"• _Prisma does not say:_ {note}" for note in result.schema.prisma_blind_spots]
+        lines += [f"• _Prisma does not say:_ {escape(note)}" for note in result.history.prisma_blind_spots]
+    lines += [f"• _Prisma does not say:_ {escape(note)}" for note in result.schema.prisma_blind_spots]
     p = result.deploy_preview
     if p is not None and p.caveats:
         lines.append("• _Deploy preview has no data; these can still fail on real rows:_")
-        lines += [f"    ◦ `{c}`" for c in p.caveats]
+        lines += [f"    ◦ {code(c)}" for c in p.caveats]
     return "\n".join(lines)
 
 
@@ -181,12 +182,12 @@ def parse_button_value(value: str) -> tuple[int, str | None] | None:
 
 def request_message(req: Request, approvers: list[str], execution: Execution | None = None,
                     groups: list[str] | None = None, audit_id: int | None = None) -> tuple[str, list[dict]]:
-    first = f"Request #{req.id} by <@{req.requester}> on *{req.environment}*: {req.status}"
+    first = f"Request #{req.id} by <@{req.requester}> on *{escape(req.environment)}*: {req.status}"
     sql = req.sql if len(req.sql) <= SECTION_LIMIT - 200 else req.sql[: SECTION_LIMIT - 260] + "\n… (full SQL in the thread snippet)"
     who = ", ".join(f"<@{u}>" for u in approvers) or "nobody yet"
     from_whom = (" from " + ", ".join(f"<!subteam^{g}>" if g.startswith("S") else f"<@{g}>" for g in groups)) if groups else ""
     blocks = [
-        _section(f"*Request #{req.id}* by <@{req.requester}> on *{req.environment}*\n```\n{sql}\n```"),
+        _section(f"*Request #{req.id}* by <@{req.requester}> on *{escape(req.environment)}*\n{block(sql)}"),
         {"type": "context", "elements": [{"type": "mrkdwn", "text":
             f"Needs {req.approvals_required} approvals{from_whom} (requester excluded) · "
             f"expires <!date^{int(req.expires_at.timestamp())}^{{date_short_pretty}} {{time}}|{req.expires_at:%d %b %H:%M} UTC> · "
@@ -196,7 +197,7 @@ def request_message(req: Request, approvers: list[str], execution: Execution | N
     if status == "requested":
         waiting = f"Approved by {who} ({len(approvers)} of {req.approvals_required})"
         if req.note:  # why it is waiting again (a refused execution), so the count is never stale
-            waiting += f"\n:warning: Not run: {req.note}."
+            waiting += f"\n:warning: Not run: {escape(req.note)}."
         blocks.append(_section(waiting))
         # Each button names the request and the plan it shows: a click counts for that plan only.
         value = button_value(req.id, req.plan_hash)
@@ -214,22 +215,16 @@ def request_message(req: Request, approvers: list[str], execution: Execution | N
         took = f" in {execution.duration_ms:.0f} ms" if execution.duration_ms is not None else ""
         verdict = "Ran" if status == "succeeded" else "Failed"
         trail = f" · audit #{audit_id}" if audit_id else ""
-        blocks.append(_section(f"{verdict}{took} by {execution.worker or 'a worker'} · approved by {who}{trail}"
-                               + (f"\n{execution.message}" if execution.message else "")))
+        blocks.append(_section(f"{verdict}{took} by {escape(execution.worker or 'a worker')} · approved by {who}{trail}"
+                               + (f"\n{escape(execution.message)}" if execution.message else "")))
     else:
         by = f" by <@{req.decided_by}>" if req.decided_by else ""
-        blocks.append(_section(f"{status.capitalize()}{by}." + (f" {req.note}" if req.note else "")))
+        blocks.append(_section(f"{status.capitalize()}{by}." + (f" {escape(req.note)}" if req.note else "")))
     return first, blocks
 
 
-def _escaped(text: str) -> str:
-    """Slack's three control characters, so names read from a database stay text, never markup."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _block(title: str, lines) -> str:
-    body = _escaped("\n".join(lines))
-    return f"*{title}*\n```\n{body}\n```"
+    return f"*{title}*\n" + block("\n".join(lines))
 
 
 def compare_message(result: Comparison, requested_by: str | None) -> tuple[str, list[dict[str, Any]], bool]:
@@ -237,13 +232,13 @@ def compare_message(result: Comparison, requested_by: str | None) -> tuple[str, 
     a snippet. The SQL always goes to a snippet in the thread (for review only)."""
     a, b = result.from_env, result.to_env
     who = f" · asked by <@{requested_by}>" if requested_by else ""
-    head = f"{words.COMPARISON_ICONS[result.state]} *{a} → {b}*: {_escaped(result.headline)}{who}"
+    head = f"{words.COMPARISON_ICONS[result.state]} *{escape(a)} → {escape(b)}*: {escape(result.headline)}{who}"
     blocks = [_section(head[:SECTION_LIMIT])]
     long = False
     if result.state == "error" or a == b:
         return head, blocks, long
     if not result.history.equal:
-        blocks.append(_section(("*History* " + _escaped(" · ".join(result.history.describe(a, b, limit=3))))[:SECTION_LIMIT]))
+        blocks.append(_section(("*History* " + escape(" · ".join(result.history.describe(a, b, limit=3))))[:SECTION_LIMIT]))
     s = result.schema
     if not s.equal:
         parts = [(f"Schema of {b} relative to {a}", s.summary)]
@@ -261,5 +256,5 @@ def compare_message(result: Comparison, requested_by: str | None) -> tuple[str, 
             notes.append(f"Not sorted into explained and drift: {s.explained_reason}.")
         notes += [f"Which of {a} and {b}: {u.reason}." for u in s.unexplained if u.environment is None and u.reason]
         notes.append(f"The SQL that would turn {a}'s schema into {b}'s is in the thread, for review only: driftbot never runs it.")
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _escaped(" ".join(notes))[:SECTION_LIMIT]}]})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(" ".join(notes))[:SECTION_LIMIT]}]})
     return head, blocks, long
