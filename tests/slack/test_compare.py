@@ -16,7 +16,13 @@ M4 = "20250104000000_posts"
 
 
 @pytest.fixture
-def staging(bot_env, databases, tmp_path):
+def staging_channel() -> str:
+    """Where staging is talked about (a test parametrizes another)."""
+    return CHANNEL
+
+
+@pytest.fixture
+def staging(bot_env, databases, tmp_path, staging_channel):
     """A second environment, staging: prod's first two migrations and one more (the Post table), and a
     hand-made index; prod (the ``project`` fixture) has a third migration that failed."""
     names = list(MIGRATIONS)
@@ -28,7 +34,7 @@ def staging(bot_env, databases, tmp_path):
     config = bot_env.env["DRIFTBOT_CONFIG"]
     with open(config, "a") as f:
         f.write(f'\n[environments.staging]\ndatabase_url = "{url}"\nmigrations = "{folder}"\nprotected = false\n'
-                f'channel = "{CHANNEL}"\n')
+                f'channel = "{staging_channel}"\n')
     return url
 
 
@@ -70,3 +76,17 @@ def test_compare_answers_only_where_both_environments_are_talked_about(bot_env, 
     url = bot_env.start_web()
     answer = json.loads(command(url, "compare prod staging", channel="C0ELSEWHERE")[1])["text"]
     assert answer.startswith("Ask about *prod* in <#C0DBOPS>") and "Comparing" not in answer
+
+
+@pytest.mark.parametrize("staging_channel", ["C0STAGING"])
+def test_compare_is_refused_in_the_channel_of_only_one_of_the_two(bot_env, stub, staging):
+    """The place rule holds for both environments: prod's channel may not read staging's schema, nor the
+    other way round, whichever is named first."""
+    url = bot_env.start_web()
+    for text, channel, other in [("compare prod staging", CHANNEL, "Ask about *staging* in <#C0STAGING>"),
+                                 ("compare staging prod", CHANNEL, "Ask about *staging* in <#C0STAGING>"),
+                                 ("compare prod staging", "C0STAGING", "Ask about *prod* in <#C0DBOPS>"),
+                                 ("compare staging prod", "C0STAGING", "Ask about *prod* in <#C0DBOPS>")]:
+        answer = json.loads(command(url, text, channel=channel)[1])["text"]
+        assert answer.startswith(other) and "Comparing" not in answer, (text, channel, answer)
+    assert not stub.posts()  # nothing was queued, nothing posted
