@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from bot.slack.mrkdwn import code, escape
+from bot.slack.mrkdwn import checkpoint_line, code, escape
 from bot.words import COMPARISON_ICONS, icon, listed
 
 # Headline state per environment, most urgent first.
@@ -80,6 +80,7 @@ class Digest:
     previous: Mapping[str, Any] | None = None  # the last digest's snapshot: {env: {"state", "fingerprint"}}
     previous_at: datetime | None = None
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    checkpoint: str | None = None  # the audit trail's N:HASH when the digest was composed: a copy in Slack
 
     @property
     def pairs_differ(self) -> bool:
@@ -245,6 +246,8 @@ def render(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(main)}})
     if since_last and (diff or main):
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": since_last}]})
+    if digest.checkpoint:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": checkpoint_line(digest.checkpoint)}]})
     return text, blocks
 
 

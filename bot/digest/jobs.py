@@ -139,7 +139,7 @@ def _only(digest: Digest, envs: list[str]) -> Digest:
                   pairs=tuple(p for p in digest.pairs if keep & {p.from_env, p.to_env}),
                   pull_requests=tuple(p for p in digest.pull_requests if p.environment in keep),
                   pull_request_problems=tuple(p for p in digest.pull_request_problems if p[0] in keep),
-                  previous=digest.previous, previous_at=digest.previous_at, tz=digest.tz)
+                  previous=digest.previous, previous_at=digest.previous_at, tz=digest.tz, checkpoint=digest.checkpoint)
 
 
 def post_digest(digest_id: int, channel: str | None = None, now: datetime | None = None) -> dict:
@@ -152,7 +152,7 @@ def post_digest(digest_id: int, channel: str | None = None, now: datetime | None
         if taken is None:
             return {}
         run = s.get(DigestRun, digest_id)
-        digest = compose(rt, s, run, now)
+        digest = replace(compose(rt, s, run, now), checkpoint=audit.checkpoint(s))
     digest = replace(digest, pairs=compare_pairs(rt))
     digest = with_pull_requests(rt, digest)
     settings = rt.settings

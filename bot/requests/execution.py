@@ -11,7 +11,7 @@ from typing import Callable
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import checks
+from bot import audit, checks
 from bot.engine import sources, writers
 from bot.errors import DriftbotError, redact
 from bot.requests import machine, reconcile, rules
@@ -19,7 +19,7 @@ from bot.requests.plans import Plan, current_plan, what_changed
 from bot.runtime import Runtime
 from bot.settings import EnvironmentSettings
 from bot.slack import posting
-from bot.slack.mrkdwn import block, escape
+from bot.slack.mrkdwn import block, checkpoint_line, escape
 from bot.state.models import Check, Request
 from bot.work.queues import heartbeat
 
@@ -110,10 +110,11 @@ def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = N
         took = (time.perf_counter() - t0) * 1000
         with rt.sessions.begin() as s:
             machine.finish_execution(s, request_id, ok=ok, statements=statements, message=message, duration_ms=took)
+            mark = audit.checkpoint(s)  # under the chain's lock: the outcome's own event
     verdict = ":white_check_mark: Done" if ok else ":x: Failed"
     ran = "\n".join(statements)
     say(req, f"{verdict}: request #{request_id} on *{escape(req.environment)}*. {escape(message)}"
-             + (f"\n{block(ran)}" if ran else ""))
+             + (f"\n{block(ran)}" if ran else "") + f"\n{checkpoint_line(mark)}")
     refresh()
     return "succeeded" if ok else "failed"
 
@@ -134,8 +135,9 @@ def mark_interrupted(rt: Runtime, request_id: int) -> bool:
             if not machine.finish_execution(s, request_id, ok=True, statements=[req.sql], message=msg,
                                             duration_ms=None, outcome="succeeded"):
                 return False
+            mark = audit.checkpoint(s)
         posting.in_thread(rt, req, f":white_check_mark: Correction: request #{request_id} on *{escape(req.environment)}* "
-                                   f"ran after all.\n{block(req.sql)}\n{msg}")
+                                   f"ran after all.\n{block(req.sql)}\n{msg}\n{checkpoint_line(mark)}")
         posting.refresh_request_message(rt, request_id)
         return True
     msg = ("The worker stopped during the execution. The change runs in one transaction, so PostgreSQL either "
@@ -144,7 +146,8 @@ def mark_interrupted(rt: Runtime, request_id: int) -> bool:
         if not machine.finish_execution(s, request_id, ok=False, statements=[], message=msg, duration_ms=None,
                                         outcome="interrupted"):
             return False
+        mark = audit.checkpoint(s)
         req = s.get(Request, request_id)
-    posting.in_thread(rt, req, f":warning: Request #{request_id}: {msg}")
+    posting.in_thread(rt, req, f":warning: Request #{request_id}: {msg}\n{checkpoint_line(mark)}")
     posting.refresh_request_message(rt, request_id)
     return True

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.engine import sources, writers
+from bot.engine import prisma_schema, sources, writers
 from bot.engine.check import run_check
 from bot.engine.result import CheckResult
 from bot.errors import DatabaseUnreachable, DriftbotError, InvalidName, Refused
@@ -48,6 +48,21 @@ class Plan:
             return f"add value `{a['value']}` to enum `{a['enum']}`"
         flag = "--applied" if self.kind == "resolve_applied" else "--rolled-back"
         return f"`prisma migrate resolve {flag} {a['migration']}`"
+
+
+def schema_gap(env: EnvironmentSettings, kind: str, args: dict[str, Any]) -> str | None:
+    """For an enum value request: ``"value"`` when schema.prisma's enum lacks the value, ``"enum"`` when
+    schema.prisma has no such enum; None when it has both, or there is no schema.prisma to ask."""
+    if kind != "add_enum_value" or not env.schema_path:
+        return None
+    try:
+        schema = prisma_schema.load(env.schema_path)
+    except DriftbotError:  # no readable schema: nothing to say about it here (the check says why)
+        return None
+    enum = next((e for e in schema.enums if args.get("enum") in (e.db_name, e.name)), None)
+    if enum is None:
+        return "enum"
+    return None if args.get("value") in enum.values else "value"
 
 
 def plan_sql(kind: str, args: dict[str, str], checksum: str | None = None) -> str:

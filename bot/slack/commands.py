@@ -20,7 +20,7 @@ from bot.errors import DriftbotError
 from bot.requests import machine, rules
 from bot.runtime import Runtime
 from bot.settings import EnvironmentSettings
-from bot.slack.audit import audit_command, digest_command
+from bot.slack.audit import audit_command, digest_command, verify_command
 from bot.slack.mrkdwn import code, error, escape
 from bot.slack.client import GroupsUnknown
 from bot.slack.compare import compare_command
@@ -75,13 +75,17 @@ def place_problem(rt: Runtime, env: EnvironmentSettings, user: str, channel: str
                                reader=dm_ok and _reader(rt, env, user, channel))
 
 
-def _audit_place(rt: Runtime, user: str, channel: str) -> str | None:
-    """`/drift audit` of every environment: in a channel of each, or a DM to a reader of each."""
+def _audit_place(rt: Runtime, user: str, channel: str, verify: bool = False) -> str | None:
+    """`/drift audit` of every environment (and `/drift audit verify`, which reads the whole trail): in a
+    channel of each, or a DM to a reader of each."""
     envs = list(rt.settings.environments.values())
     if all(channel in rt.settings.channels_of(e) for e in envs):
         return None
     if rules.is_dm(channel) and all(_reader(rt, e, user, channel) for e in envs):
         return None
+    if verify:
+        return ("`/drift audit verify` checks the trail of every environment: it answers only in a channel of each, "
+                "or in a DM to an approver or viewer of each.")
     return ("`/drift audit` of every environment answers only in a channel of each, or in a DM to an approver "
             "or viewer of each; name one environment: `/drift audit ENV`.")
 
@@ -108,6 +112,9 @@ def _dispatch(rt: Runtime, cmd: Command, user: str, channel: str, team: str | No
             return problem
         return audit_command(rt, environment=cmd.environment, days=int(cmd.args.get("days", 0)) or None,
                              user=user, channel=channel)
+    if cmd.name == "audit_verify":
+        return _audit_place(rt, user, channel, verify=True) or verify_command(
+            rt, checkpoint=cmd.args.get("checkpoint"), user=user, channel=channel)
     if cmd.name == "compare":  # its SQL is read as `diff`'s is: only where both environments may be talked about
         pair = (settings.environment(cmd.environment or ""), settings.environment(cmd.args["to"]))
         problem = next((p for p in (place_problem(rt, e, user, channel, dm_ok=True) for e in pair) if p), None)

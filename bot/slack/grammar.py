@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.audit import parse_checkpoint
+from bot.errors import DriftbotError
 from bot.slack.mrkdwn import escape
 
 USAGE = (
     "Usage: `/drift status ENV` · `/drift diff ENV` · `/drift resolve ENV --applied|--rolled-back MIGRATION` · "
-    "`/drift enum ENV ENUM VALUE` · `/drift compare FROM TO` · `/drift requests` · `/drift audit [ENV] [--days N]` · `/drift digest` · "
+    "`/drift enum ENV ENUM VALUE` · `/drift compare FROM TO` · `/drift requests` · `/drift audit [ENV] [--days N]` · "
+    "`/drift audit verify [N:HASH]` · `/drift digest` · "
     "`/drift envs` · `/drift help`"
 )
 HELP = "\n".join([
@@ -25,6 +28,8 @@ HELP = "\n".join([
     "`/drift compare FROM TO`: two environments side by side: the migrations between them, the schema difference, and whose drift it is (the SQL as a snippet, for review only).",
     "`/drift requests`: open requests. `/drift envs`: configured environments.",
     "`/drift audit [ENV] [--days N]`: who asked, approved and ran what (CSV snippet). `/drift digest`: the digest, now.",
+    "`/drift audit verify [N:HASH]`: check the audit chain (against a checkpoint `N:HASH` kept from an earlier message); "
+    "the answer carries the newest checkpoint.",
 ])
 _MAX_TEXT = 500
 MAX_DAYS = 366  # `/drift audit --days`: a year, leap or not
@@ -84,7 +89,9 @@ def parse(text: str) -> Command | Usage:
 
 
 def _audit(rest: list[str]) -> Command | Usage:
-    """``audit [ENV] [--days N]``."""
+    """``audit [ENV] [--days N]``, ``audit verify [N:HASH]``."""
+    if rest[:1] == ["verify"]:
+        return _verify(rest[1:])
     usage = Usage("Write `/drift audit [ENV] [--days N]`, for example `/drift audit prod --days 30`.")
     args: dict[str, str] = {}
     env = None
@@ -101,3 +108,16 @@ def _audit(rest: list[str]) -> Command | Usage:
         else:
             env = word
     return Command("audit", env, args)
+
+
+def _verify(rest: list[str]) -> Command | Usage:
+    """``audit verify [N:HASH]``: the checkpoint is checked here, so a bad one is answered at once."""
+    if len(rest) > 1:
+        return Usage("Write `/drift audit verify` or `/drift audit verify N:HASH` (a checkpoint from an earlier message).")
+    if not rest:
+        return Command("audit_verify")
+    try:
+        parse_checkpoint(rest[0])
+    except DriftbotError as exc:
+        return Usage(f"{escape(exc)} For example `/drift audit verify 981:3f9c…` with all 64 digits.")
+    return Command("audit_verify", None, {"checkpoint": rest[0]})

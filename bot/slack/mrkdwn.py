@@ -31,6 +31,12 @@ def block(text: object) -> str:
     return f"```\n{body}\n```"
 
 
+def checkpoint_line(mark: str) -> str:
+    """The audit checkpoint ``N:HASH`` (as ``driftbot audit checkpoint`` prints it), as every message shows it:
+    a copy of the chain's end kept in Slack, to check with ``/drift audit verify N:HASH``."""
+    return f"Audit checkpoint {code(mark)}"
+
+
 def error(exc: BaseException) -> str:
     """An error's text for Slack: escaped, unless the error carries mrkdwn of its own (``mrkdwn``)."""
     own = getattr(exc, "mrkdwn", None)

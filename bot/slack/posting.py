@@ -15,7 +15,7 @@ from bot.engine.result import CheckResult
 from bot.errors import DriftbotError
 from bot.pulls import thread as pull_threads
 from bot.requests.machine import approvers_of
-from bot.requests.plans import Plan
+from bot.requests.plans import Plan, schema_gap
 from bot.runtime import Runtime
 from bot.slack import notify, views
 from bot.slack.mrkdwn import escape
@@ -91,7 +91,8 @@ def post_lost_check(rt: Runtime, environment: str, channel: str | None) -> None:
 def post_request(rt: Runtime, req: Request, plan: Plan, thread_ts: str | None) -> None:
     """A new request's message (in the thread of the check it came from, when there is one)."""
     env = rt.settings.environment(req.environment)
-    text, blocks = views.request_message(req, [], groups=rt.settings.approvers_for(env))
+    text, blocks = views.request_message(req, [], groups=rt.settings.approvers_for(env),
+                                         schema_gap=schema_gap(env, req.kind, req.args or {}))
     ts = notify.post(rt.slack, req.channel, text, blocks, thread_ts=thread_ts)
     with rt.sessions.begin() as s:
         s.execute(update(Request).where(Request.id == req.id).values(message_ts=ts, thread_ts=thread_ts or ts))
@@ -113,9 +114,12 @@ def refresh_request_message(rt: Runtime, request_id: int) -> None:
         except (DriftbotError, SlackApiError):
             pass
         ex = s.execute(select(Execution).where(Execution.request_id == req.id)).scalar_one_or_none()
-        audit_id = s.execute(select(AuditEvent.id).where(AuditEvent.request_id == req.id)
-                             .order_by(AuditEvent.id.desc()).limit(1)).scalar()
-    text, blocks = views.request_message(req, who, ex, groups=rt.settings.approvers_for(env), audit_id=audit_id)
+        newest = s.execute(select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.request_id == req.id)
+                           .order_by(AuditEvent.id.desc()).limit(1)).first()
+    mark = f"{newest.id}:{newest.hash}" if newest is not None and ex is not None else None
+    text, blocks = views.request_message(req, who, ex, groups=rt.settings.approvers_for(env),
+                                         audit_id=newest.id if newest is not None else None, audit_mark=mark,
+                                         schema_gap=schema_gap(env, req.kind, req.args or {}))
     notify.update(rt.slack, req.channel, req.message_ts, text, blocks)
 
 

@@ -15,7 +15,7 @@ from bot import words
 from bot.engine.comparison import Comparison
 from bot.engine.result import CheckResult
 from bot.pulls.proposal import proposable
-from bot.slack.mrkdwn import block, code, escape
+from bot.slack.mrkdwn import block, checkpoint_line, code, escape
 from bot.state.models import Execution, Request
 from bot.words import history_parts
 
@@ -181,13 +181,17 @@ def parse_button_value(value: str) -> tuple[int, str | None] | None:
 
 
 def request_message(req: Request, approvers: list[str], execution: Execution | None = None,
-                    groups: list[str] | None = None, audit_id: int | None = None) -> tuple[str, list[dict]]:
+                    groups: list[str] | None = None, audit_id: int | None = None, audit_mark: str | None = None,
+                    schema_gap: str | None = None) -> tuple[str, list[dict]]:
+    """*audit_mark*: ``N:HASH`` of the request's newest audit event; *schema_gap*: what schema.prisma lacks
+    of the enum value asked for (``bot.requests.plans.schema_gap``)."""
     first = f"Request #{req.id} by <@{req.requester}> on *{escape(req.environment)}*: {req.status}"
     sql = req.sql if len(req.sql) <= SECTION_LIMIT - 200 else req.sql[: SECTION_LIMIT - 260] + "\n… (full SQL in the thread snippet)"
     who = ", ".join(f"<@{u}>" for u in approvers) or "nobody yet"
     from_whom = (" from " + ", ".join(f"<!subteam^{g}>" if g.startswith("S") else f"<@{g}>" for g in groups)) if groups else ""
     blocks = [
-        _section(f"*Request #{req.id}* by <@{req.requester}> on *{escape(req.environment)}*\n{block(sql)}"),
+        _section(f"*Request #{req.id}* by <@{req.requester}> on *{escape(req.environment)}*\n{block(sql)}"
+                 + _schema_note(req, schema_gap)),
         {"type": "context", "elements": [{"type": "mrkdwn", "text":
             f"Needs {req.approvals_required} approvals{from_whom} (requester excluded) · "
             f"expires <!date^{int(req.expires_at.timestamp())}^{{date_short_pretty}} {{time}}|{req.expires_at:%d %b %H:%M} UTC> · "
@@ -214,13 +218,22 @@ def request_message(req: Request, approvers: list[str], execution: Execution | N
     elif status in ("succeeded", "failed") and execution is not None:
         took = f" in {execution.duration_ms:.0f} ms" if execution.duration_ms is not None else ""
         verdict = "Ran" if status == "succeeded" else "Failed"
-        trail = f" · audit #{audit_id}" if audit_id else ""
+        trail = (f" · audit #{audit_id}" if audit_id else "") + (f"\n{checkpoint_line(audit_mark)}" if audit_mark else "")
         blocks.append(_section(f"{verdict}{took} by {escape(execution.worker or 'a worker')} · approved by {who}{trail}"
                                + (f"\n{escape(execution.message)}" if execution.message else "")))
     else:
         by = f" by <@{req.decided_by}>" if req.decided_by else ""
         blocks.append(_section(f"{status.capitalize()}{by}." + (f" {escape(req.note)}" if req.note else "")))
     return first, blocks
+
+
+def _schema_note(req: Request, gap: str | None) -> str:
+    args = req.args or {}
+    if gap == "value":
+        return f"\n:warning: {code(args.get('value'))} is not a value of enum {code(args.get('enum'))} in schema.prisma"
+    if gap == "enum":
+        return f"\n:warning: {code(args.get('enum'))} is not an enum in schema.prisma"
+    return ""
 
 
 def _block(title: str, lines) -> str:

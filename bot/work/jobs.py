@@ -139,6 +139,11 @@ def audit_job(environment: str | None, days: int, user: str, channel: str) -> in
     return slack_audit.post_audit(current(), environment, days, user, channel)
 
 
+def audit_verify_job(checkpoint: str | None, user: str, channel: str) -> bool:
+    """Post the verification asked for with ``/drift audit verify``."""
+    return slack_audit.post_verify(current(), checkpoint, user, channel)
+
+
 def compare_job(from_env: str, to_env: str, user: str, channel: str) -> str:
     """Post the comparison asked for with ``/drift compare``."""
     return slack_compare.post_compare(current(), from_env, to_env, user, channel)

@@ -100,6 +100,12 @@ def enqueue_audit(rt: Runtime, environment: str | None, days: int, user: str, ch
     return job.id
 
 
+def enqueue_audit_verify(rt: Runtime, checkpoint: str | None, user: str, channel: str) -> str:
+    job = queue(rt, DRIFT).enqueue("bot.work.jobs.audit_verify_job", checkpoint, user, channel,
+                                   job_timeout=300, result_ttl=600)
+    return job.id
+
+
 def enqueue_compare(rt: Runtime, from_env: str, to_env: str, user: str, channel: str) -> str:
     job = queue(rt, DRIFT).enqueue("bot.work.jobs.compare_job", from_env, to_env, user, channel,
                                    job_timeout=rt.settings.check_job_timeout_s, result_ttl=600)

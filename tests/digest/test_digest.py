@@ -133,3 +133,35 @@ def test_all_in_sync_with_every_pair_equal_stays_one_short_line(runtime_for, sla
     start_digest(rt)
     run_worker(rt)
     assert slack.posts[-1]["text"].splitlines()[1:] == []
+
+
+def test_the_digest_carries_the_audit_checkpoint(runtime_for, slack):
+    """#14: a copy of the audit chain's end outside the database, every morning (the quiet form too)."""
+    import re
+
+    from bot import audit
+
+    rt = runtime_for({"prod": "in_sync"})
+    with rt.sessions.begin() as s:
+        audit.record(s, event="approved", actor="UBO", environment="prod", request_id=1)
+    start_digest(rt, requested_by="U1")
+    run_worker(rt)
+    shown = " ".join(e["text"] for b in slack.posts[0]["blocks"] if b["type"] == "context" for e in b["elements"])
+    mark = re.search(r"Audit checkpoint `([0-9]+:[0-9a-f]{64})`", shown)
+    assert mark, slack.posts[0]["blocks"]
+    with rt.sessions() as s:
+        assert audit.verify(s, checkpoint=mark[1]).ok
+        n, digest = mark[1].split(":")
+        assert s.get(audit.AuditEvent, int(n)).hash == digest
+
+
+def test_names_and_error_texts_in_the_digest_are_text_not_markup():
+    failed = d.status_from_check("prod", "failed", {"history": {"failed": ["<!channel>"]}}, None, None)
+    down = d.status_from_check("qa", "error", {}, "Cannot connect to the target database: <https://evil.example|x>",
+                               None)
+    digest = d.Digest(at=datetime(2026, 12, 1, tzinfo=timezone.utc), statuses=(failed, down),
+                      pairs=(d.PairLine("a", "b", "error", "Cannot compare a and b: <!here>"),))
+    text, blocks = d.render(digest)
+    sent = text + str(blocks)
+    assert "<!channel>" not in sent and "<https://evil.example" not in sent and "<!here>" not in sent
+    assert "(`&lt;!channel&gt;`)" in text and "&lt;https://evil.example|x&gt;" in text

@@ -31,6 +31,16 @@ def _thread_reply(stub, contains):
                          what=f"a thread reply saying {contains!r}")
 
 
+def _approved_twice(url, stub, text, n=1):
+    """`/drift TEXT` (a request), then request #n approved by UBO and UCY; returns its message as first posted."""
+    command(url, text)
+    request = _request_message(stub, n)
+    value = buttons(request)[0]["value"]
+    click(url, "approve", value, "UBO", request)
+    click(url, "approve", value, "UCY", request)
+    return request
+
+
 def _ephemeral(stub, user, contains):
     return stub.wait_for(lambda: any(contains in e.get("text", "") for e in stub.ephemerals(user)),
                          what=f"an ephemeral to {user} saying {contains!r}")

@@ -10,8 +10,8 @@ import json
 import psycopg
 
 from bot.slack import mrkdwn
-from tests.slack.conftest import buttons, click, command
-from tests.slack.test_flow import _ephemeral, _request_message, _thread_reply
+from tests.slack.conftest import command
+from tests.slack.test_flow import _approved_twice, _ephemeral, _request_message, _thread_reply
 
 LIVE = ("<!channel>", "<https://evil.example", "<!here>", "<!everyone>")
 
@@ -29,11 +29,8 @@ def _everything_sent(stub, answers: list[str]) -> str:
 def test_an_approved_enum_value_with_slack_markup_is_posted_as_text_everywhere(bot_env, stub, db):
     url = bot_env.start_web()
     bot_env.start_worker()
-    answers = [command(url, "enum prod MediaKind <!channel>")[1]]
-    request = _request_message(stub, 1)
-    value = buttons(request)[0]["value"]
-    click(url, "approve", value, "UBO", request)
-    click(url, "approve", value, "UCY", request)
+    _approved_twice(url, stub, "enum prod MediaKind <!channel>")
+    answers = []
     done = _thread_reply(stub, "Done: request #1")
     assert "'&lt;!channel&gt;'" in done["text"] and done["text"].count("&lt;!channel&gt;") == 2  # the message and the SQL block
     stub.wait_for(lambda: "Ran" in json.dumps(_request_message(stub, 1)["blocks"]), what="the request message updated")

@@ -14,7 +14,7 @@ from bot.requests.plans import make_plan
 from bot.settings import Settings
 from bot.state.models import Request
 from tests import factory
-from tests.slack.conftest import CHANNEL, TOKEN, buttons, click, command
+from tests.slack.conftest import CHANNEL, TOKEN, buttons, click, command, write_config
 from tests.support import make_runtime
 from tests.slack.test_flow import _ephemeral, _request_message, _thread_reply
 
@@ -149,3 +149,24 @@ def test_a_propose_job_that_dies_is_reported_to_the_requester(bot_env, stub, red
         runtime._current.clear()
     [said] = stub.ephemerals("UANA")
     assert "could not be prepared (its worker stopped)" in said["text"] and "Nothing was created" in said["text"]
+
+
+def test_a_request_for_a_value_schema_prisma_does_not_have_is_marked_so(bot_env, stub, db, project, tmp_path):
+    """#14: the request says when the value asked for is not in schema.prisma's enum (a typo, or a value
+    that the next `prisma migrate dev` would drop again); a value schema.prisma has gets no mark."""
+    schema = tmp_path / "schema.prisma"
+    schema.write_text("enum MediaKind {\n  IMAGE\n  AUDIO\n  VIDEO\n}\n")
+    write_config(tmp_path / "driftbot.toml", db, project, tmp_path / "cache", schema=str(schema))
+    url = bot_env.start_web()
+    bot_env.start_worker()
+    command(url, "enum prod MediaKind STREAM")
+    marked = json.dumps(_request_message(stub, 1)["blocks"], ensure_ascii=False)
+    assert "`STREAM` is not a value of enum `MediaKind` in schema.prisma" in marked
+    command(url, "enum prod MediaKind VIDEO")
+    assert "schema.prisma" not in json.dumps(_request_message(stub, 2)["blocks"], ensure_ascii=False)
+    # Still marked after the message is re-rendered (an approval).
+    request = _request_message(stub, 1)
+    click(url, "approve", buttons(request)[0]["value"], "UBO", request)
+    again = stub.wait_for(lambda: (m := _request_message(stub, 1)) and "(1 of 2)" in json.dumps(m["blocks"]) and m,
+                          what="1 of 2")
+    assert "`STREAM` is not a value of enum `MediaKind` in schema.prisma" in json.dumps(again["blocks"], ensure_ascii=False)
