@@ -187,6 +187,9 @@ class Settings(BaseSettings):
     # The worker queue (bot/work/queues.py): a prefix keeps several deployments (or tests) apart on one Redis.
     queue_prefix: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{0,40}$")
     check_job_timeout_s: int = Field(600, ge=5)
+    # Checks run at once against one target database server (host and port), across every worker
+    # (bot/work/slots.py): the digest's 500 environments on a few servers do not open 500 connections.
+    max_checks_per_server: int = Field(4, ge=1, le=100)
     execute_job_timeout_s: int = Field(300, ge=5)
     heartbeat_s: float = Field(10.0, gt=0, le=300)  # a job whose heartbeat is 3 beats old is reported lost
     sweep_interval_s: float = Field(15.0, gt=0, le=3600)

@@ -32,6 +32,7 @@ from bot.runtime import Runtime, current
 from bot.slack import notify
 from bot.state.models import DigestRun, Request
 from bot.work.queues import DRIFT, queue
+from bot.work.slots import server_slot
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ def check_for_digest(digest_id: int, environment: str) -> str:
     rt = current()
     env = rt.settings.environment(environment)
     started = datetime.now(timezone.utc)
-    result = run_check(rt.settings, env)
+    with server_slot(rt, env.database_url):
+        result = run_check(rt.settings, env)
     job = get_current_job()
     with rt.sessions.begin() as s:
         checks.record_check(s, result, requested_by="digest", started_at=started,

@@ -20,6 +20,7 @@ from bot.slack import audit as slack_audit
 from bot.slack import compare as slack_compare
 from bot.slack import notify, posting
 from bot.work.queues import heartbeat, unposted_key, worker_name
+from bot.work.slots import server_slot
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,9 @@ def check_job(check_id: int) -> str:
     environment, status = checks.claim(rt, check_id, worker_name(rt))
     if environment is None:
         return status
-    with heartbeat(rt, "check", check_id):
-        result = run_check(rt.settings, rt.settings.environment(environment))
+    env = rt.settings.environment(environment)
+    with heartbeat(rt, "check", check_id), server_slot(rt, env.database_url):
+        result = run_check(rt.settings, env)
     finished = checks.finish(rt, check_id, result)
     if finished is None:
         return "superseded"
