@@ -47,20 +47,37 @@ def main(argv=None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="driftbot-bench-digest-"))
     dbs = Databases(args.pg)
-    slack = SlackStandIn()
-    workers: list[subprocess.Popen] = []
     try:
         t0 = time.perf_counter()
         states = {f"env{i:02d}": ("unreachable" if i < args.unreachable else MIX[i % len(MIX)]) for i in range(args.envs)}
         envs = build_environments(dbs, tmp / "envs", states)
-        state_url = dbs.create("benchstate")
         print(f"built {args.envs} databases in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        took, status, head = time_digest(dbs, args.redis, envs, args.workers, tmp)
+        print(head)
+        print(f"digest over {args.envs} environments ({args.unreachable} unreachable) with {args.workers} workers: "
+              f"{took:.2f} s (limit {LIMIT_S:.0f} s) -> {'OK' if status == 'posted' and took < LIMIT_S else 'TOO SLOW'}")
+        return 0 if status == "posted" and took < LIMIT_S else 1
+    finally:
+        dbs.drop_all()
+
+
+def time_digest(dbs: Databases, redis_url: str, envs: dict[str, dict], workers: int, tmp: Path,
+                extra_env: dict[str, str] | None = None, give_up_s: float = 120,
+                started=None) -> tuple[float, str | None, str]:
+    """Start *workers* ``driftbot worker`` processes on *envs* (a state database from *dbs*, a private
+    queue prefix, a local Slack stand-in) and time ``/drift digest`` from the claim to the message
+    posted: (seconds, the digest's status, the message's first line). *extra_env*: more settings for
+    the workers; *started*: called with the state database's URL and the workers' pids once they run."""
+    slack = SlackStandIn()
+    procs: list[subprocess.Popen] = []
+    try:
+        state_url = dbs.create("benchstate")
         _toml(envs, tmp / "driftbot.toml")
         prefix = f"bench{uuid.uuid4().hex[:6]}:"
         env = {**os.environ, "DRIFTBOT_CONFIG": str(tmp / "driftbot.toml"), "DRIFTBOT_STATE_URL": state_url,
-               "REDIS_URL": args.redis, "SLACK_BOT_TOKEN": "xoxb-bench", "DRIFTBOT_SLACK_API_URL": slack.url,
+               "REDIS_URL": redis_url, "SLACK_BOT_TOKEN": "xoxb-bench", "DRIFTBOT_SLACK_API_URL": slack.url,
                "DRIFTBOT_QUEUE_PREFIX": prefix, "DRIFTBOT_CACHE_DIR": str(tmp / "cache"),
-               "DRIFTBOT_CONNECT_TIMEOUT_S": "2", "DRIFTBOT_DIGEST__CHANNELS": '["CBENCH"]'}
+               "DRIFTBOT_CONNECT_TIMEOUT_S": "2", "DRIFTBOT_DIGEST__CHANNELS": '["CBENCH"]', **(extra_env or {})}
         from bot.runtime import build, install
         from bot.settings import load_settings
         from bot.state.db import upgrade
@@ -70,10 +87,12 @@ def main(argv=None) -> int:
         upgrade(rt.engine)
         install(rt)
         driftbot = str(Path(sys.executable).parent / "driftbot")
-        for n in range(args.workers):
+        for n in range(workers):
             log = open(tmp / f"worker-{n}.log", "ab")
-            workers.append(subprocess.Popen([driftbot, "worker"], env=env, stdout=log, stderr=log, start_new_session=True))
-        time.sleep(1.0)  # let both workers subscribe, so the timing is the digest's, not start-up's
+            procs.append(subprocess.Popen([driftbot, "worker"], env=env, stdout=log, stderr=log, start_new_session=True))
+        time.sleep(1.0)  # let the workers subscribe, so the timing is the digest's, not start-up's
+        if started is not None:
+            started(state_url, [w.pid for w in procs])
 
         from sqlalchemy import select
 
@@ -83,7 +102,7 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         digest_id = start_digest(rt, requested_by="UBENCH", channel="CBENCH")
         status = None
-        while time.perf_counter() - started < 120:
+        while time.perf_counter() - started < give_up_s:
             with rt.sessions() as s:
                 status = s.execute(select(DigestRun.status).where(DigestRun.id == digest_id)).scalar()
             if status == "posted":
@@ -91,21 +110,16 @@ def main(argv=None) -> int:
             time.sleep(0.05)
         took = time.perf_counter() - started
         text = slack.posts[-1]["text"] if slack.posts else ""
-        print(text.splitlines()[0] if text else "(nothing posted)")
-        print(f"digest over {args.envs} environments ({args.unreachable} unreachable) with {args.workers} workers: "
-              f"{took:.2f} s (limit {LIMIT_S:.0f} s) -> {'OK' if status == 'posted' and took < LIMIT_S else 'TOO SLOW'}")
         rt.engine.dispose()
-        return 0 if status == "posted" and took < LIMIT_S else 1
+        return took, status, text.splitlines()[0] if text else "(nothing posted)"
     finally:
-        for w in workers:
+        for w in procs:
             try:
                 os.killpg(w.pid, 15)
                 w.wait(timeout=10)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 os.killpg(w.pid, 9)
         slack.close()
-        dbs.drop_all()
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
