@@ -253,7 +253,8 @@ class PrismaProject:
     def remove(self, name: str) -> None:
         shutil.rmtree(self.migrations / name)
 
-    def run(self, *args: str, timeout: int = 120, unref_timers: bool = True) -> Run:
+    def command(self, *args: str, unref_timers: bool = True) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment of the real CLI running ``prisma ARGS`` in this project."""
         node = shutil.which("node") or "node"
         # `resolve --rolled-back` first spawns the native schema engine to ask "can connect?"
         # even in adapter mode; a binary that exits 0 (true) answers yes. Any existing file
@@ -272,10 +273,12 @@ class PrismaProject:
         }
         cli = self.install / "node_modules" / "prisma" / "build" / "index.js"
         preload = ["--require", str(self.install / "unref-timers.cjs")] if unref_timers else []
+        return [node, *preload, str(cli), *args], env
+
+    def run(self, *args: str, timeout: int = 120, unref_timers: bool = True) -> Run:
+        argv, env = self.command(*args, unref_timers=unref_timers)
         try:
-            proc = subprocess.run(
-                [node, *preload, str(cli), *args], cwd=self.folder, env=env, capture_output=True, text=True, timeout=timeout
-            )
+            proc = subprocess.run(argv, cwd=self.folder, env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             return Run(tuple(args), -1, exc.stdout or "", f"timed out after {timeout} s")
         if "RuntimeError: unreachable" in proc.stderr:
