@@ -51,8 +51,10 @@ class Runtime:
 
     @cached_property
     def group_members(self) -> GroupMembers:
-        # The web process reads the shared copy only; workers fetch an old one again.
-        return GroupMembers(self.slack, self.redis, self.settings.queue_prefix, fetch=not self.interactive)
+        # The web process reads the shared copy only; workers fetch an old one again, with a client that
+        # never sleeps for Retry-After (a 429 puts the work off instead: bot.slack.client.GroupsDeferred).
+        client = self.slack if self.interactive or self.slack is None else make_client(self.settings, patient=False)
+        return GroupMembers(client, self.redis, self.settings.queue_prefix, fetch=not self.interactive)
 
     def approvers(self, env: EnvironmentSettings) -> frozenset[str]:
         """The Slack user IDs allowed to approve on *env* (user groups resolved through Slack)."""

@@ -58,6 +58,11 @@ class SlackStub:
         with self._lock:
             self._faults.setdefault(method, []).extend([(status, retry_after)] * times)
 
+    def heal(self, method: str) -> None:
+        """The faults still queued for *method* are dropped: it answers normally again."""
+        with self._lock:
+            self._faults.pop(method, None)
+
     # --- what happened ------------------------------------------------------------------------
 
     def called(self, method: str) -> list[Call]:

@@ -19,6 +19,7 @@ from bot.requests.plans import Plan, current_plan, what_changed
 from bot.runtime import Runtime
 from bot.settings import EnvironmentSettings
 from bot.slack import posting
+from bot.slack.client import GroupsDeferred
 from bot.slack.mrkdwn import block, checkpoint_line, escape
 from bot.state.models import Check, Request
 from bot.work.queues import heartbeat
@@ -85,7 +86,10 @@ def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = N
                 refresh()
             return "plan_changed"
         # The stricter of the request's policy and the one configured now (a restart may have raised it).
-        allowed = rt.request_approvers(env, req.approvers)
+        try:
+            allowed = rt.request_approvers(env, req.approvers)
+        except GroupsDeferred:  # Slack said wait: still approved, so the sweeper queues it again; never slept on
+            return "deferred"
         try:
             with rt.sessions.begin() as s:
                 started = machine.begin_execution(s, request_id, plan.hash, allowed, worker=worker or rt.name,

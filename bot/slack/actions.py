@@ -22,6 +22,7 @@ from bot.errors import DriftbotError
 from bot.requests import machine, rules
 from bot.runtime import Runtime
 from bot.slack import mrkdwn, notify
+from bot.slack.client import GroupsDeferred
 from bot.slack.commands import QUEUE_DOWN, STATE_DOWN
 from bot.slack.posting import refresh_request_message
 from bot.slack.views import parse_button_value
@@ -186,6 +187,8 @@ def decide(rt: Runtime, click: Click) -> str | None:
     except SQLAlchemyError:
         log.exception("state database error")
         return f"Your click was not recorded: {STATE_DOWN}"
+    except GroupsDeferred:  # Slack said wait: the click is decided later (decide_and_tell)
+        raise
     except SlackApiError as exc:  # the approver group could not be read: refuse rather than guess
         return f"Your click was not recorded: Slack did not list the approver group ({exc.response.get('error')}). Try again."
     except DriftbotError as exc:
@@ -209,7 +212,12 @@ def decide(rt: Runtime, click: Click) -> str | None:
 
 def decide_and_tell(rt: Runtime, click: Click) -> str | None:
     """The worker's job for one click: decide it and tell the clicker (ephemeral, in its channel)."""
-    note = decide(rt, click)
+    try:
+        note = decide(rt, click)
+    except GroupsDeferred as exc:  # never slept on here: the click waits in the queue, not in this worker
+        queues.enqueue_decision(rt, click.to_job(), delay=exc.retry_after)
+        note = (f"Slack is rate-limiting driftbot's reading of the approver group; your click is kept and "
+                f"will be decided in about {exc.retry_after:.0f} s.")
     if note and click.channel:
         notify.ephemeral(rt.slack, click.channel, click.user, note)
     return note

@@ -23,6 +23,7 @@ import time
 from typing import Iterable
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -102,11 +103,34 @@ class GroupsUnknown(DriftbotError):
         self.mrkdwn = str(self)  # the group's mention is driftbot's own markup (bot.slack.mrkdwn.error)
 
 
+class GroupsDeferred(GroupsUnknown):
+    """Slack answered 429 for a user group's members: whoever asked puts its work off by *retry_after*
+    seconds (a worker is never held for Retry-After)."""
+
+    def __init__(self, group: str, retry_after: float) -> None:
+        DriftbotError.__init__(self, f"Slack asked driftbot to wait {retry_after:.0f} s before reading the members "
+                                     f"of <!subteam^{group}>.")
+        self.group, self.retry_after = group, retry_after
+        self.mrkdwn = str(self)
+
+
+def retry_after(exc: SlackApiError, default: float = 10.0) -> float:
+    """The Retry-After of a 429, in seconds, kept between 1 and 60."""
+    headers = getattr(exc.response, "headers", None) or {}
+    raw = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    value = raw[0] if isinstance(raw, list) and raw else raw
+    try:
+        return min(max(float(value), 1.0), 60.0)
+    except (TypeError, ValueError):
+        return default
+
+
 class GroupMembers:
     """``usergroups.users.list`` through a copy in Redis shared by every process.
 
     *fetch* False (the web process): only the copy is read, however old, and a group without one
-    raises ``GroupsUnknown``. *fetch* True (workers): a copy older than *ttl_s* is fetched again.
+    raises ``GroupsUnknown``. *fetch* True (workers): a copy older than *ttl_s* is fetched again, with a
+    client that never waits for Retry-After (``make_client(patient=False)``): a 429 raises ``GroupsDeferred``.
     """
 
     def __init__(self, client: WebClient | None, redis, prefix: str = "", *, fetch: bool = True,
@@ -131,7 +155,12 @@ class GroupMembers:
     def refresh(self, group: str) -> tuple[str, ...]:
         if self.client is None:
             raise GroupsUnknown(group)
-        users = tuple(self.client.usergroups_users_list(usergroup=group).get("users", []))
+        try:
+            users = tuple(self.client.usergroups_users_list(usergroup=group).get("users", []))
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                raise GroupsDeferred(group, retry_after(exc)) from exc
+            raise
         try:
             self.redis.set(self._key(group), json.dumps({"at": time.time(), "users": list(users)}), ex=GROUP_KEEP_S)
         except Exception:

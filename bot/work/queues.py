@@ -15,12 +15,15 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Iterator
 
 from rq import Callback, Queue, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -72,10 +75,29 @@ def enqueue_pull_request(rt: Runtime, **kwargs) -> str:
     return job.id
 
 
-def enqueue_decision(rt: Runtime, click: dict) -> str:
-    job = queue(rt, EXECUTE).enqueue("bot.work.jobs.decision_job", kwargs=click, job_timeout=120, result_ttl=600,
-                                     failure_ttl=7 * 86400)
-    return job.id
+def enqueue_decision(rt: Runtime, click: dict, delay: float | None = None) -> str:
+    """A click for a worker to decide; *delay*: put off that many seconds (the sweeper releases it)."""
+    q, kwargs = queue(rt, EXECUTE), {"kwargs": click, "job_timeout": 120, "result_ttl": 600, "failure_ttl": 7 * 86400}
+    if delay:
+        return q.enqueue_in(timedelta(seconds=delay), "bot.work.jobs.decision_job", **kwargs).id
+    return q.enqueue("bot.work.jobs.decision_job", **kwargs).id
+
+
+def release_due(rt: Runtime) -> list[str]:
+    """Put jobs enqueued with a delay whose time has come on their queue (workers run without RQ's
+    scheduler; each sweeper does this, and a job is released once: whoever removes it enqueues it)."""
+    released = []
+    for base in (EXECUTE, DRIFT):
+        q = queue(rt, base)
+        registry = ScheduledJobRegistry(queue=q)
+        for jid in registry.get_jobs_to_schedule(int(time.time())):
+            if registry.remove(jid):
+                try:
+                    q.enqueue_job(Job.fetch(jid, connection=rt.redis))
+                except NoSuchJobError:
+                    continue
+                released.append(jid)
+    return released
 
 
 def enqueue_refresh_groups(rt: Runtime) -> None:

@@ -25,7 +25,8 @@ from bot.settings import Settings
 from bot.slack.client import GroupMembers, make_client
 from bot.slack.posting import claim_unposted, post_lost_check, refresh_request_message
 from bot.state.models import Check, Execution, Request
-from bot.work.queues import DRIFT, EXECUTE, alive, enqueue_execute, enqueue_repost, job_id, job_status, queue_name
+from bot.work.queues import (DRIFT, EXECUTE, alive, enqueue_execute, enqueue_repost, job_id, job_status, queue_name,
+                              release_due)
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, list[int]]:
     for base in (DRIFT, EXECUTE):
         StartedJobRegistry(queue_name(rt.settings, base), connection=rt.redis).cleanup()
     grace = timedelta(seconds=rt.settings.heartbeat_s * 3)
-    done: dict[str, list[int]] = {"lost_checks": [], "interrupted": [], "requeued": [], "expired": [], "reposted": []}
+    done: dict[str, list] = {"lost_checks": [], "interrupted": [], "requeued": [], "expired": [], "reposted": []}
+    done["released"] = release_due(rt)  # clicks put off while Slack said wait
 
     with rt.sessions.begin() as s:
         expired = machine.expire_due(s, now)
