@@ -17,51 +17,30 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import psycopg
 
-from tests import factory
-from tests.conftest import MIGRATIONS, Databases
-from tests.slack.conftest import TOKEN, Bot, command, write_config
-from tests.slack_stub import SlackStub
+from benchmarks.common import DEFAULT_PG, DEFAULT_REDIS, SlackRig
+from tests.slack.conftest import command
 
 TARGET_P99_MS = 200.0
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    ap.add_argument("--pg", default=DEFAULT_PG)
+    ap.add_argument("--redis", default=DEFAULT_REDIS)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--rate", type=float, default=50.0)
     ap.add_argument("--web-workers", type=int, default=2)
     args = ap.parse_args(argv)
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-ack-"))
-    dbs = Databases(args.pg)
-    stub = SlackStub(token=TOKEN, groups={"S0DBAS": ["UBO", "UCY"]}).start()
-    bot = None
+    rig = SlackRig(args.pg, args.redis, "ack", args.web_workers)
     try:
-        target, state = dbs.create("ack_target"), dbs.create("ack_state")
-        folder = factory.write_migrations(tmp / "migrations", dict(list(MIGRATIONS.items())[:2]))
-        factory.deploy(target, folder)
-        config = write_config(tmp / "driftbot.toml", target, folder, tmp / "cache")
-        import os
-
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(tmp)),
-               "DRIFTBOT_CONFIG": str(config), "SLACK_BOT_TOKEN": TOKEN,
-               "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5", "DRIFTBOT_SLACK_API_URL": stub.base_url,
-               "REDIS_URL": args.redis, "DRIFTBOT_STATE_URL": state,
-               "DRIFTBOT_QUEUE_PREFIX": f"bench{uuid.uuid4().hex[:6]}:"}
-        bot = Bot(env=env, tmp=tmp)
-        url = bot.start_web(workers=args.web_workers)
-        bot.start_worker()
+        url, state = rig.url, rig.state
         for _ in range(20):  # warm up connections in every gunicorn worker
             command(url, "status prod")
 
@@ -101,10 +80,7 @@ def main(argv=None) -> int:
             print("first failures:", failures[:3], file=sys.stderr)
         return 0 if not failures and p(0.99) < TARGET_P99_MS else 1
     finally:
-        if bot is not None:
-            bot.stop_all()
-        stub.stop()
-        dbs.drop_all()
+        rig.close()
 
 
 if __name__ == "__main__":

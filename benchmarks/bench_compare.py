@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import tempfile
 import time
 import uuid
@@ -30,6 +29,7 @@ import psycopg
 from psycopg import sql
 
 from benchmarks.gen_history import project, write, write_schema
+from benchmarks.common import timed
 from bot.engine import replay
 from bot.engine.check import run_check
 from bot.engine.compare import _read, compare
@@ -40,12 +40,7 @@ DRIFT = 'CREATE INDEX "bench_drift_idx" ON "{table}"("id")'
 
 
 def _timed(fn, repeat: int = 7) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), out
+    return timed(fn, repeat, scale=1000)  # milliseconds
 
 
 def main() -> int:

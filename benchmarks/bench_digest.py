@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 
+from benchmarks.common import pg_default, redis_default
 from tests.conftest import Databases
 from tests.support import SlackStandIn, build_environments
 
@@ -38,8 +39,8 @@ def _toml(envs: dict[str, dict], path: Path) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--pg", default=os.environ.get("DRIFTBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    p.add_argument("--redis", default=os.environ.get("DRIFTBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    p.add_argument("--pg", default=pg_default())
+    p.add_argument("--redis", default=redis_default())
     p.add_argument("--envs", type=int, default=50)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--unreachable", type=int, default=2)

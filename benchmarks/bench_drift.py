@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from benchmarks.gen_history import generate, write
+from benchmarks.common import drop_database, timed
 from bot.engine import replay
 from bot.engine.check import run_check
 from bot.engine.sources import read_folder
@@ -37,12 +37,7 @@ CREATE UNIQUE INDEX "staff_email_key" ON "staff"("email");
 
 
 def _timed(fn, repeat: int = 1) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), out
+    return timed(fn, repeat, scale=1000)  # milliseconds
 
 
 def main() -> int:
@@ -96,8 +91,7 @@ def main() -> int:
             print(f"prisma migrate diff --from-migrations:   {prisma_ms:7.0f} ms   {ok}")
             print(f"ratio cold driftbot / prisma:            {cold_ms / prisma_ms:7.2f}")
     finally:
-        with psycopg.connect(args.pg, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        drop_database(args.pg, name)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

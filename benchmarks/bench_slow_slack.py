@@ -16,20 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from tests import factory
-from tests.conftest import MIGRATIONS, Databases
-from tests.slack.conftest import SECRET, TOKEN, Bot, buttons, click, command, write_config
-from tests.slack_stub import SlackStub
+from benchmarks.common import DEFAULT_PG, DEFAULT_REDIS, SlackRig
+from tests.slack.conftest import buttons, click, command
 
 TARGET_P99_MS = 200.0
 ACK_LIMIT_S = 3.0
@@ -37,29 +31,16 @@ ACK_LIMIT_S = 3.0
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    ap.add_argument("--pg", default=DEFAULT_PG)
+    ap.add_argument("--redis", default=DEFAULT_REDIS)
     ap.add_argument("--rate", type=float, default=50.0)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--web-workers", type=int, default=2)
     args = ap.parse_args(argv)
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-slow-slack-"))
-    dbs = Databases(args.pg)
-    stub = SlackStub(token=TOKEN, groups={"S0DBAS": ["UBO", "UCY"]}).start()
-    bot = None
+    rig = SlackRig(args.pg, args.redis, "slow", args.web_workers, DRIFTBOT_SWEEP_INTERVAL_S="2")
     try:
-        target, state = dbs.create("slow_target"), dbs.create("slow_state")
-        folder = factory.write_migrations(tmp / "migrations", dict(list(MIGRATIONS.items())[:2]))
-        factory.deploy(target, folder)
-        config = write_config(tmp / "driftbot.toml", target, folder, tmp / "cache")
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(tmp)),
-               "DRIFTBOT_CONFIG": str(config), "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
-               "DRIFTBOT_SLACK_API_URL": stub.base_url, "REDIS_URL": args.redis, "DRIFTBOT_STATE_URL": state,
-               "DRIFTBOT_QUEUE_PREFIX": f"slow{uuid.uuid4().hex[:6]}:", "DRIFTBOT_SWEEP_INTERVAL_S": "2"}
-        bot = Bot(env=env, tmp=tmp)
-        url = bot.start_web(workers=args.web_workers)
-        bot.start_worker()
+        url, stub = rig.url, rig.stub
         command(url, "enum prod MediaKind VIDEO")
         request = stub.wait_for(lambda: next((m for m in stub.posts() if (m["text"] or "").startswith("Request #1 ")), None),
                                 timeout=60, what="the request")
@@ -124,10 +105,7 @@ def main(argv=None) -> int:
         slow_others = [t for _, t, c in others if c != 200 or t > ACK_LIMIT_S * 1000]
         return 0 if not failures and not slow_others and p(0.99) < TARGET_P99_MS else 1
     finally:
-        if bot is not None:
-            bot.stop_all()
-        stub.stop()
-        dbs.drop_all()
+        rig.close()
 
 
 if __name__ == "__main__":

@@ -20,21 +20,18 @@ beyond each command giving its expected answer.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
-from benchmarks.bench_vs_prisma import _with_db, machine
+from benchmarks.common import cli_env, create_database, drop_database, load, machine, pg_default, prisma_copy
 from benchmarks.gen_history import generate, write
 from bot.engine import replay
 from bot.engine.sources import read_folder
@@ -43,27 +40,19 @@ ENV = "bench"
 FLOOR = "import psycopg, pydantic_settings"
 
 
-def _load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} on {os.cpu_count()} cores"
-
-
 def _prisma(folder: Path, url: str):
     """A ``prisma migrate status`` runner on *folder*'s migrations, or None when Prisma is not installed."""
-    from tests.conformance.prisma_cli import PrismaProject, cache_root  # only when Prisma is timed
+    from tests.conformance.prisma_cli import cache_root  # only when Prisma is timed
 
     install = cache_root()
     if not (install / ".installed").exists():
         return None
-    project = PrismaProject(install, folder / "prisma-project", url)
-    shutil.rmtree(project.migrations)
-    shutil.copytree(folder / "migrations", project.migrations)
-    return project.status
+    return prisma_copy(install, folder / "prisma-project", url, folder / "migrations").status
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--server", default=os.environ.get("DRIFTBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument("--server", default=pg_default())
     ap.add_argument("--migrations", type=int, default=434)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=15)
@@ -71,21 +60,14 @@ def main() -> int:
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="driftbot-bench-startup-"))
-    dbname = f"drifttest_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(args.server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-        server_version = conn.execute("SHOW server_version").fetchone()[0]
-    url = _with_db(args.server, dbname)
+    dbname, url, server_version = create_database(args.server)
     try:
         folder = work / "migrations"
         write(folder, generate(args.migrations, args.seed))
         migrations = read_folder(folder)
         with psycopg.connect(url, autocommit=True) as conn:
             assert replay.deploy(conn, migrations.items) is None
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTBOT_")}
-        prefix = f"DRIFTBOT_ENVIRONMENTS__{ENV.upper()}__"
-        env.update({prefix + "DATABASE_URL": url, prefix + "SHADOW_URL": args.server, prefix + "MIGRATIONS": str(folder),
-                    "DRIFTBOT_CACHE_DIR": str(work / "cache")})
+        env = cli_env(ENV, url, args.server, folder, DRIFTBOT_CACHE_DIR=str(work / "cache"))
 
         def floor():
             return subprocess.run([sys.executable, "-c", FLOOR], capture_output=True, check=True)
@@ -110,14 +92,14 @@ def main() -> int:
         cold = time.perf_counter() - t
         for fn in runs.values():
             fn()  # one untimed run each: the page cache, Node's compile cache
-        load_before = _load()
+        load_before = load()
         times: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.repeat):
             for name, fn in runs.items():
                 t = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t)
-        load_after = _load()
+        load_after = load()
 
         print(f"\nmachine: {machine()}; PostgreSQL {server_version}; {date.today().isoformat()}")
         print(f"history: {args.migrations} generated migrations (seed {args.seed}), deployed, in sync; "
@@ -137,8 +119,7 @@ def main() -> int:
                   f"median {statistics.median(p) / statistics.median(status_t):.2f}")
         return 0
     finally:
-        with psycopg.connect(args.server, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        drop_database(args.server, dbname)
         shutil.rmtree(work, ignore_errors=True)
 
 

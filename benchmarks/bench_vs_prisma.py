@@ -28,21 +28,18 @@ Prints medians and the ratios Prisma / driftbot. Not a test: nothing is asserted
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
+from benchmarks.common import cli_env, create_database, drop_database, machine, pg_default, timed
 from benchmarks.gen_history import generate, write
 from bot.engine import replay, templates
 from bot.engine.check import run_check
@@ -57,29 +54,9 @@ DRIFT = (
 )
 
 
-def _with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-def timed(fn, repeat: int) -> tuple[float, object]:
-    """Median wall-clock seconds of *repeat* calls, and the last call's result."""
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
-
-
-def machine() -> str:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--server", default=os.environ.get("DRIFTBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument("--server", default=pg_default())
     ap.add_argument("--migrations", type=int, default=700)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5)
@@ -88,11 +65,7 @@ def main() -> int:
 
     install = ensure_installed()
     work = Path(tempfile.mkdtemp(prefix="driftbot-bench-"))
-    dbname = f"drifttest_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(args.server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-        server_version = conn.execute("SHOW server_version").fetchone()[0]
-    url = _with_db(args.server, dbname)
+    dbname, url, server_version = create_database(args.server)
     try:
         project = PrismaProject(install, work / "project", url)
         write(project.migrations, generate(args.migrations, args.seed))
@@ -112,10 +85,7 @@ def main() -> int:
             cache_dir=cache,
         )
         env_settings = settings.environment(ENV)
-        cli_env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTBOT_")}
-        prefix = f"DRIFTBOT_ENVIRONMENTS__{ENV.upper()}__"
-        cli_env.update({prefix + "DATABASE_URL": url, prefix + "SHADOW_URL": args.server,
-                        prefix + "MIGRATIONS": str(project.migrations), "XDG_CACHE_HOME": str(work / "xdg")})
+        status_env = cli_env(ENV, url, args.server, project.migrations, XDG_CACHE_HOME=str(work / "xdg"))
 
         def drop_templates():
             """Drop the replay templates this history left on the server (only this history's)."""
@@ -159,7 +129,7 @@ def main() -> int:
             return run_check(settings, env_settings)
 
         def cli_status():
-            return subprocess.run([sys.executable, "-m", "bot.cli", "status", ENV, "--json"], env=cli_env,
+            return subprocess.run([sys.executable, "-m", "bot.cli", "status", ENV, "--json"], env=status_env,
                                   capture_output=True, text=True, cwd=work)
 
         def prisma_status():
@@ -205,8 +175,7 @@ def main() -> int:
         for name, theirs, ours in ratios:
             print(f"  {name:<58} {theirs / ours:7.1f}x")
     finally:
-        with psycopg.connect(args.server, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        drop_database(args.server, dbname)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -50,6 +50,12 @@ def qn(key: tuple[str, str]) -> str:
     return q(name) if schema == "public" else f"{q(schema)}.{q(name)}"
 
 
+
+# What one step of a generated migration does: the first whose bound the draw is below.
+MIX = ((0.2, "create_table"), (0.62, "add_column"), (0.70, "unique_index"), (0.74, "create_enum"),
+       (0.82, "add_value"), (0.84, "rename_value"), (0.88, "do_block"), (0.92, "function_trigger"),
+       (0.95, "nullability"), (float("inf"), "long_identifier_table"))
+
 class _History:
     def __init__(self, seed: int, extensions: tuple[str, ...] = EXTENSIONS) -> None:
         self.r = random.Random(seed)
@@ -225,26 +231,7 @@ class _History:
         parts = []
         for _ in range(self.r.choice((1, 1, 2, 2, 3))):
             pick = self.r.random()
-            if pick < 0.2:
-                parts.append(self.create_table())
-            elif pick < 0.62:
-                parts.append(self.add_column())
-            elif pick < 0.70:
-                parts.append(self.unique_index())
-            elif pick < 0.74:
-                parts.append(self.create_enum())
-            elif pick < 0.82:
-                parts.append(self.add_value())
-            elif pick < 0.84:
-                parts.append(self.rename_value())
-            elif pick < 0.88:
-                parts.append(self.do_block())
-            elif pick < 0.92:
-                parts.append(self.function_trigger())
-            elif pick < 0.95:
-                parts.append(self.nullability())
-            else:
-                parts.append(self.long_identifier_table())
+            parts.append(getattr(self, next(step for below, step in MIX if pick < below))())
         body = "\n\n".join(parts)
         if 0.04 <= roll < 0.09 and "ADD VALUE" not in body:
             body = f"BEGIN;\n\n{body}\n\nCOMMIT;"
