@@ -160,13 +160,40 @@ def cmd_status(args) -> int:
     if code >= 0:  # nothing the last answer was computed from has changed: it is the answer
         sys.stdout.write(output)
         return code
-    from bot.engine.check import run_check  # the engine: a deliberate start-up saving, a memoised status never imports it
+    from bot.engine import later  # the engine: a deliberate start-up saving, a memoised status never imports it
+    from bot.engine.check import run_check
 
-    result = run_check(settings, env)
+    with later.deferred() as housekeeping:  # the caches' writes and the templates' pruning: after the answer
+        result = run_check(settings, env)
     text = status_text(result)
     sys.stdout.write(json.dumps(result.to_json(), indent=2, default=str) + "\n" if args.json else text)
     memo.store(settings, env, key, result, text)
+    if housekeeping:
+        _after_the_answer(lambda: later.run(housekeeping))
     return result.exit_code
+
+
+def _after_the_answer(housekeeping) -> None:
+    """Run *housekeeping* in a child process that outlives the command: the answer is out, and writing
+    the caches for the next check or dropping old replay templates (a DROP DATABASE each) is no reason
+    to keep the terminal or a script waiting."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        pid = os.fork()
+    except OSError:
+        housekeeping()
+        return
+    if pid:
+        return
+    try:  # the child: its own session, no terminal, nothing written where the answer went
+        os.setsid()
+        quiet = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(quiet, fd)
+        housekeeping()
+    finally:
+        os._exit(0)
 
 
 def cmd_diff(args) -> int:

@@ -12,8 +12,10 @@ migration), E (no history, or history and schema far apart -> baseline).
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -346,51 +348,56 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
     def replay(chosen: tuple[LocalMigration, ...]):
         return replayed_schema(server, chosen, scopes, target.schema, cache, settings.connect_timeout_s)
 
-    if to_replay:
+    # The target is read (the check's connection, in a thread) while the shadow replays: the two wait on
+    # different servers, so a check after a change costs the longer of them, not their sum.
+    with ThreadPoolExecutor(1, thread_name_prefix="driftbot-live") as pool:
+        reading = pool.submit(contextvars.copy_context().run, live_schema, conn, tuple(dict.fromkeys(scopes)), target.schema,
+                              Path(settings.cache_dir))  # in this context: housekeeping deferred here is deferred there
+        if to_replay:
+            try:
+                result = replay(to_replay)
+            except ShadowUnavailable as exc:
+                return SchemaOutcome(SchemaReport(checked=False, reason=str(exc)))
+            except DatabaseUnreachable as exc:
+                return SchemaOutcome(SchemaReport(checked=False, reason=f"the shadow server is unavailable: {exc}"))
+            if result.error is not None and result.error.missing_extension:
+                e = result.error
+                reason = (f"the shadow server lacks extension {e.missing_extension}, which migration {e.migration} needs; "
+                          "install it there or set shadow_url to a server that has it")
+                return SchemaOutcome(SchemaReport(checked=False, reason=reason))
+            if result.error is not None and result.error.missing_role:
+                e = result.error
+                reason = (f"the shadow server lacks role {e.missing_role}, which migration {e.migration} uses; roles "
+                          "belong to a server, not a database: create it there (CREATE ROLE ... NOLOGIN is enough) or "
+                          "set shadow_url to a server that has it")
+                return SchemaOutcome(SchemaReport(checked=False, reason=reason))
+            if result.error is not None:
+                e = result.error
+                statement = e.statement
+                where = f" Failing statement: {statement}" if statement else ""
+                unreplayable = Finding(
+                    "history",
+                    f"Migration {e.migration} cannot be replayed on an empty database: {e.message.splitlines()[0]}",
+                    f"The history cannot be replayed (as Prisma's shadow database would).{where}",
+                )
+                reason = f"migration {e.migration} cannot be replayed: {e.message.splitlines()[0]}"
+                return SchemaOutcome(SchemaReport(checked=False, reason=reason), (unreplayable,), unreplayable=True)
+            replayed = result.snapshot
+        else:
+            replayed = empty(tuple(dict.fromkeys(scopes)), target.schema)
         try:
-            result = replay(to_replay)
-        except ShadowUnavailable as exc:
-            return SchemaOutcome(SchemaReport(checked=False, reason=str(exc)))
-        except DatabaseUnreachable as exc:
-            return SchemaOutcome(SchemaReport(checked=False, reason=f"the shadow server is unavailable: {exc}"))
-        if result.error is not None and result.error.missing_extension:
-            e = result.error
-            reason = (f"the shadow server lacks extension {e.missing_extension}, which migration {e.migration} needs; "
-                      "install it there or set shadow_url to a server that has it")
-            return SchemaOutcome(SchemaReport(checked=False, reason=reason))
-        if result.error is not None and result.error.missing_role:
-            e = result.error
-            reason = (f"the shadow server lacks role {e.missing_role}, which migration {e.migration} uses; roles "
-                      "belong to a server, not a database: create it there (CREATE ROLE ... NOLOGIN is enough) or "
-                      "set shadow_url to a server that has it")
-            return SchemaOutcome(SchemaReport(checked=False, reason=reason))
-        if result.error is not None:
-            e = result.error
-            statement = e.statement
-            where = f" Failing statement: {statement}" if statement else ""
-            unreplayable = Finding(
-                "history",
-                f"Migration {e.migration} cannot be replayed on an empty database: {e.message.splitlines()[0]}",
-                f"The history cannot be replayed (as Prisma's shadow database would).{where}",
-            )
-            reason = f"migration {e.migration} cannot be replayed: {e.message.splitlines()[0]}"
-            return SchemaOutcome(SchemaReport(checked=False, reason=reason), (unreplayable,), unreplayable=True)
-        replayed = result.snapshot
-    else:
-        replayed = empty(tuple(dict.fromkeys(scopes)), target.schema)
-    try:
-        live = live_schema(conn, tuple(dict.fromkeys(scopes)), target.schema, Path(settings.cache_dir))
-        inexpressible: tuple[str, ...] = ()
-        extensions: frozenset[str] = frozenset()
-        if verdict.pending:
-            from bot.engine import preview  # the deploy preview: a deliberate start-up saving, only a check with pending migrations imports it
+            live = reading.result()
+            inexpressible: tuple[str, ...] = ()
+            extensions: frozenset[str] = frozenset()
+            if verdict.pending:
+                from bot.engine import preview  # the deploy preview: a deliberate start-up saving, only a check with pending migrations imports it
 
-            inexpressible = preview.inexpressible_objects(conn, scopes)
-            extensions = preview.available_extensions(conn)
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnreachable(f"The target database connection was lost during the check: {error_line(exc) if str(exc).strip() else 'closed'}") from None
-    except psycopg.Error as exc:
-        raise DriftbotError(f"Reading the target's schema failed: {exc.diag.message_primary or exc}") from None
+                inexpressible = preview.inexpressible_objects(conn, scopes)
+                extensions = preview.available_extensions(conn)
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnreachable(f"The target database connection was lost during the check: {error_line(exc) if str(exc).strip() else 'closed'}") from None
+        except psycopg.Error as exc:
+            raise DriftbotError(f"Reading the target's schema failed: {exc.diag.message_primary or exc}") from None
     ops = d.without_ignored(d.diff(replayed, live), env.ignore)
     by_hand: tuple[ByHand, ...] = ()
     if verdict.managed and verdict.pending and ops and not verdict.failed:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from bot.engine import catalog, templates
+from bot.engine import catalog, later, templates
 from bot.engine.db import explain_connect_error, parse_url
 from bot.engine.inspect import Snapshot, introspect
 from bot.engine.replay import ScriptError, run_script
@@ -190,7 +190,7 @@ def _replay_kept(server_url, migrations, reused, template, digests, schemas, def
         result = _replay_into(url, migrations[reused:], schemas, default_schema, timeout, statement_timeout_ms)
         if result.snapshot is not None and keep_template and migrations:
             with _server(server_url, timeout) as admin:
-                templates.keep(admin, urlsplit(url).path.lstrip("/"), digests)
+                templates.keep(admin, urlsplit(url).path.lstrip("/"), digests, server_url)
         return replace(result, reused=reused)
 
 
@@ -261,6 +261,10 @@ class ReplayCache:
         return data if isinstance(data, dict) else None
 
     def put(self, digest: str, snapshot: Snapshot) -> None:
+        """Write *snapshot* under *digest*; after the answer where the caller defers housekeeping."""
+        later.run_or_defer(lambda: self._write(digest, snapshot))
+
+    def _write(self, digest: str, snapshot: Snapshot) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self._path(digest).with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(snapshot.to_json()), encoding="utf-8")

@@ -24,6 +24,8 @@ import time
 import psycopg
 from psycopg import sql
 
+from bot.engine import later
+from bot.engine.db import parse_url
 from bot.engine.sources import LocalMigration
 
 log = logging.getLogger(__name__)
@@ -89,7 +91,7 @@ def touch(admin: psycopg.Connection, name: str, digests: list[str], k: int) -> N
         pass
 
 
-def keep(admin: psycopg.Connection, scratch: str, digests: list[str]) -> None:
+def keep(admin: psycopg.Connection, scratch: str, digests: list[str], server: str | None = None) -> None:
     """Turn the finished scratch database into the template of all of *digests*; prune old templates.
 
     Best effort: a template is an optimisation, never a reason for a check to fail.
@@ -100,10 +102,28 @@ def keep(admin: psycopg.Connection, scratch: str, digests: list[str]) -> None:
             return  # another worker kept the same prefix meanwhile
         admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
             sql.Identifier(scratch), sql.Identifier(_name(digests, len(digests), int(time.time())))))
+    except psycopg.Error as exc:
+        log.warning("could not keep a replay template: %s", exc.diag.message_primary or exc)
+        return
+    if server is None:
+        prune(admin)
+    else:  # after the answer, where the caller defers housekeeping (bot.engine.later)
+        later.run_or_defer(lambda: _prune_server(server))
+
+
+def prune(admin: psycopg.Connection) -> None:
+    """Drop the templates beyond what is kept (best effort)."""
+    try:
         for old in _prunable(_existing(admin)):
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(old)))
     except psycopg.Error as exc:
-        log.warning("could not keep or prune replay templates: %s", exc.diag.message_primary or exc)
+        log.warning("could not prune replay templates: %s", exc.diag.message_primary or exc)
+
+
+def _prune_server(server: str) -> None:
+    with psycopg.connect(parse_url(server).conninfo, autocommit=True, connect_timeout=5,
+                         application_name="driftbot-shadow") as admin:
+        prune(admin)
 
 
 def _prunable(existing: list[tuple[str, str, int, str | None]]) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bot.engine import catalog, shadow
+from bot.engine import catalog, later, shadow
 from bot.engine.check import run_check
 from bot.settings import Settings
 from tests.factory import INIT, POSTS, deploy, write_migrations
@@ -94,3 +94,17 @@ def test_a_cached_schema_is_what_introspection_reads(db, tmp_path):
         read = shadow.live_schema(conn, ("public",), "public", tmp_path / "c")
         again = shadow.live_schema(conn, ("public",), "public", tmp_path / "c")
         assert again == read == shadow.introspect(conn, ("public",), "public")
+
+
+def test_the_caches_can_be_written_after_the_answer(db, tmp_path):
+    """Within later.deferred a check writes no cache (the CLI writes them after printing its answer);
+    run, the collected writes leave the caches a later check hits."""
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: POSTS})
+    deploy(db, folder)
+    s = Settings(environments={"prod": {"database_url": db, "migrations": str(folder)}}, cache_dir=tmp_path / "cache")
+    with later.deferred() as tasks:
+        assert run_check(s, s.environment("prod")).state == "in_sync"
+    assert not list((tmp_path / "cache").rglob("*.json"))
+    later.run(tasks)
+    assert len(list((tmp_path / "cache" / "live").glob("*.json"))) == 1
+    assert len(list((tmp_path / "cache" / "shadow").glob("*.json"))) == 1

@@ -7,7 +7,7 @@ import uuid
 
 import psycopg
 
-from bot.engine import shadow, templates
+from bot.engine import later, shadow, templates
 from bot.engine.sources import read_folder
 from tests.factory import write_migrations
 
@@ -109,3 +109,18 @@ def test_a_failed_replay_keeps_nothing(pg_url, tmp_path):
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s",
                             (f"driftbot\\_tpl\\_{digest}%",)).fetchone()[0] == 0
+
+
+def test_pruning_can_wait_until_the_answer_is_out(pg_url, tmp_path):
+    """Within later.deferred a kept template drops nothing (the CLI prunes after printing); the
+    pruning is collected, and runs when asked."""
+    for n in range(1, templates.KEEP + 1):
+        shadow.replay(pg_url, history(tmp_path, n, tag="d"), ("public",))
+    with later.deferred() as tasks:
+        shadow.replay(pg_url, history(tmp_path, templates.KEEP + 1, tag="d"), ("public",))
+        shadow.replay(pg_url, history(tmp_path, templates.KEEP + 2, tag="d"), ("public",))
+    assert len(tasks) == 2
+    mine = history(tmp_path, 1, tag="d")
+    assert len(_kept(pg_url, mine)) == templates.KEEP + 2
+    later.run(tasks)
+    assert len(_kept(pg_url, mine)) == templates.KEEP
