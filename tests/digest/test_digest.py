@@ -165,3 +165,24 @@ def test_names_and_error_texts_in_the_digest_are_text_not_markup():
     sent = text + str(blocks)
     assert "<!channel>" not in sent and "<https://evil.example" not in sent and "<!here>" not in sent
     assert "(`&lt;!channel&gt;`)" in text and "&lt;https://evil.example|x&gt;" in text
+
+
+def test_a_digest_over_more_environments_than_check_jobs_checks_each_one_once(databases, redis_url, slack, tmp_path):
+    from bot.digest.jobs import MAX_CHECK_JOBS
+    from bot.state.models import Check
+    from bot.work.queues import DRIFT, queue
+    from tests.support import runtime_on
+
+    real = build_environments(databases, tmp_path / "envs", {"a": "in_sync", "b": "drifted"})
+    envs = {f"env{i:03d}": real["a" if i % 2 else "b"] for i in range(MAX_CHECK_JOBS + 6)}
+    rt = runtime_on(state_url=databases.create("state"), redis_url=redis_url, slack_url=slack.url, environments=envs,
+                    cache_dir=tmp_path / "cache")
+    start_digest(rt, requested_by="U1")
+    assert queue(rt, DRIFT).count == MAX_CHECK_JOBS  # the post waits apart, as a deferred job
+    run_worker(rt)
+    head = slack.posts[-1]["text"].splitlines()[0]
+    assert head.endswith(f"· {MAX_CHECK_JOBS + 6} environments · {(MAX_CHECK_JOBS + 6) // 2} need attention")
+    with rt.sessions() as s:
+        checked = sorted(s.execute(select(Check.environment)).scalars())
+    assert checked == sorted(envs)
+    rt.engine.dispose()
