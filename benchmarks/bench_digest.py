@@ -37,14 +37,19 @@ def _toml(envs: dict[str, dict], path: Path) -> None:
     path.write_text("\n".join(lines))
 
 
-def main(argv=None) -> int:
+def arguments(envs: int) -> argparse.ArgumentParser:
+    """The options of a digest benchmark: the servers, how many environments and workers."""
     p = argparse.ArgumentParser()
     p.add_argument("--pg", default=pg_default())
     p.add_argument("--redis", default=redis_default())
-    p.add_argument("--envs", type=int, default=50)
+    p.add_argument("--envs", type=int, default=envs)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--unreachable", type=int, default=2)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = arguments(envs=50).parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="driftbot-bench-digest-"))
     dbs = Databases(args.pg)

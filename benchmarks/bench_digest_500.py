@@ -14,26 +14,27 @@ and the connections within what ``max_checks_per_server`` allows.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
 
-from benchmarks.bench_digest import MIX, time_digest
+from benchmarks.bench_digest import MIX, arguments, time_digest
+from benchmarks.common import load
 from bot.engine import shadow
 from tests.conftest import Databases
 from tests.support import build_environments
 
 LIMIT_S = 60.0
-# What one check may hold on its target's server at once: its own connection, the shadow
-# replay's connection to the server and to its scratch database (the shadow being that server).
-PER_CHECK = 3
+# What one check may hold on its target's server at once, the shadow being that server: its own
+# connection (read in a thread while the shadow replays), the replay's to the server and to its scratch
+# database; and one more a sample may still list: a connection just closed, whose backend is exiting.
+PER_CHECK = 4
 _ACTIVITY = """SELECT datname, application_name FROM pg_stat_activity
                WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"""
 
@@ -56,6 +57,7 @@ class Sampler(threading.Thread):
         self.state: str | None = None
         self.workers: set[int] = set()
         self.most_checks = self.most_state = self.samples = 0
+        self.at_most: list[tuple[str, str]] = []  # (database, application) of each, at the most
         self._done = threading.Event()
 
     def _ours(self, datname: str | None) -> bool:
@@ -73,9 +75,11 @@ class Sampler(threading.Thread):
         with psycopg.connect(self.url, autocommit=True, application_name="bench-sampler") as conn:
             while not self._done.is_set():
                 rows = conn.execute(_ACTIVITY).fetchall()
-                checks = sum(1 for db, app in rows if app in ("driftbot", "driftbot-shadow") and self._ours(db))
+                ours = [(db, app) for db, app in rows if app in ("driftbot", "driftbot-shadow") and self._ours(db)]
                 state = sum(1 for db, _ in rows if db == self.state)
-                self.most_checks, self.most_state = max(self.most_checks, checks), max(self.most_state, state)
+                if len(ours) > self.most_checks:
+                    self.most_checks, self.at_most = len(ours), ours
+                self.most_state = max(self.most_state, state)
                 self.samples += 1
                 time.sleep(self.every_s)
 
@@ -86,13 +90,8 @@ class Sampler(threading.Thread):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--pg", default=os.environ.get("DRIFTBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    p.add_argument("--redis", default=os.environ.get("DRIFTBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    p.add_argument("--envs", type=int, default=500)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--targets", type=int, default=6)
-    p.add_argument("--unreachable", type=int, default=2)
+    p = arguments(envs=500)
+    p.add_argument("--targets", type=int, default=6, help="real target databases the environments point at")
     p.add_argument("--max-checks-per-server", type=int, default=None, help="else driftbot's default")
     args = p.parse_args(argv)
 
@@ -123,13 +122,13 @@ def main(argv=None) -> int:
             sampler.stop()
         allowed = min(bound, args.workers) * PER_CHECK
         ok = status == "posted" and took < LIMIT_S and sampler.most_checks <= allowed
-        one, five, _ = os.getloadavg()
         print(head)
         print(f"digest over {len(envs)} environments ({len(real)} target databases, {args.unreachable} unreachable) "
               f"with {args.workers} workers: {took:.2f} s (limit {LIMIT_S:.0f} s); "
               f"at most {sampler.most_checks} check connections to the target server at once "
+              f"({', '.join(f'{n} {app}' for app, n in sorted(Counter(a for _, a in sampler.at_most).items()))}) "
               f"(max_checks_per_server = {bound}, so at most {allowed}), {sampler.most_state} state connections, "
-              f"{sampler.samples} samples; load {one:.1f} / {five:.1f} on {os.cpu_count()} cores "
+              f"{sampler.samples} samples; {load()} "
               f"-> {'OK' if ok else 'TOO SLOW' if took >= LIMIT_S else 'NOT OK'}")
         return 0 if ok else 1
     finally:
