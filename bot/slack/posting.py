@@ -1,15 +1,20 @@
 """What driftbot posts by itself, from the worker: check results with their thread, notices of
 lost checks, request messages (posted, then re-rendered from the database) and notes in a
-request's thread. Everything goes through ``notify``, so everything is redacted."""
+request's thread. Everything goes through ``notify``, so everything is redacted.
+
+A request message, a note in its thread or its update that Slack will not take even after the
+client's retries is kept (``keep_post``) and posted again by the sweeper's ``repost_post_job``; the
+requester is told. (Check results have their own: ``mark_unposted``.)"""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 
 from sqlalchemy import select, update
 
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.engine.result import CheckResult
 from bot.errors import DriftbotError
@@ -20,8 +25,11 @@ from bot.runtime import Runtime
 from bot.slack import notify, views
 from bot.slack.mrkdwn import escape
 from bot.state.models import AuditEvent, Check, Execution, Request
+from bot.work import queues
 
 log = logging.getLogger(__name__)
+REFUSED = (SlackApiError, SlackClientError)  # what the client raises once its own retries are spent
+KEEP_ATTEMPTS = 20  # then a kept post is given up (logged): about two hours of sweeps with retries
 
 
 def post_check(rt: Runtime, check: Check, result: CheckResult, since: datetime | None = None) -> None:
@@ -89,19 +97,38 @@ def post_lost_check(rt: Runtime, environment: str, channel: str | None) -> None:
 
 
 def post_request(rt: Runtime, req: Request, plan: Plan, thread_ts: str | None) -> None:
-    """A new request's message (in the thread of the check it came from, when there is one)."""
+    """A new request's message (in the thread of the check it came from, when there is one); kept for
+    the sweeper when Slack will not take it, and the requester told."""
+    try:
+        _post_request(rt, req, plan.sql, thread_ts)
+    except REFUSED:
+        keep_post(rt, {"kind": "request", "request": req.id, "thread_ts": thread_ts})
+        notify.tell_quietly(rt.slack, req.channel, req.requester,
+                            f"Slack did not take the message of request #{req.id} on *{escape(req.environment)}*; "
+                            "driftbot will post it again shortly. Nothing is lost.")
+
+
+def _post_request(rt: Runtime, req: Request, sql: str, thread_ts: str | None) -> None:
     env = rt.settings.environment(req.environment)
     text, blocks = views.request_message(req, [], groups=rt.settings.approvers_for(env),
                                          schema_gap=schema_gap(env, req.kind, req.args or {}))
     ts = notify.post(rt.slack, req.channel, text, blocks, thread_ts=thread_ts)
     with rt.sessions.begin() as s:
         s.execute(update(Request).where(Request.id == req.id).values(message_ts=ts, thread_ts=thread_ts or ts))
-    if len(plan.sql) > views.SECTION_LIMIT - 200:
-        notify.snippet(rt.slack, req.channel, thread_ts or ts, f"request-{req.id}.sql", plan.sql, f"Request #{req.id}")
+    if len(sql) > views.SECTION_LIMIT - 200:
+        notify.snippet(rt.slack, req.channel, thread_ts or ts, f"request-{req.id}.sql", sql, f"Request #{req.id}")
 
 
 def refresh_request_message(rt: Runtime, request_id: int) -> None:
-    """Re-render the request message from the database (buttons, who approved, what ran)."""
+    """Re-render the request message from the database (buttons, who approved, what ran); kept for the
+    sweeper when Slack will not take the update."""
+    try:
+        _refresh_request_message(rt, request_id)
+    except REFUSED:
+        keep_post(rt, {"kind": "update", "request": request_id})
+
+
+def _refresh_request_message(rt: Runtime, request_id: int) -> None:
     with rt.sessions() as s:
         req = s.get(Request, request_id)
         if req is None or not req.message_ts or not req.channel:
@@ -124,6 +151,45 @@ def refresh_request_message(rt: Runtime, request_id: int) -> None:
 
 
 def in_thread(rt: Runtime, req: Request, text: str) -> None:
-    """A note in the request's thread."""
-    if req.channel:
-        notify.post(rt.slack, req.channel, text, thread_ts=req.thread_ts or req.message_ts)
+    """A note in the request's thread (an outcome, a refusal); kept for the sweeper when Slack will not
+    take it, and the requester told."""
+    if not req.channel:
+        return
+    where = req.thread_ts or req.message_ts
+    try:
+        notify.post(rt.slack, req.channel, text, thread_ts=where)
+    except REFUSED:
+        keep_post(rt, {"kind": "thread", "request": req.id, "channel": req.channel, "thread_ts": where, "text": text})
+        notify.tell_quietly(rt.slack, req.channel, req.requester,
+                            f"Slack did not take the outcome of request #{req.id} on *{escape(req.environment)}* "
+                            "for its thread; driftbot will post it again shortly. Nothing is lost.")
+
+
+def keep_post(rt: Runtime, item: dict) -> None:
+    """Keep a post Slack refused (Redis, a day) for the sweeper to have it posted again."""
+    item = {**item, "attempts": item.get("attempts", 0) + 1}
+    if item["attempts"] > KEEP_ATTEMPTS:
+        log.warning("gave up posting %s for request %s", item["kind"], item.get("request"))
+        return
+    key = queues.kept_posts_key(rt)
+    rt.redis.rpush(key, json.dumps(item))
+    rt.redis.expire(key, 86400)
+
+
+def post_kept(rt: Runtime, item: dict) -> bool:
+    """Post again what ``keep_post`` kept (the sweeper's job); kept once more when Slack still refuses.
+    A request message is posted only while it has none; an update re-renders from the database."""
+    try:
+        if item["kind"] == "request":
+            with rt.sessions() as s:
+                req = s.get(Request, item["request"])
+            if req is not None and not req.message_ts:
+                _post_request(rt, req, req.sql, item.get("thread_ts"))
+        elif item["kind"] == "update":
+            _refresh_request_message(rt, item["request"])
+        else:
+            notify.post(rt.slack, item["channel"], item["text"], thread_ts=item.get("thread_ts"))
+    except REFUSED:
+        keep_post(rt, item)
+        return False
+    return True

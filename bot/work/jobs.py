@@ -80,6 +80,11 @@ def repost_check_job(check_id: int) -> str:
     return "failed"
 
 
+def repost_post_job(item: dict) -> bool:
+    """Post again a request message, thread note or update Slack refused (queued by the sweeper)."""
+    return posting.post_kept(current(), item)
+
+
 def propose_job(*, environment: str, kind: str, args: dict, requester: str, channel: str,
                 thread_ts: str | None = None, check_id: int | None = None, team_id: str | None = None) -> int | None:
     """Turn a fix into a request message in the thread."""

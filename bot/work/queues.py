@@ -12,6 +12,7 @@ heartbeat stopped.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -143,6 +144,21 @@ def enqueue_repost(rt: Runtime, check_id: int) -> str:
     job = queue(rt, DRIFT).enqueue("bot.work.jobs.repost_check_job", check_id, job_timeout=300, result_ttl=600,
                                    failure_ttl=7 * 86400)
     return job.id
+
+
+def kept_posts_key(rt: Runtime) -> str:
+    """Request messages, their thread notes and updates Slack refused (``bot.slack.posting.keep_post``)."""
+    return f"driftbot:{rt.settings.queue_prefix}kept-posts"
+
+
+def release_kept_posts(rt: Runtime, limit: int = 50) -> int:
+    """One repost job per kept post (the sweeper); the job keeps it again if Slack still refuses."""
+    n = 0
+    while n < limit and (raw := rt.redis.lpop(kept_posts_key(rt))) is not None:
+        queue(rt, DRIFT).enqueue("bot.work.jobs.repost_post_job", json.loads(raw), job_timeout=300, result_ttl=600,
+                                 failure_ttl=7 * 86400)
+        n += 1
+    return n
 
 
 def _hb_key(rt: Runtime, kind: str, ident: int) -> str:

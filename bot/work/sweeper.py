@@ -2,7 +2,8 @@
 
 It reports a check or an execution whose heartbeat stopped (its worker died),
 re-queues approved requests whose job vanished, expires old requests, has check
-results Slack refused posted again, and keeps the user groups' members warm
+results, request messages, their thread notes and updates Slack refused posted again,
+releases clicks put off while Slack said wait, and keeps the user groups' members warm
 (with a client that never waits for Retry-After: a rate-limited Slack delays
 nothing here).
 """
@@ -26,7 +27,7 @@ from bot.slack.client import GroupMembers, make_client
 from bot.slack.posting import claim_unposted, post_lost_check, refresh_request_message
 from bot.state.models import Check, Execution, Request
 from bot.work.queues import (DRIFT, EXECUTE, alive, enqueue_execute, enqueue_repost, job_id, job_status, queue_name,
-                              release_due)
+                              release_due, release_kept_posts)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, list[int]]:
     grace = timedelta(seconds=rt.settings.heartbeat_s * 3)
     done: dict[str, list] = {"lost_checks": [], "interrupted": [], "requeued": [], "expired": [], "reposted": []}
     done["released"] = release_due(rt)  # clicks put off while Slack said wait
+    kept = release_kept_posts(rt)  # request messages, thread notes and updates Slack refused
+    if kept:
+        done["kept_posts"] = [kept]
 
     with rt.sessions.begin() as s:
         expired = machine.expire_due(s, now)

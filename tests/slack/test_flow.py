@@ -31,6 +31,16 @@ def _thread_reply(stub, contains):
                          what=f"a thread reply saying {contains!r}")
 
 
+def _approved_once(url, stub, text="enum prod MediaKind VIDEO"):
+    """`/drift TEXT` (request #1), approved by UBO and shown "(1 of 2)"; returns (its first message, button value)."""
+    command(url, text)
+    request = _request_message(stub, 1)
+    value = buttons(request)[0]["value"]
+    click(url, "approve", value, "UBO", request)
+    stub.wait_for(lambda: "(1 of 2)" in json.dumps(_request_message(stub, 1)["blocks"]), what="1 of 2")
+    return request, value
+
+
 def _approved_twice(url, stub, text, n=1):
     """`/drift TEXT` (a request), then request #n approved by UBO and UCY; returns its message as first posted."""
     command(url, text)

@@ -16,17 +16,13 @@ from bot.state.models import Request
 from tests import factory
 from tests.slack.conftest import CHANNEL, TOKEN, buttons, click, command, write_config
 from tests.support import make_runtime
-from tests.slack.test_flow import _ephemeral, _request_message, _thread_reply
+from tests.slack.test_flow import _approved_once, _ephemeral, _request_message, _thread_reply
 
 
 def test_a_plan_that_changed_after_approval_is_refused_and_approvals_reset(bot_env, stub, db):
     url = bot_env.start_web()
     bot_env.start_worker()
-    command(url, "enum prod MediaKind VIDEO")
-    request = _request_message(stub, 1)
-    value = buttons(request)[0]["value"]
-    click(url, "approve", value, "UBO", request)
-    stub.wait_for(lambda: "(1 of 2)" in json.dumps(_request_message(stub, 1)["blocks"]), what="1 of 2")
+    request, value = _approved_once(url, stub)
     # Someone changes the database before the second approval: the drift fingerprint moves.
     factory.execute(db, 'CREATE TABLE "hotfix" ("id" INTEGER PRIMARY KEY)')
     click(url, "approve", value, "UCY", request)
