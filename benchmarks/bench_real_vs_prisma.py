@@ -13,6 +13,7 @@ load falls on all alike:
 - the floor: ``python -c 'import psycopg, pydantic_settings'``;
 - ``driftbot status --json``, warm (the whole process; nothing changed since the last status);
 - the same with its memo removed (the engine runs: replay cache and cached target schema hit);
+  these three alternate, ``--repeat`` times per round;
 - Prisma's pair: ``prisma migrate status`` + the drift summary of ``prisma migrate dev
   --create-only`` (the schema.prisma is the pulled live schema, so it creates nothing; where
   ``migrate dev`` fails, ``prisma migrate diff --from-migrations ... --to-schema-datamodel``);
@@ -42,7 +43,7 @@ from pathlib import Path
 
 import psycopg
 
-from benchmarks.common import cli_env, load, machine, pg_default, prisma_copy, redis_default, scratch_database
+from benchmarks.common import as_installed, cli_env, load, machine, pg_default, prisma_copy, redis_default, scratch_database
 from benchmarks.real_histories import History, extract
 from bot.engine import replay, templates
 from bot.engine.sources import read_folder
@@ -53,10 +54,6 @@ ENV = "bench"
 FLOOR = "import psycopg, pydantic_settings"
 TARGETS = {"warm status / floor": ("<=", 1.2), "Prisma's pair / warm status": (">=", 15.0),
            "Prisma's pair / after a change": (">=", 6.0), "Prisma's pair / Slack answer": (">=", 20.0)}
-
-
-def _quiet_env(env: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 class Slack:
@@ -73,7 +70,7 @@ class Slack:
         self.stub = SlackStub(token=TOKEN, groups=GROUPS).start()
         state = self.dbs.create("bench_state")
         config = write_config(tmp / "driftbot.toml", url, migrations, tmp / "slack-cache", shadow_url=server)
-        self.bot = Bot(env=_quiet_env(bot_env(config, state, self.stub.base_url, redis, tmp, "b17")), tmp=tmp)
+        self.bot = Bot(env=as_installed(bot_env(config, state, self.stub.base_url, redis, tmp, "b17")), tmp=tmp)
         self.url = self.bot.start_web(workers=2)
         self.bot.start_worker()
 
@@ -109,6 +106,8 @@ def main(argv=None) -> int:
     ap.add_argument("--redis", default=redis_default())
     ap.add_argument("--rounds", type=int, default=5, help="at most 5: each after-a-change round keeps a template "
                     "and the server keeps the newest 6")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of the floor and both warm statuses per round "
+                    "(alternating; each about a second, so their medians can have more samples)")
     ap.add_argument("--no-slack", action="store_true")
     args = ap.parse_args(argv)
 
@@ -134,7 +133,7 @@ def main(argv=None) -> int:
             built = time.perf_counter() - t
             project = prisma_copy(install, work / "prisma", url, src)
             drift_name, prisma_drift = _prisma_drift(project)
-            env = _quiet_env(cli_env(ENV, url, args.server, src, DRIFTBOT_CACHE_DIR=str(work / "cache")))
+            env = cli_env(ENV, url, args.server, src, DRIFTBOT_CACHE_DIR=str(work / "cache"))
 
             def floor():
                 subprocess.run([sys.executable, "-c", FLOOR], env=env, capture_output=True, check=True)
@@ -168,10 +167,10 @@ def main(argv=None) -> int:
                 "floor", "warm status", "warm status, memo removed (engine)", "prisma migrate status",
                 f"prisma {drift_name}", "Prisma's pair", "after a change", "Slack answer")}
             load_before, reused = load(), []
+            quick = (("floor", floor), ("warm status", status), ("warm status, memo removed (engine)", status_engine))
             for i in range(args.rounds):
-                for name, fn in (("floor", floor), ("warm status", status),
-                                 ("warm status, memo removed (engine)", status_engine),
-                                 ("prisma migrate status", prisma_status), (f"prisma {drift_name}", prisma_drift)):
+                for name, fn in quick * args.repeat + (("prisma migrate status", prisma_status),
+                                                       (f"prisma {drift_name}", prisma_drift)):
                     t = time.perf_counter()
                     fn()
                     times[name].append(time.perf_counter() - t)
@@ -191,7 +190,8 @@ def main(argv=None) -> int:
     print(f"\nmachine: {machine()}; PostgreSQL {server_version}; Prisma 6.19.3 (WebAssembly engine, pg adapter)")
     print(f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {load_before} before, {load_after} after")
     print(f"history: {HISTORY.name} @ {HISTORY.commit[:12]}, {len(migrations.items)} migrations, deployed in "
-          f"{built:.1f} s; the cold status took {cold * 1000:.0f} ms; {args.rounds} rounds\n")
+          f"{built:.1f} s; the cold status took {cold * 1000:.0f} ms; {args.rounds} rounds "
+          f"(floor and warm statuses: {args.repeat} alternating runs each per round)\n")
     print(f"  {'':<44} {'min':>9} {'median':>9}")
     for name, ts in times.items():
         if ts:

@@ -70,7 +70,7 @@ def main() -> int:
         env = cli_env(ENV, url, args.server, folder, DRIFTBOT_CACHE_DIR=str(work / "cache"))
 
         def floor():
-            return subprocess.run([sys.executable, "-c", FLOOR], capture_output=True, check=True)
+            return subprocess.run([sys.executable, "-c", FLOOR], env=env, capture_output=True, check=True)
 
         def status():
             done = subprocess.run([sys.executable, "-m", "bot.cli", "status", ENV, "--json"], env=env,

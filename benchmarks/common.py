@@ -78,10 +78,17 @@ def scratch_database(server: str, prefix: str = "drifttest_bench") -> Iterator[t
         drop_database(server, name)
 
 
+def as_installed(env: dict[str, str]) -> dict[str, str]:
+    """*env* with bytecode caching on, as an installed driftbot runs (pip compiles its modules): these
+    machines' shells set PYTHONDONTWRITEBYTECODE, which makes every command compile driftbot's own
+    sources again (the floor's site-packages are compiled, so it would not pay the same)."""
+    return {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def cli_env(env: str, url: str, shadow: str, migrations: Path, **extra: str) -> dict[str, str]:
     """The process environment of a ``driftbot`` command configured by environment variables alone
-    (no driftbot.toml), with this process's other DRIFTBOT_* settings removed."""
-    out = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTBOT_")}
+    (no driftbot.toml), with this process's other DRIFTBOT_* settings removed, bytecode caching on."""
+    out = {k: v for k, v in as_installed(dict(os.environ)).items() if not k.startswith("DRIFTBOT_")}
     prefix = f"DRIFTBOT_ENVIRONMENTS__{env.upper()}__"
     out.update({prefix + "DATABASE_URL": url, prefix + "SHADOW_URL": shadow, prefix + "MIGRATIONS": str(migrations)})
     out.update(extra)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -368,6 +367,8 @@ def _read_file(path: Path, required: bool) -> dict[str, Any]:
         if required:
             raise ConfigError(f"Configuration file {path} does not exist.")
         return {}
+    import tomllib  # a deliberate start-up saving: only a configuration file needs the TOML parser
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -97,10 +97,13 @@ def _database(settings, env) -> str:
     with connect(env.database_url, environment=env.name, connect_timeout=settings.connect_timeout_s,
                  autocommit=True, application_name="driftbot") as conn:
         table = sql.Identifier(target.schema, "_prisma_migrations")
-        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table.as_string(conn),)).fetchone()[0]
-        rows = conn.execute(sql.SQL("SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t.id)) FROM {} AS t")
-                            .format(table)).fetchone() if exists else None
-        return f"{catalog.fingerprint(conn)}\0{rows}"
+        both = sql.SQL("SELECT ({}), (SELECT count(*)::text || ':' || md5(string_agg(t::text, E'\\n' ORDER BY t.id)) "
+                       "FROM {} AS t)").format(sql.SQL(catalog.QUERY), table)
+        try:  # one round trip: the catalog and the history rows
+            fingerprint, rows = conn.execute(both).fetchone()
+        except psycopg.errors.UndefinedTable:  # not managed by Prisma Migrate (yet)
+            fingerprint, rows = catalog.fingerprint(conn), None
+        return f"{fingerprint}\0{rows}"
 
 
 def key(settings, env) -> tuple[str, float] | None:
