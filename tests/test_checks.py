@@ -72,3 +72,34 @@ def test_streaks_are_pure():
     assert checks.streak_since(newest_first) == t[3]
     assert checks.streak_since([("in_sync", t[6]), ("drifted", t[5])]) is None
     assert checks.streak_since([("error", t[6]), ("error", t[5]), ("in_sync", t[4])], unreachable=True) == t[5]
+
+
+def test_joining_the_running_check_from_a_channel_already_told_takes_no_row_lock(databases, redis_url, tmp_path):
+    """At 50 `/drift status` a second, each one joins the active check. A join from a channel the result
+    goes to anyway changes nothing on the check's row, so it must not queue for the row's lock (held by
+    the worker claiming or finishing it, or by the other joins): that was a lock convoy in the listeners
+    (benchmarks/bench_slow_slack.py: p50 0.3-0.7 s). The web's lock_timeout is 1 s."""
+    import time
+    import uuid
+
+    import psycopg
+
+    from bot.runtime import build
+    from bot.settings import Settings
+
+    settings = Settings(environments={"prod": {"database_url": "postgresql://nobody@127.0.0.1:1/gone",
+                                               "migrations": str(tmp_path), "channel": "C1"}},
+                        state_url=databases.create("state"), redis_url=redis_url, queue_prefix=f"t{uuid.uuid4().hex[:8]}:")
+    rt = build(settings, interactive=True)
+    upgrade(rt.engine)
+    assert checks.request_check(rt, "prod", "U1", "C1").startswith("Checking *prod*")
+    with psycopg.connect(settings.state_url) as holder:
+        holder.execute("SELECT 1 FROM checks FOR UPDATE")  # the worker claiming it, or a join adding a channel
+        started = time.monotonic()
+        answer = checks.request_check(rt, "prod", "U2", "C1")
+        took = time.monotonic() - started
+    assert answer.startswith("A check of *prod* is already running") and took < 0.5, (answer, took)
+    with psycopg.connect(settings.state_url) as conn:  # a join from another channel is still recorded
+        checks.request_check(rt, "prod", "U3", "C2")
+        assert conn.execute("SELECT watchers FROM checks").fetchone()[0] == [{"user": "U3", "channel": "C2"}]
+    rt.engine.dispose()
