@@ -86,10 +86,11 @@ def after_merge(rt, check_id: int, result: CheckResult) -> list[str]:
                 continue
             audit.record(s, event="pull_request_merged", environment=env.name,
                          data={"migration": name, "number": pr.get("number"), "check_id": check_id})
-        text = (f"Pull request <{pr['url']}|#{pr['number']}> is merged: `{name}` is on `{env.ref}`, and *{env.name}* "
-                "already has everything it creates. Record it as applied instead of deploying it: the "
-                f"*Resolve {name} --applied* button under the latest check result, or `/drift resolve {env.name} "
-                f"--applied {name}`" + (" (two approvers approve it)." if env.protected else "."))
+        text = (f"Pull request <{pr['url']}|#{pr['number']}> is merged: {mrkdwn.code(name)} is on "
+                f"{mrkdwn.code(env.ref)}, and *{env.name}* already has everything it creates. Record it as applied "
+                f"instead of deploying it: the *Resolve {mrkdwn.escape(name)} --applied* button under the latest check "
+                f"result, or {mrkdwn.code(f'/drift resolve {env.name} --applied {name}')}"
+                + (" (two approvers approve it)." if env.protected else "."))
         notify.post(rt.slack, pr["channel"], text, thread_ts=pr.get("thread_ts"))
         posted.append(name)
     return posted

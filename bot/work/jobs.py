@@ -19,6 +19,7 @@ from bot.slack import actions
 from bot.slack import audit as slack_audit
 from bot.slack import compare as slack_compare
 from bot.slack import notify, posting
+from bot.slack.client import GroupsDeferred
 from bot.work.queues import heartbeat, unposted_key, worker_name
 from bot.work.slots import server_slot
 
@@ -101,7 +102,10 @@ def refresh_groups_job() -> int:
     """Fetch every configured user group's members into the shared copy."""
     rt = current()
     for group in rt.settings.user_groups():
-        rt.group_members.refresh(group)
+        try:
+            rt.group_members.refresh(group)
+        except GroupsDeferred:  # Slack said wait: the sweeper's next rounds fetch it; never slept on
+            log.info("user group %s not refreshed: Slack said wait", group)
     return len(rt.settings.user_groups())
 
 
