@@ -12,11 +12,18 @@ from tests.slack.conftest import CHANNEL, buttons, click, command
 from tests.slack.test_flow import _approved_once, _ephemeral, _request_message, _result_message, _thread_reply
 
 
-def test_a_check_result_slack_refused_is_posted_later_and_the_asker_told(bot_env, stub):
+def _asked_while_slack_refuses(bot_env, stub, text: str) -> str:
+    """``driftbot web`` and ``worker`` started, then ``/drift <text>`` while Slack answers 500 to the
+    next six chat.postMessage (the first post and its five retries). The web's URL."""
     url = bot_env.start_web()
     bot_env.start_worker()
-    stub.fail("chat.postMessage", 500, times=6)  # the first post and its five retries
-    command(url, "status prod")
+    stub.fail("chat.postMessage", 500, times=6)
+    command(url, text)
+    return url
+
+
+def test_a_check_result_slack_refused_is_posted_later_and_the_asker_told(bot_env, stub):
+    _asked_while_slack_refuses(bot_env, stub, "status prod")
     _ephemeral(stub, "UANA", "Slack did not take the result of the check of *prod*")
     result = _result_message(stub)  # posted again by the sweeper
     assert result["text"].startswith(":red_circle:")
@@ -31,10 +38,7 @@ def test_a_check_result_slack_refused_is_posted_later_and_the_asker_told(bot_env
 
 
 def test_a_request_message_slack_refused_is_posted_later_and_the_asker_told(bot_env, stub):
-    url = bot_env.start_web()
-    bot_env.start_worker()
-    stub.fail("chat.postMessage", 500, times=6)  # the request message and its five retries
-    command(url, "enum prod MediaKind VIDEO")
+    url = _asked_while_slack_refuses(bot_env, stub, "enum prod MediaKind VIDEO")
     _ephemeral(stub, "UANA", "Slack did not take the message of request #1")
     request = _request_message(stub, 1)  # posted again by the sweeper, with its buttons
     value = buttons(request)[0]["value"]
