@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -111,10 +112,21 @@ def key(settings, env) -> tuple[str, float] | None:
     or when the database cannot be read (the check then says why)."""
     if not eligible(env):
         return None
+    read: dict[str, object] = {}
+
+    def database() -> None:
+        try:
+            read["database"] = _database(settings, env)
+        except Exception:  # noqa: BLE001 - anything the check itself will report properly
+            read["database"] = None
+
+    # The database answers while the files are read: a thread waits on the server, this one on the disk.
+    asking = threading.Thread(target=database, name="driftbot-memo")
+    asking.start()
     files = _files(env)
-    try:
-        database = _database(settings, env)
-    except Exception:  # noqa: BLE001 - anything the check itself will report properly
+    asking.join()
+    database = read["database"]
+    if database is None:
         return None
     h = hashlib.sha256(f"status-v{VERSION}\0{datetime.now(timezone.utc).date()}\0{env.name}\0".encode())
     h.update(settings.model_dump_json().encode())

@@ -28,12 +28,14 @@ CATALOGS = {
     "pg_type": "oid", "pg_rewrite": "oid", "pg_collation": "oid", "pg_opclass": "oid",
 }
 _IN_PLACE = {"pg_index": " || indisvalid::text || indisready::text || indislive::text"}
+# A table's system columns (ctid, xmin, ...: attnum < 0) come and go with its pg_class row.
+_ALSO = {"pg_attribute": " AND attnum > 0"}
 
 # Unordered: a seq scan reads the rows in the same order while nothing changes; another order
 # (another plan) only costs a cache miss, never a wrong answer.
 _PARTS = " UNION ALL ".join(
     f"SELECT '{name}' AS catalog, count(*)::text || md5(string_agg(ctid::text || xmin::text{_IN_PLACE.get(name, '')}, ','))"
-    f" AS digest FROM pg_catalog.{name}" + (f" WHERE {oid} >= 16384" if oid else "")
+    f" AS digest FROM pg_catalog.{name}" + (f" WHERE {oid} >= 16384" if oid else "") + _ALSO.get(name, "")
     for name, oid in CATALOGS.items()
 )
 QUERY = (
