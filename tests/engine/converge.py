@@ -170,7 +170,11 @@ def carry_out(team: Team, result: CheckResult, rounds: int = 3) -> Outcome:
     says to check again once its step is done (merge a branch, then check again) starts a new round
     with a fresh check, at most *rounds* in all."""
     out = Outcome()
-    track = _Tracker(team)
+    try:
+        track = _Tracker(team)
+    except Refused as exc:  # the folder itself does not build a database: its file is a person's to fix
+        out.human = f"needs a person: {exc}"
+        return out
     for _ in range(rounds):
         again = _walk(team, result, out, track)
         if not again or out.human is not None:
@@ -240,6 +244,11 @@ def _walk(team: Team, result: CheckResult, out: Outcome, track: "_Tracker") -> b
                 if "check its data" in f.detail:
                     out.human = f"data check: {f.detail.split('Kept pending')[1].strip()}"
                     break
+                blocked = next((g for g in result.findings if g.title.startswith("`prisma migrate deploy` would fail now")
+                                and "deploy them together" not in g.detail), None)
+                if blocked is not None:  # the plan says deploy would fail: a team fixes that first
+                    out.human = f"deploy would fail: {blocked.title}"
+                    break
                 if a.sql is not None:  # B: a new migration restores what the database lacks
                     team.save(args["migration"], a.sql)
                     track.added_last(f"saved {args['migration']}", args["migration"])
@@ -273,8 +282,12 @@ def _walk(team: Team, result: CheckResult, out: Outcome, track: "_Tracker") -> b
                     break
                 step("(deploy succeeded after the restore, as the plan said it might)")
             elif f.case == "B" and a.kind == "none" and a.sql:  # an invalid index: rebuild it
-                with psycopg.connect(team.url, autocommit=True) as conn:
-                    conn.execute(a.sql.encode())
+                try:
+                    with psycopg.connect(team.url, autocommit=True) as conn:
+                        conn.execute(a.sql.encode())
+                except psycopg.errors.UniqueViolation as exc:  # the rows the plan says to fix first
+                    out.human = f"data check: fix the duplicate rows, then {a.sql} ({exc.diag.message_detail})"
+                    break
                 track.database_changed(f"rebuilt {args.get('index')}")
                 step(f"ran {a.sql}")
             else:
