@@ -74,7 +74,7 @@ def resolve_action(kind: str, name: str) -> Action:
 
 def history_findings(h: HistoryVerdict) -> list[Finding]:
     """One finding per history problem, in the order a person should deal with them."""
-    if not h.managed:
+    if not h.managed and not h.applied_by_hand:
         return [
             Finding(
                 "E",

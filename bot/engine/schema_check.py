@@ -259,16 +259,19 @@ def _baseline(live: Snapshot, why: str, folder: str = DEFAULT_FOLDER) -> Finding
 
 def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: Snapshot, live: Snapshot,
                     ops: tuple[d.Operation, ...], schema_file, now: datetime, env_name: str = "ENV",
-                    by_hand: tuple[ByHand, ...] = (), folder: str = DEFAULT_FOLDER) -> list[Finding]:
+                    by_hand: tuple[ByHand, ...] = (), folder: str = DEFAULT_FOLDER,
+                    pending_objects: frozenset = frozenset()) -> list[Finding]:
     """Findings for a diff (pure). Changes that a pending migration run by hand explains
-    (*by_hand*) are left to that migration's own finding, not to a catch-up migration. *folder* is the
-    migrations folder as the team names it, for the advice."""
+    (*by_hand*) are left to that migration's own finding, not to a catch-up migration; so are changes to
+    objects the pending migrations create or change (*pending_objects*): a catch-up or restore sorts
+    after those migrations and would make them twice (the deploy preview says where deploy fails).
+    *folder* is the migrations folder as the team names it, for the advice."""
     if not verdict.managed:
         return [_baseline(live, "The database is not managed by Prisma Migrate (no `_prisma_migrations` table).", folder)]
     out: list[Finding] = []
     stamps = _stamps(migration_stamp(migrations.names + verdict.applied, now))
     explained = frozenset().union(*(b.present_objects for b in by_hand)) if by_hand else frozenset()
-    ops = tuple(op for op in ops if not (hidden.objects(op) & explained))
+    ops = tuple(op for op in ops if not (hidden.objects(op) & (explained | pending_objects)))
     edited = (f" Note: {', '.join(m.name for m in verdict.modified)} was edited after it was applied and the replay "
               "uses the edited file, so part of this difference may come from that edit." if verdict.modified else "")
     catch_up = catch_up_operations(ops)
@@ -317,6 +320,24 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
         out.append(_baseline(live, f"History and schema are far apart ({len(touched)} of {len(live.tables)} tables differ).",
                              folder))
     return out
+
+
+def _pending_objects(verdict: HistoryVerdict, migrations: Migrations, by_hand: tuple[ByHand, ...], base: Snapshot,
+                     drift: tuple[d.Operation, ...], replay) -> frozenset:
+    """The objects the pending migrations (not those run by hand) create or change: one cached replay of
+    the applied and pending migrations, compared with *base*. Empty when nothing is pending, there is no
+    drift, or they do not replay."""
+    recorded = {b.name for b in by_hand if b.whole}
+    if not drift or not [n for n in verdict.pending if n not in recorded]:
+        return frozenset()
+    ran = set(verdict.applied) | set(verdict.pending)
+    try:
+        full = replay(tuple(m for m in migrations.items if m.name in ran)).snapshot
+    except (ShadowUnavailable, DatabaseUnreachable):
+        return frozenset()
+    if full is None:
+        return frozenset()
+    return frozenset().union(*(hidden.objects(op) for op in d.diff(base, full)))
 
 
 @dataclass(frozen=True)
@@ -400,7 +421,9 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
             raise DriftbotError(f"Reading the target's schema failed: {exc.diag.message_primary or exc}") from None
     ops = d.without_ignored(d.diff(replayed, live), env.ignore)
     by_hand: tuple[ByHand, ...] = ()
-    if verdict.managed and verdict.pending and ops and not verdict.failed:
+    # A database without Prisma's table may hold the first local migrations' schema (made by hand or
+    # by `db push`): those are recorded with `resolve --applied`, as pending migrations run by hand are.
+    if verdict.pending and ops and not verdict.failed and (verdict.managed or live.tables):
         pending = tuple(m for m in migrations.items if m.name in set(verdict.pending))
         try:
             by_hand = hidden.find_applied_by_hand(pending, to_replay, replayed, live, ops, lambda c: replay(c).snapshot)
@@ -417,7 +440,10 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
             done = None
         if done is not None:
             base, base_ops = done, d.without_ignored(d.diff(done, live), env.ignore)
-    findings = schema_findings(verdict, migrations, base, live, base_ops, schema_file, now, env.name, partial, folder)
+    if not verdict.managed and any(b.whole for b in by_hand):  # no baseline: those migrations are recorded
+        verdict = dataclasses.replace(verdict, managed=True)  # (the first `resolve --applied` creates the table)
+    findings = schema_findings(verdict, migrations, base, live, base_ops, schema_file, now, env.name, partial, folder,
+                               _pending_objects(verdict, migrations, by_hand, base, base_ops, replay))
     report = SchemaReport(
         checked=True,
         summary=render_summary(ops),

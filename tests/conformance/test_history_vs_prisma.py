@@ -215,7 +215,9 @@ def test_rolled_back_migration_deleted_locally(scenario):
 def test_database_not_managed_with_local_migrations(scenario):
     """Tables but no ``_prisma_migrations``: Prisma's status lists every local migration as not yet
     applied (its "not managed" text is unreachable when the folder has migrations); driftbot
-    deliberately says more: not managed, baseline (case E)."""
+    deliberately says more: not managed. The database already has what the folder's migration builds,
+    so the fix is to record that migration (no baseline beside it: the two would create the tables
+    twice); Prisma's own `resolve --applied` then leaves it up to date."""
     scenario.execute(SQL[A])
     build(scenario, A)
     prisma = scenario.status()
@@ -226,7 +228,9 @@ def test_database_not_managed_with_local_migrations(scenario):
     assert_predicts(scenario, prisma)
     code, body = scenario.cli_status()
     assert (code, body["state"]) == (1, "not_managed")
-    assert "E" in [f["case"] for f in body["findings"]]  # the baseline is proposed
+    assert [(f["case"], f["action"]["kind"]) for f in body["findings"]] == [("B'", "resolve_applied")]
+    assert scenario.prisma.resolve("--applied", A).code == 0
+    assert scenario.status().up_to_date and scenario.check().state == "in_sync"
 
 
 def test_empty_database_is_pending_not_unmanaged(scenario):

@@ -159,7 +159,7 @@ def _call(module, fn, given: dict):
 def tally():
     yield TALLY
     print(f"\nconvergence over the conformance suite's scenarios ({sum(TALLY.values())} databases "
-          f"of {len(SUITE)} tests x {len(PRISMA_VERSIONS)} Prisma versions): {dict(TALLY)}")
+          f"of {len(SUITE)} tests): {dict(TALLY)}")
     for test, why in sorted(STOPS.items()):
         print(f"  stopped for a person: {test}: {why[:160]}")
 
@@ -171,9 +171,11 @@ def test_every_conformance_test_that_builds_a_database_is_walked():
     assert "test_project_vs_prisma::test_prisma7_config_project_read_as_prisma_reads_it" not in names
 
 
-@pytest.mark.parametrize("version", PRISMA_VERSIONS)
 @pytest.mark.parametrize("module,fn", SUITE)
-def test_the_suite_scenario_s_plan_converges(module, fn, version, databases, pg_url, tmp_path, tally):
+def test_the_suite_scenario_s_plan_converges(module, fn, databases, pg_url, tmp_path, tally):
+    # The suite builds each scenario on Prisma 6 and 7 alike (only Prisma's own words differ): walked once,
+    # in a Prisma 6 project folder.
+    version = PRISMA_VERSIONS[0]
     install = Installed(version, tmp_path / "no-prisma-cli")
     (install.root / "node_modules").mkdir(parents=True)
     (install.root / ".installed").write_text(version)

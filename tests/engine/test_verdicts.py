@@ -39,9 +39,22 @@ def test_2_an_empty_database_is_pending_and_gets_deploy_not_a_baseline(db, tmp_p
 
 
 def test_2_a_database_with_tables_but_no_history_still_gets_a_baseline(db, tmp_path):
-    execute(db, INIT)
+    execute(db, 'CREATE TABLE "legacy" ("id" INTEGER)')
     result = check_prod(db, tmp_path, write_migrations(tmp_path / "m", {M1: INIT}))
     assert result.state == "not_managed" and "E" in [f.case for f in result.findings]
+
+
+def test_2_tables_no_history_and_the_first_migrations_already_there_are_recorded_not_baselined(db, tmp_path):
+    """Tables but no `_prisma_migrations`, and the folder's first migration built exactly them (run by hand,
+    or `db push`): a baseline beside that migration would create the tables twice (the folder no longer
+    builds a database). Record the migration with `resolve --applied` (it creates Prisma's table), then
+    deploy the rest; no baseline. (Found by the convergence walk over the conformance scenarios.)"""
+    execute(db, INIT)
+    result = check_prod(db, tmp_path, write_migrations(tmp_path / "m", {M1: INIT, M2: POSTS}))
+    assert result.state == "not_managed"
+    assert [(f.case, f.action.kind, f.action.arguments.get("migration")) for f in result.findings] == [
+        ("B'", "resolve_applied", M1), ("B", "deploy", None)]
+    assert result.history.applied_by_hand == (M1,) and result.history.pending == (M2,)
 
 
 def test_4_the_catch_up_holds_only_what_the_database_has_beyond_the_migrations(db, tmp_path):
