@@ -111,3 +111,16 @@ def test_an_enum_value_a_pending_migration_adds_is_deployed_not_added_by_hand(db
     enum_values = [f.action.arguments.get("value") for f in result.findings if f.case == "C"]
     assert enum_values == ["VOICE"]  # no migration adds VOICE: that one is C's
     assert "B" in [f.case for f in result.findings] and result.state == "pending"
+def test_a_finished_migration_marked_rolled_back_by_hand_is_not_offered_a_refused_resolve(db, tmp_path):
+    """A finished row marked rolled back by hand (Prisma's `--rolled-back` refuses finished ones): the
+    migration is pending again and the database has all of it. Prisma refuses `resolve --applied` (P3008:
+    an attempt finished) and `migrate deploy` fails ("already exists"), so neither is the plan; the
+    mark is a person's to clear. (Found by the convergence walk over the conformance scenarios.)"""
+    folder = write_migrations(tmp_path / "m", {M1: INIT})
+    deploy(db, folder)
+    execute(db, 'UPDATE "_prisma_migrations" SET rolled_back_at = now()')
+    result = check_prod(db, tmp_path, folder)
+    kinds = [(f.case, f.action.kind) for f in result.findings]
+    assert ("B'", "resolve_applied") not in kinds and not [k for k in kinds if k[1] == "deploy"], kinds
+    (repair,) = [f for f in result.findings if M1 in f.title]
+    assert repair.action.kind == "none" and "rolled_back_at = NULL" in repair.detail and "P3008" in repair.detail
