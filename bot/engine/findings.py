@@ -135,7 +135,18 @@ def history_findings(h: HistoryVerdict) -> list[Finding]:
             )
         )
     for b in h.by_hand:
-        if b.whole:
+        if b.whole and b.name in h.finished_rolled_back:
+            quoted = b.name.replace("'", "''")
+            out.append(Finding(
+                "B'",
+                f"Migration {b.name} is pending again, but the database already has every change it makes "
+                f"({_listed(b.present)}): its finished row was marked rolled back by hand.",
+                "Prisma refuses `resolve --applied` here (P3008: an attempt finished) and `migrate deploy` would "
+                "fail (\"already exists\"). Clear the mark by hand, then check again: "
+                f"UPDATE \"_prisma_migrations\" SET rolled_back_at = NULL WHERE migration_name = '{quoted}' "
+                "AND finished_at IS NOT NULL;",
+            ))
+        elif b.whole:
             out.append(Finding(
                 "B'",
                 f"Migration {b.name} is pending, but the database already has every change it makes "
@@ -156,6 +167,8 @@ def history_findings(h: HistoryVerdict) -> list[Finding]:
             ))
     rolled_back = set(h.rolled_back_pending)
     for name in h.rolled_back_pending:
+        if name in h.finished_rolled_back and name in h.applied_by_hand:
+            continue  # its finding above says what to do instead
         out.append(
             Finding(
                 "history",

@@ -103,6 +103,9 @@ class HistoryVerdict:
     pending: tuple[str, ...] = ()
     failed: tuple[FailedMigration, ...] = ()
     rolled_back_pending: tuple[str, ...] = ()
+    # Rolled-back pending migrations one of whose attempts had finished (marked by hand: Prisma's
+    # `--rolled-back` refuses finished ones): Prisma then refuses `resolve --applied` too (P3008).
+    finished_rolled_back: tuple[str, ...] = ()
     modified: tuple[ModifiedMigration, ...] = ()
     missing_locally: tuple[str, ...] = ()
     applied_by_hand: tuple[str, ...] = ()
@@ -291,6 +294,8 @@ def classify(local: Migrations | tuple[LocalMigration, ...], rows: list[Migratio
         pending=pending,
         failed=failed,
         rolled_back_pending=rolled_back_pending,
+        finished_rolled_back=tuple(n for n in rolled_back_pending
+                                   if any(r.migration_name == n and r.finished_at is not None for r in rows)),
         modified=modified,
         missing_locally=missing_locally,
         last_common_migration=last_common,

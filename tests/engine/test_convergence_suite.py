@@ -35,9 +35,11 @@ from tests.engine.test_convergence_generated import assert_invariant
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
 BUILDERS = {"scenario", "make_scenario"}
-# Why a plan may stop for a person: a failed migration to fix, a data check, a migration file that
-# does not build a database (to fix in the file), an extension the server lacks.
-PEOPLE = ("failed migration", "data check", "needs a person: migration", "needs a person: Migration", "deploy would fail")
+# Why a plan may stop for a person: a failed migration to fix, a data check (duplicate rows too), a
+# migration file that does not build a database (to fix in the file, or an extension the server
+# lacks), a deploy the plan says would fail, a history row to repair by hand.
+PEOPLE = ("failed migration", "data check", "needs a person: migration", "needs a person: Migration", "deploy would fail",
+          "history repair by hand")
 TALLY: Counter = Counter()
 STOPS: dict[str, str] = {}
 
