@@ -148,3 +148,14 @@ def test_where_a_person_is_needed_the_walk_stops_and_says_so(databases, pg_url, 
     assert outcome.human is not None and outcome.human.startswith("data check:") and M3 in outcome.human
     assert outcome.steps == [f"resolve --applied {M2}", f"resolve --applied {M4}"]
 
+
+
+def test_an_applied_migration_edited_to_remove_a_statement_converges(databases, pg_url, tmp_path, db):
+    """The file of an applied migration lost its CREATE INDEX afterwards: the database has the index, the
+    edited file does not build it. Restoring the file from git brings the statement back, so the plan's
+    catch-up (which cannot tell the edit from a `db push`) must then do nothing, not create the index twice."""
+    index = 'CREATE INDEX "User_email_idx" ON "User"("email");\n'
+    deploy(db, write_migrations(tmp_path / "d", {M1: INIT + index}))
+    team = make_team(databases, pg_url, db, write_migrations(tmp_path / "m", {M1: INIT}), tmp_path,
+                     originals={M1: (INIT + index).encode()})
+    converges(team)
