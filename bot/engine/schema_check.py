@@ -274,6 +274,10 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
     ops = tuple(op for op in ops if not (hidden.objects(op) & (explained | pending_objects)))
     edited = (f" Note: {', '.join(m.name for m in verdict.modified)} was edited after it was applied and the replay "
               "uses the edited file, so part of this difference may come from that edit." if verdict.modified else "")
+    # An edit that removed statements reads as objects only the database has; restoring the file brings
+    # them back, so the catch-up must then do nothing for them (as the restore does for the other way).
+    kept_edit = (" Each of its statements does nothing where its object exists: once the edited file is "
+                 "restored, what the edit had removed is the file's again." if verdict.modified else "")
     catch_up = catch_up_operations(ops)
     extra = [op for op in catch_up if not isinstance(op, d.REMOVALS)]
     kept = set(catch_up)
@@ -289,8 +293,9 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
             "A",
             f"The database has {len(objects)} object(s) or change(s) that no applied migration makes: {_shown(objects)}.",
             f"Commit the catch-up SQL as {folder}/{name}/migration.sql, then record it as applied "
-            f"(its changes are already in the database).{edited}",
-            Action("catch_up_migration", (("migration", name),), sql=render_migration(catch_up, live.default_schema),
+            f"(its changes are already in the database).{edited}{kept_edit}",
+            Action("catch_up_migration", (("migration", name),),
+                   sql=render_migration(catch_up, live.default_schema, if_missing=bool(verdict.modified)),
                    command=f"save the SQL as {folder}/{name}/migration.sql"),
         ))
         out.append(Finding("A", f"Once {name} is committed, record it as applied.", "", resolve_action("resolve_applied", name)))

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conformance.scenario import DIVERGED, NOT_MANAGED, UP_TO_DATE, PrismaStatus, Scenario, headline_names
+from tests.conformance.scenario import (DIVERGED, NOT_MANAGED, UP_TO_DATE, PrismaStatus, Scenario, drift_summary,
+                                         headline_names)
 
 pytestmark = pytest.mark.conformance
 
@@ -168,6 +169,37 @@ def test_migration_edited_after_apply(scenario):
     assert v.modified[0].applied_checksum == scenario.rows()[1]["checksum"]
     code, body = scenario.cli_status()
     assert (code, body["state"], body["history"]["modified"]) == (1, "drifted", [B])
+
+
+def test_migration_edited_to_remove_a_statement(scenario):
+    """The applied file lost its CREATE INDEX afterwards. Prisma's status says nothing (exit 0); its
+    `migrate dev` sees the checksum mismatch. driftbot reports the edit and, since the edited file no
+    longer builds the index the database has, a catch-up whose statements do nothing where their object
+    exists. Carried out (file restored from git, catch-up committed, Prisma's own `resolve --applied`),
+    Prisma's dev then sees neither an edit nor drift, and driftbot says in sync."""
+    index = 'CREATE INDEX "Post_title_idx" ON "Post"("title");\n'
+    scenario.add(A, SQL[A])
+    scenario.add(B, SQL[B] + index)
+    assert scenario.deploy().code == 0
+    scenario.add(B, SQL[B])  # the edit removed the statement
+    prisma = scenario.status()
+    assert (prisma.code, prisma.up_to_date) == (0, True)
+    assert _prisma_says_modified(scenario, B)
+
+    result = scenario.check()
+    assert [m.name for m in result.history.modified] == [B] and result.state == "drifted"
+    assert any(f.case == "history" and "was edited after it was applied" in f.title for f in result.findings)
+    (catch_up,) = [f for f in result.findings if f.action.kind == "catch_up_migration"]
+    assert 'CREATE INDEX IF NOT EXISTS "Post_title_idx"' in catch_up.action.sql
+    assert not [f for f in result.findings if f.case == "B"]  # nothing for deploy to restore
+
+    scenario.add(B, SQL[B] + index)  # restored from git
+    name = catch_up.action.arguments["migration"]
+    scenario.add(name, catch_up.action.sql)
+    assert scenario.prisma.resolve("--applied", name).code == 0
+    dev = scenario.prisma.dev_create_only()
+    assert "was modified after it was applied" not in dev.output and drift_summary(dev) is None, dev.output
+    assert scenario.check().state == "in_sync"
 
 
 def test_migration_in_database_missing_locally(scenario):
