@@ -159,3 +159,21 @@ def test_an_applied_migration_edited_to_remove_a_statement_converges(databases, 
     team = make_team(databases, pg_url, db, write_migrations(tmp_path / "m", {M1: INIT}), tmp_path,
                      originals={M1: (INIT + index).encode()})
     converges(team)
+
+
+@pytest.mark.parametrize("layout", ["no room before the pending one", "a pending one sorting before applied ones"])
+def test_a_restore_is_ordered_before_the_pending_migrations_that_need_it(databases, pg_url, tmp_path, db, layout):
+    """Post was dropped by hand and a pending migration indexes it: `migrate deploy` runs the folder in
+    order, so B's restore must sort before that migration (and after the one creating Post), even when
+    no second is free between the last applied migration and the pending one, or when the pending one
+    sorts before migrations the database already ran (merged late from a branch)."""
+    index = 'CREATE INDEX "Post_title_idx" ON "Post"("title");\n'
+    if layout == "no room before the pending one":
+        deployed = {M1: INIT, M2: POSTS}
+        local = {**deployed, "20250102000001_post_index": index}
+    else:
+        deployed = {M1: INIT, M2: POSTS, M4: MORE}
+        local = {**deployed, "20250103000000_post_index": index}
+    deploy(db, write_migrations(tmp_path / "d", deployed))
+    execute(db, 'DROP TABLE "Post"')
+    converges(make_team(databases, pg_url, db, write_migrations(tmp_path / "m", local), tmp_path))
