@@ -211,20 +211,35 @@ def _stamps(stamp: str):
             yield str(int(stamp) + k).zfill(14)
 
 
-def _before_pending(verdict: HistoryVerdict, migrations: Migrations) -> str | None:
-    """A timestamp after the last migration the database ran and before the first pending one, when there is
-    room: `migrate deploy` runs the folder in order, so a restore placed there comes back before the
-    pending migrations that may need what it restores. None when nothing is pending, or no room."""
-    pending = [n[:14] for n in verdict.pending if n[:14].isdigit()]
-    ran = set(verdict.applied) | {f.name for f in verdict.failed}  # after every migration the database ran
-    applied = [n[:14] for n in migrations.names if n in ran and n[:14].isdigit()]
-    if not pending or not applied:
+def _restore_before_pending(verdict: HistoryVerdict, migrations: Migrations, missing: list) -> str | None:
+    """A name for the restore that sorts after the migrations the database ran before the first pending one
+    and before that pending one: `migrate deploy` runs the folder in order, so the restore then comes back
+    before the pending migrations that may need what it restores. One second after the last of those
+    migrations when that second is free, else that migration's own name with a suffix (bytes sort it
+    right after). None (the restore goes last) when nothing is pending, when no migration the database
+    ran sorts before the first pending one, or when one sorting after it names a restored object (it may
+    be the one creating it: the restore must replay after it)."""
+    ran = set(verdict.applied) | {f.name for f in verdict.failed}  # every migration the database ran
+    pending = sorted((n for n in verdict.pending), key=str.encode)
+    if not pending:
         return None
+    first = pending[0].encode()
+    before = [n for n in migrations.names if n in ran and n.encode() < first]
+    later = [m for m in migrations.items if m.name in ran and m.name.encode() > first]
+    named = {obj[2] for op in missing for obj in hidden.objects(op) if len(obj) > 2 and isinstance(obj[2], str)}
+    if not before or any(set(_QUOTED.findall(m.script)) & named for m in later):
+        return None
+    last = max(before, key=str.encode)
+    candidates = [f"{last}_restore_missing_objects"]
     try:
-        stamp = (datetime.strptime(max(applied), "%Y%m%d%H%M%S") + timedelta(seconds=1)).strftime("%Y%m%d%H%M%S")
+        stamp = (datetime.strptime(last[:14], "%Y%m%d%H%M%S") + timedelta(seconds=1)).strftime("%Y%m%d%H%M%S")
+        candidates.insert(0, f"{stamp}_restore_missing_objects")
     except ValueError:
-        return None
-    return stamp if stamp < min(pending) else None
+        pass
+    return next((c for c in candidates if last.encode() < c.encode() < first), None)
+
+
+_QUOTED = re.compile(r'"([^"]{1,128})"')
 
 
 def catch_up_operations(ops: tuple[d.Operation, ...]) -> tuple[d.Operation, ...]:
@@ -307,7 +322,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
                         if isinstance(op, d.ADDITIONS) and getattr(op, "replaces", None) is None
                         and hidden.objects(op) & lacking)
         objects = sorted({d.describe(op) for op in missing})
-        name = f"{_before_pending(verdict, migrations) or next(stamps)}_restore_missing_objects"
+        name = _restore_before_pending(verdict, migrations, missing) or f"{next(stamps)}_restore_missing_objects"
         out.append(Finding(
             "B",
             f"The database lacks {len(objects)} object(s) that applied migrations create: {_shown(objects)}.",
