@@ -87,8 +87,8 @@ export default defineConfig({
 """
 
 
-def run_cli(install: Path, folder: Path, database_url: str, *args: str, timeout: int = 120) -> Run:
-    """The real Prisma 7 CLI of *install*, run in *folder* (it loads that folder's own prisma.config.*)."""
+def cli_command(install: Path, folder: Path, database_url: str, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment of the real Prisma 7 CLI of *install* running ``prisma ARGS`` in *folder*."""
     node = shutil.which("node") or "node"
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -104,8 +104,14 @@ def run_cli(install: Path, folder: Path, database_url: str, *args: str, timeout:
     if not link.exists():  # the config imports "prisma/config"
         link.symlink_to(install / "node_modules", target_is_directory=True)
     cli = install / "node_modules" / "prisma" / "build" / "index.js"
+    return [node, str(cli), *args], env
+
+
+def run_cli(install: Path, folder: Path, database_url: str, *args: str, timeout: int = 120) -> Run:
+    """The real Prisma 7 CLI of *install*, run in *folder* (it loads that folder's own prisma.config.*)."""
+    argv, env = cli_command(install, folder, database_url, *args)
     try:
-        proc = subprocess.run([node, str(cli), *args], cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         return Run(tuple(args), -1, exc.stdout or "", f"timed out after {timeout} s")
     return Run(tuple(args), proc.returncode, proc.stdout, proc.stderr)
@@ -125,6 +131,9 @@ class Prisma7Project(PrismaProject):
         path.write_text('generator client {\n  provider = "prisma-client-js"\n}\n\n'
                         'datasource db {\n  provider = "postgresql"\n}\n' + models)
         return path
+
+    def command(self, *args: str, unref_timers: bool = True) -> tuple[list[str], dict[str, str]]:
+        return cli_command(self.install, self.folder, self.database_url, *args)
 
     def run(self, *args: str, timeout: int = 120, unref_timers: bool = True) -> Run:
         return run_cli(self.install, self.folder, self.database_url, *args, timeout=timeout)

@@ -328,17 +328,10 @@ def run_in_terminal(project: PrismaProject, *args: str, timeout: int = 120) -> R
     import select
     import time
 
-    node = shutil.which("node") or "node"
-    true = shutil.which("true") or "/bin/true"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
-        "DATABASE_URL": project.url, "PRISMA_QUERY_ENGINE_LIBRARY": true, "PRISMA_SCHEMA_ENGINE_BINARY": true,
-        "CHECKPOINT_DISABLE": "1", "PRISMA_HIDE_UPDATE_MESSAGE": "1", "NO_COLOR": "1", "TERM": "xterm",
-    }
-    cli = project.install / "node_modules" / "prisma" / "build" / "index.js"
+    argv, env = project.command(*args)  # the project's own CLI (6 or 7), on a terminal: no CI, a real TERM
+    env = {k: v for k, v in env.items() if k != "CI"} | {"TERM": "xterm"}
     master, slave = pty.openpty()
-    proc = subprocess.Popen([node, "--require", str(project.install / "unref-timers.cjs"), str(cli), *args],
-                            cwd=project.folder, env=env, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    proc = subprocess.Popen(argv, cwd=project.folder, env=env, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
     os.close(slave)
     out, answered, end = b"", 0, time.monotonic() + timeout
     try:

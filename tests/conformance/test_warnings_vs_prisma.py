@@ -1,4 +1,5 @@
-"""driftbot's warnings header against the one ``prisma migrate dev --create-only`` 6.19.3 writes.
+"""driftbot's warnings header against the one ``prisma migrate dev --create-only`` writes (6.19.3 and
+7.10.1, each run on a pseudo-terminal: it refuses to write a migration with warnings without one).
 
 Prisma writes its warnings as a comment block at the top of a new migration file, in its own
 words, one line per step that can lose data or fail on existing rows. The real CLI writes a
@@ -100,19 +101,17 @@ def _snapshot(url: str, scripts: list[str]):
         return introspect(conn, ("public",))
 
 
-def _six_only(prisma_install) -> None:
-    if prisma_install.major != 6:  # run_in_terminal drives the 6.19.3 set-up; Prisma 7's is the Prisma 7 work's
-        pytest.skip(f"the warnings header is checked against Prisma 6.19.3 (this is {prisma_install.version})")
+def _dev(s, *args: str) -> tuple[str, ...]:
+    """``migrate dev ARGS`` with the flags of the scenario's Prisma (7 has no --skip-generate/--skip-seed)."""
+    return ("migrate", "dev", *args) + (("--skip-generate", "--skip-seed") if s.prisma.major == 6 else ())
 
 
-def test_the_header_has_prisma_s_words_for_every_kind_of_warning(prisma_install, make_scenario, databases):
-    _six_only(prisma_install)
+def test_the_header_has_prisma_s_words_for_every_kind_of_warning(make_scenario, databases):
     s = make_scenario(models=BEFORE)
-    init = s.prisma.run("migrate", "dev", "--name", "init", "--skip-generate", "--skip-seed")
+    init = s.prisma.run(*_dev(s, "--name", "init"))
     assert init.code == 0, init.output
     s.prisma.write_models(AFTER)
-    made = run_in_terminal(s.prisma, "migrate", "dev", "--create-only", "--name", "second", "--skip-generate",
-                           "--skip-seed")
+    made = run_in_terminal(s.prisma, *_dev(s, "--create-only", "--name", "second"))
     files = sorted(s.prisma.migrations.glob("*/migration.sql"))
     assert len(files) == 2 and files[1].parent.name.endswith("_second"), made.output[-2000:]
     first, second = files[0].read_text(), files[1].read_text()
@@ -126,13 +125,11 @@ def test_the_header_has_prisma_s_words_for_every_kind_of_warning(prisma_install,
     assert ours.endswith(render_sql(ops)) and "Warning" not in render_sql(ops)
 
 
-def test_no_header_when_nothing_can_lose_data(prisma_install, make_scenario, databases):
-    _six_only(prisma_install)
+def test_no_header_when_nothing_can_lose_data(make_scenario, databases):
     s = make_scenario(models=BEFORE)
-    assert s.prisma.run("migrate", "dev", "--name", "init", "--skip-generate", "--skip-seed").code == 0
+    assert s.prisma.run(*_dev(s, "--name", "init")).code == 0
     s.prisma.write_models(BEFORE.replace("  kind  Kind    @default(A)\n", "  kind  Kind    @default(A)\n  note  String?\n"))
-    made = run_in_terminal(s.prisma, "migrate", "dev", "--create-only", "--name", "second", "--skip-generate",
-                           "--skip-seed")
+    made = run_in_terminal(s.prisma, *_dev(s, "--create-only", "--name", "second"))
     files = sorted(s.prisma.migrations.glob("*/migration.sql"))
     assert len(files) == 2, made.output[-2000:]
     assert not files[1].read_text().startswith("/*")
