@@ -1,6 +1,6 @@
 """Real public Prisma/PostgreSQL histories: deployed by the real Prisma CLI, checked by driftbot.
 
-    python -m benchmarks.real_histories [--target URL] [--json OUT]
+    python -m benchmarks.real_histories [--target URL] [--json OUT] [--converge [--seeds N]]
 
 For each pinned history below: extract its migrations folder from the local git
 mirror at the pinned commit into a temporary folder (their files never enter
@@ -24,7 +24,9 @@ status``, ``prisma migrate diff`` and ``driftbot status`` again: Prisma compares
 neither, so only driftbot can see it.
 
 With ``--converge``, drift is then injected as people make it, and the plan the check
-proposes is carried out as a team would (tests/engine/converge.py), then checked again.
+proposes is carried out as a team would (tests/engine/converge.py), then checked again; with
+``--seeds N``, N times, each on its own copy of the deployed database (``CREATE DATABASE ...
+TEMPLATE``) with its own seeded drift.
 
 Expected: no findings and state ``in_sync`` everywhere, then ``drifted`` after
 the hand edit, then (``--converge``) in sync again after the plan, or a stop where a
@@ -98,7 +100,7 @@ class Row:
     statuses: list = field(default_factory=list)
     skipped: str | None = None
     tamper: dict | None = None  # what Prisma and driftbot said after a hand edit Prisma cannot see
-    converge: dict | None = None  # the plan for that edit and injected drift, carried out (--converge)
+    converge: list | None = None  # per seed: the plan for that edit and injected drift, carried out (--converge)
 
 
 def extract(h: History, into: Path) -> Path | None:
@@ -118,10 +120,11 @@ def _with_db(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
-def create_db(server: str, prefix: str) -> str:
+def create_db(server: str, prefix: str, template: str | None = None) -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)) if template is None else
+                     sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
     return name
 
 
@@ -152,7 +155,7 @@ def driftbot_status(db_url: str, shadow: str, migrations: Path, cache: Path) -> 
 
 
 def run_history(h: History, install: Path, target: str, shadows: dict[str, str], work: Path,
-                converging: bool = False) -> Row:
+                converging: bool = False, seeds: int = 1) -> Row:
     from tests.conformance.prisma_cli import PrismaProject
 
     src = extract(h, work / "src" / h.name)
@@ -184,7 +187,14 @@ def run_history(h: History, install: Path, target: str, shadows: dict[str, str],
             ))
         row.tamper = tamper(db_url, project, target, work / "cache" / f"{h.name}-tampered")
         if converging:
-            row.converge = converge(db_url, project.migrations, target, work / "converge" / h.name)
+            row.converge = []
+            for k in range(seeds):
+                copy = create_db(target, "realconv", template=dbname)
+                try:
+                    row.converge.append(converge(_with_db(target, copy), project.migrations, target,
+                                                 work / "converge" / f"{h.name}-{k}", seed=7 + k))
+                finally:
+                    drop_db(target, copy)
     finally:
         drop_db(target, dbname)
     return row
@@ -266,7 +276,8 @@ def converge(db_url: str, migrations: Path, server: str, work: Path, seed: int =
         try:
             outcome = carry_out(team, before)
         except AssertionError as exc:  # a step was refused
-            return {"injected": injected, "before": before.state, "converged": False, "refused": str(exc)[:800]}
+            return {"injected": injected, "before": before.state, "converged": False, "refused": str(exc)[:800],
+                    "seconds": round(time.perf_counter() - started, 2)}
         return {"injected": injected, "before": before.state, "steps": outcome.steps, "human": outcome.human,
                 "undid": outcome.undid, "after": outcome.after.state if outcome.after else None,
                 "converged": outcome.converged, "seconds": round(time.perf_counter() - started, 2)}
@@ -328,6 +339,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the rows as JSON here")
     ap.add_argument("--converge", action="store_true",
                     help="then inject drift, carry the proposed plan out and check again (the convergence run)")
+    ap.add_argument("--seeds", type=int, default=1, help="--converge this many times, each with its own drift")
     args = ap.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
@@ -350,7 +362,7 @@ def main(argv=None) -> int:
         for h in HISTORIES:
             if args.only and h.name not in args.only:
                 continue
-            row = run_history(h, install, args.target, shadows, Path(tmp), converging=args.converge)
+            row = run_history(h, install, args.target, shadows, Path(tmp), converging=args.converge, seeds=args.seeds)
             rows.append(row)
             if row.skipped:
                 print(f"SKIPPED {h.name}: {row.skipped}", file=sys.stderr)
@@ -373,12 +385,11 @@ def main(argv=None) -> int:
                 print(f"  then {t['change']} (shadow on the target's server): prisma migrate status "
                       f"exit {t['prisma_status_exit']} ({prisma}), prisma migrate diff exit {t['prisma_diff_exit']}; "
                       f"driftbot state {t['driftbot_state']} (exit {t['driftbot_exit']}): {drift}")
-            if row.converge:
-                c = row.converge
-                print(f"  convergence: injected {len(c['injected'])} change(s), state {c['before']}; "
+            for k, c in enumerate(row.converge or []):
+                print(f"  convergence (seed {7 + k}): injected {len(c['injected'])} change(s), state {c['before']}; "
                       + (f"REFUSED: {c['refused']}" if c.get("refused") else
                          f"{len(c['steps'])} step(s), then {c['after']}" + (f"; stopped: {c['human']}" if c['human'] else "")
-                         + (f"; UNDID: {c['undid']}" if c['undid'] else "")))
+                         + (f"; UNDID: {c['undid']}" if c['undid'] else "") + f" ({c['seconds']} s)"))
     print()
     print(table(rows))
     if args.json:
@@ -386,7 +397,7 @@ def main(argv=None) -> int:
     # "Not checked" is not clean: a shadow that cannot replay the history has said nothing about drift.
     ok = all(not r.deploy_error and all(s.state == "in_sync" and not s.reason and not s.findings for s in r.statuses)
              and (r.tamper is None or r.tamper["driftbot_state"] == "drifted")  # the hand edit must be seen
-             and (r.converge is None or r.converge["converged"] or bool(r.converge.get("human")))
+             and all(c["converged"] or bool(c.get("human")) for c in r.converge or [])
              for r in rows if not r.skipped)
     return 0 if ok else 1
 
