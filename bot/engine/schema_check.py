@@ -242,6 +242,32 @@ def _restore_before_pending(verdict: HistoryVerdict, migrations: Migrations, mis
 _QUOTED = re.compile(r'"([^"]{1,128})"')
 
 
+def _op_names(op: d.Operation) -> set[str]:
+    """The names an operation's objects go by: their own and their table's."""
+    names = {obj[2] for obj in hidden.objects(op) if len(obj) > 2 and isinstance(obj[2], str)}
+    for attr in ("index", "foreign_key", "trigger", "policy"):
+        table = getattr(getattr(op, attr, None), "table", None)
+        if isinstance(table, str):
+            names.add(table)
+    return names
+
+
+def _maybe_from_edit(verdict: HistoryVerdict, migrations: Migrations):
+    """Which catch-up operations an edit that removed statements may explain: those on what an edited
+    migration's file still names (every one when a file names nothing). False when nothing was edited."""
+    edited = {m.name for m in verdict.modified}
+    if not edited:
+        return False
+    named: set[str] = set()
+    for m in migrations.items:
+        if m.name in edited:
+            found = set(_QUOTED.findall(m.script))
+            if not found:
+                return True
+            named |= found
+    return lambda op: bool(_op_names(op) & named)
+
+
 def catch_up_operations(ops: tuple[d.Operation, ...]) -> tuple[d.Operation, ...]:
     """What the database has beyond the migrations (case A): every change but the removals of objects
     the database lacks (case B restores them), the enum values it lacks (case C adds them) and index
@@ -291,8 +317,9 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
               "uses the edited file, so part of this difference may come from that edit." if verdict.modified else "")
     # An edit that removed statements reads as objects only the database has; restoring the file brings
     # them back, so the catch-up must then do nothing for them (as the restore does for the other way).
-    kept_edit = (" Each of its statements does nothing where its object exists: once the edited file is "
-                 "restored, what the edit had removed is the file's again." if verdict.modified else "")
+    from_edit = _maybe_from_edit(verdict, migrations)
+    kept_edit = (" Its statements on what the edited file names do nothing where their object exists: once "
+                 "the file is restored, what the edit had removed is the file's again." if verdict.modified else "")
     catch_up = catch_up_operations(ops)
     extra = [op for op in catch_up if not isinstance(op, d.REMOVALS)]
     kept = set(catch_up)
@@ -310,7 +337,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
             f"Commit the catch-up SQL as {folder}/{name}/migration.sql, then record it as applied "
             f"(its changes are already in the database).{edited}{kept_edit}",
             Action("catch_up_migration", (("migration", name),),
-                   sql=render_migration(catch_up, live.default_schema, if_missing=bool(verdict.modified)),
+                   sql=render_migration(catch_up, live.default_schema, if_missing=from_edit),
                    command=f"save the SQL as {folder}/{name}/migration.sql"),
         ))
         out.append(Finding("A", f"Once {name} is committed, record it as applied.", "", resolve_action("resolve_applied", name)))

@@ -351,9 +351,10 @@ def rebuild_index_sql(index, default_schema: str = "public") -> str:
     return f"REINDEX INDEX CONCURRENTLY {qualified(index.schema, index.name, default_schema)};"
 
 
-def render_sql(ops: tuple[d.Operation, ...], default_schema: str = "public", if_missing: bool = False) -> str:
+def render_sql(ops: tuple[d.Operation, ...], default_schema: str = "public", if_missing=False) -> str:
     """The migration that applies *ops*, as Prisma's ``migrate diff --script`` writes it (no warnings).
-    *if_missing*: each statement does nothing where its object already exists."""
+    *if_missing*: each statement does nothing where its object already exists (or, given a function of
+    an operation, those of the steps whose operations it picks)."""
     if not ops:
         return EMPTY + "\n"
     r = _Renderer(default_schema)
@@ -363,7 +364,8 @@ def render_sql(ops: tuple[d.Operation, ...], default_schema: str = "public", if_
         text = r.step(step)
         if i + 1 < len(steps) and uses_new_enum_value(step, steps[i + 1:]):
             text += "\nCOMMIT;"  # PostgreSQL cannot use a new enum value in the transaction that adds it
-        blocks.append(f"-- {step.label}\n{_if_missing(step, text) if if_missing else text}")
+        guarded = any(map(if_missing, step.ops)) if callable(if_missing) else if_missing
+        blocks.append(f"-- {step.label}\n{_if_missing(step, text) if guarded else text}")
     return "\n\n".join(blocks) + "\n"
 
 
@@ -378,7 +380,7 @@ def uses_new_enum_value(step: Step, later: tuple[Step, ...]) -> bool:
     return any(literal(v) in text for v in added)
 
 
-def render_migration(ops: tuple[d.Operation, ...], default_schema: str = "public", if_missing: bool = False) -> str:
+def render_migration(ops: tuple[d.Operation, ...], default_schema: str = "public", if_missing=False) -> str:
     """A migration file for *ops*, as ``prisma migrate dev`` writes it: Prisma's warnings header
     (when a step can lose data or fail on existing rows), then the statements."""
     steps = plan(ops)
