@@ -161,7 +161,8 @@ def test_an_applied_migration_edited_to_remove_a_statement_converges(databases, 
     converges(team)
 
 
-@pytest.mark.parametrize("layout", ["no room before the pending one", "a pending one sorting before applied ones"])
+@pytest.mark.parametrize("layout", ["no room before the pending one", "a pending one sorting before applied ones",
+                                    "the migration creating Post sorts after the pending one"])
 def test_a_restore_is_ordered_before_the_pending_migrations_that_need_it(databases, pg_url, tmp_path, db, layout):
     """Post was dropped by hand and a pending migration indexes it: `migrate deploy` runs the folder in
     order, so B's restore must sort before that migration (and after the one creating Post), even when
@@ -171,9 +172,12 @@ def test_a_restore_is_ordered_before_the_pending_migrations_that_need_it(databas
     if layout == "no room before the pending one":
         deployed = {M1: INIT, M2: POSTS}
         local = {**deployed, "20250102000001_post_index": index}
-    else:
+    elif layout == "a pending one sorting before applied ones":
         deployed = {M1: INIT, M2: POSTS, M4: MORE}
         local = {**deployed, "20250103000000_post_index": index}
+    else:  # the restore must then replay after that migration: it goes last (the pending one needs no Post)
+        deployed = {M1: INIT, M4: POSTS}
+        local = {**deployed, M3: MORE}
     deploy(db, write_migrations(tmp_path / "d", deployed))
     execute(db, 'DROP TABLE "Post"')
     converges(make_team(databases, pg_url, db, write_migrations(tmp_path / "m", local), tmp_path))
