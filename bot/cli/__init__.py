@@ -35,6 +35,7 @@ EXIT_CODES = """exit codes:
   1 drift or a problem found
   2 could not check (bad usage, bad configuration, unreachable database)"""
 PROCESSES = ("web", "worker", "clock", "check-ready")
+HOUSEKEEPING_S = 120  # the longest the child that writes caches and prunes templates after a status may run
 
 
 def _version() -> str:
@@ -187,6 +188,7 @@ def _after_the_answer(housekeeping) -> None:
     if pid:
         return
     try:  # the child: its own session, no terminal, nothing written where the answer went
+        signal.alarm(HOUSEKEEPING_S)  # and never outliving its work by long, whatever it waits on
         os.setsid()
         quiet = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):

@@ -104,3 +104,21 @@ def test_files_written_within_their_timestamps_granularity_are_not_trusted(proje
     code, _, _ = run(capsys, "status", "prod", "--json")
     assert code == 0
     assert not list((project.parent / "cache" / "status").glob("*.json"))
+
+
+def test_the_caches_are_written_after_the_answer_by_a_child(project, db, tmp_path):
+    """The real command prints its answer and exits; a child it leaves writes the caches the next
+    check hits (bot/engine/later.py)."""
+    import subprocess
+    import sys
+    import time
+
+    deploy(db, project)
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "status", "prod", "--json"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    cache = project.parent / "cache"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (list(cache.glob("shadow/*.json")) and list(cache.glob("live/*.json"))):
+        time.sleep(0.1)
+    assert list(cache.glob("shadow/*.json")) and list(cache.glob("live/*.json"))
