@@ -182,7 +182,7 @@ def _after_the_answer(housekeeping) -> None:
     sys.stderr.flush()
     try:
         pid = os.fork()
-    except OSError:
+    except (OSError, AttributeError):  # no fork (Windows) or no room for a process: do it now
         housekeeping()
         return
     if pid:
