@@ -36,7 +36,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from benchmarks.real_histories import MIRRORS, SYSTEM_PG, _with_db, create_db, drop_db
+from benchmarks.common import drop_database, pg_default, with_db
+from benchmarks.real_histories import MIRRORS, create_db
 from tests.conformance.prisma7_cli import ensure_installed, run_cli
 from tests.conformance.prisma_cli import PrismaUnavailable, cache_root, npm_install
 from tests.conformance.scenario import drift_summary, parse_status
@@ -132,7 +133,7 @@ def run_project(p: Project, server: str, work: Path) -> Row:
     (repo / "node_modules").symlink_to(dotenv_modules(), target_is_directory=True)
     folder = repo / p.folder
     dbname = create_db(server, "realproj")
-    url = _with_db(server, dbname)
+    url = with_db(server, dbname)
     (folder / ".env").write_text(f"{p.url_env}={url}\n")  # read by the project's own config through dotenv
     try:
         started = time.perf_counter()
@@ -183,13 +184,13 @@ def run_project(p: Project, server: str, work: Path) -> Row:
         if (code, body.get("state")) != (1, "drifted"):
             row.problems.append(f"after the hand edit driftbot said {body.get('state')!r} (exit {code})")
     finally:
-        drop_db(server, dbname)
+        drop_database(server, dbname)
     return row
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--target", default=os.environ.get("DRIFTBOT_TEST_PG_URL", SYSTEM_PG),
+    ap.add_argument("--target", default=pg_default(),
                     help="a PostgreSQL server URL to create the databases on")
     ap.add_argument("--only", action="append", help="run only these projects (by name)")
     ap.add_argument("--json", help="write the rows as JSON here")
