@@ -251,3 +251,33 @@ def test_a_look_alike_migration_name_is_refused_in_one_line(project, capsys):
     assert code == 2 and out == ""
     assert err.strip().startswith("driftbot: The migration name ") and "U+200B ZERO WIDTH SPACE" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_terminal_change_works_on_a_keyed_trail(project, db, databases, capsys, monkeypatch):
+    """Issue #26, item 10: with DRIFTBOT_AUDIT_KEY set, `driftbot enum` and `resolve` write keyed events."""
+    from sqlalchemy import select
+
+    from bot import audit
+    from bot.state.db import make_engine, sessions, upgrade
+    from bot.state.models import AuditEvent
+
+    key = "terminal-key-0123456789abcdef0123456789"
+    deploy(db, project)
+    state = databases.create("state")
+    engine = make_engine(state)
+    upgrade(engine)
+    with sessions(engine, audit_keys=audit.Keyring(key.encode()))() as s, s.begin():
+        audit.record(s, event="check_requested", actor="U1", environment="prod")  # a keyed trail
+    monkeypatch.setenv("DRIFTBOT_STATE_URL", state)
+    monkeypatch.setenv("DRIFTBOT_AUDIT_KEY", key)
+    code, out, err = run(capsys, "enum", "prod", "MediaKind", "VIDEO", "--yes")
+    assert code == 0 and "Added value 'VIDEO'" in out, err
+    code, _, err = run(capsys, "resolve", "prod", "--rolled-back", M1, "--yes")
+    assert code == 1 and "DRIFTBOT_AUDIT_KEY" not in err
+    with sessions(engine)() as s:
+        rows_ = list(s.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+        assert [e.event for e in rows_][1:] == ["execution_started", "execution_finished",
+                                                "execution_started", "execution_refused"]
+        assert {e.key_id for e in rows_} == {audit.key_id(key.encode())}
+        assert audit.verify(s, keys=audit.Keyring(key.encode())).ok
+    engine.dispose()
