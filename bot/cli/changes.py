@@ -82,7 +82,7 @@ def _audited(settings: Settings, env: EnvironmentSettings, kind: str, args: dict
         return change()
     actor, data = f"terminal:{getpass.getuser()}", {"via": "terminal", "kind": kind, **args}
     engine = make_engine(settings.state_url)
-    made = sessions(engine)
+    made = sessions(engine, audit_keys=audit.keyring(settings))
     try:
         try:
             with made() as s, s.begin():
