@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from bot import audit
 from bot.cli import main
+from bot.errors import ConfigError
 from bot.runtime import build
 from bot.settings import load_settings
 from bot.state.db import make_engine, upgrade
@@ -177,9 +178,10 @@ def test_a_malformed_checkpoint_gets_one_line(trail, capsys, mark):
     assert code == 2 and len(out.splitlines()) == 1 and "N:HASH" in out
 
 
-def test_an_unkeyed_trail_gets_keyed_at_the_next_start(db, monkeypatch, tmp_path, capsys):
-    """Events from before the key stay unkeyed; the first process started with the key records a
-    keyed event (the configuration now names the key), after which the chain verifies as keyed."""
+def test_an_unkeyed_trail_is_keyed_only_by_the_operator_step(db, monkeypatch, tmp_path, capsys):
+    """Issue #26 item 1: events from before the key stay unkeyed; a process started with the key on an
+    unkeyed tail refuses (no implicit keying); `driftbot audit key start` is the audited step that keys
+    the trail, and verify names where keying began."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DRIFTBOT_CONFIG", raising=False)
     monkeypatch.delenv("DRIFTBOT_AUDIT_KEY", raising=False)
@@ -188,10 +190,83 @@ def test_an_unkeyed_trail_gets_keyed_at_the_next_start(db, monkeypatch, tmp_path
     upgrade(engine)
     audit.record_start(engine, load_settings(), "web")  # before the key: unkeyed
     monkeypatch.setenv("DRIFTBOT_AUDIT_KEY", KEY)
+    with pytest.raises(ConfigError, match="driftbot audit key start"):
+        audit.record_start(engine, load_settings(), "worker")
     code, out = run(capsys, "verify")
     assert code == 1 and "the newest, is not keyed although DRIFTBOT_AUDIT_KEY is set" in out
+    code, out = run(capsys, "key", "start")
+    with make_session(engine) as s:
+        rows = s.execute(text("SELECT id, event, actor, key_id FROM audit_events ORDER BY id")).all()
+    started = rows[-1]
+    assert code == 0 and started.event == "audit_key_started" and started.key_id == audit.key_id(KEY.encode())
+    assert f"#{started.id}" in out
     audit.record_start(engine, load_settings(), "worker")
-    engine.dispose()
     code, out = run(capsys, "verify")
     assert code == 0 and out.splitlines()[1] == (
-        f"Keyed with audit key {audit.key_id(KEY.encode())}; the first 1 (from before the key was set) are not.")
+        f"Keyed with audit key {audit.key_id(KEY.encode())} from event #{started.id} (`driftbot audit key start`); "
+        f"the {len(rows) - 1} before it (from before the key was set) are not.")
+    code, out = run(capsys, "key", "start")  # once keyed, there is nothing to start
+    assert code == 1 and "already keyed" in out
+    engine.dispose()
+
+
+def make_session(engine):
+    from bot.state.db import sessions
+    return sessions(engine)()
+
+
+def test_a_rewrite_without_the_key_stays_broken_after_the_bot_appends(trail, capsys, db):
+    """Issue #26 item 1: the trail rewritten as an unkeyed SHA-256 chain (an approver's id changed), then
+    driftbot goes on: a process with the key starts and records its next events. verify still fails."""
+    superuser(trail, "UPDATE audit_events SET actor = 'UMALLORY' WHERE actor = 'U1'")
+    rehash_forward(trail, key=None, key_id=None)
+    engine = make_engine(db)
+    for process in ("web", "worker"):
+        try:
+            audit.record_start(engine, load_settings(), process)
+        except ConfigError:
+            pass  # refusing to start on it is one right answer
+    engine.dispose()
+    rt = build(load_settings())
+    try:
+        with rt.sessions.begin() as s:
+            audit.record(s, event="approved", actor="U2", environment="prod", request_id=7)
+    except ConfigError:
+        pass  # refusing to append a keyed event on an unkeyed tail is the other
+    rt.engine.dispose()
+    code, out = run(capsys, "verify")
+    assert code == 1 and out.startswith("Audit chain BROKEN"), out
+
+
+def test_a_keyed_event_on_an_unkeyed_tail_needs_the_key_start_step(trail, capsys):
+    """A keyed event right after unkeyed ones that is not `driftbot audit key start`'s (an older driftbot
+    that keyed implicitly, or a key holder bypassing the step) is reported."""
+    with trail() as s:
+        ids = s.execute(text("SELECT id FROM audit_events ORDER BY id")).scalars().all()
+    superuser(trail, "DELETE FROM audit_events WHERE id > :cut", cut=ids[9])
+    rehash_forward(trail, key=None, key_id=None)  # ten unkeyed events
+    with trail.begin() as s:  # a keyed append on that tail, with the right key
+        s.execute(text("SET LOCAL session_replication_role = replica"))
+        prev = s.execute(text("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")).scalar()
+        from datetime import datetime, timezone
+        at = datetime.now(timezone.utc)
+        h = audit.event_hash(prev, at, "approved", "U2", "prod", 7, {}, KEY.encode())
+        s.execute(text("INSERT INTO audit_events (at, event, actor, environment, request_id, data, prev_hash, hash, key_id) "
+                       "VALUES (:at, 'approved', 'U2', 'prod', 7, '{}', :p, :h, :k)"),
+                  {"at": at, "p": prev, "h": h, "k": audit.key_id(KEY.encode())})
+    code, out = run(capsys, "verify")
+    with trail() as s:
+        newest = s.execute(text("SELECT max(id) FROM audit_events")).scalar()
+    assert code == 1 and out.startswith(f"Audit chain BROKEN at event #{newest}: it is keyed but follows unkeyed events"), out
+
+
+def test_every_process_records_a_keyed_event_at_start(trail, db):
+    """Issue #26 item 1: a start with an unchanged configuration records an event too."""
+    engine = make_engine(db)
+    for process in ("web", "worker", "clock"):
+        audit.record_start(engine, load_settings(), process)
+    with make_session(engine) as s:
+        starts = s.execute(text("SELECT actor, key_id FROM audit_events WHERE event = 'process_started' ORDER BY id")).all()
+        assert audit.verify(s, keys=audit.Keyring(KEY.encode())).ok
+    engine.dispose()
+    assert [(a, k) for a, k in starts] == [(p, audit.key_id(KEY.encode())) for p in ("web", "worker", "clock")]
