@@ -14,8 +14,13 @@ with that checkpoint fails when event N is gone or differs.
 
 Without a key, events are hashed with plain SHA-256 as before the key existed
 (``key_id`` empty): ``driftbot demo`` and a first installation work, and
-``verify`` says the chain is not keyed. Once a keyed event exists, an unkeyed
-one after it is refused when written and reported as broken when verified.
+``verify`` says the chain is not keyed. Keying starts either at the first event
+or by one explicit, audited operator step on an unkeyed trail
+(``driftbot audit key start``, event ``audit_key_started``); a process never
+keys a trail implicitly. Once keyed, an unkeyed event after it is refused when
+written and reported as broken when verified, and so is a keyed event on an
+unkeyed tail that no such step started: a rewrite without the key cannot be
+made to verify by the bot's next event.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from bot.errors import ConfigError, DriftbotError, redact, redact_data
+from bot.errors import ConfigError, DriftbotError, Refused, redact, redact_data
 from bot.slack.mrkdwn import escape
 from bot.state.db import sessions
 from bot.state.models import AuditEvent
@@ -41,6 +46,7 @@ from bot.state.models import AuditEvent
 GENESIS = "0" * 64
 CHAIN_LOCK = 0x61756474  # "audt": appends are serialised so the chain has no forks
 KEYS_INFO = "audit_keys"  # where a session carries its process's Keyring (bot.state.db.sessions)
+KEY_STARTED = "audit_key_started"  # the operator's step that keys an unkeyed trail
 CHECKPOINT = re.compile(r"^(?P<n>[0-9]{1,19}):(?P<hash>[0-9a-f]{64})$")
 
 
@@ -97,6 +103,10 @@ def event_hash(prev_hash: str, at: datetime, event: str, actor: str | None, envi
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+NOT_KEYED_YET = ("The audit trail is not keyed yet but DRIFTBOT_AUDIT_KEY is set: key it once with "
+                 "`driftbot audit key start` (the audited step that starts keying), or unset the key.")
+
+
 def record(session: Session, *, event: str, actor: str | None = None, environment: str | None = None,
            request_id: int | None = None, data: dict[str, Any] | None = None) -> AuditEvent:
     """Append one event in the session's current transaction.
@@ -113,6 +123,8 @@ def record(session: Session, *, event: str, actor: str | None = None, environmen
     if last is not None and last.key_id and keys.current is None:
         raise ConfigError("The audit trail is keyed but DRIFTBOT_AUDIT_KEY is not set in this process, "
                           "so nothing was recorded or changed. Set it as in the other driftbot processes.")
+    if last is not None and not last.key_id and keys.current is not None and event != KEY_STARTED:
+        raise ConfigError(NOT_KEYED_YET + " Nothing was recorded or changed.")
     at = datetime.now(timezone.utc)
     row = AuditEvent(
         at=at, event=event, actor=actor, environment=environment, request_id=request_id, data=data,
@@ -133,6 +145,8 @@ class ChainReport:
     unkeyed: int = field(default=0, compare=False)  # events hashed without a key (before one was set)
     key_ids: tuple[str, ...] = field(default=(), compare=False)
     checkpoint: str | None = field(default=None, compare=False)  # the checkpoint checked, when one was
+    keyed_from: int | None = field(default=None, compare=False)  # the first keyed event
+    keyed_by: str | None = field(default=None, compare=False)  # "first" event, "step" (key start), "start" (legacy)
 
 
 def parse_checkpoint(value: str) -> tuple[int, str]:
@@ -158,11 +172,11 @@ def verify(session: Session, checkpoint: str | None = None, keys: Keyring | None
     """
     keys = keys or _keys(session)
     want = parse_checkpoint(checkpoint) if checkpoint else None
-    prev, count, unkeyed, seen_ids, keyed_from = GENESIS, 0, 0, [], None
+    prev, count, unkeyed, seen_ids, keyed_from, keyed_by = GENESIS, 0, 0, [], None, None
     last_id, at_checkpoint = None, None
 
     def broken(row_id: int, reason: str) -> ChainReport:
-        return ChainReport(False, count, row_id, reason, unkeyed, tuple(seen_ids), checkpoint)
+        return ChainReport(False, count, row_id, reason, unkeyed, tuple(seen_ids), checkpoint, keyed_from, keyed_by)
 
     for row in session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars():
         count += 1
@@ -178,7 +192,13 @@ def verify(session: Session, checkpoint: str | None = None, keys: Keyring | None
                                       "set it (and any retired keys in DRIFTBOT_AUDIT_PREVIOUS_KEYS) to verify.")
                 return broken(row.id, f"it names audit key {row.key_id}, which is neither DRIFTBOT_AUDIT_KEY "
                                       "nor one of DRIFTBOT_AUDIT_PREVIOUS_KEYS")
-            keyed_from = keyed_from or row.id
+            if keyed_from is None:
+                keyed_by = "first" if count == 1 else _keying_step(row)
+                if keyed_by is None:
+                    return broken(row.id, "it is keyed but follows unkeyed events, and no `driftbot audit key start` "
+                                          "started keying there (the trail was rewritten without the key, or keyed "
+                                          "implicitly)")
+                keyed_from = row.id
             if row.key_id not in seen_ids:
                 seen_ids.append(row.key_id)
         elif keyed_from is not None:
@@ -207,7 +227,44 @@ def verify(session: Session, checkpoint: str | None = None, keys: Keyring | None
         if at_checkpoint != expected_hash:
             return broken(n, f"event #{n} differs from the checkpoint: its hash is {at_checkpoint[:16]}…, "
                              f"the checkpoint says {expected_hash[:16]}… (the trail was rewritten)")
-    return ChainReport(True, count, None, None, unkeyed, tuple(seen_ids), checkpoint)
+    return ChainReport(True, count, None, None, unkeyed, tuple(seen_ids), checkpoint, keyed_from, keyed_by)
+
+
+def _keying_step(row: AuditEvent) -> str | None:
+    """How a keyed event right after unkeyed ones may start keying: the operator's ``audit key start``,
+    or (trails keyed before that step existed) a start-up's ``config_changed`` that recorded the key's
+    arrival. No driftbot since writes a keyed event on an unkeyed tail, so neither can be appended now."""
+    if row.event == KEY_STARTED:
+        return "step"
+    data = row.data or {}
+    if row.event == "config_changed" and (data.get("config") or {}).get("audit_key") == row.key_id and (
+            data.get("previous") is None or "audit_key" in (data.get("changed") or [])):
+        return "start"
+    return None
+
+
+def key_start(session: Session, actor: str, mark: str | None = None) -> AuditEvent:
+    """``driftbot audit key start``: the one step that keys an unkeyed trail, itself a keyed event.
+
+    The unkeyed chain must verify (and match the checkpoint *mark*, when given) before it is sealed under the key:
+    the new event's HMAC covers the unkeyed tail's hash, so the events before it cannot be rewritten after.
+    """
+    keys = _keys(session)
+    if keys.current is None:
+        raise ConfigError("Set DRIFTBOT_AUDIT_KEY (as the processes will have it) to key the audit trail.")
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
+    keyed = session.execute(select(AuditEvent.id, AuditEvent.key_id).where(AuditEvent.key_id.is_not(None),
+                                                                      AuditEvent.key_id != "")
+                            .order_by(AuditEvent.id).limit(1)).first()
+    if keyed is not None:
+        raise Refused(f"The audit trail is already keyed (audit key {keyed.key_id} from event #{keyed.id}): nothing to "
+                      "start. To change the key, rotate it (DRIFTBOT_AUDIT_PREVIOUS_KEYS).")
+    report = verify(session, checkpoint=mark, keys=NO_KEYS)
+    if not report.ok:
+        raise Refused(f"The unkeyed trail does not verify ({verify_text(report)}); nothing was keyed.")
+    return record(session, event="audit_key_started", actor=actor,
+                  data={"key_id": keys.current_id, "unkeyed_events": report.events,
+                        "unkeyed_tail": checkpoint(session), "checkpoint_checked": bool(mark)})
 
 
 # --- reading the trail back: export and the Slack summary -----------------
@@ -231,6 +288,8 @@ PHRASES = {
     "execution_started": "execution started",
     "execution_finished": "execution finished",
     "config_changed": "configuration changed at start-up",
+    "process_started": "process started",
+    KEY_STARTED: "started keying the audit trail",
     "digest_started": "digest started",
     "digest_posted": "digest posted",
     "audit_exported": "exported the audit trail",
@@ -332,8 +391,10 @@ def verify_text(report: ChainReport) -> str:
     if report.checkpoint:
         notes.append(f"Checkpoint {report.checkpoint.split(':')[0]} matches.")
     if report.key_ids:
-        older = f"; the first {report.unkeyed} (from before the key was set) are not" if report.unkeyed else ""
-        notes.append(f"Keyed with audit key {', '.join(report.key_ids)}{older}.")
+        how = {"step": " (`driftbot audit key start`)",
+               "start": " (keyed at a start-up, before `driftbot audit key start` existed)"}.get(report.keyed_by, "")
+        older = f"; the {report.unkeyed} before it (from before the key was set) are not" if report.unkeyed else ""
+        notes.append(f"Keyed with audit key {', '.join(report.key_ids)} from event #{report.keyed_from}{how}{older}.")
     elif report.events:
         notes.append("Not keyed: set DRIFTBOT_AUDIT_KEY so that rewriting the trail needs the key.")
     return "\n".join([line, " ".join(notes)]) if notes else line
@@ -341,12 +402,25 @@ def verify_text(report: ChainReport) -> str:
 
 def record_start(engine, settings, process: str) -> None:
     """At a process's start (after the schema upgrade): refuse to start without the key on a keyed
-    trail, then audit the configuration if it changed."""
+    trail, or with it on an unkeyed one (``driftbot audit key start`` keys it); audit the configuration
+    if it changed; and record the start itself, so a keyed process always leaves a keyed event."""
     keys = keyring(settings)
     with sessions(engine, audit_keys=keys).begin() as session:
         if keys.current is None:
             require_no_key(session)
-        config_seen(session, settings, process)
+        else:
+            require_keyed(session)
+        config = config_seen(session, settings, process)
+        record(session, event="process_started", actor=process,
+               data={"fingerprint": config.data["fingerprint"]})
+
+
+def require_keyed(session: Session) -> None:
+    """A process with ``DRIFTBOT_AUDIT_KEY`` starts only on a keyed (or empty) trail: keying an unkeyed
+    one is the operator's audited step, never a side effect of a start."""
+    last = session.execute(select(AuditEvent.key_id).order_by(AuditEvent.id.desc()).limit(1)).first()
+    if last is not None and not last.key_id:
+        raise ConfigError(NOT_KEYED_YET + " Nothing was started.")
 
 
 def require_no_key(session: Session) -> None:
@@ -359,8 +433,9 @@ def require_no_key(session: Session) -> None:
                           "set it as in the other driftbot processes; nothing was started.")
 
 
-def config_seen(session: Session, settings, process: str) -> AuditEvent | None:
-    """Record the configuration a process starts with, when it differs from the last one recorded.
+def config_seen(session: Session, settings, process: str) -> AuditEvent:
+    """Record the configuration a process starts with, when it differs from the last one recorded;
+    the last ``config_changed`` event (the one recorded now, or the one still current).
 
     Secrets never enter the event: URLs are reduced to user@host/db, tokens to "set".
     """
@@ -374,7 +449,7 @@ def config_seen(session: Session, settings, process: str) -> AuditEvent | None:
         select(AuditEvent).where(AuditEvent.event == "config_changed").order_by(AuditEvent.id.desc()).limit(1)
     ).scalar()
     if last is not None and last.data.get("fingerprint") == fingerprint:
-        return None
+        return last
     before = last.data.get("config", {}) if last is not None else {}
     changed = sorted(_changed_paths(before, view)) if last is not None else []
     return record(session, event="config_changed", actor=process,

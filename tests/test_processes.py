@@ -169,9 +169,8 @@ AUDIT_KEY = "k" * 8 + "0123456789abcdef0123456789abcdef"
 
 def _keyed_trail(env: dict) -> None:
     """A trail keyed after the processes last started: they ran without DRIFTBOT_AUDIT_KEY (their
-    configuration is recorded unkeyed), then someone with the key in their shell recorded a keyed event
-    (``driftbot enum ... --yes``). The configuration a keyless process starts with is then not new, so
-    nothing at start writes to the trail; only an explicit check can refuse."""
+    configuration is recorded unkeyed), then the operator keyed it (``driftbot audit key start``) and
+    someone with the key in their shell recorded a keyed event (``driftbot enum ... --yes``)."""
     from bot import audit
     from bot.runtime import build
     from bot.settings import load_settings
@@ -186,6 +185,7 @@ def _keyed_trail(env: dict) -> None:
         os.environ["DRIFTBOT_AUDIT_KEY"] = AUDIT_KEY
         rt = build(load_settings())
         with rt.sessions.begin() as s:
+            audit.key_start(s, "terminal:ops")
             audit.record(s, event="execution_finished", actor="cli", environment="prod")
         rt.engine.dispose()
     finally:

@@ -1,7 +1,10 @@
-"""``driftbot audit verify|checkpoint|export``: the audit trail from a terminal. Read-only."""
+"""``driftbot audit verify|checkpoint|export|key start``: the audit trail from a terminal.
+
+Read-only, except ``key start``: the operator's one audited step that keys an unkeyed trail."""
 
 from __future__ import annotations
 
+import getpass
 import sys
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +28,13 @@ def run(settings: Settings, args) -> int:
                 report = audit.verify(session, checkpoint=mark)
                 print(audit.verify_text(report))
                 return 0 if report.ok else 1
+            if args.audit_command == "key":
+                with session.begin():
+                    row = audit.key_start(session, f"terminal:{getpass.getuser()}", mark)
+                    print(f"Audit trail keyed with audit key {row.key_id} from event #{row.id}; the "
+                          f"{row.data['unkeyed_events']} events before it stay unkeyed and can no longer be rewritten "
+                          f"without the key. Checkpoint: {row.id}:{row.hash}")
+                return 0
             if args.audit_command == "checkpoint":
                 print(audit.checkpoint(session))
                 return 0
