@@ -60,34 +60,42 @@ class EnvironmentSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
-    name: str = ""
-    database_url: str = Field(repr=False, description="read-only role used for checks")
-    admin_url: str | None = Field(None, repr=False, description="role used only for approved changes")
-    shadow_url: str | None = Field(None, repr=False, description="server where scratch (shadow) databases are created")
-    migrations: str | None = Field(None, description="local migrations folder")
-    git: str | None = Field(None, repr=False, description="git repository holding the migrations")
-    ref: str = "main"
-    path: str = "prisma/migrations"
-    # A private git source over HTTPS: a token from the environment only (DRIFTBOT_ENVIRONMENTS__<ENV>__GIT_TOKEN),
-    # sent as HTTP basic auth (git_user:token), never put in a URL.
-    git_token: SecretStr | None = None
-    git_user: str = "x-access-token"
-    schema_path: str | None = Field(None, alias="schema", description="schema.prisma file or folder")
+    name: str = Field("", description="the environment's name, taken from its table's name", json_schema_extra={"doc": False})
+    database_url: str = Field(repr=False, description="PostgreSQL URL of the database, with the read-only role that runs "
+                                                      "every check (see Roles and GRANTs); its password in the environment")
+    admin_url: str | None = Field(None, repr=False, description="PostgreSQL URL of the same database with the role used "
+                                                                "only for approved changes; without it nothing can be changed")
+    shadow_url: str | None = Field(None, repr=False, description="PostgreSQL URL of a server where scratch (shadow) "
+                                                                 "databases are created to replay the migrations; without it, "
+                                                                 "database_url's server if that role may CREATE DATABASE")
+    migrations: str | None = Field(None, description="local migrations folder (relative to driftbot.toml's folder)")
+    git: str | None = Field(None, repr=False, description="git repository holding the migrations (https:// or a path), "
+                                                          "instead of migrations")
+    ref: str = Field("main", description="the git source's branch, tag or commit (the pull requests' base)")
+    path: str = Field("prisma/migrations", description="the migrations folder inside the git repository")
+    # Sent as HTTP basic auth (git_user:token) for that host only, never put in a URL.
+    git_token: SecretStr | None = Field(None, description="token for a private git source over HTTPS (read access "
+                                                          "to its contents); environment only")
+    git_user: str = Field("x-access-token", description="the user name sent with git_token")
+    schema_path: str | None = Field(None, alias="schema", description="schema.prisma file or folder of *.prisma files "
+                                                                      "(enum values of case C are read from it)")
     project: str | None = Field(None, description="Prisma project folder (its prisma.config.*, package.json, lockfile); "
                                                   "for a git source, the folder inside the repository")
     prisma_version: str | None = Field(None, description="the Prisma version the project runs (else read from its lockfile)")
-    protected: bool = True
-    approvals_required: int = Field(2, ge=1, le=10)
-    channel: str | None = None
-    # More channels where this environment's checks, requests and approvals happen (with `channel`).
-    channels: list[str] = Field(default_factory=_none)
-    approvers: list[str] | None = None
-    # Who may read its SQL (`/drift diff`) and audit trail in a DM besides its approvers; replaces
-    # the top-level `viewers` like `approvers` replaces the top-level approvers.
-    viewers: list[str] | None = None
+    protected: bool = Field(True, description="changes need approvals_required approvers; reset is refused")
+    approvals_required: int = Field(2, ge=1, le=10, description="distinct approvers (never the requester) a change on a "
+                                                                "protected environment needs")
+    channel: str | None = Field(None, description="Slack channel ID (C...) where this environment's checks, requests "
+                                                  "and approvals happen")
+    channels: list[str] = Field(default_factory=_none, description="more channel IDs where this environment is talked "
+                                                                   "about, besides channel")
+    approvers: list[str] | None = Field(None, description="Slack user and user group IDs who may approve; replaces the "
+                                                          "top-level approvers for this environment")
+    viewers: list[str] | None = Field(None, description="who may read its SQL and audit trail in a DM besides its "
+                                                        "approvers; replaces the top-level viewers")
     ignore: list[str] = Field(default_factory=_none, description="drift to leave out, as kind:glob patterns")
     pull_requests: Literal["github"] | None = Field(None, description="open catch-up migrations as pull requests")
-    github_repo: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/name")
+    github_repo: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="the GitHub repository as owner/name, when the git URL does not say it")
 
     @field_validator("approvers", "viewers")
     @classmethod
@@ -139,9 +147,11 @@ class EnvironmentSettings(BaseModel):
 class DigestSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    cron: str = "0 9 * * 1-5"
-    timezone: str = "UTC"
-    channels: list[str] = Field(default_factory=_none)
+    cron: str = Field("0 9 * * 1-5", description="when the daily digest is posted (cron expression, in timezone)")
+    timezone: str = Field("UTC", description="IANA time zone of cron (Europe/Berlin)")
+    channels: list[str] = Field(default_factory=_none, description="channel IDs that get the digest of every "
+                                                                   "environment; each environment's own channel also "
+                                                                   "gets the digest of the environments posted there")
 
 
 class Settings(BaseSettings):
@@ -153,45 +163,69 @@ class Settings(BaseSettings):
         extra="forbid",
         frozen=True,
         populate_by_name=True,
+        env_ignore_empty=True,  # NAME= in an env file or an empty Secret key is the same as unset
     )
 
-    environments: dict[str, EnvironmentSettings] = Field(default_factory=_nothing)
-    approvers: list[str] = Field(default_factory=_none)
-    viewers: list[str] = Field(default_factory=_none)
+    environments: dict[str, EnvironmentSettings] = Field(default_factory=_nothing, description="the databases "
+                                                         "driftbot watches, one [environments.NAME] table each")
+    approvers: list[str] = Field(default_factory=_none, description="Slack user IDs (U..., W...) and user group IDs "
+                                                                    "(S...) who may approve changes")
+    viewers: list[str] = Field(default_factory=_none, description="who may also read SQL and the audit trail in a DM "
+                                                                  "(user and user group IDs)")
 
-    slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"))
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"),
+                                              description="the Slack app's bot token (xoxb-...)")
     slack_signing_secret: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret")
+        None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret"),
+        description="the Slack app's signing secret; needed by web in HTTP mode",
     )
-    slack_app_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token"))
-    slack_api_url: str | None = None
-    redis_url: str | None = Field(None, repr=False, validation_alias=AliasChoices("REDIS_URL", "DRIFTBOT_REDIS_URL", "redis_url"))
-    state_url: str | None = Field(None, repr=False)
-    port: int = Field(3000, validation_alias=AliasChoices("PORT", "DRIFTBOT_PORT", "port"))
-    github_token: SecretStr | None = Field(None, validation_alias=AliasChoices("GITHUB_TOKEN", "github_token"))
-    github_api_url: str = "https://api.github.com"
-    # The audit chain's HMAC key (DRIFTBOT_AUDIT_KEY), and the keys it replaced, kept to verify older events.
-    audit_key: SecretStr | None = None
-    audit_previous_keys: SecretStr | None = Field(None, description="retired audit keys, separated by spaces or commas")
+    slack_app_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token"),
+                                              description="an app-level token (xapp-..., connections:write): web runs "
+                                                          "in Socket Mode when it is set")
+    slack_api_url: str | None = Field(None, description="the Slack Web API's base URL (tests point it at a stand-in); "
+                                                        "default Slack's own")
+    redis_url: str | None = Field(None, repr=False, validation_alias=AliasChoices("REDIS_URL", "DRIFTBOT_REDIS_URL", "redis_url"),
+                                  description="Redis of the worker queue; needed by every process")
+    state_url: str | None = Field(None, repr=False, description="PostgreSQL URL of driftbot's own state and audit "
+                                                                "trail; needed by every process")
+    port: int = Field(3000, validation_alias=AliasChoices("PORT", "DRIFTBOT_PORT", "port"),
+                      description="the HTTP port of web (Slack requests at /slack/events, /healthz, /readyz)")
+    github_token: SecretStr | None = Field(None, validation_alias=AliasChoices("GITHUB_TOKEN", "github_token"),
+                                           description="token that pushes driftbot/... branches and opens pull "
+                                                       "requests (pull_requests = \"github\")")
+    github_api_url: str = Field("https://api.github.com", description="GitHub's API (https://HOST/api/v3 for "
+                                                                      "GitHub Enterprise Server)")
+    audit_key: SecretStr | None = Field(None, description="HMAC key of the audit chain, at least 32 characters; "
+                                                          "give every process the same one")
+    audit_previous_keys: SecretStr | None = Field(None, description="retired audit keys, separated by spaces or "
+                                                                    "commas, kept to verify older events")
 
-    digest: DigestSettings = Field(default_factory=DigestSettings)
-    # Pairs of environments the digest compares ("staging and prod differ by ..."): FROM, TO.
-    compare: list[tuple[str, str]] = Field(default_factory=_none)
-    request_ttl_hours: float = Field(24.0, gt=0, le=24 * 30)
-    cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "driftbot")
-    connect_timeout_s: int = Field(5, ge=1, le=120)
-    check_statement_timeout_ms: int = Field(30_000, ge=100)
-    write_lock_timeout_ms: int = Field(5_000, ge=100)
-    write_statement_timeout_ms: int = Field(60_000, ge=100)
-    # The worker queue (bot/work/queues.py): a prefix keeps several deployments (or tests) apart on one Redis.
-    queue_prefix: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{0,40}$")
-    check_job_timeout_s: int = Field(600, ge=5)
-    # Checks run at once against one target database server (host and port), across every worker
-    # (bot/work/slots.py): the digest's 500 environments on a few servers do not open 500 connections.
-    max_checks_per_server: int = Field(4, ge=1, le=100)
-    execute_job_timeout_s: int = Field(300, ge=5)
-    heartbeat_s: float = Field(10.0, gt=0, le=300)  # a job whose heartbeat is 3 beats old is reported lost
-    sweep_interval_s: float = Field(15.0, gt=0, le=3600)
+    digest: DigestSettings = Field(default_factory=DigestSettings, description="the daily digest: [digest] table")
+    compare: list[tuple[str, str]] = Field(default_factory=_none, description="pairs of environments the digest "
+                                                                              "compares, [[FROM, TO], ...]")
+    request_ttl_hours: float = Field(24.0, gt=0, le=24 * 30, description="hours after which an unapproved request expires")
+    cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "driftbot",
+                            description="where git sources, replayed schemas and memos are cached",
+                            json_schema_extra={"default_text": "$XDG_CACHE_HOME/driftbot, else ~/.cache/driftbot"})
+    connect_timeout_s: int = Field(5, ge=1, le=120, description="seconds to wait for a target database to answer")
+    check_statement_timeout_ms: int = Field(30_000, ge=100, description="statement_timeout of a check's queries "
+                                                                        "on the target")
+    write_lock_timeout_ms: int = Field(5_000, ge=100, description="lock_timeout of an approved change: a held lock "
+                                                                  "refuses rather than waits")
+    write_statement_timeout_ms: int = Field(60_000, ge=100, description="statement_timeout of an approved change")
+    queue_prefix: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{0,40}$", description="prefix of every Redis key and "
+                                                                                  "queue, to keep several deployments "
+                                                                                  "apart on one Redis")
+    check_job_timeout_s: int = Field(600, ge=5, description="a check job longer than this is stopped and reported")
+    # bot/work/slots.py: the digest's 500 environments on a few servers do not open 500 connections.
+    max_checks_per_server: int = Field(4, ge=1, le=100, description="checks at once against one target database "
+                                                                    "server (host and port), across every worker")
+    execute_job_timeout_s: int = Field(300, ge=5, description="an approved change's job longer than this is stopped "
+                                                              "and reported")
+    heartbeat_s: float = Field(10.0, gt=0, le=300, description="seconds between a running job's heartbeats; a job "
+                                                               "three beats old is reported lost")
+    sweep_interval_s: float = Field(15.0, gt=0, le=3600, description="seconds between the sweeper's rounds (lost "
+                                                                     "jobs, expired requests, old scratch databases)")
 
     @classmethod
     def settings_customise_sources(
