@@ -1,10 +1,11 @@
 # driftbot's image: one image, three processes (web, worker, clock), chosen by the command.
 #
-#   docker build -t driftbot .
-#   docker run --rm driftbot --version
+#   docker build -t driftbot:0.1.0 .
+#   docker run --rm driftbot:0.1.0 --version
 #
+# One image name everywhere (compose.yaml, deploy/kubernetes, docs/deploying.md): driftbot:VERSION.
 # BASE is a slim Python image; any Debian-like image with python3 and its venv module works
-# (a machine with no registry can build one with debootstrap, see the README's Deploy section).
+# (a machine with no registry can build one with debootstrap: deploy/offline/README.md).
 ARG BASE=python:3.11-slim-bookworm
 
 # --- build: the wheel and a virtual environment with the pinned dependencies -------------------

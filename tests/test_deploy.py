@@ -3,9 +3,11 @@ healthchecks and start order, the Kubernetes Deployments' probes, Secret and Con
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bot.settings import load_settings
@@ -80,3 +82,86 @@ def test_the_offline_slack_flow_script_still_finds_the_test_helpers_it_uses():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert callable(module.main)
+
+
+# --- the deploy files against the documented variables (docs/settings.md, "Process environment") ---
+
+OPTIONAL = {"PORT", "DRIFTBOT_DEBUG", "DRIFTBOT_SLACK_API_URL", "DRIFTBOT_GITHUB_API_URL"}  # defaults that do
+
+
+def documented_variables() -> set[str]:
+    """The process environment as the configuration reference lists it, for an environment `prod`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_settings", ROOT / "docs" / "gen_settings.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    names = {name.replace("<ENV>", "PROD") for name in gen.process_variables()}
+    page = (ROOT / "docs" / "settings.md").read_text()
+    assert all(f"`{name.replace('PROD', '<ENV>')}`" in page for name in names)  # documented, not just known
+    return names
+
+
+def env_file(path: Path) -> dict[str, str]:
+    pairs = [line.split("=", 1) for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return {name: value for name, value in pairs}
+
+
+def test_one_image_name_in_the_dockerfile_compose_kubernetes_and_the_docs():
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    image = f"driftbot:{version}"
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    assert {compose["services"][p]["image"] for p in PROCESSES} == {image}
+    k8s = [d for d in yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "driftbot.yaml").read_text())]
+    assert {c["image"] for d in k8s if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]} == {image}
+    assert f"docker build -t {image} ." in (ROOT / "Dockerfile").read_text()
+    texts = [ROOT / "README.md", ROOT / "Dockerfile", ROOT / "compose.yaml", *sorted((ROOT / "docs").glob("*.md")),
+             *sorted((ROOT / "deploy").rglob("*")), ]
+    named = set()
+    for path in texts:
+        if path.is_file() and path.suffix in ("", ".md", ".yaml", ".yml", ".toml", ".example"):
+            named |= set(re.findall(r"(?<![\w/@.-])driftbot:(?:\d[\w.]*|local|latest)\b", path.read_text()))
+    assert named == {image}, named
+    assert image in (ROOT / "docs" / "deploying.md").read_text()
+
+
+def test_compose_passes_every_documented_variable_through_its_env_file(monkeypatch, tmp_path):
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    example = env_file(ROOT / "deploy" / "driftbot.env.example")
+    for process in PROCESSES:
+        svc = compose["services"][process]
+        files = svc["env_file"] if isinstance(svc["env_file"], list) else [svc["env_file"]]
+        assert "driftbot.env" in files, process
+        missing = documented_variables() - set(example) - set(svc["environment"])
+        assert not missing, f"{process}: documented but neither in driftbot.env.example nor set by compose: {missing}"
+    assert "driftbot.env" in (ROOT / ".gitignore").read_text().split()
+    # The example works as it is, once its placeholders are replaced: the key it ships is refused.
+    from bot.errors import ConfigError
+
+    for name in list(os.environ):
+        if name.startswith(("DRIFTBOT_", "SLACK_")) or name in ("REDIS_URL", "GITHUB_TOKEN", "PORT"):
+            monkeypatch.delenv(name)
+    for name, value in example.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DRIFTBOT_CONFIG")
+    with pytest.raises(ConfigError, match="token_hex"):
+        load_settings(str(ROOT / "deploy" / "driftbot.example.toml"))
+    monkeypatch.setenv("DRIFTBOT_AUDIT_KEY", "k" * 64)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    settings = load_settings(str(ROOT / "deploy" / "driftbot.example.toml"))
+    prod = settings.environment("prod")
+    assert prod.admin_url.startswith("postgresql://driftbot_admin") and prod.git_token is None  # empty: unset
+    assert settings.slack_app_token is None and settings.github_token is None and settings.port == 3000
+    assert settings.slack_bot_token.get_secret_value() == "xoxb-1"
+
+
+def test_the_kubernetes_secret_carries_every_documented_secret_and_url():
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "driftbot.yaml").read_text()))
+    secret = next(d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "driftbot")
+    for dep in (d for d in docs if d["kind"] == "Deployment"):
+        (container,) = dep["spec"]["template"]["spec"]["containers"]
+        passed = set(secret["stringData"]) | {e["name"] for e in container.get("env", [])}
+        missing = documented_variables() - OPTIONAL - passed
+        assert not missing, f"{dep['metadata']['name']}: documented but not passed: {missing}"
+    for name in ("DRIFTBOT_AUDIT_KEY", "SLACK_APP_TOKEN", "GITHUB_TOKEN"):
+        assert name in secret["stringData"]
