@@ -17,6 +17,7 @@ from typing import Sequence
 
 from bot import logs
 from bot.cli import memo
+from bot.engine import later  # the standard library only: the housekeeping list a status defers
 from bot.cli.views import compare_text, status_text
 from bot.errors import DriftbotError, redact
 from bot.requests.rules import approvals_required
@@ -98,6 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("envs", help="list the configured environments")
 
+    lt = sub.add_parser("lint", help="what each pending migration will do on an environment's data: locks, rewrites, "
+                                     "statements that will fail, safer forms", formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="exit codes:\n  0 nothing will fail\n  1 a statement will fail on that data\n"
+                               "  2 could not check (bad usage, bad configuration, unreachable database)")
+    lt.add_argument("env", metavar="ENV", nargs="?", help="an environment of driftbot.toml (its pending migrations)")
+    lt.add_argument("--migration", metavar="NAME", help="lint this migration instead of the pending ones")
+    lt.add_argument("--offline", metavar="PATH", help="no database: the rules that need none, over a migrations folder, "
+                                                       "one migration's folder or a .sql file (a pull request check)")
+    lt.add_argument("--schema", default="public", help="with --offline: the schema unqualified names are in")
+    lt.add_argument("--json", action="store_true", help="print one JSON object")
+
     c = sub.add_parser("compare", help="two environments side by side: history gap, schema difference, drift")
     c.add_argument("from_env", metavar="FROM")
     c.add_argument("to_env", metavar="TO")
@@ -165,8 +177,7 @@ def cmd_status(args) -> int:
     if code >= 0:  # nothing the last answer was computed from has changed: it is the answer
         sys.stdout.write(output)
         return code
-    from bot.engine import later  # the engine: a deliberate start-up saving, a memoised status never imports it
-    from bot.engine.check import run_check
+    from bot.engine.check import run_check  # the engine: a deliberate start-up saving, a memoised status never imports it
 
     with later.deferred() as housekeeping:  # the caches' writes and the templates' pruning: after the answer
         result = run_check(settings, env)
@@ -236,6 +247,12 @@ def cmd_compare(args) -> int:
     return result.exit_code
 
 
+def cmd_lint(args) -> int:
+    from bot.cli import lint  # pglast and the engine: only `lint` pays for their imports
+
+    return lint.run(args)
+
+
 def cmd_envs(args) -> int:
     settings = _settings(args)
     if not settings.environments:
@@ -271,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
         "status": cmd_status, "compare": cmd_compare, "diff": cmd_diff, "resolve": cmd_change, "enum": cmd_change,
-        "envs": cmd_envs, "demo": cmd_demo,
+        "envs": cmd_envs, "demo": cmd_demo, "lint": cmd_lint,
         "audit": cmd_audit, "propose": cmd_propose, "clock": cmd_process, "web": cmd_process, "worker": cmd_process,
         "check-ready": cmd_process,
     }

@@ -8,6 +8,7 @@ from bot.words import STATES, history_parts
 
 if TYPE_CHECKING:  # for the annotations only: `driftbot envs` need not import psycopg, nor the differ
     from bot.engine.comparison import Comparison
+    from bot.engine.lint.model import LintReport
     from bot.engine.result import CheckResult
 
 
@@ -83,3 +84,46 @@ def compare_text(result: Comparison) -> str:
         lines += [f"SQL that would turn {a}'s schema into {b}'s (for review only; driftbot never runs it):",
                   schema.sql.rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+_SEVERITY_SHOWN = {"will_fail": "WILL FAIL", "risky": "risky", "note": "note"}
+
+
+def lint_text(report: LintReport) -> str:
+    """``driftbot lint``: per migration, each statement's lock and size, then its findings with the safer form."""
+    where = report.environment or "offline"
+    counts = {s: len(report.of(s)) for s in ("will_fail", "risky", "note")}
+    n = len(report.migrations)
+    head = (f"{where}: {n} migration{'s' if n != 1 else ''} · {counts['will_fail']} will fail · {counts['risky']} risky · "
+            f"{counts['note']} note{'s' if counts['note'] != 1 else ''}")
+    head += " (data checked)" if report.data_checked else f" ({report.reason})" if report.reason else ""
+    lines = [head]
+    if not report.migrations:
+        lines.append("  nothing pending: migrate deploy has nothing to run")
+    for migration in report.migrations:
+        lines.append(migration)
+        findings = report.for_migration(migration)
+        for f in (f for f in findings if f.index == 0):
+            lines += _finding_lines(f)
+        for st in (s for s in report.statements if s.migration == migration):
+            mine = [f for f in findings if f.index == st.index]
+            if not mine and not st.lock:
+                continue
+            what = [st.lock] if st.lock else []
+            what += ["rewrites"] if st.rewrites else ["scans"] if st.scans else []
+            if st.table and st.rows is not None:
+                what.append(f"{st.table.split('.')[-1]} ~{st.rows:,} rows, {(st.size_bytes or 0) / (1 << 20):,.1f} MB")
+            shown = " ".join(st.sql.split())
+            lines.append(f"  #{st.index} {shown if len(shown) <= 100 else shown[:97] + '...'}"
+                         + (f"  [{' · '.join(what)}]" if what else ""))
+            for f in mine:
+                lines += _finding_lines(f)
+    return "\n".join(lines) + "\n"
+
+
+def _finding_lines(f) -> list[str]:
+    code = f" ({f.sqlstate})" if f.sqlstate and f.severity == "will_fail" else ""
+    out = [f"     {_SEVERITY_SHOWN[f.severity]}{code}: {f.why}"]
+    if f.safer:
+        out.append(f"       safer: {f.safer}")
+    return out
