@@ -12,6 +12,7 @@ show (no URL, no password).
 
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing
 import os
@@ -40,6 +41,7 @@ from bot.slack.app import create_app
 from bot.state.db import alembic_config, make_engine, upgrade
 from bot.work import jobs, sweeper  # noqa: F401 - jobs: see above
 from bot.work.queues import DRIFT, EXECUTE, queue
+from handlers import screen
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -152,14 +154,15 @@ def wsgi_app(rt: Runtime):
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
     bolt = SlackRequestHandler(create_app(rt))
+    secret = rt.settings.slack_signing_secret.get_secret_value() if rt.settings.slack_signing_secret else ""
 
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == EVENTS_PATH:
-            if not _plain_timestamp(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")):
-                # Bolt's verifier does int() on it: '²' or 'abc' would be a 500 with a traceback.
-                start_response("401 Unauthorized", [("Content-Type", "text/plain")])
-                return [b"invalid request timestamp\n"]
+            refused = _screened(environ, secret)
+            if refused is not None:
+                start_response(refused[0], [("Content-Type", "text/plain")])
+                return [refused[1]]
             return bolt(environ, start_response)
         if path == "/healthz":  # alive: this process answers
             start_response("200 OK", [("Content-Type", "text/plain")])
@@ -174,9 +177,25 @@ def wsgi_app(rt: Runtime):
     return app
 
 
-def _plain_timestamp(value: str | None) -> bool:
-    """Slack's request timestamp: ASCII digits, nothing else (a missing one is left to Bolt's 401)."""
-    return value is None or (value.isascii() and value.isdigit() and len(value) <= 12)
+def _screened(environ, secret: str) -> tuple[str, bytes] | None:
+    """401 for a body Slack did not sign, 400 (one log line) for a signed one of the wrong shape, before
+    Bolt parses it (handlers.screen); None lets Bolt have it, the body put back for it to read."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    chunked = environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"  # gunicorn de-chunks on read()
+    body = environ["wsgi.input"].read(length) if length > 0 else environ["wsgi.input"].read() if chunked else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    if not screen.signed(body, environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"), environ.get("HTTP_X_SLACK_SIGNATURE"),
+                         secret):
+        return "401 Unauthorized", b"invalid request signature\n"
+    problem = screen.malformed(body, environ.get("CONTENT_TYPE"))
+    if problem:
+        log.warning("refused a signed Slack request: %s", problem)
+        return "400 Bad Request", b"malformed request\n"
+    return None
 
 
 def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:
