@@ -38,3 +38,25 @@ def test_first_start_then_only_changes_are_recorded(db):
     with sessions(engine)() as s:
         assert audit.verify(s).ok
     engine.dispose()
+
+
+def test_every_settings_key_is_in_the_audited_view(db):
+    """Issue #26: the audited configuration view is derived from the settings model, so a change to any
+    key (here `ignore`, which can hide all table drift) records a config_changed event."""
+    from bot.settings import EnvironmentSettings
+
+    process_local = {"name", "port", "cache_dir"}  # where one process listens or caches: not configuration
+
+    engine = make_engine(db)
+    upgrade(engine)
+    audit.record_start(engine, settings(), "web")
+    audit.record_start(engine, settings(ignore=["table:*"]), "worker")
+    events = config_events(engine)
+    assert len(events) == 2 and "environments.prod.ignore" in events[1].data["changed"]
+    view = settings(git_token="ghp-secret-git-token").public_view()
+    assert set(Settings.model_fields) - process_local <= set(view)
+    env_view = view["environments"]["prod"]
+    assert all(any(k in env_view for k in (name, (f.alias or ""))) or name.removesuffix("_url") in env_view
+               for name, f in EnvironmentSettings.model_fields.items() if name not in process_local), sorted(env_view)
+    assert "ghp-secret-git-token" not in json.dumps(view, default=str) and "s3cret-pw" not in json.dumps(view, default=str)
+    engine.dispose()
