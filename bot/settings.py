@@ -328,28 +328,40 @@ class Settings(BaseSettings):
         return sorted({w for w in named if w.startswith("S")})
 
     def public_view(self) -> dict[str, Any]:
-        """The configuration without secrets (URLs as user@host/db), for the audit trail."""
-        envs = {}
-        for name, env in sorted(self.environments.items()):
-            envs[name] = {
-                "database": _where(env.database_url), "admin": _where(env.admin_url), "shadow": _where(env.shadow_url),
-                "migrations": (f"git {_where(env.git)}@{env.ref}:{env.path}" if env.git
-                               else env.migrations or f"project {env.project}"),
-                "schema": env.schema_path, "project": env.project, "prisma_version": env.prisma_version,
-                "protected": env.protected, "approvals_required": env.approvals_required,
-                "channel": env.channel, "channels": env.channels, "approvers": env.approvers,
-                "viewers": env.viewers,
-                "pull_requests": env.pull_requests, "github_repo": env.github_repo,
-            }
-        return {
-            "environments": envs,
-            "approvers": list(self.approvers),
-            "viewers": list(self.viewers),
-            "digest": self.digest.model_dump(),
-            "request_ttl_hours": self.request_ttl_hours,
-            "slack": {"bot_token": self.slack_bot_token is not None, "socket_mode": self.slack_app_token is not None},
-            "github": {"token": self.github_token is not None, "api_url": self.github_api_url},
-        }
+        """The configuration without secrets, for the audit trail: every field of the settings model
+        (derived, so a key added later is covered too); secrets as whether they are set, URLs as
+        user@host/db (never a password)."""
+        return _public(self)
+
+
+# Names the audited view has always used for these fields (config_changed events compare by them).
+_VIEW_NAMES = {"database_url": "database", "admin_url": "admin", "shadow_url": "shadow", "schema_path": "schema"}
+
+
+# Where one process listens or caches differs between processes of one configuration: not audited, else
+# every start of another kind of process would record a "change".
+PROCESS_LOCAL = frozenset({"name", "port", "cache_dir"})
+
+
+def _public(model: BaseModel) -> dict[str, Any]:
+    return {_VIEW_NAMES.get(name, name): _public_value(name, getattr(model, name))
+            for name in type(model).model_fields if name not in PROCESS_LOCAL}
+
+
+def _public_value(name: str, value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return True
+    if isinstance(value, BaseModel):
+        return _public(value)
+    if isinstance(value, dict):
+        return {str(k): _public_value(name, v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_public_value(name, v) for v in value]
+    if isinstance(value, str) and (name.endswith("_url") or name == "git"):
+        return _where(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def _where(url: str | None) -> str | None:
