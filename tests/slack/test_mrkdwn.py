@@ -6,12 +6,13 @@ read "VIDEO"."""
 from __future__ import annotations
 
 import json
+import re
 
 import psycopg
 
 from bot.slack import mrkdwn
 from tests.slack.conftest import command
-from tests.slack.test_flow import _approved_twice, _ephemeral, _request_message, _thread_reply
+from tests.slack.test_flow import _approved_twice, _ephemeral, _request_message, _result_message, _thread_reply
 
 LIVE = ("<!channel>", "<https://evil.example", "<!here>", "<!everyone>")
 
@@ -53,3 +54,29 @@ def test_code_spans_escape_and_survive_a_backtick():
     assert mrkdwn.code("a`<!here>`b") == "`a\u02cb&lt;!here&gt;\u02cbb`"  # the span is not closed early
     assert mrkdwn.code("R&D") == "`R&amp;D`"
     assert mrkdwn.block("x```<!channel>") == "```\nx``\u02cb&lt;!channel&gt;\n```"
+
+
+def test_control_format_and_bidi_characters_in_names_never_reach_slack(bot_env, stub, db, project):
+    """Issue #26, item 11: a bidi override (U+202E) in a migration folder name, and control and format
+    characters in a migration name that only the database has, are neutralised in every post."""
+    import unicodedata
+
+    hostile_file = "20250104000000_a\u202egpj.exe"
+    hostile_row = "20250105000000_x\u2066y\u0007z\u200b"
+    (project / hostile_file).mkdir()
+    (project / hostile_file / "migration.sql").write_text("SELECT 1;\n")
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, finished_at, "
+                     "applied_steps_count) VALUES (gen_random_uuid()::text, 'x', %s, now(), now(), 1)", (hostile_row,))
+    url = bot_env.start_web()
+    bot_env.start_worker()
+    answers = [command(url, "status prod")[1]]
+    result = _result_message(stub)
+    stub.wait_for(lambda: next((m for m in stub.posts("C0DBOPS") if m["thread_ts"] == result["ts"]), None),
+                  what="the findings in the thread")
+    sent = _everything_sent(stub, answers)
+    assert "gpj" in sent and "20250105000000_x" in sent  # the names are shown ...
+    sent = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), sent)  # JSON's escapes, as Slack reads them
+    bad = sorted({f"U+{ord(c):04X}" for c in sent
+                  if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c not in "\n\t"})
+    assert bad == [], f"sent to Slack raw: {bad}"  # ... but none of their invisible characters
