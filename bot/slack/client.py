@@ -12,7 +12,9 @@ workers fetch when the copy is old, and the sweeper keeps them warm.
 
 Every call leaves through ``RedactingWebClient``: the one place where a
 configured secret is masked before anything reaches Slack (messages, blocks,
-ephemerals, uploaded files, their titles and comments).
+ephemerals, uploaded files, their titles and comments), and where invisible
+control, format and bidi characters are shown as ``[U+XXXX]`` (``mrkdwn.visible``;
+a snippet's content is the SQL itself and keeps them).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 
 from bot.errors import ConfigError, DriftbotError, redact, redact_data
 from bot.settings import Settings
+from bot.slack.mrkdwn import visible
 
 log = logging.getLogger(__name__)
 RATE_LIMIT_RETRIES = 6
@@ -57,16 +60,27 @@ class RedactingWebClient(WebClient):
             content = redact(content.decode("utf-8", "replace"))
         elif content is not None:
             content = redact(content)
-        return super().files_upload_v2(content=content, title=redact(title) if title else title,
-                                       initial_comment=redact(initial_comment) if initial_comment else initial_comment,
-                                       **kwargs)
+        return super().files_upload_v2(content=content, title=visible(redact(title)) if title else title,
+                                       initial_comment=visible(redact(initial_comment)) if initial_comment else initial_comment,
+                                       **_shown(kwargs))
 
 
 def _clean(args: dict | None) -> dict | None:
     # The token is sent as itself (when a caller passes one explicitly); everything else is masked.
     if args is None:
         return None
-    return {k: (v if k == "token" else redact_data(v)) for k, v in args.items()}
+    return {k: (v if k == "token" else _shown(redact_data(v))) for k, v in args.items()}
+
+
+def _shown(value):
+    """Every string in *value* through ``mrkdwn.visible``."""
+    if isinstance(value, str):
+        return visible(value)
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_shown(v) for v in value]
+    return value
 
 
 def make_client(settings: Settings, *, patient: bool = True) -> WebClient:
