@@ -162,6 +162,8 @@ def store(settings, env, before: tuple[str, float] | None, result, text: str) ->
     """Keep *result* for the next status when nothing changed while it was computed."""
     if before is None or result.state == "error" or time.time() - before[1] < RACY_S:
         return
+    if result.lint is not None and result.lint.data_checked:  # it read the rows, which the key does not cover
+        return
     after = key(settings, env)
     if after is None or after[0] != before[0]:
         return

@@ -47,6 +47,8 @@ def status_text(result: CheckResult) -> str:
     if result.deploy_preview is not None:
         p = result.deploy_preview
         lines.append("Deploy preview: " + ("all pending migrations would apply" if p.ok else f"{p.migration} would fail: {p.error}"))
+        if result.lint is not None:
+            lines.extend(lint_summary(result.lint))
     if result.findings:
         lines.append("Findings:")
         for f in result.findings:
@@ -119,6 +121,20 @@ def lint_text(report: LintReport) -> str:
             for f in mine:
                 lines += _finding_lines(f)
     return "\n".join(lines) + "\n"
+
+
+def lint_summary(report: LintReport, limit: int = 5) -> list[str]:
+    """The status's lines for the pending migrations' lint: what will fail and what is risky, on this data."""
+    if report.error:
+        return [f"Lint: not run ({report.error})"]
+    serious = report.will_fail + report.risky
+    head = f"Lint on this data: {len(report.will_fail)} will fail · {len(report.risky)} risky · {len(report.of('note'))} notes"
+    lines = [head + ("" if serious else " (`driftbot lint ENV` shows each statement's lock)")]
+    for f in serious[:limit]:
+        lines.append(f"  {_SEVERITY_SHOWN[f.severity]}: {f.migration} #{f.index}: {f.why}")
+    if len(serious) > limit:
+        lines.append(f"  and {len(serious) - limit} more: driftbot lint {report.environment or 'ENV'}")
+    return lines
 
 
 def _finding_lines(f) -> list[str]:

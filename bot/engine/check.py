@@ -13,6 +13,7 @@ from bot.engine import history as history_mod
 from bot.engine import sources
 from bot.engine.db import connect, error_line, parse_url
 from bot.engine.findings import history_findings, preview_findings
+from bot.engine.lint import LintReport, Limits, lint_on
 from bot.engine.schema_check import check_schema
 from bot.engine.result import CheckResult, SchemaReport, decide_state
 from bot.errors import DatabaseUnreachable, DriftbotError
@@ -53,6 +54,7 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
                 findings = [f for f in findings if f.case != "E"]
             restore = next((f.action.arguments["migration"] for f in found if f.case == "B" and f.action.kind == "deploy"), None)
             findings = in_plan_order(findings, found) + preview_findings(preview, verdict, restore)
+            lint = lint_pending(settings, env, migrations, verdict) if preview is not None else None
     except (DriftbotError, psycopg.Error) as exc:
         if isinstance(exc, psycopg.Error):  # the target went away mid-check
             exc = DatabaseUnreachable(f"The target database of {env.name} failed during the check: {error_line(exc)}")
@@ -80,9 +82,29 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
         findings=tuple(findings),
         duration_ms=(time.perf_counter() - started) * 1000,
         deploy_preview=preview,
+        lint=lint,
         prisma_version=version,
         source=migrations.origin if migrations.revision is None else f"{migrations.origin} ({migrations.revision[:12]})",
     )
+
+
+LINT_BUDGET_S = 20.0  # a check's lint of its pending migrations asks the data for at most this long
+
+
+def lint_pending(settings: Settings, env: EnvironmentSettings, migrations: sources.Migrations,
+                 verdict: history_mod.HistoryVerdict) -> LintReport:
+    """The migrations ``migrate deploy`` would run (the deploy preview's list), linted on the target's data on
+    a connection of their own (read-only, bounded); a lint that cannot run says why, never fails the check."""
+    wanted = set(verdict.pending) | set(verdict.applied_by_hand)
+    pending = tuple(m for m in migrations.items if m.name in wanted)
+    limits = Limits(probe_timeout_ms=min(5_000, settings.check_statement_timeout_ms), budget_s=LINT_BUDGET_S)
+    try:
+        with connect(env.database_url, environment=env.name, connect_timeout=settings.connect_timeout_s,
+                     autocommit=True) as conn:
+            return lint_on(conn, pending, parse_url(env.database_url).schema, env.name, limits)
+    except (DriftbotError, psycopg.Error) as exc:
+        return LintReport(migrations=tuple(m.name for m in pending), environment=env.name,
+                          error=f"the lint could not run: {exc}")
 
 
 def advice_folder(settled: sources.Settled) -> str:

@@ -89,3 +89,17 @@ def test_lint_offline_on_a_migrations_folder(tmp_path, capsys):
     assert code == 1 and "syntax error" in out
     code, _, err = run(capsys, "lint", "--offline", str(tmp_path / "nowhere"))
     assert code == 2 and "neither a migrations folder" in err
+
+
+def test_status_carries_the_lint_in_its_deploy_preview(project, db, capsys):
+    execute(db, """INSERT INTO "User" (email, name) VALUES ('a@x.io', NULL)""")
+    code, out, _ = run(capsys, "status", "prod", "--json")
+    body = json.loads(out)
+    preview = body["history"]["deploy_preview"]
+    assert code == 1 and body["state"] == "pending"
+    assert preview["ok"] is True  # without data the preview passes; the lint knows the rows
+    lint = preview["lint"]
+    assert lint["counts"]["will_fail"] == 1 and lint["findings"][0]["rule"] == "not_null_over_nulls"
+    assert lint["migrations"] == [M2] and lint["data_checked"] is True
+    code, out, _ = run(capsys, "status", "prod")
+    assert "Lint on this data: 1 will fail" in out and "WILL FAIL: " + M2 + " #1" in out
