@@ -21,6 +21,7 @@ from bot.engine.lint.model import LintFinding, StatementInfo, one_line
 from bot.engine.lint.parse import Statement, Unparsable, column_refs, deparse, statements, string_constants, strings
 
 Table = tuple[str, str]
+COUNT_BOUND = 1000  # offending rows the target counts at most (bot.engine.lint.target)
 
 
 @dataclass(frozen=True)
@@ -285,7 +286,7 @@ def _alter_table(out: Plan, state: _State, name: str, st: Statement, eff: Effect
                 out.checks.append(Check(
                     Question("rows", table), "required_column_over_rows", name, st.index, st.sql,
                     f"Adds the required column `{cdef.colname}` to `{table[1]}` without a default, and the table has "
-                    "rows on this database: every row would hold NULL (23502).",
+                    "rows on this database: every row would hold NULL",
                     f"Add `{cdef.colname}` with a DEFAULT (a constant default does not rewrite the table), or add it "
                     "nullable, backfill it, then SET NOT NULL.", "23502",
                     offline=f"Added the required column `{cdef.colname}` to the `{table[1]}` table without a default "
@@ -297,10 +298,10 @@ def _alter_table(out: Plan, state: _State, name: str, st: Statement, eff: Effect
                     continue
                 question, fails = Question("rows", table), (
                     f"`{col}` is added by these migrations without a default, so every row of `{table[1]}` holds NULL "
-                    "in it, and the table has rows on this database (23502).")
+                    "in it, and the table has rows on this database")
             else:
                 question, fails = Question("nulls", table, (col,)), (
-                    f"Rows of `{table[1]}` hold NULL in `{col}` on this database (23502).")
+                    f"Rows of `{table[1]}` hold NULL in `{col}` on this database")
             out.checks.append(Check(
                 question, "not_null_over_nulls", name, st.index, st.sql, fails,
                 f"Backfill `{col}` first (UPDATE ... WHERE \"{col}\" IS NULL), in this migration or an earlier one.",
@@ -330,7 +331,7 @@ def _type_change(out: Plan, state: _State, name: str, st: Statement, table: Tabl
         out.checks.append(Check(
             Question("outside_labels", table, (col,), labels=labels), "cast_over_values", name, st.index, st.sql,
             f"Rows of `{table[1]}` hold values of `{col}` that the new type {target} does not have "
-            f"({', '.join(labels) or 'no labels'}): the conversion fails (22P02).",
+            f"({', '.join(labels) or 'no labels'}): the conversion fails",
             "Update those rows to a value the new type keeps before this migration runs.", "22P02",
             offline=f"The values of `{col}` outside {target}'s labels make this fail.", offline_severity="risky",
             after_dml=after))
@@ -361,7 +362,7 @@ def _constraint(out: Plan, state: _State, name: str, st: Statement, table: Table
         out.checks.append(Check(
             Question("duplicates", table, cols, nulls_distinct=not (pk or c.nulls_not_distinct)),
             "unique_over_duplicates", name, st.index, st.sql,
-            f"Rows of `{table[1]}` share values of ({', '.join(cols)}) on this database: {cname} cannot be built (23505).",
+            f"Rows of `{table[1]}` share values of ({', '.join(cols)}) on this database: {cname} cannot be built",
             "Remove or merge the duplicates first; on a big table build a unique index CONCURRENTLY in its own "
             "migration and add the constraint USING INDEX.", "23505",
             offline=f"A unique constraint covering the columns `[{','.join(cols)}]` on the table `{table[1]}` will be "
@@ -370,7 +371,7 @@ def _constraint(out: Plan, state: _State, name: str, st: Statement, table: Table
             for col in cols:
                 out.checks.append(Check(
                     Question("nulls", table, (col,)), "not_null_over_nulls", name, st.index, st.sql,
-                    f"Rows of `{table[1]}` hold NULL in `{col}`, which a primary key forbids (23502).",
+                    f"Rows of `{table[1]}` hold NULL in `{col}`, which a primary key forbids",
                     f"Fill `{col}` first.", "23502", offline="", after_dml=after))
     elif c.contype == ConstrType.CONSTR_FOREIGN and not c.skip_validation:
         cols = strings(c.fk_attrs)
@@ -383,7 +384,7 @@ def _constraint(out: Plan, state: _State, name: str, st: Statement, table: Table
                      ref_columns=strings(c.pk_attrs)),
             "foreign_key_over_orphans", name, st.index, st.sql,
             f"Rows of `{table[1]}` reference ({', '.join(cols)}) values that `{ref[1]}` does not have on this database"
-            + (" (these migrations create it empty)" if ref_new else "") + f": {cname} fails (23503).",
+            + (" (these migrations create it empty)" if ref_new else "") + f": {cname} fails",
             f"Delete or fix the orphan rows first; on a big table add the key NOT VALID and VALIDATE CONSTRAINT "
             "in a later migration (SHARE UPDATE EXCLUSIVE: reads and writes go on).", "23503",
             offline=f"Adding {cname} fails if rows of `{table[1]}` reference missing rows of `{ref[1]}`.",
@@ -394,7 +395,7 @@ def _constraint(out: Plan, state: _State, name: str, st: Statement, table: Table
         expr = deparse(c.raw_expr)
         out.checks.append(Check(
             Question("violations", table, exprs=(expr,)), "check_over_violations", name, st.index, st.sql,
-            f"Rows of `{table[1]}` break CHECK ({one_line(expr, 120)}) on this database (23514).",
+            f"Rows of `{table[1]}` break CHECK ({one_line(expr, 120)}) on this database",
             "Fix those rows first; on a big table add the check NOT VALID and VALIDATE CONSTRAINT in a later "
             "migration.", "23514", offline=f"The check fails if rows of `{table[1]}` break it.", after_dml=after))
 
@@ -422,7 +423,7 @@ def _index(out: Plan, state: _State, name: str, st: Statement, eff: Effect, tabl
         Question("duplicates", table, tuple(cols), tuple(exprs), where=deparse(node.whereClause) if node.whereClause else "",
                  nulls_distinct=not node.nulls_not_distinct),
         "unique_over_duplicates", name, st.index, st.sql,
-        f"Rows of `{table[1]}` share values of ({shown}) on this database: the unique index cannot be built (23505).",
+        f"Rows of `{table[1]}` share values of ({shown}) on this database: the unique index cannot be built",
         "Remove or merge the duplicates first (a migration that deletes them, or a fix in the application).",
         "23505", offline=f"A unique constraint covering the columns `[{shown}]` on the table `{table[1]}` will be "
         "added. If there are existing duplicate values, this will fail.", offline_severity="risky", after_dml=after_of(state, table)))
@@ -498,10 +499,9 @@ def _check_finding(c: Check, answer: Answer | None) -> LintFinding | None:
             return mk("risky" if c.violated_severity == "will_fail" else "note",
                       f"No offending row {answer.sampled}, but the rest of the table was not read. {c.offline}".strip())
         return mk("note", c.clean) if c.clean else None
-    count = "" if answer.count is None else (f" ({answer.count:,}{'+' if answer.count >= 1000 else ''} "
-                                              f"row{'s' if answer.count != 1 else ''}{' ' + answer.sampled if answer.sampled else ''})")
-    why = c.fails + count + (f": {answer.note}" if answer.note else "") + "."
-    why = why.replace(").:", "):").replace("..", ".")
+    count = "" if answer.count is None else (f" ({answer.count:,}{'+' if answer.count >= COUNT_BOUND else ''} found"
+                                              f"{' ' + answer.sampled if answer.sampled else ''})")
+    why = c.fails.rstrip(".") + count + (f": {answer.note}" if answer.note else "") + "."
     if c.after_dml:
         return mk("risky", f"{why} But {c.after_dml} changes these rows first, so it may pass.")
     return mk(c.violated_severity, why, (answer.sqlstate or c.sqlstate) if c.violated_severity == "will_fail" else None)

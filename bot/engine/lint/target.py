@@ -16,9 +16,7 @@ from typing import Iterable
 import psycopg
 from psycopg import sql
 
-from bot.engine.lint.rules import Answer, Limits, Question, Table, TableFacts
-
-_BOUND = 1000  # offending rows counted at most (enough to say "1,000+")
+from bot.engine.lint.rules import COUNT_BOUND, Answer, Limits, Question, Table, TableFacts
 
 _TABLES = """
 SELECT n.nspname, c.relname, c.reltuples::bigint, c.relpages::bigint, pg_catalog.pg_table_size(c.oid)
@@ -74,7 +72,7 @@ def _not_null(columns: tuple[str, ...], exprs: tuple[str, ...] = ()) -> sql.Comp
 
 def _bounded(source: sql.Composable, where: sql.Composable) -> sql.Composable:
     return sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT {}) AS offending").format(
-        source, where, sql.Literal(_BOUND))
+        source, where, sql.Literal(COUNT_BOUND))
 
 
 def query(q: Question, facts: dict[Table, TableFacts], limits: Limits) -> tuple[sql.Composable, str] | str:
@@ -100,7 +98,7 @@ def query(q: Question, facts: dict[Table, TableFacts], limits: Limits) -> tuple[
         if q.where:
             where = sql.SQL("({}) AND ({})").format(where, sql.SQL(q.where))
         return sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} GROUP BY {} HAVING count(*) > 1 LIMIT {}) "
-                       "AS offending").format(source, where, sql.SQL(", ").join(keys), sql.Literal(_BOUND)), sampled
+                       "AS offending").format(source, where, sql.SQL(", ").join(keys), sql.Literal(COUNT_BOUND)), sampled
     if q.kind == "orphans":
         ref = facts.get(q.ref_table) if q.ref_table else None
         if ref is None:
