@@ -9,7 +9,14 @@ responses and errors (docs.github.com/rest/pulls/pulls, API version 2022-11-28).
   same base (``code: custom``, "A pull request already exists for owner:branch.").
 - 401 ``Requires authentication`` / ``Bad credentials``; 403 ``Resource not accessible by personal
   access token`` for a token that may only read; 404 ``Not Found`` for a repository the token
-  cannot see.
+  cannot see, and for any path but the pull request list (and ``GET .../pulls/{number}``, 404 for a
+  number that does not exist).
+- Pull requests from forks (``fork_pull``), as GitHub shows them: the base is this repository, the
+  head's ``label`` is ``forkowner:branch``, its ``ref`` the branch (any name, driftbot's too), and its
+  ``repo`` the fork (``full_name`` ``forkowner/name``, ``fork: true``), or ``null`` once the fork was
+  deleted ("head.repo ... nullable" in the response schema). ``head=acme:branch`` lists only this
+  repository's own branch. A create whose ``head`` names another owner without a fork answers 422
+  ``invalid`` on ``head``.
 
 Branches are read from a real bare git repository, so the stand-in sees exactly what was pushed;
 ``merge`` makes the merge commit GitHub's merge button makes.
@@ -69,6 +76,36 @@ class GitHubStub(LocalHTTPServer):
         pr.update(state="closed", merged=True, merged_at=now, closed_at=now, merge_commit_sha=commit)
         return commit
 
+    def fork_pull(self, fork_owner: str, branch: str, *, title: str = "Fix", body: str = "",
+                  deleted_fork: bool = False) -> dict:
+        """Someone else's pull request from their fork's *branch* into this repository's default branch."""
+        number = max((p["number"] for p in self.pulls), default=0) + 1
+        now = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+        name = self.full_name.split("/")[1]
+        fork = None if deleted_fork else {"full_name": f"{fork_owner}/{name}", "name": name, "fork": True,
+                                          "owner": {"login": fork_owner}}
+        base = self.branch_sha("main")
+        pr = self._pull(number, title, body, now, {"label": f"{fork_owner}:{branch}", "ref": branch, "sha": base,
+                                                   "repo": fork}, "main", base, user=fork_owner)
+        self.pulls.append(pr)
+        return pr
+
+    def _pull(self, number: int, title: str, body, now: str, head: dict, base_ref: str, base_sha: str, *,
+              user: str = "driftbot-token-owner", draft: bool = False, maintainer_can_modify: bool = False) -> dict:
+        repo = {"full_name": self.full_name, "name": self.full_name.split("/")[1], "fork": False,
+                "owner": {"login": self.owner}}
+        api = f"{self.url}/repos/{self.full_name}/pulls/{number}"
+        return {
+            "url": api, "id": 1000 + number, "node_id": f"PR_{number}", "number": number, "state": "open",
+            "html_url": f"https://github.com/{self.full_name}/pull/{number}",
+            "title": title, "body": body, "draft": draft,
+            "user": {"login": user}, "created_at": now, "updated_at": now,
+            "closed_at": None, "merged_at": None, "merged": False, "merge_commit_sha": None,
+            "head": head,
+            "base": {"label": f"{self.owner}:{base_ref}", "ref": base_ref, "sha": base_sha, "repo": repo},
+            "maintainer_can_modify": maintainer_can_modify,
+        }
+
     def age(self, number: int, days: float) -> None:
         """Make pull request *number* look *days* old."""
         pr = next(p for p in self.pulls if p["number"] == number)
@@ -107,7 +144,14 @@ class GitHubStub(LocalHTTPServer):
             scheme, _, given = auth.partition(" ")
             if scheme.lower() not in ("bearer", "token") or given != self.token:
                 return self._error(h, 401, "Bad credentials", "https://docs.github.com/rest")
-            if parts.path.rstrip("/") != f"/repos/{self.full_name}/pulls":
+            path = parts.path.rstrip("/")
+            one = path.removeprefix(f"/repos/{self.full_name}/pulls/")
+            if method == "GET" and one != path and one.isdigit():
+                found = next((p for p in self.pulls if p["number"] == int(one)), None)
+                if found is None:
+                    return self._error(h, 404, "Not Found", f"{DOCS}#get-a-pull-request")
+                return self._send(h, 200, found)
+            if path != f"/repos/{self.full_name}/pulls" or method not in ("GET", "POST"):
                 return self._error(h, 404, "Not Found", f"{DOCS}#list-pull-requests")
             if method == "GET":
                 return self._list(h, parse_qs(parts.query))
@@ -148,7 +192,11 @@ class GitHubStub(LocalHTTPServer):
         if not body.get("title"):
             return self._error(h, 422, "Validation Failed", doc,
                                [{"resource": "PullRequest", "field": "title", "code": "missing_field"}])
-        head = body["head"].split(":", 1)[-1]
+        owner, _, head = body["head"].rpartition(":")
+        forks = {p["head"]["label"].split(":")[0] for p in self.pulls if (p["head"].get("repo") or {}).get("fork")}
+        if owner and owner != self.owner and owner not in forks:
+            return self._error(h, 422, "Validation Failed", doc,
+                               [{"resource": "PullRequest", "field": "head", "code": "invalid"}])
         head_sha, base_sha = self.branch_sha(head), self.branch_sha(body["base"])
         for field, sha in (("base", base_sha), ("head", head_sha)):
             if sha is None:
@@ -164,16 +212,10 @@ class GitHubStub(LocalHTTPServer):
         number = max((p["number"] for p in self.pulls), default=0) + 1
         now = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
         api = f"{self.url}/repos/{self.full_name}/pulls/{number}"
-        repo = {"full_name": self.full_name, "name": self.full_name.split("/")[1], "owner": {"login": self.owner}}
-        pr = {
-            "url": api, "id": 1000 + number, "node_id": f"PR_{number}", "number": number, "state": "open",
-            "html_url": f"https://github.com/{self.full_name}/pull/{number}",
-            "title": body["title"], "body": body.get("body"), "draft": bool(body.get("draft", False)),
-            "user": {"login": "driftbot-token-owner"}, "created_at": now, "updated_at": now,
-            "closed_at": None, "merged_at": None, "merged": False, "merge_commit_sha": None,
-            "head": {"label": label, "ref": head, "sha": head_sha, "repo": repo},
-            "base": {"label": f"{self.owner}:{body['base']}", "ref": body["base"], "sha": base_sha, "repo": repo},
-            "maintainer_can_modify": bool(body.get("maintainer_can_modify", False)),
-        }
+        own = {"full_name": self.full_name, "name": self.full_name.split("/")[1], "fork": False, "owner": {"login": self.owner}}
+        pr = self._pull(number, body["title"], body.get("body"), now,
+                        {"label": label, "ref": head, "sha": head_sha, "repo": own}, body["base"], base_sha,
+                        draft=bool(body.get("draft", False)),
+                        maintainer_can_modify=bool(body.get("maintainer_can_modify", False)))
         self.pulls.append(pr)
         self._send(h, 201, pr, {"Location": api})

@@ -251,3 +251,43 @@ def test_the_digest_gets_the_open_driftbot_pull_requests_with_their_age(drifted,
     wrong = make_settings(drifted, f"file://{origin}", tmp_path, github.url, token="github_pat_wrong_token_xxxxxxxx")
     assert flow.open_for_digest(wrong) == ([], [
         ("prod", "GitHub refused the token (401 Bad credentials): set GITHUB_TOKEN to a valid token.")])
+
+
+# --- issue #26, items 4 and 8: only driftbot's own pull requests, and never a stale one ------------
+
+@pytest.mark.parametrize("deleted_fork", [False, True])
+def test_a_forks_pull_request_with_driftbots_branch_name_is_not_driftbots(drifted, origin, github, tmp_path,
+                                                                          deleted_fork):
+    """A pull request from another repository whose head branch has exactly driftbot's name, and whose
+    body even carries driftbot's marker, is neither "already open for this drift" nor in the digest."""
+    from bot.pulls.proposal import build
+
+    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
+    env = s.environment("prod")
+    result = run_check(s, env)
+    predicted = build(result, env)
+    fork = github.fork_pull("mallory", predicted.branch, title=predicted.title, body=predicted.body,
+                            deleted_fork=deleted_fork)
+    opened = flow.open_pull_request(s, env, result)
+    assert opened.created and opened.number != fork["number"]
+    mine = next(p for p in github.pulls if p["number"] == opened.number)
+    assert mine["head"]["repo"]["full_name"] == "acme/app" and git(origin, "rev-parse", "--verify", opened.branch)
+    found, problems = flow.open_for_digest(s)
+    assert problems == [] and [pr.number for _, pr in found] == [opened.number]
+
+
+def test_a_changed_drift_the_same_day_gets_its_own_pull_request(drifted, origin, github, tmp_path):
+    """After a pull request was opened, a new table made by hand the same day: "Open pull request" again
+    gives a pull request whose migration has the new table, never the stale one as "already open"."""
+    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
+    env = s.environment("prod")
+    first = flow.open_pull_request(s, env, run_check(s, env))
+    execute(drifted, 'CREATE TABLE "audit_note" ("id" INTEGER)')
+    result = run_check(s, env)
+    name, sql = catch_up(result)
+    assert name == first.migration and '"audit_note"' in sql  # same day: the same migration name
+    again = flow.open_pull_request(s, env, result)
+    assert again.created and again.number != first.number and again.branch != first.branch
+    committed = git(origin, "show", f"{again.branch}:prisma/migrations/{name}/migration.sql")
+    assert '"audit_note"' in committed and '"staff"' in committed
+    assert flow.open_pull_request(s, env, run_check(s, env)).number == again.number  # and that one is found again
