@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("propose", help="commit the proposed migration on a branch and open its pull request")
     pr.add_argument("env")
     pr.add_argument("--pull-request", action="store_true", required=True,
-                    help="push driftbot/ENV/MIGRATION and open (or find) its pull request")
+                    help="push driftbot/ENV/MIGRATION-SQLHASH and open (or find) its pull request")
     pr.add_argument("--migration", metavar="NAME", help="which proposed migration (default: the catch-up, else the first enum tracking migration)")
     pr.add_argument("--json", action="store_true", help='print {"branch", "migration", "pull_request": {"number", "url"}}')
 

@@ -71,8 +71,9 @@ def github_for(settings, env) -> GitHub:
 
 
 def find_existing(pulls: list[PullRequest], proposal: Proposal) -> PullRequest | None:
-    """The open pull request for this finding: from its branch, or from an earlier day's branch of this
-    environment holding the same SQL (the migration's date stamp moves; the finding does not)."""
+    """The open pull request for this finding among driftbot's own (*pulls*, from the configured
+    repository only): from its branch (which carries the SQL's hash), or from an earlier day's branch
+    of this environment holding the same SQL (the migration's date stamp moves; the finding does not)."""
     own = f"{BRANCH_PREFIX}{proposal.environment}/"
     for pr in pulls:
         if pr.head == proposal.branch:
@@ -85,7 +86,7 @@ def find_existing(pulls: list[PullRequest], proposal: Proposal) -> PullRequest |
 
 
 def open_pull_request(settings, env, result: CheckResult, migration: str | None = None) -> Opened:
-    """Commit the finding's migration on ``driftbot/<env>/<migration>`` and open its pull request, or
+    """Commit the finding's migration on ``driftbot/<env>/<migration>-<sql hash>`` and open its pull request, or
     return the one already open for the same finding."""
     gh = github_for(settings, env)
     url = push_url(env)
@@ -96,7 +97,7 @@ def open_pull_request(settings, env, result: CheckResult, migration: str | None 
         name = said["migration"] if said else proposal.migration
         return Opened(env.name, pr.head, name, pr.number, pr.url, proposal.fingerprint, created)
 
-    existing = find_existing(gh.open_pulls(base=proposal.base), proposal)
+    existing = find_existing([pr for pr in gh.open_pulls(base=proposal.base) if gh.own(pr)], proposal)
     if existing is not None:
         return opened(existing, False)
     token = settings.github_token.get_secret_value()
@@ -109,7 +110,8 @@ def open_pull_request(settings, env, result: CheckResult, migration: str | None 
     except GitHubError as exc:
         if not exc.already_exists:
             raise
-        again = find_existing(gh.open_pulls(base=proposal.base, head=proposal.branch), proposal)
+        again = find_existing([pr for pr in gh.open_pulls(base=proposal.base, head=proposal.branch) if gh.own(pr)],
+                              proposal)
         if again is None:
             raise
         return opened(again, False)
@@ -120,7 +122,7 @@ def open_driftbot_pulls(settings, env) -> list[PullRequest]:
     """The open pull requests driftbot opened for *env* (for the digest), oldest first."""
     gh = github_for(settings, env)
     own = f"{BRANCH_PREFIX}{env.name}/"
-    pulls = [pr for pr in gh.open_pulls(base=env.ref) if pr.head.startswith(own)]
+    pulls = [pr for pr in gh.open_pulls(base=env.ref) if gh.own(pr) and pr.head.startswith(own)]
     return sorted(pulls, key=lambda pr: (pr.created_at is None, pr.created_at, pr.number))
 
 

@@ -33,14 +33,17 @@ class PullRequest:
     title: str = ""
     body: str = ""
     created_at: datetime | None = None
+    head_repo: str | None = None  # owner/name the head branch lives in: a fork's, or None once a fork is deleted
 
     @classmethod
     def from_api(cls, item: dict[str, Any]) -> "PullRequest":
         created = item.get("created_at")
+        head_repo = (item["head"].get("repo") or {}).get("full_name")
         return cls(
             number=int(item["number"]), url=item["html_url"], head=item["head"]["ref"], base=item["base"]["ref"],
             title=item.get("title") or "", body=item.get("body") or "",
             created_at=datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None,
+            head_repo=head_repo if isinstance(head_repo, str) else None,
         )
 
 
@@ -112,6 +115,11 @@ class GitHub:
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise PullRequestError(f"GitHub's API at {self.api_url} cannot be reached ({reason}); try again later.") from None
+
+    def own(self, pr: PullRequest) -> bool:
+        """Whether *pr*'s head branch is in this repository: a fork's pull request, whatever its branch is
+        named (``head.repo`` is the fork, or null once it was deleted), is never driftbot's."""
+        return pr.head_repo is not None and pr.head_repo.lower() == self.repo.lower()
 
     def open_pulls(self, *, base: str | None = None, head: str | None = None) -> list[PullRequest]:
         """Open pull requests, optionally from one branch (of this repository) and to one base."""

@@ -38,7 +38,7 @@ class Proposal:
 
     @property
     def branch(self) -> str:
-        return branch_name(self.environment, self.migration)
+        return branch_name(self.environment, self.migration, self.sql_sha256)
 
     @property
     def sql_sha256(self) -> str:
@@ -50,8 +50,10 @@ class Proposal:
         return f"<!-- driftbot: environment={self.environment} migration={self.migration} sql-sha256={self.sql_sha256} -->"
 
 
-def branch_name(environment: str, migration: str) -> str:
-    return f"{BRANCH_PREFIX}{environment}/{migration}"
+def branch_name(environment: str, migration: str, sql_sha256: str) -> str:
+    """``driftbot/<env>/<migration>-<first 12 hex digits of the SQL's SHA-256>``: a changed drift the same
+    day (same migration name, other SQL) gets a branch of its own, never the stale one."""
+    return f"{BRANCH_PREFIX}{environment}/{migration}-{sql_sha256[:12]}"
 
 
 def proposable(result: CheckResult) -> list[Finding]:

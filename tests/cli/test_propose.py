@@ -48,7 +48,7 @@ def test_propose_opens_the_pull_request_and_prints_it_as_json(cli, origin, githu
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
     name = body["migration"]
-    assert body["branch"] == f"driftbot/prod/{name}"
+    assert body["branch"].startswith(f"driftbot/prod/{name}-")  # then the SQL's hash
     assert body["pull_request"] == {"number": 1, "url": "https://github.com/acme/app/pull/1"}
     assert 'CREATE TABLE "staff"' in git(origin, "show", f"{body['branch']}:prisma/migrations/{name}/migration.sql")
     (pr,) = github.pulls

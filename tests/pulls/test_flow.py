@@ -4,6 +4,7 @@ the check's ``resolve --applied`` proposal."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,7 +13,7 @@ from bot import audit
 from bot.engine.check import run_check
 from bot.errors import ConfigError, PullRequestError
 from bot.pulls import flow
-from bot.pulls.proposal import branch_name
+from bot.pulls.proposal import build
 from bot.state.db import make_engine, sessions, upgrade
 from tests.factory import INIT, SCHEMA_WITH_VIDEO, deploy, execute, write_migrations
 from tests.pulls.conftest import M1, TOKEN, git, make_settings
@@ -50,8 +51,9 @@ def test_pull_request_opened_with_the_checked_sql_on_its_branch(drifted, origin,
     result = run_check(s, env)
     name, sql = catch_up(result)
     opened = flow.open_pull_request(s, env, result)
-    assert opened.created and opened.migration == name and opened.branch == f"driftbot/prod/{name}"
-    assert opened.to_json() == {"branch": f"driftbot/prod/{name}", "migration": name,
+    branch = f"driftbot/prod/{name}-{hashlib.sha256(sql.encode() if sql.endswith(chr(10)) else (sql + chr(10)).encode()).hexdigest()[:12]}"
+    assert opened.created and opened.migration == name and opened.branch == branch  # the SQL's hash in the name
+    assert opened.to_json() == {"branch": branch, "migration": name,
                                 "pull_request": {"number": 1, "url": "https://github.com/acme/app/pull/1"}, "created": True}
     committed = git(origin, "show", f"{opened.branch}:prisma/migrations/{name}/migration.sql") + "\n"
     assert committed == (sql if sql.endswith("\n") else sql + "\n")
@@ -100,9 +102,9 @@ def test_branch_pushed_but_no_pull_request_is_completed_by_the_next_try(drifted,
     with pytest.raises(PullRequestError, match=r"^GitHub answered 502 \(Server Error\); try again later\.$"):
         flow.open_pull_request(s, env, result)
     name, _ = catch_up(result)
-    assert github.branch_sha(branch_name("prod", name)) is not None and github.pulls == []
+    assert github.branch_sha(build(result, env).branch) is not None and github.pulls == []
     done = flow.open_pull_request(s, env, run_check(s, env))
-    assert done.created and done.branch == branch_name("prod", name)
+    assert done.created and done.branch == build(result, env).branch
     assert len(github.pulls) == 1
 
 
@@ -139,7 +141,7 @@ def test_errors_are_one_line_and_leave_nothing_half_done(drifted, origin, github
         assert says in str(err.value) and "\n" not in str(err.value) and token not in str(err.value)
     # 401 and 404 stop at the lookup, before the push; a token that may read but not write (403)
     # gets as far as the branch, and the next try with a token that may write completes it.
-    assert github.pulls == [] and github.branch_sha(branch_name("prod", catch_up(result)[0])) is not None
+    assert github.pulls == [] and github.branch_sha(build(result, env).branch) is not None
     github.can_write = True
     s = make_settings(drifted, url, tmp_path, github.url)
     assert flow.open_pull_request(s, s.environment("prod"), result).created
@@ -260,8 +262,6 @@ def test_a_forks_pull_request_with_driftbots_branch_name_is_not_driftbots(drifte
                                                                           deleted_fork):
     """A pull request from another repository whose head branch has exactly driftbot's name, and whose
     body even carries driftbot's marker, is neither "already open for this drift" nor in the digest."""
-    from bot.pulls.proposal import build
-
     s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
     env = s.environment("prod")
     result = run_check(s, env)

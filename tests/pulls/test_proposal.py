@@ -38,7 +38,7 @@ def test_catch_up_file_is_the_checked_sql_exactly_with_its_warnings_header():
     p = build(r, ENV)
     assert p.content == CATCH_UP  # byte for byte: the header stays at the top, nothing re-rendered
     assert p.file_path == f"db/migrations/{A}/migration.sql"
-    assert p.branch == f"driftbot/prod/{A}" and p.base == "main" and p.case == "A"
+    assert p.branch == f"driftbot/prod/{A}-{p.sql_sha256[:12]}" and p.base == "main" and p.case == "A"
     assert p.title == f"driftbot: catch-up migration {A} for prod"
     assert "```\n[*] Changed the `User` table\n  [-] Removed column `nick`\n```" in p.body
     assert f"- Check fingerprint: `{r.fingerprint}`" in p.body and "- Environment: `prod`" in p.body

@@ -75,9 +75,9 @@ def test_the_link_goes_to_the_thread_once_and_the_audit_trail_says_who_asked(rt,
     opened, existing = thread_texts(slack)
     assert opened.startswith(":twisted_rightwards_arrows: <@U0BBB> opened pull request "
                              "<https://github.com/acme/app/pull/1|#1> with ")
-    assert f"`driftbot/prod/{name}`" in opened and f"`resolve --applied {name}`" in opened
+    assert f"`driftbot/prod/{name}-" in opened and f"`resolve --applied {name}`" in opened
     assert existing == ("Pull request <https://github.com/acme/app/pull/1|#1> is already open for this drift "
-                        f"(branch `driftbot/prod/{name}`).")
+                        f"(branch `{github.pulls[0]['head']['ref']}`).")
     with rt.sessions() as s:
         events = [e for e in s.query(AuditEvent).order_by(AuditEvent.id) if e.event == "pull_request_opened"]
     assert [(e.actor, e.data["channel"], e.data["thread_ts"], e.data["number"]) for e in events] == [

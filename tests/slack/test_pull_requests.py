@@ -68,7 +68,7 @@ def test_an_approver_opens_the_pull_request_and_the_merge_brings_resolve_applied
                                      "<https://github.com/acme/app/pull/1|#1>")
     (pr,) = github.pulls
     assert pr["base"]["ref"] == "main" and pr["head"]["ref"].startswith("driftbot/prod/")
-    name = pr["head"]["ref"].removeprefix("driftbot/prod/")
+    name = pr["head"]["ref"].removeprefix("driftbot/prod/").rsplit("-", 1)[0]  # then the SQL's hash
     assert 'CREATE TABLE "staff"' in git(origin, "show", f"{pr['head']['ref']}:prisma/migrations/{name}/migration.sql")
 
     click(url, pr_button["action_id"], pr_button["value"], "UDI", result)  # pressed again: the same one
