@@ -13,8 +13,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from bot.engine.lint import LintReport, lint_text
 from bot.engine.result import CheckResult, Finding
-from bot.engine.sources import SCRIPT
+from bot.engine.sources import SCRIPT, LocalMigration
 from bot.errors import PullRequestError
 
 KINDS = ("catch_up_migration", "add_enum_value")  # case A's catch-up, case C's tracking migration
@@ -122,9 +123,38 @@ def build(result: CheckResult, env, migration: str | None = None) -> Proposal:
         "",
         f"**After merging**: {_after_merge(env.name, finding.case, name, finding)}",
         "",
+        *lint_section(lint_text((LocalMigration(name, proposal.content, ""),), finding.action.arguments.get("schema", "public")),
+                      "**Lint of this migration** (what it does wherever `prisma migrate deploy` runs it; "
+                      "`driftbot lint --offline`)"),
+        *(lint_section(result.lint, f"**Pending migrations on {env.name}**, linted on its data (`driftbot lint "
+                                    f"{env.name}`)", quiet=True) if result.lint is not None else []),
         proposal.marker,
     ])
     return dataclasses.replace(proposal, body=body)
+
+
+LINT_LINES = 10  # findings listed in a body; the rest are counted
+
+
+def lint_section(report: LintReport, heading: str, quiet: bool = False) -> list[str]:
+    """Markdown lines for a lint's will-fail and risky findings (notes only counted); none when *quiet* and
+    there is nothing of either."""
+    serious = report.will_fail + report.risky
+    if report.error or (quiet and not serious):
+        return []
+    notes = len(report.of("note"))
+    counts = f"{len(report.will_fail)} will fail · {len(report.risky)} risky · {notes} note{'s' if notes != 1 else ''}"
+    lines = [f"{heading}: {counts}", ""]
+    for f in serious[:LINT_LINES]:
+        code = f" ({f.sqlstate})" if f.sqlstate and f.severity == "will_fail" else ""
+        shown = " ".join(f.statement.split()).replace("`", "'")
+        shown = shown if len(shown) <= 120 else shown[:117] + "..."
+        where = f"{f.migration} #{f.index}" if len(report.migrations) > 1 else f"statement {f.index}"
+        lines.append(f"- **{'will fail' if f.severity == 'will_fail' else 'risky'}**{code} {where} `{shown}`: "
+                     f"{f.why}" + (f" *Safer:* {f.safer}" if f.safer else ""))
+    if len(serious) > LINT_LINES:
+        lines.append(f"- and {len(serious) - LINT_LINES} more")
+    return lines + ([""] if serious else [])
 
 
 def parse_marker(body: str | None) -> dict[str, str] | None:

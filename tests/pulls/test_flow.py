@@ -67,6 +67,20 @@ def test_pull_request_opened_with_the_checked_sql_on_its_branch(drifted, origin,
     assert all(TOKEN not in r["body"] and TOKEN not in r["path"] + r["query"] for r in github.requests)
 
 
+def test_the_pull_request_body_carries_the_lint_of_its_migration(drifted, origin, github, tmp_path):
+    """A unique index made by hand on a table with rows: the catch-up that records it would fail wherever the
+    rows hold duplicates, and the body the GitHub stand-in received says so in Prisma's words."""
+    execute(drifted, 'CREATE UNIQUE INDEX "User_email_key" ON "User"("email")')
+    s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
+    env = s.environment("prod")
+    opened = flow.open_pull_request(s, env, run_check(s, env))
+    (pr,) = github.pulls
+    assert opened.created and "**Lint of this migration**" in pr["body"]
+    assert ("`: A unique constraint covering the columns `[email]` on the table `User` will be added. If there are "
+            "existing duplicate values, this will fail.") in pr["body"]
+    assert "*Safer:* Remove or merge the duplicates first" in pr["body"]
+
+
 def test_same_finding_gives_the_same_branch_and_the_same_pull_request(drifted, origin, github, tmp_path):
     s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
     env = s.environment("prod")

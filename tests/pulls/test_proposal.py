@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bot.engine.findings import resolve_action
+from bot.engine.lint import LintFinding, LintReport
 from bot.engine.result import Action, CheckResult, Finding, SchemaReport
 from bot.errors import PullRequestError
 from bot.pulls.proposal import build, parse_marker, proposable
@@ -74,3 +77,20 @@ def test_nothing_to_propose_and_an_unchecked_environment():
 
 def test_same_finding_same_branch_and_marker():
     assert build(result(CATCH_UP_FINDING), ENV) == build(result(CATCH_UP_FINDING), ENV)
+
+
+def test_the_body_carries_the_lint_of_the_migration_and_of_the_pending_ones():
+    p = build(result(CATCH_UP_FINDING), ENV)
+    assert "**Lint of this migration** (what it does wherever `prisma migrate deploy` runs it; " in p.body
+    assert ("- **risky** statement 1 `ALTER TABLE \"User\" DROP COLUMN \"nick\"`: You are about to drop the column "
+            "`nick` on the `User` table. All the data in the column will be lost.") in p.body
+    assert "Pending migrations" not in p.body and p.body.endswith(p.marker)
+    failing = LintFinding("will_fail", "not_null_over_nulls", "20261130000000_x", 1,
+                          'ALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL', "Rows of `User` hold NULL in `name` "
+                          "on this database (3 found).", "Backfill `name` first.", "23502")
+    pending = LintReport(("20261130000000_x",), findings=(failing,), environment="prod", data_checked=True)
+    r = dataclasses.replace(result(CATCH_UP_FINDING), lint=pending)
+    body = build(r, ENV).body
+    assert "**Pending migrations on prod**, linted on its data (`driftbot lint prod`): 1 will fail · 0 risky · 0 notes" in body
+    assert ("- **will fail** (23502) statement 1 `ALTER TABLE \"User\" ALTER COLUMN \"name\" SET NOT NULL`: Rows of "
+            "`User` hold NULL in `name` on this database (3 found). *Safer:* Backfill `name` first.") in body
