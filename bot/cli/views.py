@@ -29,7 +29,11 @@ def status_text(result: CheckResult) -> str:
         lines.append("History: " + " · ".join(history_parts(h)))
         code, says = h.prisma_status(limit=10)
         which = f"Prisma {h.prisma_version.version}" if h.prisma_version.known else "Prisma"
-        lines.append(f"{which} `migrate status` would say: {says} (exit {code})")
+        lines.append(f"{which} `{h.status_command}` would say: {says} (exit {code})")
+        for answer in (h.prisma8.verify, h.prisma8.verify_strict) if h.prisma8 is not None else ():
+            if answer is not None:
+                lines.append(f"{which} `{answer.command}` would say: {answer.says} (exit {answer.exit_code})"
+                             + "".join(f"\n  {issue}" for issue in answer.issues[:10]))
     if result.schema.checked:
         if result.schema.summary:
             lines.append("Schema: drift outside migrations (Prisma's summary)")
@@ -37,7 +41,7 @@ def status_text(result: CheckResult) -> str:
             for migration, objects in result.schema.explained_by_hand:
                 lines.append(f"  of these, {', '.join(objects)}: made by {migration}, run by hand (not drift of its own)")
         else:
-            lines.append("Schema: matches the migrations")
+            lines.append("Schema: matches the " + ("contract" if h is not None and h.prisma8 is not None else "migrations"))
     else:
         lines.append(f"Schema: not checked ({result.schema.reason})")
     unseen = (h.prisma_blind_spots if h is not None else ()) + result.schema.prisma_blind_spots

@@ -14,9 +14,11 @@ from bot.engine import sources
 from bot.engine.db import connect, error_line, parse_url
 from bot.engine.findings import history_findings, preview_findings
 from bot.engine.lint import LintReport, Limits, lint_on
+from bot.engine.prisma8 import check as prisma8_check
+from bot.engine.prisma8 import files as prisma8_files
 from bot.engine.schema_check import check_schema
 from bot.engine.result import CheckResult, SchemaReport, decide_state
-from bot.errors import DatabaseUnreachable, DriftbotError
+from bot.errors import ConfigError, DatabaseUnreachable, DriftbotError
 from bot.settings import EnvironmentSettings, Settings
 
 
@@ -31,6 +33,8 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
     try:
         settled = sources.settle(env, Path(settings.cache_dir), fetch=fetch)
         env, version = settled.env, settled.prisma_version
+        if settled.project is not None and settled.project.prisma8:
+            return _run_prisma8(settings, env, settled, schema, started)
         source = sources.open_source(env, Path(settings.cache_dir))
         migrations = source.read(fetch=fetch and not settled.fetched)
         target = parse_url(env.database_url)
@@ -105,6 +109,26 @@ def lint_pending(settings: Settings, env: EnvironmentSettings, migrations: sourc
     except (DriftbotError, psycopg.Error) as exc:
         return LintReport(migrations=tuple(m.name for m in pending), environment=env.name,
                           error=f"the lint could not run: {exc}")
+
+
+def _run_prisma8(settings: Settings, env: EnvironmentSettings, settled: sources.Settled, schema: bool,
+                 started: float) -> CheckResult:
+    """A Prisma 8 environment: the marker, ledger and graph instead of ``_prisma_migrations`` and
+    migration.sql; the schema against the contract instead of a replay."""
+    located = settled.project
+    if env.git:
+        raise ConfigError(f"{env.name}: Prisma 8 projects are read from a local folder for now (setting `project`); "
+                          "a git source is not supported for them yet.")
+    project = prisma8_files.read_project(dataclasses.replace(located, migrations=str(env.migrations)))
+    target = parse_url(env.database_url)
+    with connect(env.database_url, environment=env.name, connect_timeout=settings.connect_timeout_s) as conn:
+        conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{settings.check_statement_timeout_ms}ms",))
+        outcome = prisma8_check.check(project, settled.prisma_version, conn, target.schema, schema=schema, env_name=env.name)
+    verdict, report, findings = outcome.verdict, outcome.report, list(outcome.findings)
+    state = decide_state(verdict, report, findings=findings)
+    return CheckResult(environment=env.name, state=state, history=verdict, schema=report, findings=tuple(findings),
+                       duration_ms=(time.perf_counter() - started) * 1000, prisma_version=settled.prisma_version,
+                       source=f"{project.migrations} (Prisma 8, contract {(project.contract_hash or 'not emitted')[:12]})")
 
 
 def advice_folder(settled: sources.Settled) -> str:

@@ -381,3 +381,66 @@ def read_config(source: str, file: str) -> ConfigPaths:
         else:
             migrations = Unevaluable(reader.toks[start].line, reader._snippet(start))
     return ConfigPaths(get(props.get("schema")), migrations)
+
+
+# --- Prisma 8 ---------------------------------------------------------------------------
+
+PRISMA8_MARKS = ("definePrismaConfig", "@prisma/cli-engine", "@prisma/orm-postgres")
+
+
+def is_prisma8_config(source: str) -> bool:
+    """A Prisma 8 config: ``definePrismaConfig`` (``@prisma/cli-engine``) around the PostgreSQL facade's
+    ``defineConfig`` (``@prisma/orm-postgres/config``); Prisma 6 and 7 configs import ``prisma/config``."""
+    return any(mark in source for mark in PRISMA8_MARKS)
+
+
+@dataclass(frozen=True)
+class Prisma8Paths:
+    """What a Prisma 8 config sets (absolute paths; None where it relies on Prisma 8's default)."""
+
+    contract: str | Unevaluable | None  # the contract source: contract.prisma / contract.ts / a Prisma 7 schema
+    prisma7: bool  # the contract is a Prisma 7 schema read through ``prisma7Schema(...)``
+    output: str | Unevaluable | None  # the folder ``contract emit`` writes contract.json to
+    migrations: str | Unevaluable | None  # ``migrations.dir``
+
+
+def read_prisma8_config(source: str, file: str) -> Prisma8Paths:
+    """``orm: defineConfig({contract, output, migrations: {dir}})`` of a Prisma 8 config at absolute *file*;
+    relative paths resolve against the config's folder, as every Prisma 8 command does."""
+    here = posixpath.dirname(file)
+    try:
+        reader = ConfigReader(source, file, here)
+        brace = reader.config_object()
+        if brace is None:
+            raise Unevaluable(1, "no `export default` config object found")
+        orm_start = reader.properties(brace).get("orm")
+        orm = reader._object_at(orm_start) if orm_start is not None else None
+        if orm is None:
+            raise Unevaluable(reader.toks[orm_start].line if orm_start is not None else 1,
+                              "no `orm: defineConfig({...})` in the config")
+    except Unevaluable as exc:
+        return Prisma8Paths(exc, False, exc, exc)
+    props = reader.properties(orm)
+
+    def get(start: int | None) -> str | Unevaluable | None:
+        if start is None:
+            return None
+        try:
+            return _js_resolve(here, reader.value(start))
+        except Unevaluable as exc:
+            return exc
+
+    contract, prisma7 = None, False
+    start = props.get("contract")
+    if start is not None:
+        t = reader.toks
+        if t[start].kind == "name" and start + 1 < len(t) and t[start + 1].value == "(" and t[start].value == "prisma7Schema":
+            contract, prisma7 = get(start + 2), True
+        else:
+            contract = get(start)
+    migrations = None
+    if "migrations" in props:
+        m = props["migrations"]
+        migrations = (get(reader.properties(m).get("dir")) if reader.toks[m].value == "{"
+                      else Unevaluable(reader.toks[m].line, reader._snippet(m)))
+    return Prisma8Paths(contract, prisma7, get(props.get("output")), migrations)

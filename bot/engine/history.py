@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 
 from bot.engine import versions
+from bot.engine.prisma8.model import Prisma8View
 from bot.engine.sources import LocalMigration, Migrations
 from bot.engine.versions import PrismaVersion
 from bot.errors import DriftbotError
@@ -22,7 +23,6 @@ from bot.errors import DriftbotError
 TABLE = "_prisma_migrations"
 # Prisma 8 ("Prisma Next") keeps its state here instead of in _prisma_migrations.
 PRISMA8_MARKER = ("prisma_contract", "marker")
-PRISMA8_UNSUPPORTED = "Prisma 8 projects are not supported yet"
 
 
 class UnsupportedPrisma(DriftbotError):
@@ -130,6 +130,13 @@ class HistoryVerdict:
     # Pending migrations that change no schema, between migrations run by hand: still pending,
     # since whether they ran cannot be seen in the schema (only in their data).
     no_schema_pending: tuple[str, ...] = ()
+    # A Prisma 8 database: its marker, ledger and migration graph, and what Prisma 8's commands say.
+    prisma8: Prisma8View | None = None
+
+    @property
+    def status_command(self) -> str:
+        """The Prisma command whose answer ``prisma_status`` gives."""
+        return "migration status" if self.prisma8 is not None else "migrate status"
 
     @property
     def diverged(self) -> bool:
@@ -140,6 +147,7 @@ class HistoryVerdict:
     def in_sync(self) -> bool:
         return self.managed and not (
             self.pending or self.failed or self.modified or self.missing_locally or self.applied_by_hand
+            or (self.prisma8 is not None and self.prisma8.problems)
         )
 
     def prisma_status_for(self, rolled_back_is_unapplied: bool, limit: int | None = None) -> tuple[int, str]:
@@ -170,6 +178,8 @@ class HistoryVerdict:
     def prisma_answers(self, limit: int | None = None) -> tuple[tuple[str, int, str], ...]:
         """What ``migrate status`` says for each range of Prisma versions that answers differently:
         ``(versions, exit code, headline)``; one entry when every version agrees."""
+        if self.prisma8 is not None and self.prisma8.status is not None:
+            return (("8", self.prisma8.status.exit_code, self.prisma8.status.says),)
         before, since = self.prisma_status_for(False, limit), self.prisma_status_for(True, limit)
         if before == since:
             return (("all", *before),)
@@ -178,7 +188,10 @@ class HistoryVerdict:
     def prisma_status(self, limit: int | None = None) -> tuple[int, str]:
         """The exit code and headline ``prisma migrate status`` prints for this history, for the
         project's Prisma version. When the version is unknown and the answers differ, the newer
-        Prisma's exit code, and a headline giving both answers. *limit*: see ``prisma_status_for``."""
+        Prisma's exit code, and a headline giving both answers. *limit*: see ``prisma_status_for``.
+        For Prisma 8: ``prisma migration status``'s summary line and exit code."""
+        if self.prisma8 is not None and self.prisma8.status is not None:
+            return self.prisma8.status.exit_code, self.prisma8.status.says
         choice = versions.rolled_back_is_unapplied(self.prisma_version)
         if choice is not None:
             return self.prisma_status_for(choice, limit)
@@ -192,6 +205,8 @@ class HistoryVerdict:
     @property
     def prisma_blind_spots(self) -> tuple[str, ...]:
         """What is wrong although ``prisma migrate status`` says "up to date" (or does not say)."""
+        if self.prisma8 is not None:
+            return self.prisma8.notes
         notes = []
         for m in self.modified:
             notes.append(f"{m.name} was edited after it was applied (checksum differs); Prisma status does not report it.")
@@ -347,12 +362,13 @@ def read_rows(conn: psycopg.Connection, schema: str = "public") -> list[Migratio
     """
     with conn.transaction():
         conn.execute("SET TRANSACTION READ ONLY")
-        if _relation_exists(conn, *PRISMA8_MARKER):
-            raise UnsupportedPrisma(
-                f"{PRISMA8_UNSUPPORTED}: this database keeps its migration state in "
-                f"{'.'.join(PRISMA8_MARKER)} (Prisma Next), not in {TABLE}."
-            )
         if not table_exists(conn, schema):
+            if _relation_exists(conn, *PRISMA8_MARKER):
+                raise UnsupportedPrisma(
+                    f"This database is managed by Prisma 8: its migration state is in {'.'.join(PRISMA8_MARKER)}, "
+                    f"not in {TABLE}. Point this environment's `project` at the Prisma 8 project folder "
+                    "(its prisma.config.ts) instead of a migrations folder."
+                )
             return [] if schema_is_empty(conn, schema) else None
         query = sql.SQL(
             "SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count "

@@ -79,6 +79,9 @@ class Located:
     migrations: str
     config: str | None  # the config file read, if any
     how: str  # "prisma.config.ts", "package.json", "default": for messages
+    prisma8: bool = False  # a Prisma 8 config: ``schema`` is its contract source, ``migrations`` its migrations folder
+    contract_output: str | None = None  # Prisma 8's ``output``: the folder of contract.json (default: the contract's)
+    prisma7_schema: bool = False  # Prisma 8 reads a Prisma 7 schema as its contract (``prisma7Schema(...)``)
 
 
 def find_config(tree: Tree, folder: str) -> str | None:
@@ -109,9 +112,12 @@ def locate(tree: Tree, folder: str, *, schema: str | None = None, migrations: st
     config = find_config(tree, folder)
     how = "default"
     if config is not None:
-        from bot.engine.config_ts import Unevaluable, read_config  # a deliberate start-up saving: only a project with a prisma.config.* imports the evaluator
+        from bot.engine.config_ts import Unevaluable, is_prisma8_config, read_config, read_prisma8_config  # a deliberate start-up saving: only a project with a prisma.config.* imports the evaluator
 
-        read = read_config(tree.read_text(config) or "", config)
+        source = tree.read_text(config) or ""
+        if is_prisma8_config(source):
+            return _locate_prisma8(tree, folder, config, read_prisma8_config(source, config), Unevaluable, migrations)
+        read = read_config(source, config)
         how = posixpath.basename(config)
         for key, value, explicit in (("schema", read.schema, schema), ("migrations", read.migrations, migrations)):
             if isinstance(value, Unevaluable) and explicit is None:
@@ -137,6 +143,23 @@ def locate(tree: Tree, folder: str, *, schema: str | None = None, migrations: st
             )
         found_migrations = _default_migrations(tree, found_schema)
     return Located(folder, found_schema, posixpath.normpath(found_migrations), config, how)
+
+
+def _locate_prisma8(tree: Tree, folder: str, config: str, read, unevaluable: type, migrations: str | None) -> Located:
+    """A Prisma 8 project (*read*: its config's ``Prisma8Paths``): its contract source and its migrations
+    folder (``migrations/`` beside the config unless ``migrations.dir`` says otherwise; *migrations* from
+    driftbot's settings wins)."""
+    for key, value, explicit in (("contract", read.contract, None), ("output", read.output, None),
+                                 ("migrations.dir", read.migrations, migrations)):
+        if isinstance(value, unevaluable) and explicit is None:
+            raise ConfigError(f"{_shown(tree, config)}, line {value.line}: driftbot cannot evaluate `{key}` without Node "
+                              f"(`{value.text}`).")
+    if read.contract is None:
+        raise ConfigError(f"{_shown(tree, config)}: no `contract` in `orm: defineConfig({{...}})`; Prisma 8 needs one too.")
+    found = migrations or (read.migrations if isinstance(read.migrations, str) else None) \
+        or posixpath.join(posixpath.dirname(config), "migrations")
+    return Located(folder, read.contract, posixpath.normpath(found), config, posixpath.basename(config), prisma8=True,
+                   contract_output=read.output, prisma7_schema=read.prisma7)
 
 
 def _package_json_schema(tree: Tree, folder: str) -> str | None:

@@ -17,6 +17,7 @@ STATES = ("in_sync", "drifted", "pending", "failed", "not_managed", "error")
 CASES = ("A", "B", "B'", "C", "E", "history")
 ACTION_KINDS = (
     "catch_up_migration", "deploy", "resolve_applied", "resolve_rolled_back", "add_enum_value", "baseline", "none",
+    "sign",  # Prisma 8: `prisma db sign` (writes the marker after verifying the schema); a proposal, not executable yet
 )
 
 
@@ -172,6 +173,7 @@ class CheckResult:
                     "answers": [{"versions": v, "exit_code": c, "says": s} for v, c, s in h.prisma_answers()],
                 },
                 "prisma_blind_spots": list(h.prisma_blind_spots),
+                **({"prisma8": h.prisma8.to_json()} if h.prisma8 is not None else {}),
                 "failed_details": [
                     {"name": f.name, "logs": f.logs, "started_at": f.started_at.isoformat(), "may_be_partial": f.may_be_partial}
                     for f in h.failed

@@ -1,4 +1,4 @@
-"""A whole check configured by ``project = DIR`` alone, on real databases; Prisma 8 databases refused."""
+"""A whole check configured by ``project = DIR`` alone, on real databases."""
 
 from __future__ import annotations
 
@@ -85,12 +85,12 @@ def test_unreadable_config_is_could_not_check_with_one_line(db, monorepo, tmp_pa
     assert "\n" not in body["error"]
 
 
-def test_prisma8_database_is_not_supported_yet(db, tmp_path):
+def test_prisma8_database_behind_a_migrations_folder_says_to_set_project(db, tmp_path):
     execute(db, 'CREATE SCHEMA prisma_contract; CREATE TABLE prisma_contract.marker (id int PRIMARY KEY, hash text)')
     (tmp_path / "m").mkdir()
     code, body = status_json(tmp_path, {"database_url": db, "migrations": str(tmp_path / "m")})
     assert (code, body["state"]) == (2, "error")
-    assert body["error"].startswith("Prisma 8 projects are not supported yet")
+    assert body["error"].startswith("This database is managed by Prisma 8")
 
 
 def test_the_version_is_in_the_terminal_text_and_the_slack_headline(db, monorepo, tmp_path):
