@@ -174,6 +174,7 @@ def slack():
     standin = SlackStandIn()
     yield standin
     standin.close()
+    standin.stub.assert_clean()
 
 
 @pytest.fixture
@@ -183,6 +184,7 @@ def stub():
     s = SlackStub().start()
     yield s
     s.stop()
+    s.assert_clean()
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,17 @@
-"""A Slack Web API stand-in: a real HTTP server on 127.0.0.1 for tests.
+"""The Slack Web API stand-in of the whole suite: a real HTTP server on 127.0.0.1, as strict as Slack.
 
 It answers the methods driftbot uses the way Slack documents them
 (``{"ok": true, ...}`` / ``{"ok": false, "error": "..."}``, HTTP 429 with
-``Retry-After``), keeps the messages it was sent (updates applied), and records
-every call so tests can assert on what was posted. ``fail(method, status,
-times)`` makes the next *times* calls of a method answer 429 or 500.
+``Retry-After``), refuses what Slack refuses with Slack's own error bodies
+(``tests/slack_rules.py``: msg_too_long, invalid_blocks with its ``errors``,
+invalid_arguments, too_many_attachments, the files upload v2 steps), keeps the
+messages it was sent (updates applied) and the Home tabs published, and records
+every call so tests can assert on what was posted.
+
+A test that needs a fault asks for it by name: ``fail(method, status, times)``
+(429 or 5xx), ``refuse(method, error, times)`` (``ok: false`` with that error).
+Refusals nobody asked for are kept in ``violations``: the fixtures fail a test
+that leaves any (``assert_clean``), unless it says ``expect_violations()``.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
+from tests import slack_rules
+
 
 @dataclass
 class Call:
@@ -25,6 +34,7 @@ class Call:
     params: dict[str, Any]
     status: int
     at: float = field(default_factory=time.monotonic)
+    ok: bool = True  # Slack's answer said ok (a refusal by the rules or by request is not)
 
 
 class SlackStub:
@@ -34,7 +44,11 @@ class SlackStub:
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message
         self.files: dict[str, dict[str, Any]] = {}
+        self.home: dict[str, dict[str, Any]] = {}  # user -> the Home tab view published for them
+        self.violations: list[tuple[str, dict[str, Any], dict[str, Any]]] = []  # (method, params, answer)
+        self._violations_expected = False
         self._faults: dict[str, list[tuple[int, float]]] = {}
+        self._refusals: dict[str, list[str]] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -58,16 +72,38 @@ class SlackStub:
         with self._lock:
             self._faults.setdefault(method, []).extend([(status, retry_after)] * times)
 
+    def refuse(self, method: str, error: str, times: int = 1) -> None:
+        """The next *times* calls of *method* answer ``{"ok": false, "error": error}`` (HTTP 200), as Slack
+        does for a refusal that is not about the payload (``internal_error``, ``fatal_error``, ...)."""
+        with self._lock:
+            self._refusals.setdefault(method, []).extend([error] * times)
+
     def heal(self, method: str) -> None:
         """The faults still queued for *method* are dropped: it answers normally again."""
         with self._lock:
             self._faults.pop(method, None)
+            self._refusals.pop(method, None)
+
+    def expect_violations(self) -> None:
+        """This test sends what Slack refuses on purpose: ``assert_clean`` lets it pass."""
+        self._violations_expected = True
+
+    def assert_clean(self) -> None:
+        """No call broke Slack's documented rules (unless the test expected it)."""
+        if self.violations and not self._violations_expected:
+            shown = [(m, a.get("error"), (a.get("errors") or [])[:3]) for m, _, a in self.violations[:5]]
+            raise AssertionError(f"Slack would have refused {len(self.violations)} call(s): {shown}")
 
     # --- what happened ------------------------------------------------------------------------
 
     def called(self, method: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.method == method and c.status == 200]
+
+    def refused(self, method: str | None = None) -> list[dict[str, Any]]:
+        """Slack's answers to the calls it refused by its rules, oldest first."""
+        with self._lock:
+            return [a for m, _, a in self.violations if method is None or m == method]
 
     def posts(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Messages as they stand now (updates applied), in posting order."""
@@ -90,14 +126,17 @@ class SlackStub:
     # --- the methods --------------------------------------------------------------------------
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+        asked = self._refusals.get(method)
+        if asked:
+            return {"ok": False, "error": asked.pop(0)}
+        refused = slack_rules.refusal(method, p)
+        if refused is not None:
+            self.violations.append((method, p, refused))
+            return refused
         if method == "auth.test":
             return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "driftbot",
                     "team_id": "T0TEST", "user_id": "UBOT", "bot_id": "B0BOT", "is_enterprise_install": False}
         if method == "chat.postMessage":
-            if not p.get("channel"):
-                return {"ok": False, "error": "channel_not_found"}
-            if not p.get("text") and not p.get("blocks"):
-                return {"ok": False, "error": "no_text"}
             ts = f"{1700000000 + next(self._ts)}.000100"
             msg = {"channel": p["channel"], "ts": ts, "text": p.get("text"), "blocks": _json(p.get("blocks")),
                    "thread_ts": p.get("thread_ts")}
@@ -110,12 +149,12 @@ class SlackStub:
             self.messages[key].update(text=p.get("text"), blocks=_json(p.get("blocks")), edited=True)
             return {"ok": True, "channel": key[0], "ts": key[1], "text": p.get("text")}
         if method == "chat.postEphemeral":
-            if not p.get("channel") or not p.get("user"):
-                return {"ok": False, "error": "channel_not_found" if not p.get("channel") else "user_not_in_channel"}
             return {"ok": True, "message_ts": f"{1700000000 + next(self._ts)}.000200"}
+        if method == "views.publish":
+            view = _json(p["view"])
+            self.home[p["user_id"]] = view
+            return {"ok": True, "view": {"id": f"V{next(self._ts):08d}", "type": "home", **view}}
         if method == "files.getUploadURLExternal":
-            if not p.get("filename") or not p.get("length"):
-                return {"ok": False, "error": "invalid_arguments"}
             fid = f"F{next(self._ts):08d}"
             self.files[fid] = {"id": fid, "name": p["filename"], "length": int(p["length"]),
                                "snippet_type": p.get("snippet_type"), "content": None}
@@ -125,8 +164,10 @@ class SlackStub:
             out = []
             for f in files:
                 stored = self.files.get(f.get("id"))
-                if stored is None or stored["content"] is None:
+                # COMPLETE: only a file whose bytes reached its upload URL can be completed, once.
+                if stored is None or stored["content"] is None or stored.get("completed"):
                     return {"ok": False, "error": "file_not_found"}
+                stored["completed"] = True
                 stored.update(title=f.get("title"), channel=p.get("channel_id"), thread_ts=p.get("thread_ts"),
                               initial_comment=p.get("initial_comment"))
                 out.append({"id": stored["id"], "name": stored["name"], "title": stored["title"]})
@@ -181,7 +222,7 @@ class SlackStub:
                     token = auth.removeprefix("Bearer ") if auth else params.get("token")
                     answer = (stub._answer(method, params) if token == stub.token
                               else {"ok": False, "error": "not_authed" if not token else "invalid_auth"})
-                    stub.calls.append(Call(method, params, 200))
+                    stub.calls.append(Call(method, params, 200, ok=bool(answer.get("ok"))))
                 self._send(200, json.dumps(answer).encode(), {"Content-Type": "application/json; charset=utf-8"})
 
         return Handler

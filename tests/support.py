@@ -1,18 +1,15 @@
-"""Helpers shared across the tests: a small Slack Web API stand-in (the digest and audit
-tests), environments in real databases, a runtime on a real state database, and an
-in-process RQ worker."""
+"""Helpers shared across the tests: the Slack stand-in as the digest and audit tests read it,
+environments in real databases, a runtime on a real state database, and an in-process RQ worker."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
-import threading
 import uuid
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -24,62 +21,39 @@ from bot.settings import Settings
 from bot.state.db import upgrade
 from bot.work.queues import DRIFT, queue
 from tests.factory import INIT, POSTS, deploy, execute, write_migrations
+from tests.slack_stub import SlackStub
 
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/gone"
 
 
 class SlackStandIn:
-    """Answers the Web API methods the digest uses over real HTTP and keeps what was posted."""
+    """The suite's one Slack stand-in (tests/slack_stub.py, as strict as Slack) seen as the digest and audit
+    tests read it: ``posts`` (the accepted ``chat.postMessage`` arguments) and ``files`` (the snippets, content
+    included), in order. ``stub`` is the stand-in itself, for faults and ``assert_clean``."""
 
-    def __init__(self) -> None:
-        self.posts: list[dict] = []
-        self.files: list[dict] = []  # snippets: files_upload_v2's three steps, content included
-        standin = self
+    def __init__(self, token: str = "xoxb-test") -> None:
+        self.stub = SlackStub(token=token).start()
+        self.url = self.stub.base_url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the http.server interface
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                if "/upload/" in self.path:  # the file bytes, sent to the URL we handed out
-                    standin.files[int(self.path.rsplit("/", 1)[-1])]["content"] = body
-                    self.send_response(200)
-                    self.end_headers()
-                    return
-                if self.headers.get("Content-Type", "").startswith("application/json"):
-                    args = json.loads(body or "{}")
-                else:
-                    args = {k: v[0] for k, v in parse_qs(body).items()}
-                method = self.path.rsplit("/", 1)[-1]
-                if method == "chat.postMessage":
-                    standin.posts.append(args)
-                    answer = {"ok": True, "channel": args.get("channel"), "ts": f"1700000000.{len(standin.posts):06d}"}
-                elif method == "files.getUploadURLExternal":
-                    standin.files.append({"filename": args.get("filename")})
-                    n = len(standin.files) - 1
-                    answer = {"ok": True, "file_id": f"F{n}", "upload_url": f"{standin.url}upload/{n}"}
-                elif method == "files.completeUploadExternal":
-                    done = json.loads(args.get("files", "[]"))
-                    for f in done:
-                        standin.files[int(f["id"][1:])].update(args, title=f.get("title"))
-                    answer = {"ok": True, "files": [{"id": f["id"]} for f in done]}
-                else:
-                    answer = {"ok": True}
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+    @property
+    def posts(self) -> list[dict]:
+        return [{**c.params, "blocks": _decoded(c.params.get("blocks"))}
+                for c in self.stub.called("chat.postMessage") if c.ok]
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    @property
+    def files(self) -> list[dict]:
+        with self.stub._lock:
+            stored = list(self.stub.files.values())
+        return [{"filename": f["name"], "content": f["content"], "title": f.get("title"),
+                 "channel_id": f.get("channel"), "thread_ts": f.get("thread_ts"),
+                 "initial_comment": f.get("initial_comment")} for f in stored]
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.stub.stop()
+
+
+def _decoded(value):
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def build_environments(databases, root: Path, states: dict[str, str]) -> dict[str, dict]:

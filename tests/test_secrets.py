@@ -123,6 +123,7 @@ def stub():
     s = SlackStub(token=TOKEN).start()
     yield s
     s.stop()
+    s.assert_clean()
 
 
 @pytest.mark.parametrize("kind", IDS)

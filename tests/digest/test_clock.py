@@ -127,6 +127,7 @@ def test_two_clock_processes_one_digest_per_period(databases, redis_url, tmp_pat
     assert [(r.kind, r.period, r.status) for r in runs] == [("scheduled", datetime(2026, 11, 30, 8, 0, tzinfo=UTC), "posted")]
     assert [p["channel"] for p in slack.posts] == ["CDIGEST"]
     slack.close()
+    slack.stub.assert_clean()
     redis.close()
     rt.engine.dispose()
 

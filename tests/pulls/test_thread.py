@@ -26,6 +26,7 @@ def slack():
     stub = SlackStub(token="xoxb-test").start()
     yield stub
     stub.stop()
+    stub.assert_clean()
 
 
 @pytest.fixture

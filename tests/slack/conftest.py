@@ -37,6 +37,7 @@ def stub():
     s = SlackStub(token=TOKEN, groups=GROUPS).start()
     yield s
     s.stop()
+    s.assert_clean()
 
 
 def free_port() -> int:
