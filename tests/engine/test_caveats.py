@@ -33,3 +33,25 @@ ALTER TABLE "Post" ALTER COLUMN "n" SET DATA TYPE INTEGER USING "n"::integer;
 
 def test_harmless_migration_has_no_caveats():
     assert data_caveats([mig("a", 'CREATE TABLE "T" ("id" SERIAL NOT NULL, CONSTRAINT "T_pkey" PRIMARY KEY ("id"));')]) == ()
+
+
+def test_statements_on_tables_without_rows_are_left_out():
+    script = ('ALTER TABLE "User" ADD COLUMN "a" TEXT NOT NULL;\n'
+              'ALTER TABLE IF EXISTS ONLY "app"."Post" ALTER COLUMN "b" SET NOT NULL;\n'
+              'CREATE UNIQUE INDEX "T_x_key" ON "T"("x");\n'
+              'ALTER TABLE account ADD CONSTRAINT account_fk FOREIGN KEY (u) REFERENCES "User"("id");\n')
+    asked = []
+
+    def has_rows(schema, table):
+        asked.append((schema, table))
+        return table == "Post"
+
+    lines = data_caveats([mig("m", script)], has_rows)
+    assert len(lines) == 1 and '"app"."Post"' in lines[0]  # only app.Post has rows
+    assert asked == [(None, "User"), ("app", "Post"), (None, "T"), (None, "account")]
+    assert len(data_caveats([mig("m", script)])) == 4  # nobody asked: every table may have rows
+
+
+def test_a_table_a_migration_fills_keeps_its_caveats():
+    script = 'INSERT INTO "T" ("x") VALUES (1);\nCREATE UNIQUE INDEX "T_x_key" ON "T"("x");\n'
+    assert len(data_caveats([mig("m", script)], lambda schema, table: False)) == 1

@@ -81,7 +81,34 @@ def test_unrelated_pending_migrations_deploy_cleanly(at_m1, pg_url, folder, tmp_
     h = result.to_json()["history"]
     assert h["applied_by_hand"] == [] and h["applied_by_hand_details"] == [] and h["pending"] == [M2, M3]
     assert h["deploy_preview"]["ok"] is True and h["deploy_preview"]["available"] is True
-    assert any("staff_name_key" in c and "duplicate" in c for c in h["deploy_preview"]["caveats"])
+    # staff is created by the pending migration itself: no row can hold a duplicate name
+    assert h["deploy_preview"]["caveats"] == []
+
+
+LATER = ('ALTER TABLE "User" ADD COLUMN "age" INTEGER NOT NULL;\n'
+         'CREATE UNIQUE INDEX "User_email_key" ON "User"("email");\n')
+
+
+def test_preview_names_no_risk_on_rows_for_tables_without_rows(at_m1, pg_url, tmp_path):
+    """The first thing a team points driftbot at: a database whose tables are empty (or missing)."""
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: STAFF, M3: LATER})
+    assert check(at_m1, pg_url, folder, tmp_path).deploy_preview.caveats == ()
+
+
+def test_preview_names_the_risk_on_rows_where_there_are_rows(at_m1, pg_url, tmp_path):
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: STAFF, M3: LATER})
+    check(at_m1, pg_url, folder, tmp_path)  # the preview itself is cached now: its caveats must not be
+    execute(at_m1, 'INSERT INTO "User" ("email") VALUES (\'a@example.com\')')
+    caveats = check(at_m1, pg_url, folder, tmp_path).deploy_preview.caveats
+    assert [c.split(": ", 1)[1].rsplit(" (", 1)[0] for c in caveats] == [
+        'ALTER TABLE "User" ADD COLUMN "age" INTEGER NOT NULL;', 'CREATE UNIQUE INDEX "User_email_key" ON "User"("email");']
+
+
+def test_preview_keeps_the_risk_on_a_table_a_pending_migration_fills(at_m1, pg_url, tmp_path):
+    fills = STAFF.replace('CREATE UNIQUE INDEX', 'INSERT INTO "staff" ("name") VALUES (\'x\');\nCREATE UNIQUE INDEX')
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: fills})
+    caveats = check(at_m1, pg_url, folder, tmp_path).deploy_preview.caveats
+    assert len(caveats) == 1 and "staff_name_key" in caveats[0]
 
 
 def test_preview_names_the_failing_statement_of_a_broken_migration(at_m1, pg_url, tmp_path):

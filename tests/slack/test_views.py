@@ -52,6 +52,7 @@ def test_message_says_when_prisma_would_wrongly_say_up_to_date(db, pg_url, tmp_p
 def test_preview_caveats_reach_the_thread(db, pg_url, tmp_path):
     folder = write_migrations(tmp_path / "m", {M1: INIT, M3: MORE})
     deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
+    execute(db, 'INSERT INTO "User" ("email") VALUES (\'a@example.com\')')  # a NOT NULL column can fail on it
     result = result_for(db, pg_url, folder, tmp_path)
     body = text_of(check_message(result, 1, None)[1])
     assert "would apply every pending migration" in body and "can still fail on real rows" in body
