@@ -9,6 +9,7 @@ unique change can still fail on real rows: those statements are named.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ from typing import Callable
 import psycopg
 
 from bot.engine import diff as d
-from bot.engine.caveats import data_caveats
+from bot.engine.caveats import HasRows, data_caveats
 from bot.engine.history import HistoryVerdict
 from bot.engine.inspect import Snapshot, empty
 from bot.engine.render import render_sql
@@ -64,6 +65,28 @@ def available_extensions(conn: psycopg.Connection) -> frozenset[str]:
     return frozenset(r[0] for r in conn.execute("SELECT name FROM pg_catalog.pg_available_extensions"))
 
 
+def rows_reader(conn: psycopg.Connection, live: Snapshot) -> HasRows:
+    """Whether a table of the live database holds a row now (one ``SELECT 1 ... LIMIT 1`` per table asked
+    about, remembered). A table the database lacks has none; one the role may not read counts as filled."""
+    known = {t.key for t in live.tables}
+    seen: dict[tuple[str, str], bool] = {}
+
+    def has_rows(schema: str | None, table: str) -> bool:
+        key = (schema or live.default_schema, table)
+        if key not in known:
+            return False
+        if key not in seen:
+            query = psycopg.sql.SQL("SELECT 1 FROM {}.{} LIMIT 1").format(*map(psycopg.sql.Identifier, key))
+            try:
+                with conn.transaction():  # a savepoint: a refused read leaves the check's connection usable
+                    seen[key] = conn.execute(query).fetchone() is not None
+            except psycopg.Error:
+                seen[key] = True
+        return seen[key]
+
+    return has_rows
+
+
 def baseline_sql(live: Snapshot) -> str:
     return render_sql(d.diff(empty(live.schemas, live.default_schema), live), live.default_schema)
 
@@ -81,16 +104,18 @@ def deploy_preview(
     timeout: int = 5,
     target_extensions: frozenset[str] | None = None,
     cache_dir: Path | None = None,
+    has_rows: HasRows | None = None,
 ) -> DeployPreview | None:
     """None when nothing is pending; otherwise what ``migrate deploy`` would do now.
 
     The answer depends only on the live schema and the pending files, so it is cached
     (under *cache_dir*) by their hash: a repeated check does not build a scratch database.
+    The caveats depend on the rows too (*has_rows*, ``rows_reader``): they are never taken from the cache.
     """
     pending = pending_for_deploy(verdict, migrations)
     if not pending:
         return None
-    caveats = data_caveats(pending)
+    caveats = data_caveats(pending, has_rows)
     if not verdict.managed and live.tables:
         return DeployPreview(
             ok=False, migration=pending[0].name, caveats=caveats,
@@ -106,7 +131,7 @@ def deploy_preview(
     key = _cache_key(live, pending, inexpressible, target_extensions)
     cached = _cached(cache_dir, key)
     if cached is not None:
-        return cached
+        return dataclasses.replace(cached, caveats=caveats)
     result = _on_shadow(live, pending, caveats, server_url, inexpressible, timeout, target_extensions)
     if cache_dir is not None and result.available:  # "unavailable" may be a passing shadow problem
         _store(cache_dir, key, result)

@@ -503,5 +503,5 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
         from bot.engine import preview  # a deliberate start-up saving: an in-sync status never imports the preview
 
         deploy = preview.deploy_preview(verdict, migrations, live, server, inexpressible, settings.connect_timeout_s,
-                                        extensions, Path(settings.cache_dir))
+                                        extensions, Path(settings.cache_dir), preview.rows_reader(conn, live))
     return SchemaOutcome(report, tuple(findings), by_hand, deploy)
