@@ -54,13 +54,16 @@ def listed(state: str) -> str:
     return STATES[state].said.removeprefix("is ") if state in STATES else state
 
 
-def history_parts(h: HistoryVerdict, name: Callable[[str], str] | None = None) -> list[str]:
-    """The history in counts (the terminal and Slack views); *name* formats failed names when given."""
+def history_parts(h: HistoryVerdict, name: Callable[[str], str] | None = None, limit: int | None = None) -> list[str]:
+    """The history in counts (the terminal and Slack views); *name* formats failed names when given,
+    at most *limit* of them, then "and N more"."""
     parts = [f"{len(h.local)} migrations, {len(h.applied)} applied"]
     if h.pending:
         parts.append(f"{len(h.pending)} pending")
     if h.failed:
-        parts.append(f"{len(h.failed)} failed" + (": " + ", ".join(name(f.name) for f in h.failed) if name else ""))
+        shown = h.failed if limit is None else h.failed[:limit]
+        more = f" and {len(h.failed) - len(shown)} more" if len(shown) < len(h.failed) else ""
+        parts.append(f"{len(h.failed)} failed" + (": " + ", ".join(name(f.name) for f in shown) + more if name else ""))
     if h.modified:
         parts.append(f"{len(h.modified)} edited after apply")
     if h.missing_locally:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from bot.slack.mrkdwn import checkpoint_line, code, escape
+from bot.slack.mrkdwn import checkpoint_line, clip, code, escape, lines_within
 from bot.words import COMPARISON_ICONS, icon, listed
 
 # Headline state per environment, most urgent first.
@@ -227,28 +227,57 @@ def headline(digest: Digest) -> str:
     return f"{title} · {n} environment{'s' if n != 1 else ''} · {need} need{'s' if need == 1 else ''} attention"
 
 
+MAIN_BUDGET = 2800  # the body's section (Slack's limit for a section is 3,000 characters)
+IN_SYNC_NAMES = 300  # a longer list of environments in sync is said as a count
+SINCE_BUDGET = 500
+
+
 def render(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     """``(text, blocks)``: the text is the notification and fallback; the blocks are what people see."""
+    text, blocks, _ = render_full(digest)
+    return text, blocks
+
+
+def render_full(digest: Digest) -> tuple[str, list[dict[str, Any]], str | None]:
+    """``(text, blocks, table)``: *table* is the whole digest as plain text, for a snippet in the thread, when
+    the message had to leave lines out (None when it says everything). Whatever the number of
+    environments the message stays within Slack's limits: one line per environment needing attention
+    while they fit, then "and N more"; the ones in sync as a count when their names are too many."""
     head = headline(digest)
     diff = changes(digest)
     since_last = ""
     if digest.previous is not None:
         when = f" ({_day(digest.previous_at, digest.tz)})" if digest.previous_at else ""
         since_last = (f"Since the last digest{when}: " + " · ".join(diff)) if diff else f"No change since the last digest{when}."
-    if digest.quiet:  # the short form
-        body: list[str] = [since_last] if diff else []
-    else:
-        body = lines(digest) + ([since_last] if since_last else [])
-    text = "\n".join([head, *body])
+    full = lines(digest)
+    body = [] if digest.quiet else full
+    table = None
+    main = [_in_sync_count(digest, line) if len(line) > IN_SYNC_NAMES and line.startswith(icon("in_sync")) else line
+            for line in body]
+    shown = lines_within(main, MAIN_BUDGET, lambda n: f"… and {n} more lines: the full digest is in the snippet in the thread.")
+    if shown != body:
+        table = "\n".join([_plain(head), *full, *([since_last] if since_last else [])]) + "\n"
+    said = clip(since_last, SINCE_BUDGET, "… (the full list is in the snippet)") if since_last else ""
+    if said != since_last and table is None:
+        table = "\n".join([_plain(head), *full, since_last]) + "\n"
+    text = "\n".join([head, *shown, *([said] if said and (diff or not digest.quiet) else [])])
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
-    main = [b for b in body if b != since_last]
-    if main:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(main)}})
-    if since_last and (diff or main):
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": since_last}]})
+    if shown:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(shown)}})
+    if said and (diff or shown):
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": said}]})
     if digest.checkpoint:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": checkpoint_line(digest.checkpoint)}]})
-    return text, blocks
+    return text, blocks, table
+
+
+def _in_sync_count(digest: Digest, line: str) -> str:
+    n = sum(1 for s in digest.statuses if s.state == "in_sync")
+    return f"{icon('in_sync')} {n} {listed('in_sync')} (named in the snippet)"
+
+
+def _plain(text: str) -> str:
+    return text.replace("*", "")
 
 
 def channels_for(settings_digest_channels: list[str], env_channels: Mapping[str, str | None]) -> dict[str, list[str]]:

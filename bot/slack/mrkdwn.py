@@ -66,3 +66,61 @@ def error(exc: BaseException) -> str:
     """An error's text for Slack: escaped, unless the error carries mrkdwn of its own (``mrkdwn``)."""
     own = getattr(exc, "mrkdwn", None)
     return own if isinstance(own, str) else escape(str(exc))
+
+
+def clip(text: str, limit: int, more: str = "…") -> str:
+    """*text* within *limit* characters: cut at the last line end that fits when there is one in its
+    second half, else mid-line, and marked with *more*. Never used on a code block (see ``block_within``)."""
+    if len(text) <= limit:
+        return text
+    room = max(0, limit - len(more))
+    cut = text.rfind("\n", 0, room + 1)
+    head = text[:cut] if cut > room // 2 else text[:room]
+    return head + more
+
+
+def block_within(text: object, limit: int, more: str = "…") -> tuple[str, bool]:
+    """*text* as a code block of at most *limit* characters (escaping included), cut at a line end with
+    *more* on its last line when it is longer; ``(block, cut)``."""
+    whole = block(text)
+    if len(whole) <= limit:
+        return whole, False
+    raw = str(text)
+    low, high = 0, len(raw)
+    while low < high:  # the longest prefix whose block fits (escaping lengthens text unevenly)
+        mid = (low + high + 1) // 2
+        if len(block(raw[:mid] + "\n" + more)) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    head = raw[:low]
+    cut = head.rfind("\n")
+    head = head[:cut] if cut > low // 2 else head
+    return block(head + "\n" + more), True
+
+
+def lines_within(lines: list[str], budget: int, more) -> list[str]:
+    """The first of *lines* that fit in *budget* characters (newlines counted), then ``more(n)`` for the
+    *n* left out; each line is clipped to the budget on its own. All of them when they fit."""
+    if sum(len(line) + 1 for line in lines) <= budget + 1:
+        return list(lines)
+    out: list[str] = []
+    used = 0
+    reserve = len(more(len(lines))) + 1
+    for i, line in enumerate(lines):
+        line = clip(line, max(80, (budget - reserve) // 4))
+        if used + len(line) + 1 > budget - reserve:
+            return out + [more(len(lines) - i)]
+        out.append(line)
+        used += len(line) + 1
+    return out
+
+
+def middle(text: str, limit: int) -> str:
+    """*text* within *limit* characters, shortened in the middle (``20260818120100_add…ternal_id_ind``):
+    its start and its end, which tell names apart, both stay."""
+    if len(text) <= limit:
+        return text
+    keep = max(2, limit - 1)
+    head = (keep + 1) // 2
+    return text[:head] + "…" + text[len(text) - (keep - head):]

@@ -3,6 +3,11 @@
 The first line of every message is also its ``text`` fallback (notifications,
 screen readers). Long content is never cut silently: it goes to a snippet and
 the message says so.
+
+Every view fits Slack whatever the size of what it shows (``tests/slack_rules.py`` holds
+Slack's limits): a message carries the verdict, the counts and the first few names,
+about 4,000 characters at most (Slack's advice for a message); the full lists go to a
+snippet in the thread.
 """
 
 from __future__ import annotations
@@ -15,11 +20,16 @@ from bot import words
 from bot.engine.comparison import Comparison
 from bot.engine.result import CheckResult
 from bot.pulls.proposal import proposable
-from bot.slack.mrkdwn import block, checkpoint_line, code, escape
+from bot.slack.mrkdwn import block, block_within, checkpoint_line, clip, code, escape, lines_within, middle
 from bot.state.models import Execution, Request
 from bot.words import history_parts
 
 SECTION_LIMIT = 2900  # Slack's section text limit is 3000 characters
+MESSAGE_BUDGET = 3800  # what a message shows: under Slack's advised 4,000 characters
+NOTE_BUDGET = 3500  # a thread note (text only)
+BUTTON_TEXT = 75  # Slack's limit for a button's label
+SUMMARY_INLINE = 1400  # a drift summary longer than this goes to a snippet
+NAMES_SHOWN = 3
 MAX_BUTTONS = 5
 
 
@@ -32,17 +42,17 @@ def headline(result: CheckResult, requested_by: str | None, since: datetime | No
     when = f" · since {since.day} {since:%b %H:%M}" if since and result.state not in ("in_sync", "error") else ""
     who = f" · checked by <@{requested_by}>" if requested_by else ""
     prisma = f" · Prisma {escape(result.prisma.version)}" if result.prisma is not None and result.prisma.known else ""
-    return f"{words.icon(result.state)} *{escape(result.environment)} {words.said(result.state)}*{prisma}{when}{who}"
+    return f"{words.icon(result.state)} *{escape(middle(result.environment, 80))} {words.said(result.state)}*{prisma}{when}{who}"
 
 
 def _history_line(result: CheckResult) -> str | None:
     h = result.history
     if h is None or not h.managed:
         return None
-    parts = history_parts(h, name=code)
-    exit_code, says = h.prisma_status()
-    prisma = f"\n_`prisma migrate status` would say: {escape(says)}_" if exit_code == 0 and not h.in_sync else ""
-    return "*History* " + " · ".join(parts) + prisma
+    parts = history_parts(h, name=lambda n: code(middle(n, 80)), limit=NAMES_SHOWN)
+    exit_code, says = h.prisma_status(limit=NAMES_SHOWN)
+    prisma = f"\n_`prisma migrate status` would say: {escape(clip(says, 300))}_" if exit_code == 0 and not h.in_sync else ""
+    return clip("*History* " + " · ".join(parts) + prisma, 700)
 
 
 def _preview_line(result: CheckResult) -> str | None:
@@ -51,15 +61,16 @@ def _preview_line(result: CheckResult) -> str | None:
     if p is None:
         return None
     if not p.available:
-        line = f"*Deploy preview* unavailable: {escape(p.error.removeprefix('preview unavailable: '))}"
+        line = f"*Deploy preview* unavailable: {escape(clip(p.error.removeprefix('preview unavailable: '), 400))}"
     elif p.ok:
         line = "*Deploy preview* `prisma migrate deploy` would apply every pending migration"
     else:
-        where = f"\n{block(p.statement)}" if p.statement else ""
-        line = f"*Deploy preview* `prisma migrate deploy` would fail at {code(p.migration)}: {escape(p.error)}{where}"
+        where = f"\n{block_within(p.statement, 400)[0]}" if p.statement else ""
+        line = (f"*Deploy preview* `prisma migrate deploy` would fail at {code(middle(p.migration or '', 100))}: "
+                f"{escape(clip(p.error or '', 250))}{where}")
     if p.caveats and (p.ok or not p.available):
         line += f"\n_Without data, {len(p.caveats)} statement(s) can still fail on real rows (NOT NULL, unique, foreign keys): see the thread._"
-    return line[:SECTION_LIMIT]
+    return line
 
 
 def check_message(result: CheckResult, check_id: int, requested_by: str | None,
@@ -69,7 +80,7 @@ def check_message(result: CheckResult, check_id: int, requested_by: str | None,
     blocks = [_section(first)]
     notes: list[str] = []
     if result.error:
-        blocks.append(_section(escape(result.error)))
+        blocks.append(_section(escape(clip(result.error, 500))))
         if result.history is None:
             return first, blocks, notes
     line = _history_line(result)
@@ -85,7 +96,7 @@ def check_message(result: CheckResult, check_id: int, requested_by: str | None,
             if result.schema.prisma_blind_spots:  # the list itself is in the thread
                 shown += ("\n_`prisma migrate dev` and `migrate diff` show none of the function, trigger, "
                           "row-level security or index-validity changes here._")
-            if len(summary) <= SECTION_LIMIT - len(shown) - 10:
+            if len(summary) <= SUMMARY_INLINE:
                 blocks.append(_section(f"{shown}\n```\n{summary}\n```"))
             else:
                 blocks.append(_section(f"{shown} (the full summary is in the thread)"))
@@ -93,15 +104,13 @@ def check_message(result: CheckResult, check_id: int, requested_by: str | None,
         else:
             blocks.append(_section("*Schema* matches the migrations"))
     else:
-        blocks.append(_section(f"*Schema* not checked: {escape(result.schema.reason)}"))
-    buttons = []
-    for i, f in enumerate(result.findings):
-        if f.action.executable and len(buttons) < MAX_BUTTONS:
-            buttons.append({
-                "type": "button", "action_id": f"propose_fix_{len(buttons)}",
-                "text": {"type": "plain_text", "text": _button_label(f.action.kind, f.action.arguments)[:75]},
-                "value": json.dumps({"check": check_id, "finding": i}),
-            })
+        blocks.append(_section(f"*Schema* not checked: {escape(clip(result.schema.reason or '', 500))}"))
+    fixes = [(i, f) for i, f in enumerate(result.findings) if f.action.executable][:MAX_BUTTONS]
+    labels = distinct_labels([_button_label(f.action.kind, f.action.arguments) for _, f in fixes])
+    buttons = [{
+        "type": "button", "action_id": f"propose_fix_{n}", "text": {"type": "plain_text", "text": label},
+        "value": json.dumps({"check": check_id, "finding": i}),
+    } for n, ((i, f), label) in enumerate(zip(fixes, labels))]
     if len([f for f in result.findings if f.action.executable]) > MAX_BUTTONS:
         notes.append("buttons")
     if buttons:
@@ -119,20 +128,42 @@ def _pull_request_buttons(result: CheckResult, check_id: int) -> list[dict[str, 
     if not carried:
         return []
     index = {id(f): i for i, f in enumerate(result.findings)}
+    labels = distinct_labels(["Open pull request" if len(carried) == 1 else
+                              f"Open pull request: {f.action.arguments['migration']}" for f in carried])
     buttons = [{
-        "type": "button", "action_id": f"open_pull_request_{n}",
-        "text": {"type": "plain_text", "text": ("Open pull request" if len(carried) == 1 else
-                                                f"Open pull request: {f.action.arguments['migration']}")[:75]},
+        "type": "button", "action_id": f"open_pull_request_{n}", "text": {"type": "plain_text", "text": label},
         "value": json.dumps({"check": check_id, "finding": index[id(f)]}),
-    } for n, f in enumerate(carried)]
+    } for n, (f, label) in enumerate(zip(carried, labels))]
     return [{"type": "actions", "block_id": f"pulls-{check_id}", "elements": buttons}]
 
 
 def _button_label(kind: str, args: dict[str, str]) -> str:
+    """The kind of fix first, so it survives any shortening: ``Resolve --rolled-back 2026…_id_ind``."""
     if kind == "add_enum_value":
         return f"Add enum value {args.get('value')}"
     flag = "--applied" if kind == "resolve_applied" else "--rolled-back"
-    return f"Resolve {args.get('migration')} {flag}"
+    return f"Resolve {flag} {args.get('migration')}"
+
+
+def distinct_labels(labels: list[str], limit: int = BUTTON_TEXT) -> list[str]:
+    """Each label within Slack's *limit*, its name shortened in the middle (the words before the first
+    space that follows a verb stay whole), and no two alike: the second that reads the same gets ``(2)``,
+    the third ``(3)``."""
+    out: list[str] = []
+    for label in labels:
+        short = label
+        if len(label) > limit:
+            words_end = label.rfind(" ", 0, limit // 2) + 1  # "Resolve --rolled-back " stays whole
+            short = label[:words_end] + middle(label[words_end:], limit - words_end)
+        n = 2
+        base = short
+        while short in out:
+            tail = f" ({n})"
+            short = base if len(base) + len(tail) <= limit else base[:words_end] + middle(base[words_end:], limit - words_end - len(tail))
+            short += tail
+            n += 1
+        out.append(short)
+    return out
 
 
 def slack_command(action, environment: str) -> str | None:
@@ -147,8 +178,27 @@ def slack_command(action, environment: str) -> str | None:
     return action.command
 
 
+def thread_note(result: CheckResult) -> tuple[str, str | None]:
+    """The findings note for the thread: ``(note, full)``; *full* is every line, for a snippet, when the
+    note had to leave some out (None when it holds them all)."""
+    full = finding_lines(result)
+    if len(full) <= NOTE_BUDGET:
+        return full, None
+    name = snippet_name(result.environment, "findings.txt")
+    note = "\n".join(lines_within(full.splitlines(), NOTE_BUDGET,
+                                   lambda n: f"… and {n} more lines: every finding is in the snippet `{name}`."))
+    if "every finding is in the snippet" not in note:  # all lines there, but some shortened
+        note += f"\n… every finding is in the snippet `{name}`, in full."
+    return note, full
+
+
+def snippet_name(environment: str, what: str) -> str:
+    return f"drift-{environment}-{what}"
+
+
 def finding_lines(result: CheckResult) -> str:
-    """One line per finding, in plain words with its runbook case, for the thread."""
+    """One line per finding, in plain words with its runbook case, for the thread (all of them: the
+    note in the thread is ``thread_note``)."""
     lines = []
     for f in result.findings:
         command = slack_command(f.action, result.environment)
@@ -186,11 +236,11 @@ def request_message(req: Request, approvers: list[str], execution: Execution | N
     """*audit_mark*: ``N:HASH`` of the request's newest audit event; *schema_gap*: what schema.prisma lacks
     of the enum value asked for (``bot.requests.plans.schema_gap``)."""
     first = f"Request #{req.id} by <@{req.requester}> on *{escape(req.environment)}*: {req.status}"
-    sql = req.sql if len(req.sql) <= SECTION_LIMIT - 200 else req.sql[: SECTION_LIMIT - 260] + "\n… (full SQL in the thread snippet)"
+    sql, _ = block_within(req.sql, REQUEST_SQL_SHOWN, "… (full SQL in the thread snippet)")
     who = ", ".join(f"<@{u}>" for u in approvers) or "nobody yet"
     from_whom = (" from " + ", ".join(f"<!subteam^{g}>" if g.startswith("S") else f"<@{g}>" for g in groups)) if groups else ""
     blocks = [
-        _section(f"*Request #{req.id}* by <@{req.requester}> on *{escape(req.environment)}*\n{block(sql)}"
+        _section(f"*Request #{req.id}* by <@{req.requester}> on *{escape(req.environment)}*\n{sql}"
                  + _schema_note(req, schema_gap)),
         {"type": "context", "elements": [{"type": "mrkdwn", "text":
             f"Needs {req.approvals_required} approvals{from_whom} (requester excluded) · "
@@ -201,7 +251,7 @@ def request_message(req: Request, approvers: list[str], execution: Execution | N
     if status == "requested":
         waiting = f"Approved by {who} ({len(approvers)} of {req.approvals_required})"
         if req.note:  # why it is waiting again (a refused execution), so the count is never stale
-            waiting += f"\n:warning: Not run: {escape(req.note)}."
+            waiting += f"\n:warning: Not run: {escape(clip(req.note, 500))}."
         blocks.append(_section(waiting))
         # Each button names the request and the plan it shows: a click counts for that plan only.
         value = button_value(req.id, req.plan_hash)
@@ -220,11 +270,19 @@ def request_message(req: Request, approvers: list[str], execution: Execution | N
         verdict = "Ran" if status == "succeeded" else "Failed"
         trail = (f" · audit #{audit_id}" if audit_id else "") + (f"\n{checkpoint_line(audit_mark)}" if audit_mark else "")
         blocks.append(_section(f"{verdict}{took} by {escape(execution.worker or 'a worker')} · approved by {who}{trail}"
-                               + (f"\n{escape(execution.message)}" if execution.message else "")))
+                               + (f"\n{escape(clip(execution.message, 800))}" if execution.message else "")))
     else:
         by = f" by <@{req.decided_by}>" if req.decided_by else ""
-        blocks.append(_section(f"{status.capitalize()}{by}." + (f" {escape(req.note)}" if req.note else "")))
+        blocks.append(_section(f"{status.capitalize()}{by}." + (f" {escape(clip(req.note, 500))}" if req.note else "")))
     return first, blocks
+
+
+REQUEST_SQL_SHOWN = 1500  # the SQL as a code block in the request message; longer goes to a snippet too
+
+
+def request_sql_cut(sql: str) -> bool:
+    """Whether the request message shows only the start of *sql* (the whole goes to a snippet)."""
+    return block_within(sql, REQUEST_SQL_SHOWN)[1]
 
 
 def _schema_note(req: Request, gap: str | None) -> str:
@@ -236,8 +294,7 @@ def _schema_note(req: Request, gap: str | None) -> str:
     return ""
 
 
-def _block(title: str, lines) -> str:
-    return f"*{title}*\n" + block("\n".join(lines))
+COMPARE_PART = 900  # one part of a comparison shown as a code block; longer goes to the snippet
 
 
 def compare_message(result: Comparison, requested_by: str | None) -> tuple[str, list[dict[str, Any]], bool]:
@@ -245,13 +302,13 @@ def compare_message(result: Comparison, requested_by: str | None) -> tuple[str, 
     a snippet. The SQL always goes to a snippet in the thread (for review only)."""
     a, b = result.from_env, result.to_env
     who = f" · asked by <@{requested_by}>" if requested_by else ""
-    head = f"{words.COMPARISON_ICONS[result.state]} *{escape(a)} → {escape(b)}*: {escape(result.headline)}{who}"
-    blocks = [_section(head[:SECTION_LIMIT])]
+    head = f"{words.COMPARISON_ICONS[result.state]} *{escape(a)} → {escape(b)}*: {escape(clip(result.headline, 500))}{who}"
+    blocks = [_section(head)]
     long = False
     if result.state == "error" or a == b:
         return head, blocks, long
     if not result.history.equal:
-        blocks.append(_section(("*History* " + escape(" · ".join(result.history.describe(a, b, limit=3))))[:SECTION_LIMIT]))
+        blocks.append(_section("*History* " + escape(clip(" · ".join(result.history.describe(a, b, limit=NAMES_SHOWN)), 600))))
     s = result.schema
     if not s.equal:
         parts = [(f"Schema of {b} relative to {a}", s.summary)]
@@ -259,15 +316,15 @@ def compare_message(result: Comparison, requested_by: str | None) -> tuple[str, 
             parts.append(("Explained by the history gap (expected before a deploy)", s.explained))
         for u in s.unexplained:
             parts.append((f"Drift in {u.environment}" if u.environment else f"Drift in {a} or {b}", u.summary))
-        for title, lines in parts:
-            text = _block(title, lines)
-            if len(text) > SECTION_LIMIT:
-                long, text = True, f"*{title}*: {len(lines)} lines, in the snippet in the thread."
-            blocks.append(_section(text))
+        for title, lines in parts[:4]:
+            shown = block("\n".join(lines))
+            if len(shown) > COMPARE_PART or len(parts) > 4:
+                long, shown = True, f"{len(lines)} lines, in the snippet in the thread."
+            blocks.append(_section(f"*{escape(clip(title, 200))}*\n{shown}"))
         notes = []
         if not s.explained_checked:
             notes.append(f"Not sorted into explained and drift: {s.explained_reason}.")
         notes += [f"Which of {a} and {b}: {u.reason}." for u in s.unexplained if u.environment is None and u.reason]
         notes.append(f"The SQL that would turn {a}'s schema into {b}'s is in the thread, for review only: driftbot never runs it.")
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(" ".join(notes))[:SECTION_LIMIT]}]})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(clip(" ".join(notes), 600))}]})
     return head, blocks, long
