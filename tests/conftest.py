@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -197,3 +198,26 @@ def wheel(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
                    check=True, capture_output=True, timeout=300)
     return next(out.glob("driftbot-*.whl"))
+
+
+@pytest.fixture
+def unsubscribe_read_first(monkeypatch):
+    """Force the race behind the 60-second stall of a stopping RQ worker: its pub/sub thread reads the
+    UNSUBSCRIBE reply before the worker tells it to stop. The thread then waits for a subscription
+    again, for as long as its poll lasts (RQ's: 60 s), and the worker's teardown joins it."""
+    import threading
+
+    from redis.client import PubSubWorkerThread
+
+    original = PubSubWorkerThread.stop
+
+    def stop(self, timeout=None):
+        if threading.current_thread() is not self:
+            deadline = time.monotonic() + 5
+            while self.pubsub.subscribed and time.monotonic() < deadline:
+                time.sleep(0.01)  # the reply is read by the thread (it clears the subscribed flag)
+            time.sleep(0.1)  # and the thread is back in its wait for a subscription
+        return original(self, timeout)
+
+    monkeypatch.setattr(PubSubWorkerThread, "stop", stop)
+
