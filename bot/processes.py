@@ -22,7 +22,6 @@ from functools import lru_cache
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Worker
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -41,6 +40,7 @@ from bot.slack.app import create_app
 from bot.state.db import alembic_config, make_engine, upgrade
 from bot.work import jobs, sweeper  # noqa: F401 - jobs: see above
 from bot.work.queues import DRIFT, EXECUTE, queue
+from bot.work.workers import Worker
 from handlers import screen
 
 log = logging.getLogger(__name__)

@@ -13,13 +13,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
-from rq import SimpleWorker
 
 from bot import logs
 from bot.runtime import Runtime, build, install
 from bot.settings import Settings
 from bot.state.db import upgrade
 from bot.work.queues import DRIFT, queue
+from bot.work.workers import SimpleWorker
 from tests.factory import INIT, POSTS, deploy, execute, write_migrations
 from tests.slack_stub import SlackStub
 

@@ -27,7 +27,6 @@ import psycopg
 from psycopg import sql
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import SimpleWorker
 
 from bot import embedded
 from bot.checks import request_check
@@ -42,6 +41,7 @@ from bot.settings import Settings
 from bot.state.db import upgrade
 from bot.state.models import Check
 from bot.work.queues import DRIFT, queue
+from bot.work.workers import SimpleWorker
 from bot.words import STATES, said
 
 # Package data (pyproject.toml), so the demo runs from a wheel as from a checkout.
