@@ -1,17 +1,26 @@
-"""Shared fixtures: real PostgreSQL and Redis.
+"""Shared fixtures: real PostgreSQL and Redis; the test tiers.
 
 The servers named by ``DRIFTBOT_TEST_PG_URL`` (a superuser URL) and
 ``DRIFTBOT_TEST_REDIS_URL`` are used when given; otherwise embedded ones start.
 Each test that asks for ``db`` gets its own fresh database, dropped afterwards; ``state``
-is the same with driftbot's state schema on it.
+is one with driftbot's state schema on it, copied from a template migrated once per session.
+
+Tiers: ``pytest -m "not slow and not conformance"`` is the everyday run. ``conformance`` marks the
+tests that run the real Prisma CLIs; ``slow`` those that start long-running processes or servers,
+replay hundreds of migrations or take more than a few seconds alone. A test using one of
+``SLOW_FIXTURES`` is marked ``slow`` here, so a new test of that kind joins its tier by itself.
+The whole suite runs in parallel (pytest-xdist, ``-n``): nothing here is shared between test
+processes but the servers, and every name created on them is unique to its test.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 import time
 import uuid
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,7 +34,7 @@ from bot.engine.sources import read_folder
 from bot.state.db import make_engine, sessions, upgrade
 from tests import factory
 from tests.slack_stub import SlackStub
-from tests.support import SlackStandIn
+from tests.support import SlackStandIn, child_pids
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +44,61 @@ MIGRATIONS = {
     "20250102000000_media": factory.ENUM,
     "20250103000000_email_unique": FAILING,
 }
+
+
+# Fixtures that start processes or servers (the Slack flows' web and worker, a wheel build and its
+# virtual environments, a private embedded PostgreSQL): the tests using them are `slow`.
+SLOW_FIXTURES = {"bot_env", "wheel", "scram_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_put_back():
+    """A command run inside this process (``main([...])``, the demo's worker) may install its own
+    signal handlers (bot.embedded: SIGTERM and SIGHUP raise); they are put back after the test, so
+    pytest's own keep working and no test inherits another's."""
+    saved = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    yield
+    for sig, handler in saved.items():
+        if handler is not None and signal.getsignal(sig) is not handler:
+            signal.signal(sig, handler)
+
+
+class ZombieWarning(UserWarning):
+    """A test left a child process that exited and was never waited for."""
+
+
+def _zombie_children() -> set[int]:
+    zombies = set()
+    for pid in child_pids():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            zombies.add(pid)
+    return zombies
+
+
+@pytest.fixture(autouse=True)
+def _no_zombies_left():
+    """Warn (by test) about children a test leaves unwaited: they pile up over a full run."""
+    if not Path("/proc/self/task").exists():
+        yield
+        return
+    before = _zombie_children()
+    yield
+    left = _zombie_children() - before
+    if left:
+        warnings.warn(ZombieWarning(f"{len(left)} exited child process(es) never waited for"), stacklevel=1)
 
 
 def _with_db(url: str, dbname: str) -> str:
@@ -108,18 +172,61 @@ class Databases:
         self.server_url = server_url
         self.created: list[str] = []
 
-    def create(self, prefix: str = "t") -> str:
+    # Per server: this test process's state database at the current Alembic revision, the template of
+    # every ``create_state`` (a copy takes a tenth of the upgrade); dropped when the session ends.
+    state_templates: dict[str, str] = {}
+
+    def create(self, prefix: str = "t", template: str | None = None) -> str:
         name = f"drifttest_{prefix}_{uuid.uuid4().hex[:10]}"
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         with psycopg.connect(self.server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(create)
         self.created.append(name)
         return _with_db(self.server_url, name)
+
+    def create_state(self, prefix: str = "state") -> str:
+        """A new state database at the current Alembic revision: a copy of the session's template.
+        (Tests of the revisions themselves upgrade a database of ``create`` instead.)"""
+        return self.create(prefix, template=self._state_template())
+
+    def _state_template(self) -> str:
+        name = self.state_templates.get(self.server_url)
+        if name is None:
+            name = f"drifttest_statetpl_{uuid.uuid4().hex[:10]}"
+            with psycopg.connect(self.server_url, autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            engine = make_engine(_with_db(self.server_url, name))
+            try:
+                upgrade(engine)
+            finally:
+                engine.dispose()  # a template is copied only while no one is connected to it
+            self.state_templates[self.server_url] = name
+        return name
+
+    @classmethod
+    def drop_state_templates(cls) -> None:
+        for server_url, name in cls.state_templates.items():
+            with psycopg.connect(server_url, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        cls.state_templates.clear()
 
     def drop_all(self) -> None:
         with psycopg.connect(self.server_url, autocommit=True) as conn:
             for name in self.created:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         self.created.clear()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    Databases.drop_state_templates()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if Path("/proc/self/task").exists() and (left := _zombie_children()):
+        terminalreporter.write_line(f"zombies: {len(left)} exited child process(es) of this run never waited for "
+                                    "(see the ZombieWarning lines for the tests that left them)")
 
 
 @pytest.fixture
@@ -161,10 +268,15 @@ def cache_dir(tmp_path) -> Path:
 
 
 @pytest.fixture
-def state(db):
-    """Sessions on a fresh state database at the current Alembic revision."""
-    engine = make_engine(db)
-    upgrade(engine)
+def state_url(databases) -> str:
+    """The URL of a fresh state database at the current Alembic revision."""
+    return databases.create_state()
+
+
+@pytest.fixture
+def state(state_url):
+    """Sessions on the ``state_url`` database."""
+    engine = make_engine(state_url)
     yield sessions(engine)
     engine.dispose()
 

@@ -143,3 +143,14 @@ def runtime_on(*, state_url: str, redis_url: str, slack_url: str, environments: 
 def run_worker(rt: Runtime) -> None:
     """Drain the runtime's drift queue in this process (a real RQ worker, burst mode)."""
     SimpleWorker([queue(rt, DRIFT)], connection=rt.redis).work(burst=True, with_scheduler=False)
+
+
+def child_pids() -> set[int]:
+    """The pids of this process's children (any thread's), alive or exited and not yet waited for."""
+    pids: set[int] = set()
+    for children in Path("/proc/self/task").glob("*/children"):
+        try:
+            pids.update(int(p) for p in children.read_text().split())
+        except OSError:
+            continue
+    return pids

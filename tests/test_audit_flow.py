@@ -31,7 +31,7 @@ ALLOWED = frozenset({"UBO", "UCY"})
 def _runtime(databases, redis_url, slack, tmp_path, state_url=None):
     envs = build_environments(databases, tmp_path / "envs", {"prod": "failed"})
     envs["prod"]["admin_url"] = envs["prod"]["database_url"]
-    return runtime_on(state_url=state_url or databases.create("state"), redis_url=redis_url, slack_url=slack.url,
+    return runtime_on(state_url=state_url or databases.create_state(), redis_url=redis_url, slack_url=slack.url,
                       environments=envs, cache_dir=tmp_path / "cache", approvers=sorted(ALLOWED))
 
 
@@ -96,7 +96,7 @@ def test_audit_store_down_during_an_approval_nothing_executes_and_the_thread_say
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
     try:
-        state = databases.create("state")
+        state = databases.create_state()
         owner = make_engine(state)
         upgrade(owner)
         owner.dispose()

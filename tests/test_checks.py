@@ -17,7 +17,7 @@ def test_drifted_since_is_the_first_check_of_the_current_spell_and_status_shows_
 
     envs = build_environments(databases, tmp_path / "envs", {"prod": "failed"})
     settings = Settings(environments=envs, cache_dir=tmp_path / "cache")
-    engine = make_engine(databases.create("state"))
+    engine = make_engine(databases.create_state())
     upgrade(engine)
     state = sessions(engine)
     t = datetime(2026, 11, 20, 9, 12, tzinfo=timezone.utc)
@@ -43,7 +43,7 @@ def test_drifted_since_is_the_first_check_of_the_current_spell_and_status_shows_
 
 
 def test_latest_since_is_each_environments_newest_finished_check_in_the_window(databases):
-    engine = make_engine(databases.create("state"))
+    engine = make_engine(databases.create_state())
     upgrade(engine)
     state = sessions(engine)
     t = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
@@ -89,7 +89,7 @@ def test_joining_the_running_check_from_a_channel_already_told_takes_no_row_lock
 
     settings = Settings(environments={"prod": {"database_url": "postgresql://nobody@127.0.0.1:1/gone",
                                                "migrations": str(tmp_path), "channel": "C1"}},
-                        state_url=databases.create("state"), redis_url=redis_url, queue_prefix=f"t{uuid.uuid4().hex[:8]}:")
+                        state_url=databases.create_state(), redis_url=redis_url, queue_prefix=f"t{uuid.uuid4().hex[:8]}:")
     rt = build(settings, interactive=True)
     upgrade(rt.engine)
     assert checks.request_check(rt, "prod", "U1", "C1").startswith("Checking *prod*")

@@ -18,6 +18,9 @@ import pytest
 
 from bot import embedded
 
+# Each test starts the demo or an embedded server (initdb included) as its own process.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 DRIFTBOT = Path(sys.executable).parent / "driftbot"
 # Lines that name a file the servers lock or leave while running.
@@ -215,7 +218,6 @@ def install(venv: Path, wheel: Path) -> Path:
     return venv / "bin" / "driftbot"
 
 
-@pytest.mark.slow
 def test_two_installations_the_first_removed_the_second_wheel_demo_passes(tmp_path, wheel):
     """The issue's two steps, from wheels in fresh virtual environments sharing one cache: the first
     installation's demo, then (the old trap) one killed with SIGKILL while its PostgreSQL runs; the

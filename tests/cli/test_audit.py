@@ -70,9 +70,9 @@ def test_parse_since_accepts_dates_and_day_counts():
         audit.parse_since("last tuesday")
 
 
-def test_cli_export_verify_and_a_broken_chain(state, db, monkeypatch, capsys):
+def test_cli_export_verify_and_a_broken_chain(state, state_url, monkeypatch, capsys):
     _fill(state)
-    monkeypatch.setenv("DRIFTBOT_STATE_URL", db)
+    monkeypatch.setenv("DRIFTBOT_STATE_URL", state_url)
     monkeypatch.delenv("DRIFTBOT_CONFIG", raising=False)
     monkeypatch.chdir("/")
     assert main(["audit", "export", "--format", "json", "--since", "7d"]) == 0

@@ -202,7 +202,7 @@ def test_a_terminal_change_is_in_the_audit_trail(project, db, databases, capsys,
     from bot.state.models import AuditEvent
 
     deploy(db, project)
-    state = databases.create("state")
+    state = databases.create_state()
     engine = make_engine(state)
     upgrade(engine)
     monkeypatch.setenv("DRIFTBOT_STATE_URL", state)

@@ -7,6 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# The whole demo as a process: embedded servers, a worker, the two halves.
+pytestmark = pytest.mark.slow
+
 
 def test_demo_shows_history_problems_schema_drift_sql_and_the_queue(pg_url, redis_url, tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "REDIS_URL": redis_url,

@@ -13,7 +13,7 @@ from bot.settings import Settings
 def test_the_queued_check_agrees_with_the_direct_one(project, db, databases, redis_url, tmp_path):
     settings = Settings(
         environments={"prod": {"database_url": db, "migrations": str(project)}}, cache_dir=tmp_path / "cache",
-        redis_url=redis_url, state_url=databases.create("demo_state"), queue_prefix=f"demo{uuid.uuid4().hex[:6]}-",
+        redis_url=redis_url, state_url=databases.create_state("demo_state"), queue_prefix=f"demo{uuid.uuid4().hex[:6]}-",
     )
     direct = run_check(settings, settings.environment("prod"))
     state, said = run_through_queue(settings)
@@ -27,7 +27,7 @@ def test_the_worker_queue_step_never_waits_a_minute_for_the_worker_to_stop(proje
     on the way out, and that thread, having read the UNSUBSCRIBE reply first, waits 60 s for a message."""
     settings = Settings(
         environments={"prod": {"database_url": db, "migrations": str(project)}}, cache_dir=tmp_path / "cache",
-        redis_url=redis_url, state_url=databases.create("demo_state"), queue_prefix=f"demo{uuid.uuid4().hex[:6]}-",
+        redis_url=redis_url, state_url=databases.create_state("demo_state"), queue_prefix=f"demo{uuid.uuid4().hex[:6]}-",
     )
     started = time.monotonic()
     state, said = run_through_queue(settings)

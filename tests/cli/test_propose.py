@@ -27,7 +27,7 @@ def cli(db, databases, origin, github, git_http, tmp_path):
         f'cache_dir = "{tmp_path / "cache"}"\n\n[environments.prod]\ngit = "{git_http.url}/app.git"\n'
         f'ref = "main"\npull_requests = "github"\ngithub_repo = "{REPO}"\n'
     )
-    state = databases.create("state")
+    state = databases.create_state()
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DRIFTBOT_CONFIG": str(config),
            "DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL": db, "DRIFTBOT_STATE_URL": state,
            "DRIFTBOT_ENVIRONMENTS__PROD__GIT_TOKEN": TOKEN,  # the check reads the private repository

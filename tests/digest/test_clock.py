@@ -110,7 +110,7 @@ def test_two_clock_processes_one_digest_per_period(databases, redis_url, tmp_pat
 
     slack = SlackStandIn()
     envs = build_environments(databases, tmp_path / "envs", {"prod": "in_sync"})
-    rt = runtime_on(state_url=databases.create("state"), redis_url=redis_url, slack_url=slack.url,
+    rt = runtime_on(state_url=databases.create_state(), redis_url=redis_url, slack_url=slack.url,
                     environments=envs, cache_dir=tmp_path / "cache", timezone="Europe/Paris")
     clock = FrozenClock(datetime(2026, 11, 30, 7, 58, tzinfo=UTC))
     monkeypatch.setattr("bot.digest.jobs.utcnow", clock)
@@ -139,7 +139,7 @@ def test_the_clock_enqueues_the_digest_where_the_workers_listen(databases, redis
 
     slack = SlackStandIn()
     envs = build_environments(databases, tmp_path / "envs", {"prod": "in_sync"})
-    rt = runtime_on(state_url=databases.create("state"), redis_url=redis_url, slack_url=slack.url,
+    rt = runtime_on(state_url=databases.create_state(), redis_url=redis_url, slack_url=slack.url,
                     environments=envs, cache_dir=tmp_path / "cache", timezone="Europe/Paris")
     assert rt.settings.queue_prefix  # the case that matters: a deployment with a prefix
     clock = FrozenClock(datetime(2026, 11, 30, 7, 58, tzinfo=UTC))
@@ -170,7 +170,7 @@ def test_a_digest_job_run_too_late_posts_nothing(databases, redis_url, tmp_path,
     from tests.support import build_environments, runtime_on
 
     envs = build_environments(databases, tmp_path / "envs", {"prod": "in_sync"})
-    rt = runtime_on(state_url=databases.create("state"), redis_url=redis_url, slack_url="http://127.0.0.1:9/",
+    rt = runtime_on(state_url=databases.create_state(), redis_url=redis_url, slack_url="http://127.0.0.1:9/",
                     environments=envs, cache_dir=tmp_path / "cache")
     period = "2026-11-30T09:00:00+00:00"
     assert scheduled_digest(period, now=datetime(2026, 11, 30, 12, 0, tzinfo=UTC)) == "late"

@@ -19,7 +19,7 @@ def runtime_for(databases, redis_url, slack, tmp_path):
 
     def make(states: dict[str, str], **kwargs):
         envs = build_environments(databases, tmp_path / "envs", states)
-        rt = runtime_on(state_url=databases.create("state"), redis_url=redis_url, slack_url=slack.url,
+        rt = runtime_on(state_url=databases.create_state(), redis_url=redis_url, slack_url=slack.url,
                         environments=envs, cache_dir=tmp_path / "cache", **kwargs)
         made.append(rt)
         return rt
@@ -175,7 +175,7 @@ def test_a_digest_over_more_environments_than_check_jobs_checks_each_one_once(da
 
     real = build_environments(databases, tmp_path / "envs", {"a": "in_sync", "b": "drifted"})
     envs = {f"env{i:03d}": real["a" if i % 2 else "b"] for i in range(MAX_CHECK_JOBS + 6)}
-    rt = runtime_on(state_url=databases.create("state"), redis_url=redis_url, slack_url=slack.url, environments=envs,
+    rt = runtime_on(state_url=databases.create_state(), redis_url=redis_url, slack_url=slack.url, environments=envs,
                     cache_dir=tmp_path / "cache")
     start_digest(rt, requested_by="U1")
     assert queue(rt, DRIFT).count == MAX_CHECK_JOBS  # the post waits apart, as a deferred job

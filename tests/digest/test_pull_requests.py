@@ -21,7 +21,7 @@ def test_open_pull_requests_are_listed_with_their_age_and_a_listing_error_is_sai
     deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
     execute(db, 'CREATE TABLE "staff" ("id" INTEGER NOT NULL, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"))')
     envs = {"prod": {"database_url": db, "git": f"file://{origin}", "pull_requests": "github", "github_repo": REPO}}
-    rt = runtime_on(state_url=databases.create("state"), redis_url=redis_url, slack_url=slack.url, environments=envs,
+    rt = runtime_on(state_url=databases.create_state(), redis_url=redis_url, slack_url=slack.url, environments=envs,
                     cache_dir=tmp_path / "cache", github_token=TOKEN, github_api_url=github.url)
     try:
         env = rt.settings.environment("prod")

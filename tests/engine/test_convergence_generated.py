@@ -30,6 +30,9 @@ from tests.engine.converge import Team, carry_out
 from tests.engine.live_drift import drift_statement
 from tests.factory import write_migrations
 
+# 200 generated histories, each replayed and converged: minutes.
+pytestmark = pytest.mark.slow
+
 CASES = 200
 HISTORY = 10
 PEOPLE = ("failed migration", "data check")  # the only reasons a generated plan may stop for a person

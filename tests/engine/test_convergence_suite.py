@@ -33,6 +33,9 @@ from tests.conformance.scenario import Scenario
 from tests.engine.converge import Refused, Team, _deploy, carry_out
 from tests.engine.test_convergence_generated import assert_invariant
 
+# Every conformance scenario rebuilt, checked and converged: about a minute alone.
+pytestmark = pytest.mark.slow
+
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
 BUILDERS = {"scenario", "make_scenario"}
 # Why a plan may stop for a person: a failed migration to fix, a data check (duplicate rows too), a

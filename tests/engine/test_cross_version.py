@@ -23,6 +23,9 @@ from bot.settings import Settings
 from tests.conftest import available_extensions, server_major
 from tests.factory import deploy, execute, write_migrations
 
+# A generated history replayed on two servers, one of them an embedded PostgreSQL started for it.
+pytestmark = pytest.mark.slow
+
 MIGRATIONS = 300
 DIRECTIONS = ["target on pg_url, shadow on other_pg_url", "target on other_pg_url, shadow on pg_url"]
 DEMO_DRIFT_SUMMARY = [

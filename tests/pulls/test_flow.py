@@ -197,7 +197,7 @@ def test_after_the_merge_the_check_proposes_resolve_applied(drifted, origin, git
 
 
 def test_an_audit_event_for_each_pull_request_opened(drifted, origin, github, tmp_path, databases):
-    engine = make_engine(databases.create("state"))
+    engine = make_engine(databases.create_state())
     upgrade(engine)
     state = sessions(engine)
     s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)

@@ -36,7 +36,7 @@ def rt(db, databases, redis_url, origin, github, slack, tmp_path):
     settings = Settings(
         environments={"prod": {"database_url": db, "git": f"file://{origin}", "pull_requests": "github",
                                "github_repo": REPO, "channel": CHANNEL}},
-        approvers=["U0AAA", "U0BBB"], cache_dir=tmp_path / "cache", state_url=databases.create("state"),
+        approvers=["U0AAA", "U0BBB"], cache_dir=tmp_path / "cache", state_url=databases.create_state(),
         slack_bot_token="xoxb-test", slack_api_url=slack.base_url, redis_url=redis_url, github_token=TOKEN, github_api_url=github.url,
     )
     engine = make_engine(settings.state_url)

@@ -23,7 +23,7 @@ from tests.support import make_runtime
 
 @pytest.fixture
 def world(databases, redis_url, stub):
-    target, state = databases.create("pol_target"), databases.create("pol_state")
+    target, state = databases.create("pol_target"), databases.create_state("pol_state")
     factory.execute(target, factory.ENUM)
     runtimes = []
 

@@ -34,7 +34,7 @@ def _state_gone(admin: str, state: str, gone: bool) -> None:
 
 
 def _setup(databases, redis_url, stub, tmp_path, kind):
-    target, state = databases.create("rec_target"), databases.create("rec_state")
+    target, state = databases.create("rec_target"), databases.create_state("rec_state")
     factory.execute(target, factory.ENUM)
     settings = Settings(
         environments={"prod": {"database_url": target, "admin_url": target, "migrations": str(tmp_path),

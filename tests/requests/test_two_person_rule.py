@@ -73,7 +73,7 @@ def world(pg_url, redis_url):
     from tests.conftest import Databases
 
     dbs = Databases(pg_url)
-    target, state = dbs.create("pp_target"), dbs.create("pp_state")
+    target, state = dbs.create("pp_target"), dbs.create_state("pp_state")
     factory.execute(target, factory.ENUM)
     config = Settings(
         environments={"prod": {"database_url": target, "admin_url": target, "migrations": "/nonexistent",

@@ -120,7 +120,7 @@ def write_config(path: Path, target: str, migrations: Path, cache: Path, top: di
 
 @pytest.fixture
 def bot_env(tmp_path, databases, redis_url, stub, project, db):
-    state = databases.create("state")
+    state = databases.create_state()
     config = write_config(tmp_path / "driftbot.toml", db, project, tmp_path / "cache")
     env = {
         "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(tmp_path)),

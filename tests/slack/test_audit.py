@@ -18,7 +18,7 @@ def rt(databases, redis_url, slack, tmp_path):
     envs = build_environments(databases, tmp_path / "envs", {"prod": "in_sync", "staging": "pending"})
     for env in envs.values():
         env["channel"] = "COPS"  # where `/drift audit` about them answers
-    runtime = runtime_on(state_url=databases.create("state"), redis_url=redis_url, slack_url=slack.url,
+    runtime = runtime_on(state_url=databases.create_state(), redis_url=redis_url, slack_url=slack.url,
                          environments=envs, cache_dir=tmp_path / "cache")
     yield runtime
     runtime.engine.dispose()

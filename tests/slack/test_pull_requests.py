@@ -31,7 +31,7 @@ def pulls_bot(tmp_path, databases, redis_url, stub, db, origin, github):
     env = {
         "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "DRIFTBOT_CONFIG": str(config),
         "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "DRIFTBOT_SLACK_API_URL": stub.base_url,
-        "REDIS_URL": redis_url, "DRIFTBOT_STATE_URL": databases.create("state"),
+        "REDIS_URL": redis_url, "DRIFTBOT_STATE_URL": databases.create_state(),
         "DRIFTBOT_QUEUE_PREFIX": f"t{uuid.uuid4().hex[:8]}:", "DRIFTBOT_HEARTBEAT_S": "0.5",
         "GITHUB_TOKEN": GITHUB_TOKEN, "DRIFTBOT_GITHUB_API_URL": github.url,
     }

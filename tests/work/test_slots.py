@@ -13,7 +13,7 @@ from tests.support import build_environments, runtime_on
 
 def make_runtime(databases, redis_url, slack, tmp_path, states, **extra):
     envs = build_environments(databases, tmp_path / "envs", states)
-    return runtime_on(state_url=databases.create("state"), redis_url=redis_url, slack_url=slack.url,
+    return runtime_on(state_url=databases.create_state(), redis_url=redis_url, slack_url=slack.url,
                       environments=envs, cache_dir=tmp_path / "cache", **extra)
 
 
