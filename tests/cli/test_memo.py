@@ -11,6 +11,7 @@ from bot.cli import memo
 from tests.cli.test_cli import M1, M2, project, run  # noqa: F401 - the fixture: a three-migration project and its config
 from tests.cli.test_startup import loaded_by
 from tests.factory import deploy
+from tests.support import child_pids
 
 STAMPS = ("checked_at", "duration_ms")
 
@@ -122,3 +123,13 @@ def test_the_caches_are_written_after_the_answer_by_a_child(project, db, tmp_pat
     while time.monotonic() < deadline and not (list(cache.glob("shadow/*.json")) and list(cache.glob("live/*.json"))):
         time.sleep(0.1)
     assert list(cache.glob("shadow/*.json")) and list(cache.glob("live/*.json"))
+
+
+def test_a_status_inside_a_long_lived_process_leaves_it_no_child_to_reap(project, db, capsys):
+    """The housekeeping after a status runs in a grandchild: the process that ran the command (a test
+    run, a script's own Python) is left no child of it, so none piles up there as a zombie."""
+    deploy(db, project)
+    before = child_pids()
+    code, _, _ = run(capsys, "status", "prod", "--json")
+    assert code == 0
+    assert child_pids() - before == set()
