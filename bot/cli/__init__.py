@@ -190,9 +190,10 @@ def cmd_status(args) -> int:
 
 
 def _after_the_answer(housekeeping) -> None:
-    """Run *housekeeping* in a child process that outlives the command: the answer is out, and writing
+    """Run *housekeeping* in a process that outlives the command: the answer is out, and writing
     the caches for the next check or dropping old replay templates (a DROP DATABASE each) is no reason
-    to keep the terminal or a script waiting."""
+    to keep the terminal or a script waiting. A grandchild: the child that forks it exits at once and
+    is waited for, so a caller that lives on (a script's Python, a test run) is left no zombie."""
     sys.stdout.flush()
     sys.stderr.flush()
     try:
@@ -201,8 +202,14 @@ def _after_the_answer(housekeeping) -> None:
         housekeeping()
         return
     if pid:
+        os.waitpid(pid, 0)
         return
-    try:  # the child: its own session, no terminal, nothing written where the answer went
+    try:
+        if os.fork():
+            os._exit(0)
+    except OSError:  # no room for the grandchild: the housekeeping is best effort, the caller must not wait
+        os._exit(0)
+    try:  # the grandchild: its own session, no terminal, nothing written where the answer went
         signal.alarm(HOUSEKEEPING_S)  # and never outliving its work by long, whatever it waits on
         os.setsid()
         quiet = os.open(os.devnull, os.O_RDWR)
