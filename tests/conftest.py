@@ -16,8 +16,10 @@ processes but the servers, and every name created on them is unique to its test.
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -109,7 +111,7 @@ def _with_db(url: str, dbname: str) -> str:
 @pytest.fixture(scope="session")
 def pg_url():
     """A superuser URL of a PostgreSQL server (from the environment, else embedded)."""
-    yield from _given_or_embedded("DRIFTBOT_TEST_PG_URL", postgres_server, "pg")
+    yield from _with_test_databases_dropped(_given_or_embedded("DRIFTBOT_TEST_PG_URL", postgres_server, "pg"))
 
 
 def _given_or_embedded(variable: str, server_of, name: str):
@@ -130,6 +132,16 @@ def _embedded(server_of, name: str):
     server.release()
 
 
+def _with_test_databases_dropped(servers):
+    """*servers* (a generator yielding one PostgreSQL URL), whose test databases and state templates
+    are dropped before it is released (an embedded server is stopped then)."""
+    url = next(servers)
+    yield url
+    _DROPPER.wait()
+    Databases.drop_state_templates(url)
+    next(servers, None)
+
+
 # Per installation and version below this folder (bot/embedded.py), so the suites of several
 # checkouts on one machine never share a server.
 EMBEDDED = Path(tempfile.gettempdir()) / "driftbot-tests"
@@ -144,7 +156,8 @@ def other_pg_url(pg_url):
     so this is a second embedded data folder: another server, but the same major version
     (tests that need two majors check ``server_major`` and skip, saying so).
     """
-    yield from _embedded(postgres_server, "pg-other" if os.environ.get("DRIFTBOT_TEST_PG_URL") else "pg-second")
+    yield from _with_test_databases_dropped(
+        _embedded(postgres_server, "pg-other" if os.environ.get("DRIFTBOT_TEST_PG_URL") else "pg-second"))
 
 
 def available_extensions(url: str) -> set[str]:
@@ -206,21 +219,69 @@ class Databases:
         return name
 
     @classmethod
-    def drop_state_templates(cls) -> None:
-        for server_url, name in cls.state_templates.items():
-            with psycopg.connect(server_url, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        cls.state_templates.clear()
+    def drop_state_templates(cls, server_url: str | None = None) -> None:
+        """Drop the state templates (of the server at *server_url* only, when given)."""
+        for url in [u for u in cls.state_templates if server_url in (None, u)]:
+            name = cls.state_templates.pop(url)
+            try:
+                with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            except psycopg.Error as exc:
+                warnings.warn(f"state template {name} not dropped: {exc}", stacklevel=1)
 
     def drop_all(self) -> None:
+        """Drop the databases created here, now."""
         with psycopg.connect(self.server_url, autocommit=True) as conn:
             for name in self.created:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         self.created.clear()
 
+    def drop_later(self) -> None:
+        """Hand the databases created here to the dropper: a test's teardown does not wait for them."""
+        for name in self.created:
+            _DROPPER.drop(self.server_url, name)
+        self.created.clear()
+
+
+class _Dropper:
+    """Drops databases on a thread of its own. Each DROP DATABASE makes the server checkpoint (0.5-1 s
+    on a busy machine, most of a small test's time); the next test runs meanwhile. ``wait`` at the end."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.failed: list[str] = []
+
+    def drop(self, server_url: str, name: str) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="drop-test-databases", daemon=True)
+            self._thread.start()
+        self._queue.put((server_url, name))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            server_url, name = item
+            try:
+                with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as conn:
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            except psycopg.Error as exc:
+                self.failed.append(f"{name}: {exc}")
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+
+_DROPPER = _Dropper()
+
 
 def pytest_sessionfinish(session, exitstatus):
+    _DROPPER.wait()
     Databases.drop_state_templates()
+    if _DROPPER.failed:
+        warnings.warn(f"test databases not dropped: {'; '.join(_DROPPER.failed[:5])}", stacklevel=1)
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -233,7 +294,7 @@ def pytest_terminal_summary(terminalreporter):
 def databases(pg_url):
     dbs = Databases(pg_url)
     yield dbs
-    dbs.drop_all()
+    dbs.drop_later()
 
 
 @pytest.fixture
@@ -241,7 +302,7 @@ def other_databases(other_pg_url):
     """``databases`` on the second server (``other_pg_url``)."""
     dbs = Databases(other_pg_url)
     yield dbs
-    dbs.drop_all()
+    dbs.drop_later()
 
 
 @pytest.fixture
