@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,4 +40,12 @@ def test_demo_shows_history_problems_schema_drift_sql_and_the_queue(pg_url, redi
     assert "DROP INDEX" not in catch_up  # case 4: never a drop of what B restores
     assert "/drift enum" not in out and "/drift resolve" not in out  # case 5: terminal commands
     queued = out.rsplit("Through the worker queue", 1)[1]
-    assert "prod has a failed migration (state failed)" in queued  # case 6: what was found, and it agrees
+    assert "prod has a failed migration" in queued  # case 6: what was found, and it agrees
+    # It says what it broke on purpose before the report, and ends on what to do next, not on ids.
+    broke = out.split("broke it on purpose", 1)[1].split("\n\n", 1)[0]
+    for what in ("20250120000000_unique_case_ref", "20250115000000_user_nickname", "MediaKind", "trigger",
+                 "20250125000000_vendors"):
+        assert what in broke, what
+    ending = out.rsplit("What to do next", 1)[1]
+    assert "driftbot status" in ending and "driftbot.toml" in ending and "docs/" in ending
+    assert not re.search(r"[0-9a-f]{32}|redis://|fingerprint", out), "internal ids in the demo's report"
