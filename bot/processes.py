@@ -16,6 +16,7 @@ import io
 import logging
 import multiprocessing
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import lru_cache
@@ -62,14 +63,24 @@ class Problem:
     @property
     def explained(self) -> str:
         """With the error's own words, redacted: for check-ready and start-up, not for /readyz."""
+        missing = missing_database(self.detail)
+        if missing:  # it answered: the database named in the URL is not there
+            return f'{self.part}: database "{missing}" does not exist: create it, or correct DRIFTBOT_STATE_URL'
         return f"{self.part}: {self.reason}" + (f" ({self.error}: {self.detail})" if self.detail else
                                                  f" ({self.error})" if self.error else "")
+
+
+def missing_database(text: str) -> str | None:
+    """The database name in libpq's 'database "X" does not exist' (SQLSTATE 3D000), else None."""
+    found = re.search(r'database "([^"]+)" does not exist', text or "")
+    return found.group(1) if found else None
 
 
 def _failed(part: str, exc: BaseException) -> Problem:
     cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
     first = (str(cause).strip().splitlines() or [""])[0]
-    return Problem(part, "does not answer", type(cause).__name__, redact(first))
+    reason = "does not exist" if missing_database(first) else "does not answer"
+    return Problem(part, reason, type(cause).__name__, redact(first))
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator,
+                      model_validator)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.engine import versions
@@ -226,6 +227,8 @@ class Settings(BaseSettings):
                                                                "three beats old is reported lost")
     sweep_interval_s: float = Field(15.0, gt=0, le=3600, description="seconds between the sweeper's rounds (lost "
                                                                      "jobs, expired requests, old scratch databases)")
+    # The configuration file load_settings looked for and did not find (None: found, or not looked for).
+    _file_not_found: Path | None = PrivateAttr(None)
 
     @classmethod
     def settings_customise_sources(
@@ -308,6 +311,11 @@ class Settings(BaseSettings):
         try:
             return self.environments[name]
         except KeyError:
+            if not self.environments and self._file_not_found is not None:
+                raise ConfigError(
+                    f"No configuration file: {self._file_not_found} does not exist, and no "
+                    "DRIFTBOT_ENVIRONMENTS__* variable names an environment. Write that file "
+                    "(docs/getting-started.md), or give another path with --config or DRIFTBOT_CONFIG.") from None
             raise UnknownEnvironment(name, list(self.environments)) from None
 
     def approvers_for(self, env: EnvironmentSettings) -> list[str]:
@@ -423,15 +431,33 @@ def _read_file(path: Path, required: bool) -> dict[str, Any]:
     return data
 
 
+def _known_keys(loc: tuple) -> list[str]:
+    """The keys accepted where *loc* points: top level, an environment's table or ``[digest]``."""
+    model: type[BaseModel] = Settings
+    if len(loc) >= 3 and loc[0] == "environments":
+        model = EnvironmentSettings
+    elif len(loc) >= 2 and loc[0] == "digest":
+        model = DigestSettings
+    return sorted({f.alias or name for name, f in model.model_fields.items() if name != "name"})
+
+
 def _describe(exc: ValidationError) -> str:
-    err = exc.errors()[0]
+    errors = exc.errors()
+    # An unknown key first: a misspelt one (databse_url) also makes the real one "missing", and the
+    # misspelling is what to fix.
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = ".".join(str(p) for p in err["loc"] if p not in ("function-after",))
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "missing":
         env_var = "DRIFTBOT_" + loc.upper().replace(".", "__")
         return f"Setting `{loc}` is missing: set it in driftbot.toml or as {env_var}."
     if err["type"] == "extra_forbidden":
-        return f"Setting `{loc}` is not a known setting."
+        import difflib
+
+        key = str(err["loc"][-1])
+        close = difflib.get_close_matches(key, _known_keys(err["loc"]), n=1)
+        hint = f" Did you mean `{close[0]}`?" if close else " The configuration reference (docs/settings.md) lists every key."
+        return f"Setting `{loc}` is not a known setting.{hint}"
     return f"Setting `{loc}` is invalid: {redact(msg)}"
 
 
@@ -459,6 +485,9 @@ def load_settings(config: str | None = None, **overrides: Any) -> Settings:
                         path.absolute().parent)
     data.update(overrides)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    if not path.exists():
+        settings._file_not_found = path.absolute()
+    return settings

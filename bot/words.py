@@ -36,6 +36,18 @@ STATES: dict[str, StateWords] = {
 }
 
 
+# What each case label of a finding means (the runbook's cases, docs/runbook.md), for every view
+# that shows the labels.
+CASE_WORDS: dict[str, str] = {
+    "A": "the database has objects no migration creates: commit them as a catch-up migration",
+    "B": "the database lacks what the migrations create: deploy them, or restore what is missing",
+    "B'": "a failed migration, or one run by hand: resolve it",
+    "C": "an enum value the schema has and the database lacks: add it",
+    "E": "no usable migration history: a baseline",
+    "history": "the history itself: a migration edited, only in the database, or rolled back",
+}
+
+
 # A comparison of two environments (``Comparison.state``): the Slack message and the digest's pair lines.
 COMPARISON_ICONS = {"equal": ":large_green_circle:", "different": ":large_yellow_circle:", "error": ":warning:"}
 

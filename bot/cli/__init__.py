@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -18,7 +19,7 @@ from typing import Sequence
 from bot import logs
 from bot.cli import memo
 from bot.engine import later  # the standard library only: the housekeeping list a status defers
-from bot.cli.views import compare_text, status_text
+from bot.cli.views import compare_text, proposed_migrations, status_text
 from bot.errors import DriftbotError, redact
 from bot.requests.rules import approvals_required
 from bot.settings import load_settings
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("env")
     d.add_argument("--summary", action="store_true", help="print Prisma's drift summary lines instead")
     d.add_argument("--json", action="store_true")
+    d.add_argument("--migration", metavar="NAME", help="print the SQL of the migration NAME that `status` proposes "
+                                                       "(catch-up, restore, enum tracking, baseline): its migration.sql")
 
     r = sub.add_parser("resolve", help="prisma migrate resolve, with Prisma's exact semantics")
     r.add_argument("env")
@@ -181,7 +184,7 @@ def cmd_status(args) -> int:
 
     with later.deferred() as housekeeping:  # the caches' writes and the templates' pruning: after the answer
         result = run_check(settings, env)
-    text = status_text(result)
+    text = status_text(result, folder=env.path if env.git else env.migrations)
     sys.stdout.write(json.dumps(result.to_json(), indent=2, default=str) + "\n" if args.json else text)
     memo.store(settings, env, key, result, text)
     if housekeeping:
@@ -224,6 +227,18 @@ def cmd_diff(args) -> int:
     result = _check(args)
     if result.state == "error":
         raise DriftbotError(result.error or "could not check")
+    if args.migration:
+        proposed = proposed_migrations(result)
+        if args.migration not in proposed:
+            offered = ", ".join(proposed) or "none"
+            raise DriftbotError(f"{args.env} has no proposed migration {args.migration}; proposed now: {offered} "
+                                f"(`driftbot status {args.env}` lists them).")
+        sql_text = proposed[args.migration]
+        if args.json:
+            print(json.dumps({"migration": args.migration, "sql": sql_text}, indent=2))
+        else:
+            sys.stdout.write(sql_text if sql_text.endswith("\n") else sql_text + "\n")
+        return 1
     if args.json:
         print(json.dumps(result.schema.to_json(), indent=2))
     elif not result.schema.checked:
@@ -328,6 +343,10 @@ def _explain(exc: Exception, command: str) -> str:
     if isinstance(exc, RedisError):
         return f"Redis does not answer ({reason}): check REDIS_URL and that Redis is up."
     if isinstance(exc, SQLAlchemyError) and command in PROCESSES + ("audit",):
+        found = re.search(r'database "([^"]+)" does not exist', first)
+        if found:  # the server answered: the database in the URL is not there
+            return (f'the state database "{found.group(1)}" does not exist: create it (docs/state-grants.md) '
+                    "or correct DRIFTBOT_STATE_URL.")
         return f"the state database does not answer ({reason}): check DRIFTBOT_STATE_URL and that PostgreSQL is up."
     return f"unexpected error ({reason}); --debug or DRIFTBOT_DEBUG=1 shows the traceback."
 

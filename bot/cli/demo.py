@@ -77,12 +77,29 @@ CREATE TRIGGER "case_ref_upper" BEFORE INSERT OR UPDATE ON "Case" FOR EACH ROW E
 def _server_url(explicit: str | None, work: Path) -> str:
     url = explicit or os.environ.get("DRIFTBOT_DEMO_DATABASE_URL")
     if url:
+        _require_server(url, "--database-url" if explicit else "DRIFTBOT_DEMO_DATABASE_URL")
         return url
     print("Starting an embedded PostgreSQL (no --database-url given)…", file=sys.stderr)
     server = embedded.postgres_server(work)
     print(f"Embedded PostgreSQL {server.version} ready; it stops when the demo ends (data: {server.folder}).",
           file=sys.stderr)
     return server.url
+
+
+def _require_server(url: str, given_by: str) -> None:
+    """A server the person named that cannot be used is their mistake to fix: say which and why."""
+    try:
+        psycopg.connect(parse_url(url).conninfo, autocommit=True, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        parts = urlsplit(url)
+        where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+        first = (str(exc).strip().splitlines() or ["no answer"])[0]
+        reason = first.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()  # libpq's own words
+        silent = any(w in reason.lower() for w in ("refused", "timeout", "timed out", "no such file", "could not translate"))
+        raise DriftbotError(
+            f"The PostgreSQL given by {given_by} ({where}) " + ("does not answer" if silent else "refused the demo")
+            + f" ({reason}). Start it or correct the URL (a superuser's: the demo creates databases), "
+            f"or leave out {given_by} to use an embedded PostgreSQL.") from None
 
 
 def demo_folder() -> Path:
@@ -169,7 +186,7 @@ def _run_demo(database_url: str | None) -> int:
     )
     print(f"Built the demo's production database ({DEMO_DB}) from the example project (bot/examples/shop).\n")
     result = run_check(settings, settings.environment("prod"))
-    sys.stdout.write(status_text(result))
+    sys.stdout.write(status_text(result, folder=settings.environment("prod").migrations))
     catch_up = next((f.action for f in result.findings if f.action.kind == "catch_up_migration"), None)
     if catch_up is not None:
         name = catch_up.arguments["migration"]

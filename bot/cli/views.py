@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from typing import TYPE_CHECKING
 
-from bot.words import STATES, history_parts
+from bot.words import CASE_WORDS, STATES, history_parts
 
 if TYPE_CHECKING:  # for the annotations only: `driftbot envs` need not import psycopg, nor the differ
     from bot.engine.comparison import Comparison
     from bot.engine.lint.model import LintReport
-    from bot.engine.result import CheckResult
+    from bot.engine.result import CheckResult, Finding
+
+# The actions whose SQL is a migration file to commit (catch-up, restore, enum tracking, baseline).
+FILE_KINDS = ("catch_up_migration", "deploy", "add_enum_value", "baseline")
+RESOLVES = ("resolve_applied", "resolve_rolled_back")
 
 
 def headline(result: CheckResult) -> str:
     return f"{result.environment} {STATES[result.state].terminal}"
 
 
-def status_text(result: CheckResult) -> str:
+def status_text(result: CheckResult, folder: str | None = None) -> str:
+    """``driftbot status ENV``; *folder*: the environment's migrations folder, for the commands that
+    write a proposed migration's file (the catch-up's own advice names it when there is one)."""
     lines = [headline(result)]
     if result.error:
         lines.append(f"  {result.error}")
@@ -54,14 +62,84 @@ def status_text(result: CheckResult) -> str:
         if result.lint is not None:
             lines.extend(lint_summary(result.lint))
     if result.findings:
-        lines.append("Findings:")
-        for f in result.findings:
-            lines.append(f"  [{f.case}] {f.title}")
-            if f.detail:
-                lines.append(f"      {f.detail}")
-            if f.action.command:
-                lines.append(f"      fix: {f.action.command}")
+        lines += _plan(result, folder)
     return "\n".join(lines) + "\n"
+
+
+def proposed_migrations(result: CheckResult) -> dict[str, str]:
+    """The SQL of each migration file the findings propose, by migration name (``driftbot diff --migration``)."""
+    out: dict[str, str] = {}
+    for f in result.findings:
+        name = f.action.arguments.get("migration")
+        if f.action.kind in FILE_KINDS and name and f.action.sql:
+            out.setdefault(name, f.action.sql)
+    return out
+
+
+def _is_alternative(first: Finding, other: Finding) -> bool:
+    """Two resolutions of one migration side by side (rolled back, or applied once finished by hand):
+    the engine puts the recommended one first."""
+    a, b = first.action, other.action
+    return (a.kind in RESOLVES and b.kind in RESOLVES and a.kind != b.kind and first.case == other.case
+            and a.arguments.get("migration") == b.arguments.get("migration"))
+
+
+def _steps(findings) -> list[tuple[Finding, list[Finding]]]:
+    steps: list[tuple[Finding, list[Finding]]] = []
+    for f in findings:
+        if steps and _is_alternative(steps[-1][0], f):
+            steps[-1][1].append(f)
+        else:
+            steps.append((f, []))
+    return steps
+
+
+def _folder(result: CheckResult, given: str | None) -> str | None:
+    """The migrations folder as the team names it: the catch-up's own advice says it; else *given*."""
+    for f in result.findings:
+        said = re.fullmatch(r"save the SQL as (.+)/[^/]+/migration\.sql", f.action.command or "")
+        if f.action.kind == "catch_up_migration" and said:
+            return said.group(1)
+    return given
+
+
+def _action_lines(result: CheckResult, f: Finding, folder: str | None, recommended: bool) -> list[str]:
+    a, out = f.action, []
+    name = a.arguments.get("migration")
+    if a.kind in FILE_KINDS and name and a.sql:
+        target = f"{folder}/{name}/migration.sql" if folder else f"{name}/migration.sql"
+        write = (f"mkdir -p {shlex.quote(f'{folder}/{name}')} && " if folder else "") + \
+            f"driftbot diff {result.environment} --migration {name} > {shlex.quote(target)}"
+        if not folder:
+            write += "  (in your migrations folder)"
+        if a.kind == "catch_up_migration":
+            return [f"fix: {write}"]
+        out.append(f"SQL: {write}")
+    if a.command:
+        out.append(f"fix: {a.command}" + ("   (recommended)" if recommended else ""))
+    return out
+
+
+def _plan(result: CheckResult, given_folder: str | None) -> list[str]:
+    """The findings as numbered steps in the order to carry them out (the engine's order), each
+    alternative under the step it replaces, then the case labels explained once."""
+    folder = _folder(result, given_folder)
+    lines = ["What to do, in this order:"]
+    for number, (f, alternatives) in enumerate(_steps(result.findings), 1):
+        lines.append(f"  {number}. [{f.case}] {f.title}")
+        if f.detail:
+            lines.append(f"        {f.detail}")
+        lines += [f"        {line}" for line in _action_lines(result, f, folder, bool(alternatives))]
+        for other in alternatives:
+            title = other.title.removeprefix("Or, ")
+            lines.append(f"     Alternative to step {number}: {title}")
+            if other.detail:
+                lines.append(f"        {other.detail}")
+            lines += [f"        {line}" for line in _action_lines(result, other, folder, False)]
+    cases = list(dict.fromkeys(f.case for f in result.findings))
+    lines.append("The labels (docs/runbook.md says what each case takes):")
+    lines += [f"  [{case}] {CASE_WORDS[case]}" for case in cases]
+    return lines
 
 
 def _indented(lines) -> list[str]:
