@@ -74,6 +74,24 @@ CREATE TRIGGER "case_ref_upper" BEFORE INSERT OR UPDATE ON "Case" FOR EACH ROW E
 """
 
 
+# What build_production breaks, said before the report so that the report reads as the answer.
+BROKEN_ON_PURPOSE = """and broke it on purpose, the way production databases drift:
+  - a deploy failed on duplicate rows in 20250120000000_unique_case_ref, so 20250125000000_vendors never ran
+  - the applied migration 20250115000000_user_nickname was edited afterwards (it now adds an index)
+  - someone ran `prisma db push`: the tables staff, case_milestones and vendor_candidates
+  - someone fixed case refs by hand with a function and a trigger (case_ref_upper)
+  - schema.prisma has the enum value MediaKind.VIDEO, which no migration adds
+"""
+
+NEXT_STEPS = """What to do next:
+  - Read the plan above from step 1 (its commands are what you would run on your own database; the
+    demo's stops with it); docs/runbook.md explains each case.
+  - Check your own database: write a driftbot.toml (docs/getting-started.md), then `driftbot status ENV`.
+  - Bring it to Slack, with two approvers for every change: docs/slack-app.md, then docs/deploying.md.
+  - `driftbot demo --clean` removes the demo's data.
+"""
+
+
 def _server_url(explicit: str | None, work: Path) -> str:
     url = explicit or os.environ.get("DRIFTBOT_DEMO_DATABASE_URL")
     if url:
@@ -184,7 +202,8 @@ def _run_demo(database_url: str | None) -> int:
         },
         cache_dir=cache,
     )
-    print(f"Built the demo's production database ({DEMO_DB}) from the example project (bot/examples/shop).\n")
+    print(f"Built the demo's production database ({DEMO_DB}) from the example project (bot/examples/shop)\n"
+          + BROKEN_ON_PURPOSE + "\ndriftbot's report, as `driftbot status prod` prints it:\n")
     result = run_check(settings, settings.environment("prod"))
     sys.stdout.write(status_text(result, folder=settings.environment("prod").migrations))
     catch_up = next((f.action for f in result.findings if f.action.kind == "catch_up_migration"), None)
@@ -194,7 +213,7 @@ def _run_demo(database_url: str | None) -> int:
                          "database has beyond the migrations.\n\n")
         sys.stdout.write(catch_up.sql.rstrip("\n") + "\n")
     queued_state, said = run_through_queue(demo_settings(settings, server, cache))
-    sys.stdout.write("\n" + said)
+    sys.stdout.write("\n" + said + "\n" + NEXT_STEPS)
     return 0 if result.state != "error" and queued_state == result.state else 2
 
 
@@ -247,8 +266,6 @@ def run_through_queue(settings: Settings) -> tuple[str, str]:
     with rt.sessions() as s:
         check = s.query(Check).order_by(Check.id.desc()).first()
     rt.engine.dispose()
+    found = f"prod {said(check.state)}" if check.state in STATES else f"no result (the check {check.status})"
     return check.state or check.status, (
-        f"Through the worker queue ({settings.redis_url}, queue `{settings.queue_prefix}drift`): check #{check.id} "
-        f"{check.status} in {took:.1f} s on {check.worker}: "
-        + (f"prod {said(check.state)} (state {check.state}), " if check.state in STATES else "no result, ")
-        + f"fingerprint {(check.fingerprint or '')[:12]}…\n")
+        f"Through the worker queue, as `/drift status prod` runs in Slack: {found}, in {took:.1f} s.\n")
