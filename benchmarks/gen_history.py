@@ -55,11 +55,18 @@ def qn(key: tuple[str, str]) -> str:
 MIX = ((0.2, "create_table"), (0.62, "add_column"), (0.70, "unique_index"), (0.74, "create_enum"),
        (0.82, "add_value"), (0.84, "rename_value"), (0.88, "do_block"), (0.92, "function_trigger"),
        (0.95, "nullability"), (float("inf"), "long_identifier_table"))
+# With ``reshape=True``: later migrations also drop, rename and retype what earlier ones made.
+RESHAPE_MIX = ((0.17, "create_table"), (0.50, "add_column"), (0.56, "unique_index"), (0.59, "create_enum"),
+               (0.64, "add_value"), (0.66, "rename_value"), (0.69, "do_block"), (0.72, "function_trigger"),
+               (0.75, "nullability"), (0.77, "long_identifier_table"), (0.85, "drop_column"),
+               (0.90, "rename_column"), (0.95, "retype_column"), (0.97, "rename_table"), (float("inf"), "drop_table"))
 
 class _History:
-    def __init__(self, seed: int, extensions: tuple[str, ...] = EXTENSIONS) -> None:
+    def __init__(self, seed: int, extensions: tuple[str, ...] = EXTENSIONS, reshape: bool = False) -> None:
         self.r = random.Random(seed)
+        self.mix = RESHAPE_MIX if reshape else MIX
         self.tables: dict[str, list[str]] = {}  # table -> columns
+        self.keys: set[tuple[str, str]] = set()  # (table, column) a foreign key uses: never retyped
         self.enums: dict[tuple[str, str], list[str]] = {}  # (schema, name) -> values
         self.wanted = tuple(extensions)
         self.extensions: list[str] = []
@@ -97,6 +104,7 @@ class _History:
             col = f"{parent[0].lower()}{parent[1:24]}Id"
             cols.append(f"    {q(col)} INTEGER")
             names.append(col)
+            self.keys.add((name, col))
             fk = (f"\n\n-- AddForeignKey\nALTER TABLE {q(name)} ADD CONSTRAINT {q(name + '_' + col + '_fkey')} FOREIGN KEY ({q(col)}) "
                   f"REFERENCES {q(parent)}(\"id\") ON DELETE {self.r.choice(['RESTRICT', 'CASCADE', 'SET NULL'])} ON UPDATE CASCADE;")
             index = f"\n\n-- CreateIndex\nCREATE INDEX {q(name + '_' + col + '_idx')} ON {q(name)}({q(col)});"
@@ -209,6 +217,57 @@ class _History:
             files[f"{schema}_enums.prisma"] = "\n".join(blocks)
         return files
 
+    # --- what later migrations do to what earlier ones made (reshape=True) -------------
+    def _reshapeable(self) -> tuple[str, str] | None:
+        """A (table, column) that is neither an id nor part of a foreign key, or None."""
+        choices = [(t, c) for t in sorted(self.tables) for c in self.tables[t] if c != "id" and (t, c) not in self.keys]
+        return self.r.choice(choices) if choices else None
+
+    def drop_column(self) -> str:
+        picked = self._reshapeable()
+        if picked is None:
+            return self.add_column()
+        table, col = picked
+        self.tables[table].remove(col)
+        return f"-- AlterTable\nALTER TABLE {q(table)} DROP COLUMN {q(col)};"
+
+    def rename_column(self) -> str:
+        picked = self._reshapeable()
+        if picked is None:
+            return self.add_column()
+        table, col = picked
+        new = f"{col[:40]}Renamed{self.n}"
+        self.n += 1
+        cols = self.tables[table]
+        cols[cols.index(col)] = new
+        return f"-- AlterTable\nALTER TABLE {q(table)} RENAME COLUMN {q(col)} TO {q(new)};"
+
+    def retype_column(self) -> str:
+        picked = self._reshapeable()
+        if picked is None:
+            return self.add_column()
+        table, col = picked
+        typ = self.r.choice(("TEXT", "VARCHAR(500)"))
+        return (f"-- AlterTable\nALTER TABLE {q(table)} ALTER COLUMN {q(col)} DROP DEFAULT,\n"
+                f"ALTER COLUMN {q(col)} SET DATA TYPE {typ} USING {q(col)}::text;")
+
+    def rename_table(self) -> str:
+        table = self.r.choice(sorted(self.tables))
+        new = f"{table[:40]}Renamed{self.n}"
+        self.n += 1
+        self.tables[new] = self.tables.pop(table)
+        self.keys = {(new if t == table else t, c) for t, c in self.keys}
+        return f"-- RenameTable\nALTER TABLE {q(table)} RENAME TO {q(new)};"
+
+    def drop_table(self) -> str:
+        if len(self.tables) < 6:
+            return self.create_table()
+        table = self.r.choice(sorted(self.tables))
+        del self.tables[table]
+        self.keys = {(t, c) for t, c in self.keys if t != table}
+        # CASCADE drops the foreign keys of other tables into it (Prisma drops them first, one by one)
+        return f"-- DropTable\nDROP TABLE {q(table)} CASCADE;"
+
     def nullability(self) -> str:
         table = self.r.choice(sorted(self.tables))
         col = self.r.choice(self.tables[table])
@@ -231,22 +290,25 @@ class _History:
         parts = []
         for _ in range(self.r.choice((1, 1, 2, 2, 3))):
             pick = self.r.random()
-            parts.append(getattr(self, next(step for below, step in MIX if pick < below))())
+            parts.append(getattr(self, next(step for below, step in self.mix if pick < below))())
         body = "\n\n".join(parts)
         if 0.04 <= roll < 0.09 and "ADD VALUE" not in body:
             body = f"BEGIN;\n\n{body}\n\nCOMMIT;"
         return body + "\n"
 
 
-def generate(n_migrations: int, seed: int = 0, extensions: tuple[str, ...] = EXTENSIONS) -> dict[str, str]:
-    """``{folder name: migration.sql}`` for a history of *n_migrations*, the same for the same seed."""
-    return project(n_migrations, seed, extensions)[0]
+def generate(n_migrations: int, seed: int = 0, extensions: tuple[str, ...] = EXTENSIONS,
+             reshape: bool = False) -> dict[str, str]:
+    """``{folder name: migration.sql}`` for a history of *n_migrations*, the same for the same seed.
+    *reshape*: later migrations also drop, rename and retype columns and tables earlier ones made."""
+    return project(n_migrations, seed, extensions, reshape)[0]
 
 
-def project(n_migrations: int, seed: int = 0, extensions: tuple[str, ...] = EXTENSIONS) -> tuple[dict[str, str], dict[str, str]]:
+def project(n_migrations: int, seed: int = 0, extensions: tuple[str, ...] = EXTENSIONS,
+            reshape: bool = False) -> tuple[dict[str, str], dict[str, str]]:
     """The history of ``generate`` and its schema.prisma folder (``{file name: text}``), whose
     enums are the ones the history leaves in the database."""
-    h = _History(seed, extensions)
+    h = _History(seed, extensions, reshape)
     start = datetime(2022, 1, 1)
     out = {}
     for i in range(n_migrations):
