@@ -134,8 +134,23 @@ def history_findings(h: HistoryVerdict) -> list[Finding]:
                 "proposed for what they made: merge, then check again.",
             )
         )
+    first_of_prefix = True
     for b in h.by_hand:
-        if b.whole and b.name in h.finished_rolled_back:
+        if b.whole and b.prefix:
+            out.append(Finding(
+                "B'",
+                f"Migration {b.name} is one of the first {b.prefix} local migrations, whose schema this database "
+                "holds without `_prisma_migrations`: record it as applied.",
+                (f"The database's schema is the one the folder's first {b.prefix} migrations build, one after the "
+                 "other (later migrations drop, rename or retype what earlier ones made, so no migration is compared "
+                 "alone with it). Record each of them with `resolve --applied`, in order (the first creates Prisma's "
+                 "table); then deploy the migrations after them, if any. No baseline beside them: it would create "
+                 "their tables twice. `prisma migrate status` lists them all as not yet applied, and `migrate deploy` "
+                 "would fail at the first (\"already exists\")." if first_of_prefix else ""),
+                resolve_action("resolve_applied", b.name),
+            ))
+            first_of_prefix = False
+        elif b.whole and b.name in h.finished_rolled_back:
             quoted = b.name.replace("'", "''")
             out.append(Finding(
                 "B'",

@@ -78,6 +78,9 @@ class ByHand:
     missing: tuple[str, ...]
     missing_sql: str = ""
     present_objects: frozenset = field(default=frozenset(), compare=False, repr=False)
+    # > 0: recorded as one of the first *prefix* migrations, whose replayed schema an unmanaged
+    # database holds (bot.engine.prefix); its own changes may since have been undone by later ones.
+    prefix: int = 0
 
     @property
     def whole(self) -> bool:

@@ -25,7 +25,7 @@ import psycopg
 from bot.engine import diff as d
 from bot.engine import prisma_schema
 from bot.engine.db import Target, error_line
-from bot.engine import hidden
+from bot.engine import hidden, prefix
 from bot.engine.findings import resolve_action
 from bot.engine.history import ByHand, HistoryVerdict
 from bot.engine.inspect import Snapshot, empty
@@ -362,11 +362,42 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
     out += _invalid_index_findings(ops, live.default_schema)
     out += _enum_findings(ops, live, schema_file, live.default_schema, stamps, env_name,
                           pending_enum_values(verdict, migrations))
-    touched = _touched_tables(ops)
-    if len(touched) >= FAR_APART_TABLES and len(touched) * 2 > max(len(live.tables), 1):
+    if far_apart(ops, live):
+        touched = _touched_tables(ops)
         out.append(_baseline(live, f"History and schema are far apart ({len(touched)} of {len(live.tables)} tables differ).",
                              folder))
     return out
+
+
+def far_apart(ops: tuple[d.Operation, ...], live: Snapshot) -> bool:
+    """Drift touching at least FAR_APART_TABLES tables, and more than half of the live ones (pure)."""
+    touched = _touched_tables(ops)
+    return len(touched) >= FAR_APART_TABLES and len(touched) * 2 > max(len(live.tables), 1)
+
+
+def prefix_records(first: tuple[LocalMigration, ...]) -> tuple[ByHand, ...]:
+    """The migrations of a matched prefix, each recorded as run (pure). Those at its end that change no
+    schema (no DDL: a backfill) stay pending, as after migrations run by hand: whether they ran cannot
+    be seen, and `migrate deploy` runs them after the prefix, where they belong."""
+    k = len(first)
+    while k and hidden.may_change_no_schema(first[k - 1]):
+        k -= 1
+    said = (f"the schema of the first {k} migrations",)
+    return tuple(ByHand(m.name, said, (), prefix=k) for m in first[:k])
+
+
+def _matched_prefix(migrations: Migrations, live: Snapshot, conn: psycopg.Connection, server, replay, ignore,
+                    cache: ReplayCache, cache_dir: Path, timeout: int):
+    """The prefix of the history an unmanaged database holds (``bot.engine.prefix``): exactly, or with
+    drift of its own that is not far apart from it; None when no prefix comes close (a baseline then)."""
+    try:
+        found = prefix.find(migrations.items, live, prefix.signature(conn, live.schemas, live.default_schema), server,
+                            replay, ignore, cache_dir, cache, timeout)
+    except (ShadowUnavailable, DatabaseUnreachable):
+        return None  # the baseline stays the advice; the schema check itself already replayed nothing
+    if found is None or not found.k or (not found.exact and far_apart(found.ops, live)):
+        return None
+    return found
 
 
 def _pending_objects(verdict: HistoryVerdict, migrations: Migrations, by_hand: tuple[ByHand, ...], base: Snapshot,
@@ -468,16 +499,24 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
             raise DriftbotError(f"Reading the target's schema failed: {exc.diag.message_primary or exc}") from None
     ops = d.without_ignored(d.diff(replayed, live), env.ignore)
     by_hand: tuple[ByHand, ...] = ()
-    # A database without Prisma's table may hold the first local migrations' schema (made by hand or
-    # by `db push`): those are recorded with `resolve --applied`, as pending migrations run by hand are.
-    if verdict.pending and ops and not verdict.failed and (verdict.managed or live.tables):
+    match = None
+    if not verdict.managed and live.tables and migrations.items:
+        # A database without Prisma's table may hold the schema of the history's first migrations (deployed,
+        # then the table lost; or run by hand): that prefix is recorded with `resolve --applied`.
+        match = _matched_prefix(migrations, live, conn, server, lambda c: replay(c).snapshot, env.ignore, cache,
+                                Path(settings.cache_dir), settings.connect_timeout_s)
+        if match is not None:
+            by_hand, ops = prefix_records(migrations.items[:match.k]), match.ops
+    elif verdict.pending and ops and not verdict.failed and verdict.managed:
         pending = tuple(m for m in migrations.items if m.name in set(verdict.pending))
         try:
             by_hand = hidden.find_applied_by_hand(pending, to_replay, replayed, live, ops, lambda c: replay(c).snapshot)
         except (ShadowUnavailable, DatabaseUnreachable):
             by_hand = ()  # the main replay worked; a lost shadow only costs this refinement
     base, base_ops, partial = replayed, ops, tuple(b for b in by_hand if not b.whole and not b.changes_no_schema)
-    if any(b.whole for b in by_hand):
+    if match is not None and by_hand:
+        base = match.snapshot
+    elif any(b.whole for b in by_hand):
         # Once the migrations run by hand are resolved, the migrations build them: compare with that
         # (a column added by hand to a table such a migration created is then drift of its own).
         recorded = {b.name for b in by_hand if b.whole or b.changes_no_schema}
@@ -496,7 +535,7 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
         summary=render_summary(ops),
         sql=render_sql(ops, target.schema) if ops else "",
         prisma_blind_spots=prisma_unseen(ops),
-        explained_by_hand=tuple((b.name, b.present) for b in by_hand if b.present),
+        explained_by_hand=tuple((b.name, b.present) for b in by_hand if b.present and not b.prefix),
     )
     deploy = None  # what deploy_preview says when migrate deploy has nothing to try
     if verdict.pending or verdict.applied_by_hand:
