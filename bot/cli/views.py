@@ -58,7 +58,10 @@ def status_text(result: CheckResult, folder: str | None = None) -> str:
         lines.extend(f"  {note}" for note in unseen)
     if result.deploy_preview is not None:
         p = result.deploy_preview
-        lines.append("Deploy preview: " + ("all pending migrations would apply" if p.ok else f"{p.migration} would fail: {p.error}"))
+        if not p.available:  # the preview could not run: say why, never a migration it did not reach
+            lines.append(f"Deploy preview: unavailable: {(p.error or 'no reason given').removeprefix('preview unavailable: ')}")
+        else:
+            lines.append("Deploy preview: " + ("all pending migrations would apply" if p.ok else f"{p.migration} would fail: {p.error}"))
         if result.lint is not None:
             lines.extend(lint_summary(result.lint))
     if result.findings:

@@ -133,6 +133,7 @@ class DropForeignKey:
 class AddCheck:
     table: Table
     check: Check
+    new_table: bool = False  # a check of a created table (CREATE TABLE renders columns and key only)
 
 
 @dataclass(frozen=True)
@@ -292,6 +293,7 @@ def diff(before: Snapshot, after: Snapshot) -> tuple[Operation, ...]:
 
     removed, added, changed = _pair(before.tables, after.tables)
     ops += [DropTable(t) for t in removed] + [CreateTable(t) for t in added]
+    ops += [AddCheck(t, c, new_table=True) for t in added for c in t.checks]
     for b, a in changed:
         ops += _table_ops(b, a)
     new_tables = {t.key for t in added}

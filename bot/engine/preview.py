@@ -22,15 +22,16 @@ from bot.engine import diff as d
 from bot.engine.caveats import HasRows, data_caveats
 from bot.engine.history import HistoryVerdict
 from bot.engine.inspect import Snapshot, empty
-from bot.engine.render import render_sql
+from bot.engine.render import render_sql, render_steps
+from bot.engine.replay import run_script
 from bot.engine.result import DeployPreview
-from bot.engine.shadow import ShadowUnavailable, apply_in_order, scratch_connection, scratch_database
+from bot.engine.shadow import ShadowUnavailable, apply_in_order, reset_search_path, scratch_connection, scratch_database
 from bot.engine.sources import LocalMigration, Migrations
 from bot.errors import DriftbotError
 
 # SQLSTATEs that mean "the thing this statement needs is not there": with objects the
 # baseline cannot express (functions, triggers, domains...), the preview cannot tell.
-PREVIEW_CACHE_VERSION = "2"  # bump when the preview's logic changes
+PREVIEW_CACHE_VERSION = "3"  # bump when the preview's logic changes
 _NEEDS_SOMETHING = {"42883", "42704", "3F000", "42P01"}
 
 
@@ -89,6 +90,34 @@ def rows_reader(conn: psycopg.Connection, live: Snapshot) -> HasRows:
 
 def baseline_sql(live: Snapshot) -> str:
     return render_sql(d.diff(empty(live.schemas, live.default_schema), live), live.default_schema)
+
+
+def rebuild(conn: psycopg.Connection, live: Snapshot) -> str | None:
+    """Build *live* in the empty database of *conn* (autocommit); None when done, else what could not be
+    rebuilt and why, in words.
+
+    The schemas first (those of the live schema and those its extensions live in), then each step of
+    the baseline alone, in Prisma's order; a step that fails for want of something a later step makes
+    (a function a default calls, a view another view reads) is tried again once the others ran, while
+    that makes progress. Index definitions come from the catalog, so their operator classes and
+    collations are qualified as it names them."""
+    for schema in dict.fromkeys((*live.schemas, *(e.schema for e in live.extensions))):
+        conn.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(schema)))
+    waiting = list(render_steps(d.diff(empty(live.schemas, live.default_schema), live), live.default_schema))
+    while waiting:
+        failed: list[tuple] = []
+        for step, text in waiting:
+            error = run_script(conn, LocalMigration("0_live_schema", text, ""))
+            reset_search_path(conn, live.default_schema)
+            if error is not None:
+                failed.append((step, text, error))
+        if not failed:
+            return None
+        if len(failed) == len(waiting):  # no progress: the first one in Prisma's order says why
+            step, text, error = failed[0]
+            return f"{d.describe(step.ops[0])} could not be rebuilt ({error.message.splitlines()[0]})"
+        waiting = [(step, text) for step, text, _ in failed]
+    return None
 
 
 def _unavailable(reason: str, caveats: tuple[str, ...]) -> DeployPreview:
@@ -168,16 +197,14 @@ def _store(cache_dir: Path, key: str, result: DeployPreview) -> None:
 def _on_shadow(live, pending, caveats, server_url, inexpressible, timeout, target_extensions) -> DeployPreview:
     """Build the live schema in a scratch database and apply the pending migrations there."""
     try:
-        baseline = LocalMigration("0_live_schema", baseline_sql(live), "")
+        render_steps(d.diff(empty(live.schemas, live.default_schema), live), live.default_schema)
     except Exception as exc:  # a renderer gap must never crash a check
         return _unavailable(f"the live schema cannot be rendered as SQL ({type(exc).__name__}: {exc})", caveats)
     try:
         with scratch_database(server_url(), timeout) as url, scratch_connection(url, live.default_schema, timeout) as conn:
-            for schema in live.schemas:
-                conn.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(schema)))
-            error = apply_in_order(conn, (baseline,), live.default_schema)
-            if error is not None:
-                return _unavailable(f"the live schema could not be rebuilt on the shadow server: {error.message.splitlines()[0]}", caveats)
+            failed = rebuild(conn, live)
+            if failed is not None:
+                return _unavailable(f"the live schema could not be rebuilt on the shadow server: {failed}", caveats)
             error = apply_in_order(conn, pending, live.default_schema)
     except ShadowUnavailable as exc:
         return _unavailable(str(exc), caveats)

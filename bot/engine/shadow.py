@@ -36,7 +36,7 @@ from bot.errors import DatabaseUnreachable, DriftbotError
 log = logging.getLogger(__name__)
 
 PREFIX = "driftbot_shadow_"
-CACHE_VERSION = "1"  # bump when the snapshot's shape changes
+CACHE_VERSION = "2"  # bump when the snapshot's shape (or what fills it) changes
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 

@@ -369,6 +369,13 @@ def render_sql(ops: tuple[d.Operation, ...], default_schema: str = "public", if_
     return "\n\n".join(blocks) + "\n"
 
 
+def render_steps(ops: tuple[d.Operation, ...], default_schema: str = "public") -> tuple[tuple[Step, str], ...]:
+    """Each step of *ops* with its own statements, in order: to run them one at a time and say which one
+    failed (the deploy preview rebuilding a live schema)."""
+    r = _Renderer(default_schema)
+    return tuple((step, r.step(step)) for step in plan(ops))
+
+
 def uses_new_enum_value(step: Step, later: tuple[Step, ...]) -> bool:
     """Whether *step* adds enum values that a later step uses (as a default, say): the script must
     commit the new values first, or PostgreSQL refuses ("unsafe use of new value")."""

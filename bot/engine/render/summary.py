@@ -123,6 +123,8 @@ _TABLE_MEMBERS = {
 
 
 def _table_member(op):
+    if getattr(op, "new_table", False):  # part of "[+] Added tables", as Prisma lists a new table
+        return []
     verb, what, member = _TABLE_MEMBERS[type(op)]
     return [(_CHANGED_TABLE, op.table.name, [f"  {verb} {what} `{member(op).name}`"])]
 

@@ -7,7 +7,14 @@ SELECT n.nspname AS schema, c.relname AS table, i.relname AS name, x.indisunique
              WHERE k.ord <= x.indnkeyatts ORDER BY k.ord)::text[] AS columns,
        ARRAY(SELECT (o & 1) = 1 FROM unnest(x.indoption::int2[]) o)::bool[] AS descending,
        x.indpred IS NOT NULL AS partial,
-       x.indexprs IS NOT NULL OR x.indnatts <> x.indnkeyatts AS complex,
+       -- rendered from its definition: expressions, INCLUDE columns, or an operator class or collation other
+       -- than the column's default (gin_trgm_ops over text or varchar: there is no default one for gin)
+       x.indexprs IS NOT NULL OR x.indnatts <> x.indnkeyatts
+         OR EXISTS (SELECT 1 FROM unnest(x.indclass::oid[]) WITH ORDINALITY o(opc, ord)
+                    JOIN pg_catalog.pg_opclass oc ON oc.oid = o.opc WHERE o.ord <= x.indnkeyatts AND NOT oc.opcdefault)
+         OR EXISTS (SELECT 1 FROM unnest(x.indcollation::oid[], x.indkey::int2[]) k(coll, num)
+                    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.num
+                    WHERE k.coll <> 0 AND k.coll <> a.attcollation) AS complex,
        pg_catalog.pg_get_indexdef(x.indexrelid) AS definition,
        x.indisvalid AS valid  -- false: a CREATE INDEX CONCURRENTLY that failed (or is still running)
 FROM pg_catalog.pg_index x
