@@ -103,7 +103,14 @@ def rebuild(conn: psycopg.Connection, live: Snapshot) -> str | None:
     collations are qualified as it names them."""
     for schema in dict.fromkeys((*live.schemas, *(e.schema for e in live.extensions))):
         conn.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(schema)))
-    waiting = list(render_steps(d.diff(empty(live.schemas, live.default_schema), live), live.default_schema))
+    ops = d.diff(empty(live.schemas, live.default_schema), live)
+    # One script first (one round trip, and as one transaction a failure leaves nothing behind); step by
+    # step only when it fails.
+    if run_script(conn, LocalMigration("0_live_schema", render_sql(ops, live.default_schema), "")) is None:
+        reset_search_path(conn, live.default_schema)
+        return None
+    reset_search_path(conn, live.default_schema)
+    waiting = list(render_steps(ops, live.default_schema))
     while waiting:
         failed: list[tuple] = []
         for step, text in waiting:

@@ -541,6 +541,10 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
     if verdict.pending or verdict.applied_by_hand:
         from bot.engine import preview  # a deliberate start-up saving: an in-sync status never imports the preview
 
-        deploy = preview.deploy_preview(verdict, migrations, live, server, inexpressible, settings.connect_timeout_s,
+        planned = verdict
+        if match is not None and by_hand:  # the prefix is recorded, not deployed: preview the rest
+            recorded = {b.name for b in by_hand}
+            planned = dataclasses.replace(verdict, pending=tuple(n for n in verdict.pending if n not in recorded))
+        deploy = preview.deploy_preview(planned, migrations, live, server, inexpressible, settings.connect_timeout_s,
                                         extensions, Path(settings.cache_dir), preview.rows_reader(conn, live))
     return SchemaOutcome(report, tuple(findings), by_hand, deploy)

@@ -57,14 +57,22 @@ class Team:
     originals: dict[str, bytes] = field(default_factory=dict)  # migration -> its applied version (from git)
     branches: dict[str, str] = field(default_factory=dict)  # database-only migration -> its file on a branch
     human: Callable[[Finding, "Team"], bool] | None = None  # does a human's part; True when done
+    _read: object = field(default=None, repr=False)  # the folder as last read (save() forgets it)
 
     def check(self) -> CheckResult:
         return run_check(self.settings, self.settings.environment(self.env))
+
+    def migrations(self):
+        """The folder, read once between saves (a plan may record hundreds of migrations)."""
+        if self._read is None:
+            self._read = read_folder(self.folder)
+        return self._read
 
     def save(self, name: str, script: str | bytes) -> None:
         folder = self.folder / name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "migration.sql").write_bytes(script if isinstance(script, bytes) else script.encode())
+        self._read = None
 
 
 @dataclass
@@ -162,7 +170,7 @@ def _has_table(conn: psycopg.Connection) -> bool:
 
 
 def _resolve_applied(team: Team, name: str) -> None:
-    writers.resolve_applied(team.url, read_folder(team.folder), name)
+    writers.resolve_applied(team.url, team.migrations(), name)
 
 
 def carry_out(team: Team, result: CheckResult, rounds: int = 3) -> Outcome:
@@ -190,6 +198,7 @@ def carry_out(team: Team, result: CheckResult, rounds: int = 3) -> Outcome:
 def _walk(team: Team, result: CheckResult, out: Outcome, track: "_Tracker") -> bool:
     """One pass over *result*'s findings; True when a step said to check again before going on."""
     skip_alternative: set[str] = set()
+    team._read = None  # the folder may have changed outside save() (a person's part, a test's edit)
 
     def step(text: str) -> None:
         out.steps.append(text)
@@ -202,6 +211,7 @@ def _walk(team: Team, result: CheckResult, out: Outcome, track: "_Tracker") -> b
                 if team.human is None or not team.human(f, team):
                     out.human = f"failed migration {name}: fix it by hand, then resolve it"
                     break
+                team._read = None
                 track.database_changed(f"human fixed {name}")
                 writers.resolve_rolled_back(team.url, name)
                 step(f"resolve --rolled-back {name}")
