@@ -85,8 +85,24 @@ def wait_until_ready(demo: subprocess.Popen) -> list[str]:
     raise AssertionError("the demo never said its PostgreSQL was ready:\n" + "".join(lines))
 
 
+@pytest.fixture(params=["as-a-terminal-starts-it", "under-nohup-in-the-background"])
+def shell(request):
+    """The signal dispositions the test run itself was started with: a terminal's defaults, or those
+    of `nohup pytest ... &` (SIGHUP ignored by nohup, SIGINT by the shell for a background job). The
+    demos these tests start must end the same way under both."""
+    if request.param == "as-a-terminal-starts-it":
+        yield request.param
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGHUP, signal.SIGINT)}
+    try:
+        yield request.param
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 @pytest.mark.parametrize("ending", ["success", "error", "ctrl-c", "sigterm", "sighup"])
-def test_the_demo_leaves_no_server_and_no_lock_file_however_it_ends(tmp_path, ending):
+def test_the_demo_leaves_no_server_and_no_lock_file_however_it_ends(tmp_path, ending, shell):
     extra = {"REDIS_URL": "redis://127.0.0.1:1/0"} if ending == "error" else {}
     demo = start_demo(DRIFTBOT, demo_env(tmp_path, **extra))
     said = wait_until_ready(demo)
