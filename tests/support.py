@@ -154,3 +154,13 @@ def child_pids() -> set[int]:
         except OSError:
             continue
     return pids
+
+
+def default_signals() -> None:
+    """``preexec_fn`` of a command a test signals: the dispositions a terminal gives it (default,
+    unblocked), not the test run's own (``nohup`` ignores SIGHUP, a background job SIGINT)."""
+    import signal
+
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from bot import embedded
+from tests.support import default_signals
 
 # Each test starts the demo or an embedded server (initdb included) as its own process.
 pytestmark = pytest.mark.slow
@@ -66,9 +67,10 @@ def demo_env(cache: Path, **extra: str) -> dict:
 
 
 def start_demo(driftbot: Path, env: dict) -> subprocess.Popen:
-    # Its own session and process group, as a terminal gives a command (Ctrl-C goes to the group).
+    # Its own session and process group, as a terminal gives a command (Ctrl-C goes to the group),
+    # and a terminal's signal dispositions, whatever the test run inherited (nohup, a background job).
     return subprocess.Popen([str(driftbot), "demo"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env=env, start_new_session=True)
+                            text=True, env=env, start_new_session=True, preexec_fn=default_signals)
 
 
 def wait_until_ready(demo: subprocess.Popen) -> list[str]:
