@@ -31,7 +31,7 @@ def env(tmp_path, databases, redis_url):
     config = tmp_path / "driftbot.toml"
     config.write_text('[environments.prod]\ndatabase_url = "postgresql://ro@127.0.0.1:1/app"\nmigrations = "m"\n')
     return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "DRIFTBOT_CONFIG": str(config),
-            "DRIFTBOT_STATE_URL": databases.create_state(), "REDIS_URL": redis_url,
+            "DRIFTBOT_STATE_URL": databases.create("state"), "REDIS_URL": redis_url,
             "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "s3cret-signing",
             "DRIFTBOT_QUEUE_PREFIX": f"p{os.getpid()}:", "DRIFTBOT_CACHE_DIR": str(tmp_path / "cache")}
 
