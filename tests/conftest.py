@@ -50,7 +50,7 @@ MIGRATIONS = {
 
 # Fixtures that start processes or servers (the Slack flows' web and worker, a wheel build and its
 # virtual environments, a private embedded PostgreSQL): the tests using them are `slow`.
-SLOW_FIXTURES = {"bot_env", "wheel", "scram_server"}
+SLOW_FIXTURES = {"bot_env", "pulls_bot", "wheel", "scram_server"}
 
 
 def pytest_collection_modifyitems(config, items):

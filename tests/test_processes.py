@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# Each test starts driftbot's own processes (web, worker, clock) and waits for them.
+pytestmark = pytest.mark.slow
+
 DRIFTBOT = str(Path(sys.executable).parent / "driftbot")
 DOWN_REDIS = "redis://127.0.0.1:1/0"
 DOWN_STATE = "postgresql://driftbot:hunter2@127.0.0.1:1/state"

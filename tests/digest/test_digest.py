@@ -167,6 +167,7 @@ def test_names_and_error_texts_in_the_digest_are_text_not_markup():
     assert "(`&lt;!channel&gt;`)" in text and "&lt;https://evil.example|x&gt;" in text
 
 
+@pytest.mark.slow  # a check per environment, many environments
 def test_a_digest_over_more_environments_than_check_jobs_checks_each_one_once(databases, redis_url, slack, tmp_path):
     from bot.digest.jobs import MAX_CHECK_JOBS
     from bot.state.models import Check

@@ -18,6 +18,9 @@ from bot.settings import Settings
 from tests.engine.converge import Team, carry_out, copy_folder
 from tests.factory import ENUM, INIT, POSTS, SCHEMA_WITH_VIDEO, deploy, execute, write_migrations
 
+# Each test carries a plan out step by step, checking (and replaying) after every step.
+pytestmark = pytest.mark.slow
+
 M1, M2, M3, M4 = "20250101000000_init", "20250102000000_posts", "20250103000000_media", "20250104000000_more"
 VIDEO = ENUM.replace("'IMAGE', 'AUDIO'", "'IMAGE', 'VIDEO', 'AUDIO'")
 MORE = 'CREATE TABLE "Other" ("id" INTEGER NOT NULL, CONSTRAINT "Other_pkey" PRIMARY KEY ("id"));\n'

@@ -6,6 +6,7 @@ import time
 import uuid
 
 import psycopg
+import pytest
 
 from bot.engine import later, shadow, templates
 from bot.engine.sources import read_folder
@@ -56,12 +57,14 @@ def _kept(pg_url, migrations=None) -> list[str]:
     return [n for n in names if n.count("_") == 4]  # driftbot_tpl_<history>_<digest>_<epoch>: not the older naming
 
 
+@pytest.mark.slow  # a replay per history kept: many
 def test_each_history_keeps_its_newest_few(pg_url, tmp_path):
     for n in range(1, templates.KEEP + 3):
         shadow.replay(pg_url, history(tmp_path, n, tag="g"), ("public",))
     assert len(_kept(pg_url, history(tmp_path, 1, tag="g"))) == templates.KEEP
 
 
+@pytest.mark.slow  # a replay per history kept: many
 def test_other_histories_do_not_push_a_historys_template_out(pg_url, tmp_path):
     """Many environments' histories on one shadow server: each keeps its own (the server's newest
     six of all, before, so a seventh history's replay dropped the first one's template)."""
@@ -74,6 +77,7 @@ def test_other_histories_do_not_push_a_historys_template_out(pg_url, tmp_path):
     assert grown.reused == 2
 
 
+@pytest.mark.slow  # a replay per history kept: many
 def test_the_server_keeps_the_most_recently_used_few(pg_url, tmp_path):
     for n in range(templates.KEEP_TOTAL + 2):
         shadow.replay(pg_url, history(tmp_path, 1, tag=f"t{n}"), ("public",))

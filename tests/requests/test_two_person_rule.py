@@ -32,6 +32,9 @@ from bot.state.models import Approval, Execution, Request
 from tests import factory
 from tests.support import make_runtime
 
+# Property tests: hundreds of generated click sequences on real databases (over a minute alone).
+pytestmark = pytest.mark.slow
+
 GROUPS = {"S0DBAS": ["UBO", "UCY"]}
 USERS = ["UANA", "UBO", "UCY", "UDI", "UEVE", "UFAY"]  # UBO, UCY via the group; UDI directly; UEVE, UFAY never
 
