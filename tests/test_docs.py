@@ -89,3 +89,5 @@ def test_the_readme_is_short_and_its_test_command_is_the_one_ci_runs():
     demo, tests = commands
     assert "driftbot demo" in demo
     assert tests in ci, "the README's test command is not the one .ci/run runs"
+    for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme):
+        assert (ROOT / image).is_file(), f"the README shows {image}, which is not a file"
