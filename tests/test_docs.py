@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,6 +36,7 @@ def test_the_site_builds_with_strict_link_checking(tmp_path):
     assert (tmp_path / "site" / "roles" / "index.html").exists()
 
 
+@pytest.mark.slow  # two more builds of the site: the strict build above is the everyday check
 def test_a_broken_link_or_anchor_fails_the_build(tmp_path):
     """The strict build is what catches them: shown on a copy of the docs."""
     import shutil
