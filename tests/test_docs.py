@@ -94,3 +94,23 @@ def test_the_readme_is_short_and_its_test_command_is_the_one_ci_runs():
     assert tests in ci, "the README's test command is not the one .ci/run runs"
     for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme):
         assert (ROOT / image).is_file(), f"the README shows {image}, which is not a file"
+
+
+def test_the_configurations_the_docs_show_are_accepted(tmp_path, monkeypatch):
+    """Every driftbot.toml block of the README and the docs loads (URLs with passwords come from the
+    environment, as the pages say)."""
+    from bot.settings import load_settings
+
+    for name in list(os.environ):
+        if name.startswith("DRIFTBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL", "postgresql://driftbot_ro:pw@db.internal/app")
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    blocks = [(page, block) for page in pages
+              for block in re.findall(r"```toml\n(.*?)```", page.read_text(), re.S)
+              if "[environments." in block]
+    assert len(blocks) >= 3
+    for n, (page, block) in enumerate(blocks):
+        config = tmp_path / f"{n}.toml"
+        config.write_text(block)
+        assert load_settings(str(config)).environments, page.name
