@@ -136,3 +136,87 @@ def test_state_database_gone_the_asker_is_told_in_time(bot_env, stub, pg_url):
     status, body, took = command(url, "status prod")
     assert status == 200 and took < 3
     assert "state database is unreachable" in json.loads(body)["text"]
+
+
+# --- issue #26, item 2: fencing, not heartbeats, decides that an execution is dead ----------------
+
+def _own_redis(tmp, port: int):
+    """A redis-server of this test's own (never the shared one), without persistence: a restart is empty."""
+    import subprocess
+
+    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                          "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            redis.Redis(port=port).ping()
+            return p
+        except redis.RedisError:
+            time.sleep(0.05)
+    raise AssertionError("redis-server did not start")
+
+
+def _horse(worker) -> int:
+    """The work horse RQ forked for the running job (the spawned sweeper is the other child)."""
+    import subprocess
+
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(worker.pid)], capture_output=True, text=True).stdout
+    horses = [int(line.split()[0]) for line in out.splitlines() if "driftbot worker" in line]
+    assert len(horses) == 1, out
+    return horses[0]
+
+
+def test_a_live_execution_whose_heartbeat_vanished_is_not_declared_dead(bot_env, stub, db, tmp_path, monkeypatch):
+    """The heartbeat key gone (Redis restarted empty, the worker paused past a few beats) while the writer
+    waits on a lock on the target: the sweeper does not call it dead; released, it ends succeeded, once,
+    and nothing says "interrupted"."""
+    import os
+    import signal
+
+    from bot.runtime import build
+    from bot.settings import load_settings
+    from bot.work.sweeper import sweep
+    from tests.slack.conftest import free_port
+
+    port = free_port()
+    own = _own_redis(tmp_path, port)
+    try:
+        bot_env.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        url = bot_env.start_web()
+        worker = bot_env.start_worker()
+        with psycopg.connect(db) as blocker:
+            blocker.execute('SELECT * FROM "_prisma_migrations" FOR UPDATE')  # the writer waits on these rows
+            _approved_resolve(bot_env, stub, url)
+            stub.wait_for(lambda: _state(bot_env, "SELECT 1 FROM requests WHERE status = 'executing'"), timeout=20.0,
+                          what="the execution to start")
+            time.sleep(0.5)
+            horse = _horse(worker)
+            os.kill(horse, signal.SIGSTOP)  # paused: no heartbeat
+            try:
+                own.terminate()
+                own.wait(timeout=10)
+                own = _own_redis(tmp_path, port)  # restarted empty: the heartbeat key is gone
+                for key, value in bot_env.env.items():
+                    monkeypatch.setenv(key, value)
+                rt = build(load_settings())
+                for _ in range(8):  # sweeps past the heartbeat's grace (3 beats of 0.5 s)
+                    assert "interrupted" not in sweep(rt)
+                    time.sleep(0.5)
+                rt.engine.dispose()
+                assert _state(bot_env, "SELECT status FROM requests") == [("executing",)]
+            finally:
+                os.kill(horse, signal.SIGCONT)
+            blocker.rollback()  # the lock released: the writer goes on
+        done = _thread_reply(stub, "Done: request #1")
+        time.sleep(2)  # sweeper rounds after the end: nothing more is said
+        replies = [m["text"] or "" for m in stub.posts(CHANNEL) if m["thread_ts"]]
+        assert not [t for t in replies if "interrupted" in t or "will not be run again" in t or "stopped" in t], replies
+        assert sum("Done: request #1" in t for t in replies) == 1 and done
+        assert _state(bot_env, "SELECT status FROM requests") == [("succeeded",)]
+        assert _state(bot_env, "SELECT data->>'outcome' FROM audit_events WHERE event = 'execution_finished'") == [("succeeded",)]
+    finally:
+        bot_env.stop_all()
+        own.terminate()
+        own.wait(timeout=10)
