@@ -107,3 +107,33 @@ def test_an_execution_that_did_not_commit_is_still_reported_as_interrupted(datab
     assert ex.outcome == "interrupted"
     with psycopg.connect(target) as conn:
         assert "AUDIO2" not in [r[0] for r in conn.execute("SELECT unnest(enum_range(NULL::\"MediaKind\"))::text")]
+
+
+def test_a_writer_declared_interrupted_that_commits_after_all_records_the_truth(databases, pg_url, redis_url, stub,
+                                                                                tmp_path):
+    """Issue #26 item 2: the writer's session to the state database cut (its fence released with it), the
+    sweeper closes the execution as interrupted; then the writer commits. The state, the audit trail and
+    the thread end with the truth (succeeded, a correction), never "interrupted" beside "Done"."""
+    from bot.requests.execution import mark_interrupted
+
+    rt, target, state = _setup(databases, redis_url, stub, tmp_path, "add_enum_value")
+    plan, req, _ = _approved(rt, "VIDEO")
+
+    def writer(rt_, env, plan_):
+        _state_gone(pg_url, state, True)  # a partition: the writer's sessions (and its fence) are cut ...
+        _state_gone(pg_url, state, False)
+        assert mark_interrupted(rt, req.id)  # ... so the sweeper finds it dead, before the change committed
+        return writers.add_enum_value(env.admin_url, "MediaKind", "VIDEO")  # then the writer commits
+
+    planner = lambda rt_, environment, kind, args, before: (make_plan(environment, kind, args, "fp"), None)  # noqa: E731
+    execute_request(rt, req.id, planner=planner, writer=writer)
+    with rt.sessions() as s:
+        done = s.get(Request, req.id)
+        ex = s.execute(select(Execution).where(Execution.request_id == req.id)).scalar_one()
+        from bot.state.models import AuditEvent
+        outcomes = [e.data.get("outcome") for e in s.execute(select(AuditEvent).where(
+            AuditEvent.event == "execution_finished").order_by(AuditEvent.id)).scalars()]
+    assert (done.status, ex.outcome) == ("succeeded", "succeeded") and ex.statements == [plan.sql]
+    assert outcomes == ["interrupted", "succeeded"]  # the trail keeps both, the second correcting the first
+    thread = [m["text"] for m in stub.posts("C0DBOPS") if m["thread_ts"]]
+    assert "Correction" in thread[-1] and "Done" in thread[-1], thread
