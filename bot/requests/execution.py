@@ -22,6 +22,7 @@ from bot.slack import posting
 from bot.slack.client import GroupsDeferred
 from bot.slack.mrkdwn import block, checkpoint_line, escape
 from bot.state.models import Check, Request
+from bot.work.fence import held
 from bot.work.queues import heartbeat
 
 # (runtime, environment, kind, args, what the approved plan's check saw) -> (plan, what this check saw)
@@ -62,7 +63,8 @@ def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = N
     if req is None or req.status != "approved":
         return req.status if req else "missing"
     env = rt.settings.environment(req.environment)
-    with heartbeat(rt, "execute", request_id):
+    # The fence, not the heartbeat, tells the sweeper this writer is alive (bot.work.fence).
+    with heartbeat(rt, "execute", request_id), held(rt, request_id):
         try:
             plan, seen = planner(rt, req.environment, req.kind, dict(req.args), before)
         except DriftbotError as exc:
@@ -113,9 +115,14 @@ def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = N
             ok, statements, message = False, [], str(exc)
         took = (time.perf_counter() - t0) * 1000
         with rt.sessions.begin() as s:
-            machine.finish_execution(s, request_id, ok=ok, statements=statements, message=message, duration_ms=took)
+            recorded = machine.finish_execution(s, request_id, ok=ok, statements=statements, message=message,
+                                                duration_ms=took)
+            corrected = not recorded and machine.correct_interrupted(s, request_id, ok=ok, statements=statements,
+                                                                     message=message, duration_ms=took)
             mark = audit.checkpoint(s)  # under the chain's lock: the outcome's own event
     verdict = ":white_check_mark: Done" if ok else ":x: Failed"
+    if corrected:  # declared interrupted while it ran (its fence lost with its session): the truth, said
+        verdict = f"Correction: the note that it was interrupted was wrong. {verdict}"
     ran = "\n".join(statements)
     say(req, f"{verdict}: request #{request_id} on *{escape(req.environment)}*. {escape(message)}"
              + (f"\n{block(ran)}" if ran else "") + f"\n{checkpoint_line(mark)}")

@@ -311,6 +311,27 @@ def finish_execution(session: Session, request_id: int, *, ok: bool, statements:
     return True
 
 
+def correct_interrupted(session: Session, request_id: int, *, ok: bool, statements: Iterable[str], message: str,
+                        duration_ms: float | None) -> bool:
+    """A writer that was declared interrupted finished after all: its outcome replaces "interrupted",
+    with an audit event that says it corrects it. False when the execution was not closed as interrupted."""
+    fixed = session.execute(
+        update(Execution).where(Execution.request_id == request_id, Execution.outcome == "interrupted")
+        .values(outcome="succeeded" if ok else "failed", statements=list(statements), message=message,
+                duration_ms=duration_ms, finished_at=func.now()).returning(Execution.id)
+    ).first()
+    if fixed is None:
+        return False
+    if ok:
+        _cas(session, request_id, ("failed",), "succeeded", decided_at=_now())
+    req = session.get(Request, request_id)
+    session.refresh(req)
+    audit.record(session, event="execution_finished", environment=req.environment, request_id=request_id,
+                 data={"outcome": "succeeded" if ok else "failed", "corrects": "interrupted",
+                       "statements": list(statements), "message": message, "duration_ms": duration_ms})
+    return True
+
+
 def approvers_of(session: Session, request_id: int, plan_hash: str) -> list[str]:
     return list(session.execute(
         select(Approval.approver).where(Approval.request_id == request_id, Approval.plan_hash == plan_hash)

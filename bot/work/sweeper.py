@@ -26,6 +26,7 @@ from bot.settings import Settings
 from bot.slack.client import GroupMembers, make_client
 from bot.slack.posting import claim_unposted, post_lost_check, refresh_request_message
 from bot.state.models import Check, Execution, Request
+from bot.work.fence import writer_gone
 from bot.work.queues import (DRIFT, EXECUTE, alive, enqueue_execute, enqueue_repost, job_id, job_status, queue_name,
                               release_due, release_kept_posts)
 
@@ -74,7 +75,8 @@ def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, list[int]]:
             post_lost_check(rt, row.environment, row.channel)
             done["lost_checks"].append(cid)
     for rid, started in executing:
-        if started < now - grace and not alive(rt, "execute", rid) and mark_interrupted(rt, rid):
+        # A missing heartbeat alone proves nothing (Redis restarted, a paused worker): the writer's fence does.
+        if started < now - grace and not alive(rt, "execute", rid) and writer_gone(rt, rid) and mark_interrupted(rt, rid):
             done["interrupted"].append(rid)
     for rid, decided in approved:
         waiting = job_status(rt, job_id(rt, "execute", rid)) in ("queued", "scheduled", "deferred")
