@@ -62,8 +62,8 @@ def status_text(result: CheckResult, folder: str | None = None) -> str:
             lines.append(f"Deploy preview: unavailable: {(p.error or 'no reason given').removeprefix('preview unavailable: ')}")
         else:
             lines.append("Deploy preview: " + ("all pending migrations would apply" if p.ok else f"{p.migration} would fail: {p.error}"))
-        if result.lint is not None:
-            lines.extend(lint_summary(result.lint))
+    if result.lint is not None:
+        lines.extend(lint_summary(result.lint))
     if result.findings:
         lines += _plan(result, folder)
     return "\n".join(lines) + "\n"

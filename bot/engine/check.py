@@ -58,7 +58,7 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
                 findings = [f for f in findings if f.case != "E"]
             restore = next((f.action.arguments["migration"] for f in found if f.case == "B" and f.action.kind == "deploy"), None)
             findings = in_plan_order(findings, found) + preview_findings(preview, verdict, restore)
-            lint = lint_pending(settings, env, migrations, verdict) if preview is not None else None
+            lint = lint_pending(settings, env, migrations, verdict) if preview is not None or verdict.failed else None
     except (DriftbotError, psycopg.Error) as exc:
         if isinstance(exc, psycopg.Error):  # the target went away mid-check
             exc = DatabaseUnreachable(f"The target database of {env.name} failed during the check: {error_line(exc)}")
@@ -97,9 +97,11 @@ LINT_BUDGET_S = 20.0  # a check's lint of its pending migrations asks the data f
 
 def lint_pending(settings: Settings, env: EnvironmentSettings, migrations: sources.Migrations,
                  verdict: history_mod.HistoryVerdict) -> LintReport:
-    """The migrations ``migrate deploy`` would run (the deploy preview's list), linted on the target's data on
-    a connection of their own (read-only, bounded); a lint that cannot run says why, never fails the check."""
-    wanted = set(verdict.pending) | set(verdict.applied_by_hand)
+    """The migrations ``migrate deploy`` would run (the deploy preview's list) and the failed ones a resolve
+    request would mark (``--rolled-back`` has deploy run them again), linted on the target's data on a
+    connection of their own (read-only, bounded); a lint that cannot run says why, never fails the check."""
+    wanted = set(verdict.pending) | set(verdict.applied_by_hand) | {f.name for f in verdict.failed} | \
+        set(verdict.rolled_back_pending)
     pending = tuple(m for m in migrations.items if m.name in wanted)
     limits = Limits(probe_timeout_ms=min(5_000, settings.check_statement_timeout_ms), budget_s=LINT_BUDGET_S)
     try:

@@ -121,7 +121,7 @@ class CheckResult:
     deploy_preview: DeployPreview | None = None
     extra: tuple[tuple[str, Any], ...] = ()
     prisma_version: PrismaVersion | None = None  # the Prisma the project runs, where it was read
-    lint: LintReport | None = None  # the pending migrations on this environment's data (with the deploy preview)
+    lint: LintReport | None = None  # the pending and failed migrations on this environment's data
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
@@ -145,8 +145,7 @@ class CheckResult:
         body = self.to_json()
         for key in ("checked_at", "duration_ms", "fingerprint"):
             body.pop(key, None)
-        preview = body.get("history", {}).get("deploy_preview") or {}
-        if preview.pop("lint", None) is not None and self.lint is not None:
+        if body.get("history", {}).pop("lint", None) is not None and self.lint is not None:
             # what the lint found, not how many rows it counted: rows come and go all day
             body["lint"] = sorted([f.severity, f.rule, f.migration, f.index] for f in self.lint.findings)
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
@@ -196,8 +195,8 @@ class CheckResult:
             out["prisma_version_details"] = {"where": version.where, "note": version.note}
         if self.deploy_preview is not None:
             out["deploy_preview"] = self.deploy_preview.to_json()
-            if self.lint is not None:
-                out["deploy_preview"]["lint"] = self.lint.to_json(timing=False)
+        if self.lint is not None:  # beside the preview: failed migrations are linted too, with nothing pending
+            out["lint"] = self.lint.to_json(timing=False)
         return out
 
     def to_json(self) -> dict[str, Any]:

@@ -91,15 +91,27 @@ def test_lint_offline_on_a_migrations_folder(tmp_path, capsys):
     assert code == 2 and "neither a migrations folder" in err
 
 
-def test_status_carries_the_lint_in_its_deploy_preview(project, db, capsys):
+def test_status_carries_the_lint_beside_its_deploy_preview(project, db, capsys):
     execute(db, """INSERT INTO "User" (email, name) VALUES ('a@x.io', NULL)""")
     code, out, _ = run(capsys, "status", "prod", "--json")
     body = json.loads(out)
     preview = body["history"]["deploy_preview"]
     assert code == 1 and body["state"] == "pending"
     assert preview["ok"] is True  # without data the preview passes; the lint knows the rows
-    lint = preview["lint"]
+    lint = body["history"]["lint"]
     assert lint["counts"]["will_fail"] == 1 and lint["findings"][0]["rule"] == "not_null_over_nulls"
     assert lint["migrations"] == [M2] and lint["data_checked"] is True
     code, out, _ = run(capsys, "status", "prod")
     assert "Lint on this data: 1 will fail" in out and "WILL FAIL: " + M2 + " #1" in out
+
+
+def test_a_failed_migration_is_linted_too_so_its_resolve_request_can_say_why(project, db, capsys):
+    """The migration failed on the rows (23502); the check's lint names it, for the resolve request."""
+    execute(db, """INSERT INTO "User" (email, name) VALUES ('a@x.io', NULL)""")
+    deploy(db, project)  # the pending M2 fails on the NULL, as Prisma's deploy would
+    code, out, _ = run(capsys, "status", "prod", "--json")
+    body = json.loads(out)
+    assert body["state"] == "failed" and body["history"]["failed"] == [M2]
+    lint = body["history"]["lint"]
+    assert [(f["migration"], f["rule"], f["severity"]) for f in lint["findings"] if f["severity"] != "note"] == [
+        (M2, "not_null_over_nulls", "will_fail")]
