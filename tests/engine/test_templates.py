@@ -16,6 +16,9 @@ from tests.factory import write_migrations
 # Templates live on the shared server, keyed by content: names unique to this run keep another
 # run's templates (an earlier one, or CI on the same machine at the same time) out of these tests.
 RUN = uuid.uuid4().hex[:6]
+# They count templates on the whole server, and keep and prune dozens: one test process runs them
+# all, one after the other (pytest-xdist's --dist loadgroup), so none prunes another's mid-test.
+pytestmark = pytest.mark.xdist_group("replay-templates")
 
 
 def history(tmp_path, n, edit_at=None, tag="h"):
