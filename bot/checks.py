@@ -1,5 +1,5 @@
-"""A check's life in the state database: asked for (or joined), claimed by a worker, finished
-or lost, and kept as history for trends.
+"""A check's life in the state database: claimed by a worker, finished or lost, and kept as
+history for trends (asking for one records and enqueues it: ``bot.work.checking``).
 
 Every finished check is a row of ``checks``. ``drifted_since(session, "prod")`` is what
 ``/drift status prod`` shows as "drifted since 20 Nov"; the digest reads the same history.
@@ -12,15 +12,13 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot import audit
 from bot.engine.result import CheckResult
 from bot.runtime import Runtime
 from bot.state.models import Check
-from bot.work import queues
 
 ACTIVE = ("queued", "running")
 # Enough history to find the start of any realistic streak without reading the whole table.
@@ -29,50 +27,6 @@ HISTORY_LIMIT = 1000
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-# --- asked for --------------------------------------------------------------------------------------
-
-def request_check(rt: Runtime, environment: str, user: str, channel: str | None) -> str:
-    """Queue a check, or join the one already queued or running for this environment; the asker's answer."""
-    for _ in range(5):  # the active check may finish between our insert and our look at it: try again
-        answer = _check_or_join(rt, environment, user, channel)
-        if answer:
-            return answer
-    return f"A check of *{environment}* just finished; its result is being posted. Ask again for a new one."
-
-
-def _check_or_join(rt: Runtime, environment: str, user: str, channel: str | None) -> str | None:
-    with rt.sessions.begin() as s:
-        new_id = s.execute(
-            insert(Check).values(environment=environment, status="queued", requested_by=user, channel=channel, watchers=[])
-            # The index predicate as literal SQL: PostgreSQL cannot match a partial index against bound
-            # parameters once psycopg prepares the statement (after 5 runs).
-            .on_conflict_do_nothing(index_elements=["environment"], index_where=text("status IN ('queued', 'running')"))
-            .returning(Check.id)
-        ).scalar()
-        if new_id is None:
-            active = s.execute(select(Check).where(Check.environment == environment, Check.status.in_(ACTIVE))).scalar()
-            if active is None:
-                return None
-            if channel != active.channel and all(w.get("channel") != channel for w in active.watchers):
-                # Only a new channel changes the row: only then its lock (a join from a channel already
-                # told takes none, so 50 joins a second never queue behind each other or the worker).
-                active = s.execute(select(Check).where(Check.id == active.id, Check.status.in_(ACTIVE))
-                                   .with_for_update().execution_options(populate_existing=True)).scalar()
-                if active is None:
-                    return None
-                if all(w.get("channel") != channel for w in active.watchers):
-                    active.watchers = [*active.watchers, {"user": user, "channel": channel}]
-            audit.record(s, event="check_requested", actor=user, environment=environment,
-                         data={"check_id": active.id, "joined": True})
-            return (f"A check of *{environment}* is already running (asked by <@{active.requested_by}>); "
-                    "its result will be posted in this channel too.")
-        audit.record(s, event="check_requested", actor=user, environment=environment, data={"check_id": new_id})
-        s.execute(update(Check).where(Check.id == new_id).values(job_id=queues.job_id(rt, "check", new_id)))
-        # Enqueued inside the transaction: if Redis refuses, the check row is rolled back with it.
-        queues.enqueue_check(rt, new_id)
-    return f"Checking *{environment}*… results will be posted in this channel."
 
 
 # --- run by a worker --------------------------------------------------------------------------------

@@ -160,6 +160,32 @@ class Busy(DriftbotError):
     exit_code = 1
 
 
+class GroupsUnknown(DriftbotError):
+    """The members of a user group are not known here yet (the web process never waits for Slack)."""
+
+    def __init__(self, group: str) -> None:
+        super().__init__(f"driftbot is still reading the members of <!subteam^{group}>; try again in a minute.")
+        self.group = group
+        self.mrkdwn = str(self)  # the group's mention is driftbot's own markup (bot.slack.mrkdwn.error)
+
+
+class GroupsDeferred(GroupsUnknown):
+    """Slack answered 429 for a user group's members: whoever asked puts its work off by *retry_after*
+    seconds (a worker is never held for Retry-After)."""
+
+    def __init__(self, group: str, retry_after: float) -> None:
+        DriftbotError.__init__(self, f"Slack asked driftbot to wait {retry_after:.0f} s before reading the members "
+                                     f"of <!subteam^{group}>.")
+        self.group, self.retry_after = group, retry_after
+        self.mrkdwn = str(self)
+
+
+# What the asker is told when driftbot's own services are away (the one edge: ``outage_note``).
+QUEUE_DOWN = ("the job queue (Redis) is unreachable. Nothing was queued; try again in a minute, "
+              "and tell whoever runs driftbot if it persists.")
+STATE_DOWN = "driftbot's state database is unreachable. Nothing was recorded; try again in a minute."
+
+
 def _short(text: str, limit: int = 60) -> str:
     text = text.replace("`", "'").replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -37,11 +37,11 @@ from bot.digest.schedule import Schedule
 from bot.errors import ConfigError, DriftbotError, redact
 from bot.runtime import Runtime, build, current, install
 from bot.settings import Settings
-from bot.slack.app import create_app
 from bot.state.db import alembic_config, make_engine, upgrade
 from bot.work import jobs, sweeper  # noqa: F401 - jobs: see above
 from bot.work.queues import DRIFT, EXECUTE, queue
 from bot.work.workers import Worker
+from handlers.app import create_app  # the door: the web process is the one place above it
 from handlers import screen
 
 log = logging.getLogger(__name__)

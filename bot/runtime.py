@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.audit import keyring
 from bot.errors import ConfigError
-from bot.requests.rules import resolve_approvers
-from bot.settings import EnvironmentSettings, Settings, load_settings
+from bot.settings import EnvironmentSettings, Settings, load_settings, resolve_approvers
 from bot.slack.client import GroupMembers, make_client
 from bot.state.db import make_engine, sessions
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Iterable, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator,
                       model_validator)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bot.engine import versions
 from bot.errors import SECRET_PARAM, ConfigError, UnknownEnvironment, redact, register_secret, register_url
+from bot.vocabulary import IGNORABLE, is_version
 
 ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # U: a user, W: an Enterprise Grid user, S: a user group.
@@ -111,8 +111,6 @@ class EnvironmentSettings(BaseModel):
     @field_validator("ignore")
     @classmethod
     def _ignore(cls, value: list[str]) -> list[str]:
-        from bot.engine.diff import IGNORABLE  # the engine's vocabulary; imported late to keep start-up lean
-
         for pattern in value:
             kind, sep, glob = pattern.partition(":")
             if not sep or not glob or kind not in IGNORABLE:
@@ -122,7 +120,7 @@ class EnvironmentSettings(BaseModel):
     @field_validator("prisma_version")
     @classmethod
     def _prisma_version(cls, value: str | None) -> str | None:
-        if value is not None and not versions.is_version(value):
+        if value is not None and not is_version(value):
             raise ValueError(f"prisma_version {value!r} is not a version such as \"7.9.1\"")
         return value
 
@@ -491,3 +489,14 @@ def load_settings(config: str | None = None, **overrides: Any) -> Settings:
     if not path.exists():
         settings._file_not_found = path.absolute()
     return settings
+
+
+def resolve_approvers(configured: Iterable[str], members_of: Callable[[str], Iterable[str]]) -> frozenset[str]:
+    """Slack user IDs from the configured list; user groups (``S...``) expanded by *members_of*."""
+    users: set[str] = set()
+    for who in configured:
+        if who.startswith("S"):
+            users.update(members_of(who))
+        else:
+            users.add(who)
+    return frozenset(users)

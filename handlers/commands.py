@@ -9,7 +9,7 @@ from __future__ import annotations
 from slack_bolt import Ack, App, BoltContext
 
 from bot.errors import redact
-from bot.slack.commands import on_command
+from handlers.intake.commands import on_command
 
 COMMAND = "/drift"
 

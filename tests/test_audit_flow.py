@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot import audit
 from bot.requests import machine
 from bot.engine.check import run_check
-from bot.requests.execution import execute_request
+from bot.work.execute import execute_request
 from bot.requests.plans import make_plan
 from bot.state.db import make_engine, upgrade
 from bot.state.grants import app_role_grants

@@ -86,6 +86,7 @@ def test_joining_the_running_check_from_a_channel_already_told_takes_no_row_lock
 
     from bot.runtime import build
     from bot.settings import Settings
+    from bot.work import checking as checks  # asking for a check: record and enqueue
 
     settings = Settings(environments={"prod": {"database_url": "postgresql://nobody@127.0.0.1:1/gone",
                                                "migrations": str(tmp_path), "channel": "C1"}},

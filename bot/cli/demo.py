@@ -29,7 +29,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from bot import embedded
-from bot.checks import request_check
+from bot.work.checking import request_check
 from bot.cli.views import status_text
 from bot.engine import replay
 from bot.engine.check import run_check

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from bot.vocabulary import IGNORABLE  # noqa: F401 - the ignore patterns' kinds, shared with the settings
 from bot.engine.inspect.model import (
     Check, Column, Enum, Extension, ForeignKey, Function, Index, Policy, PrimaryKey, RowSecurity, Sequence, Snapshot,
     Table, Trigger, View,
@@ -374,8 +375,6 @@ def describe(op: Operation) -> str:
     return type(op).__name__
 
 
-IGNORABLE = ("table", "column", "index", "foreign_key", "check", "enum", "extension", "sequence", "view", "function",
-             "trigger", "policy", "row_security")
 
 
 def subject(op: Operation) -> tuple[str, str, str | None]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.vocabulary import VERSION, is_version  # noqa: F401 - is_version: part of this module's vocabulary
+
 SOURCES = ("setting", "lockfile", "package.json", "unknown")
 
 # From 7.9.0 on (its schema engine fixed prisma/orm#29601) `migrate status` counts a rolled-back
 # row as absent: the migration is "not yet applied" (exit 1). 6.19.3 and 7.8.0 say "up to date".
 ROLLED_BACK_IS_UNAPPLIED = (7, 9, 0)
 
-_VERSION = re.compile(r"^v?(\d+)(?:\.(\d+|x|\*))?(?:\.(\d+|x|\*))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
+_VERSION = VERSION  # the syntax lives below the engine (bot.vocabulary): settings check it too
 
 
 def parse(text: str) -> tuple[int, int, int] | None:
@@ -24,12 +26,6 @@ def parse(text: str) -> tuple[int, int, int] | None:
     if not m:
         return None
     return tuple(int(p) if p and p.isdigit() else 0 for p in m.group(1, 2, 3))  # type: ignore[return-value]
-
-
-def is_version(text: str) -> bool:
-    """A full version (``7.9.1``, ``8.0.0-rc.1``), not a range."""
-    m = _VERSION.match(text.strip())
-    return bool(m) and all(p is not None and p.isdigit() for p in m.group(1, 2, 3))
 
 
 def lowest_of_range(spec: str) -> str | None:

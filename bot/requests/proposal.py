@@ -1,21 +1,37 @@
-"""A proposed fix becomes a request: the plan is computed, the request recorded (once per plan),
-and its message posted for approval. Runs on a worker."""
+"""A proposed fix becomes a request: the plan is computed and the request recorded (once per plan).
+Runs on a worker; returns a ``Proposal`` (the job, ``bot.work.jobs.propose_job``, posts it)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from bot import checks
 from bot.errors import DriftbotError
 from bot.requests import machine, plans, rules
+from bot.requests.plans import Plan
 from bot.runtime import Runtime
-from bot.slack import mrkdwn, notify, posting
-from bot.state.models import Check
+from bot.state.models import Check, Request
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A new request and its plan; or the request already open for the same plan (*existing*); or why
+    none was created (*error*)."""
+
+    request: Request | None = None
+    plan: Plan | None = None
+    existing: Request | None = None
+    error: DriftbotError | None = None
+
+    @property
+    def request_id(self) -> int | None:
+        found = self.request or self.existing
+        return found.id if found is not None else None
 
 
 def propose(rt: Runtime, *, environment: str, kind: str, args: dict[str, Any], requester: str, channel: str,
-            thread_ts: str | None = None, check_id: int | None = None, team_id: str | None = None) -> int | None:
-    """The request's id (an already open one for the same plan included), or None when refused."""
+            thread_ts: str | None = None, check_id: int | None = None, team_id: str | None = None) -> Proposal:
     settings = rt.settings
     env = settings.environment(environment)
     try:
@@ -39,11 +55,7 @@ def propose(rt: Runtime, *, environment: str, kind: str, args: dict[str, Any], r
                                              thread_ts=thread_ts, check_id=check_id, team_id=team_id,
                                              approvers=settings.approvers_for(env))
         if existing is not None:  # a double click, or Slack delivering the same click twice
-            notify.ephemeral(rt.slack, channel, requester,
-                             f"Request #{existing.id} for this exact change is already open ({existing.status}).")
-            return existing.id
+            return Proposal(existing=existing)
     except DriftbotError as exc:
-        notify.ephemeral(rt.slack, channel, requester, f"No request was created: {mrkdwn.error(exc)}")
-        return None
-    posting.post_request(rt, req, plan, thread_ts)
-    return req.id
+        return Proposal(error=exc)
+    return Proposal(request=req, plan=plan)

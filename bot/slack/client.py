@@ -34,9 +34,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
-from bot.errors import ConfigError, DriftbotError, redact, redact_data
+from bot.errors import ConfigError, GroupsDeferred, GroupsUnknown, redact, redact_data  # noqa: F401 - the Groups* errors re-exported
 from bot.settings import Settings
 from bot.slack.mrkdwn import visible
+from bot.state import keys
 
 log = logging.getLogger(__name__)
 RATE_LIMIT_RETRIES = 6
@@ -108,26 +109,6 @@ def make_client(settings: Settings, *, patient: bool = True) -> WebClient:
     )
 
 
-class GroupsUnknown(DriftbotError):
-    """The members of a user group are not known here yet (the web process never waits for Slack)."""
-
-    def __init__(self, group: str) -> None:
-        super().__init__(f"driftbot is still reading the members of <!subteam^{group}>; try again in a minute.")
-        self.group = group
-        self.mrkdwn = str(self)  # the group's mention is driftbot's own markup (bot.slack.mrkdwn.error)
-
-
-class GroupsDeferred(GroupsUnknown):
-    """Slack answered 429 for a user group's members: whoever asked puts its work off by *retry_after*
-    seconds (a worker is never held for Retry-After)."""
-
-    def __init__(self, group: str, retry_after: float) -> None:
-        DriftbotError.__init__(self, f"Slack asked driftbot to wait {retry_after:.0f} s before reading the members "
-                                     f"of <!subteam^{group}>.")
-        self.group, self.retry_after = group, retry_after
-        self.mrkdwn = str(self)
-
-
 def retry_after(exc: SlackApiError, default: float = 10.0) -> float:
     """The Retry-After of a 429, in seconds, kept between 1 and 60."""
     headers = getattr(exc.response, "headers", None) or {}
@@ -153,7 +134,7 @@ class GroupMembers:
         self.prefix = prefix
 
     def _key(self, group: str) -> str:
-        return f"driftbot:{self.prefix}group:{group}"
+        return keys.group(self.prefix, group)
 
     def cached(self, group: str) -> tuple[float, tuple[str, ...]] | None:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 
@@ -18,14 +19,26 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.engine.result import CheckResult
 from bot.errors import DriftbotError
-from bot.pulls import thread as pull_threads
 from bot.requests.machine import approvers_of
 from bot.requests.plans import Plan, schema_gap
-from bot.runtime import Runtime
 from bot.slack import notify, views
+from bot.settings import EnvironmentSettings, Settings
 from bot.slack.mrkdwn import escape
+from bot.state import keys
 from bot.state.models import AuditEvent, Check, Execution, Request
-from bot.work import queues
+
+
+class Runtime(Protocol):
+    """What posting uses of a process's runtime (``bot.runtime.Runtime``, which builds the Slack client
+    and so sits above output: named here, never imported)."""
+
+    settings: Settings
+    sessions: Any
+    slack: Any
+    redis: Any
+
+    def request_approvers(self, env: EnvironmentSettings, at_request: list[str] | None) -> frozenset[str]: ...
+
 
 log = logging.getLogger(__name__)
 REFUSED = (SlackApiError, SlackClientError)  # what the client raises once its own retries are spent
@@ -58,11 +71,6 @@ def post_check(rt: Runtime, check: Check, result: CheckResult, since: datetime |
                            comment="Catch-up migration: commit it as a new migration, then resolve it --applied.")
     with rt.sessions.begin() as s:
         s.execute(update(Check).where(Check.id == check.id).values(message_ts=first_ts, post_state=None))
-    if pull_requests:  # a merged driftbot pull request: its thread hears that resolve --applied is next
-        try:
-            pull_threads.after_merge(rt, check.id, result)
-        except Exception:  # the check is posted; a missed note in the pull request's thread must not undo that
-            log.warning("check %s: could not tell the pull request's thread", check.id, exc_info=True)
 
 
 def mark_unposted(rt: Runtime, check_id: int) -> None:
@@ -171,7 +179,7 @@ def keep_post(rt: Runtime, item: dict) -> None:
     if item["attempts"] > KEEP_ATTEMPTS:
         log.warning("gave up posting %s for request %s", item["kind"], item.get("request"))
         return
-    key = queues.kept_posts_key(rt)
+    key = keys.kept_posts(rt.settings.queue_prefix)
     rt.redis.rpush(key, json.dumps(item))
     rt.redis.expire(key, 86400)
 

@@ -219,17 +219,6 @@ def button_value(request_id: int, plan_hash: str) -> str:
     return f"{request_id}:{plan_hash}"
 
 
-def parse_button_value(value: str) -> tuple[int, str | None] | None:
-    """``ID:PLAN_HASH`` -> (id, hash); a bare id (a message posted before buttons named their plan)
-    -> (id, None); anything else -> None."""
-    rid, _, plan_hash = (value or "").partition(":")
-    if not rid.isascii() or not rid.isdigit() or len(rid) > 18:
-        return None
-    if plan_hash and not (len(plan_hash) == 64 and all(c in "0123456789abcdef" for c in plan_hash)):
-        return None
-    return int(rid), plan_hash or None
-
-
 def request_message(req: Request, approvers: list[str], execution: Execution | None = None,
                     groups: list[str] | None = None, audit_id: int | None = None, audit_mark: str | None = None,
                     schema_gap: str | None = None) -> tuple[str, list[dict]]:

@@ -1,6 +1,7 @@
 """RQ entry points, enqueued by reference from ``bot.work.queues``. Thin: each takes
-identifiers, finds this process's runtime, and hands over to the concept that does the work.
-Each is safe to run twice. The digest's jobs live with the digest (``bot.digest.jobs``).
+identifiers, finds this process's runtime, calls the domain and hands its outcome to output
+(``bot.slack``). Each is safe to run twice. The digest's jobs live with the digest
+(``bot.digest.jobs``). These dotted names are what Redis holds for queued jobs: keep them.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import checks
 from bot.engine.check import run_check
-from bot.pulls import thread as pull_threads
-from bot.requests import execution, proposal
+from bot.errors import GroupsDeferred
+from bot.requests import proposal
+from bot.requests.clicks import Click
 from bot.runtime import current
-from bot.slack import actions
-from bot.slack import audit as slack_audit
-from bot.slack import compare as slack_compare
-from bot.slack import notify, posting
-from bot.slack.client import GroupsDeferred
+from bot.slack import mrkdwn, notify, posting
+from bot.work import clicks, execute, reports
+from bot.work import pull_requests as pull_threads
 from bot.work.queues import heartbeat, unposted_key, worker_name
 from bot.work.slots import server_slot
 
@@ -51,14 +51,27 @@ def _post_or_keep(rt, check, result, since) -> bool:
     (Redis, a day) and mark its row so the sweeper has it posted again. True when posted."""
     try:
         posting.post_check(rt, check, result, since)
-        return True
     except SlackApiError as exc:
         log.warning("check %s not posted: %s", check.id, exc.response.status_code)
     except SlackClientError as exc:
         log.warning("check %s not posted: %s", check.id, type(exc).__name__)
+    else:
+        _after_merge(rt, check.id, result)
+        return True
     rt.redis.set(unposted_key(rt, check.id), pickle.dumps((result, since)), ex=86400)
     posting.mark_unposted(rt, check.id)
     return False
+
+
+def _after_merge(rt, check_id: int, result) -> None:
+    """A merged driftbot pull request: its thread hears that resolve --applied is next."""
+    env = rt.settings.environments.get(result.environment)
+    if env is None or env.pull_requests is None:
+        return
+    try:
+        pull_threads.after_merge(rt, check_id, result)
+    except Exception:  # the check is posted; a missed note in the pull request's thread must not undo that
+        log.warning("check %s: could not tell the pull request's thread", check_id, exc_info=True)
 
 
 def repost_check_job(check_id: int) -> str:
@@ -89,13 +102,22 @@ def repost_post_job(item: dict) -> bool:
 def propose_job(*, environment: str, kind: str, args: dict, requester: str, channel: str,
                 thread_ts: str | None = None, check_id: int | None = None, team_id: str | None = None) -> int | None:
     """Turn a fix into a request message in the thread."""
-    return proposal.propose(current(), environment=environment, kind=kind, args=args, requester=requester,
+    rt = current()
+    made = proposal.propose(rt, environment=environment, kind=kind, args=args, requester=requester,
                             channel=channel, thread_ts=thread_ts, check_id=check_id, team_id=team_id)
+    if made.error is not None:
+        notify.ephemeral(rt.slack, channel, requester, f"No request was created: {mrkdwn.error(made.error)}")
+    elif made.existing is not None:
+        notify.ephemeral(rt.slack, channel, requester,
+                         f"Request #{made.existing.id} for this exact change is already open ({made.existing.status}).")
+    else:
+        posting.post_request(rt, made.request, made.plan, thread_ts)
+    return made.request_id
 
 
 def decision_job(**click) -> str | None:
     """Decide one Approve / Reject / Cancel click and tell the clicker."""
-    return actions.decide_and_tell(current(), actions.Click(**click))
+    return clicks.decide_and_tell(current(), Click(**click))
 
 
 def refresh_groups_job() -> int:
@@ -142,19 +164,19 @@ def pull_request_failed(job, connection, exc_type, exc_value, tb) -> None:
 def execute_job(request_id: int) -> str:
     """Run one approved request, at most once."""
     rt = current()
-    return execution.execute_request(rt, request_id, worker=worker_name(rt))
+    return execute.execute_request(rt, request_id, worker=worker_name(rt))
 
 
 def audit_job(environment: str | None, days: int, user: str, channel: str) -> int:
     """Post the audit summary asked for with ``/drift audit``."""
-    return slack_audit.post_audit(current(), environment, days, user, channel)
+    return reports.post_audit(current(), environment, days, user, channel)
 
 
 def audit_verify_job(checkpoint: str | None, user: str, channel: str) -> bool:
     """Post the verification asked for with ``/drift audit verify``."""
-    return slack_audit.post_verify(current(), checkpoint, user, channel)
+    return reports.post_verify(current(), checkpoint, user, channel)
 
 
 def compare_job(from_env: str, to_env: str, user: str, channel: str) -> str:
     """Post the comparison asked for with ``/drift compare``."""
-    return slack_compare.post_compare(current(), from_env, to_env, user, channel)
+    return reports.post_compare(current(), from_env, to_env, user, channel)

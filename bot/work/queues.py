@@ -28,6 +28,7 @@ from rq.registry import ScheduledJobRegistry
 
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.state import keys
 
 log = logging.getLogger(__name__)
 DRIFT = "drift"
@@ -69,7 +70,7 @@ def enqueue_propose(rt: Runtime, **kwargs) -> str:
 
 
 def enqueue_pull_request(rt: Runtime, **kwargs) -> str:
-    """The pull request asked for from a check's thread (``bot.pulls.thread``): a check, a push, two API calls."""
+    """The pull request asked for from a check's thread (``bot.work.pull_requests``): a check, a push, two API calls."""
     job = queue(rt, DRIFT).enqueue("bot.work.jobs.pull_request_job", kwargs=kwargs,
                                    on_failure=Callback("bot.work.jobs.pull_request_failed"),
                                    job_timeout=rt.settings.check_job_timeout_s, result_ttl=3600, failure_ttl=7 * 86400)
@@ -137,7 +138,7 @@ def enqueue_compare(rt: Runtime, from_env: str, to_env: str, user: str, channel:
 
 def unposted_key(rt: Runtime, check_id: int) -> str:
     """Where a check result Slack refused waits to be posted again."""
-    return f"driftbot:{rt.settings.queue_prefix}unposted:{check_id}"
+    return keys.unposted(rt.settings.queue_prefix, check_id)
 
 
 def enqueue_repost(rt: Runtime, check_id: int) -> str:
@@ -148,7 +149,7 @@ def enqueue_repost(rt: Runtime, check_id: int) -> str:
 
 def kept_posts_key(rt: Runtime) -> str:
     """Request messages, their thread notes and updates Slack refused (``bot.slack.posting.keep_post``)."""
-    return f"driftbot:{rt.settings.queue_prefix}kept-posts"
+    return keys.kept_posts(rt.settings.queue_prefix)
 
 
 def release_kept_posts(rt: Runtime, limit: int = 50) -> int:
@@ -162,7 +163,7 @@ def release_kept_posts(rt: Runtime, limit: int = 50) -> int:
 
 
 def _hb_key(rt: Runtime, kind: str, ident: int) -> str:
-    return f"driftbot:{rt.settings.queue_prefix}hb:{kind}:{ident}"
+    return keys.heartbeat(rt.settings.queue_prefix, kind, ident)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from bot.engine.db import parse_url
 from bot.runtime import Runtime
+from bot.state import keys
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def server_of(url: str) -> str:
 
 
 def slots_key(rt: Runtime, server: str) -> str:
-    return f"{rt.settings.queue_prefix}driftbot:server-slots:{server}"
+    return keys.server_slots(rt.settings.queue_prefix, server)
 
 
 @contextmanager

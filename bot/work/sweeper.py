@@ -20,12 +20,12 @@ from sqlalchemy import select
 
 from bot import checks
 from bot.requests import machine
-from bot.requests.execution import mark_interrupted
 from bot.runtime import Runtime, build, install
 from bot.settings import Settings
 from bot.slack.client import GroupMembers, make_client
 from bot.slack.posting import claim_unposted, post_lost_check, refresh_request_message
 from bot.state.models import Check, Execution, Request
+from bot.work.execute import mark_interrupted
 from bot.work.fence import writer_gone
 from bot.work.queues import (DRIFT, EXECUTE, alive, enqueue_execute, enqueue_repost, job_id, job_status, queue_name,
                               release_due, release_kept_posts)

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 import pytest
 
 from bot.engine.check import run_check
-from bot.pulls import flow, thread
+from bot.pulls import flow
+from bot.work import pull_requests as thread
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.state.db import make_engine, sessions, upgrade

@@ -13,7 +13,7 @@ import pytest
 
 from bot.engine import writers
 from bot.requests import machine
-from bot.requests.execution import execute_request
+from bot.work.execute import execute_request
 from bot.requests.plans import make_plan
 from bot.settings import Settings
 from bot.slack import posting

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.engine import writers
 from bot.requests import machine
-from bot.requests.execution import execute_request
+from bot.work.execute import execute_request
 from bot.requests.plans import make_plan
 from bot.settings import Settings
 from bot.slack import posting
@@ -114,7 +114,7 @@ def test_a_writer_declared_interrupted_that_commits_after_all_records_the_truth(
     """Issue #26 item 2: the writer's session to the state database cut (its fence released with it), the
     sweeper closes the execution as interrupted; then the writer commits. The state, the audit trail and
     the thread end with the truth (succeeded, a correction), never "interrupted" beside "Done"."""
-    from bot.requests.execution import mark_interrupted
+    from bot.work.execute import mark_interrupted
 
     rt, target, state = _setup(databases, redis_url, stub, tmp_path, "add_enum_value")
     plan, req, _ = _approved(rt, "VIDEO")

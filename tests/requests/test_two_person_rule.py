@@ -24,10 +24,11 @@ from sqlalchemy import func, select
 
 from bot.requests import machine
 from bot.engine import writers
-from bot.requests.execution import execute_request
+from bot.work.execute import execute_request
 from bot.requests.plans import make_plan
 from bot.settings import Settings
-from bot.slack.actions import Click, decide
+from bot.requests.clicks import Click
+from bot.work.clicks import decide
 from bot.state.models import Approval, Execution, Request
 from tests import factory
 from tests.support import make_runtime

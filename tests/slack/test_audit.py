@@ -9,7 +9,7 @@ import io
 import pytest
 
 from bot import audit
-from bot.slack.commands import on_command
+from handlers.intake.commands import on_command
 from tests.support import build_environments, runtime_on, run_worker
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.slack.grammar import HELP
+from handlers.intake.grammar import HELP
 from bot.slack import views
 from bot.state.models import Request
 from handlers import actions, commands

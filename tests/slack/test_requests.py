@@ -9,7 +9,7 @@ import psycopg
 from sqlalchemy import text
 
 from bot.requests import machine
-from bot.requests.execution import execute_request
+from bot.work.execute import execute_request
 from bot.requests.plans import make_plan
 from bot.settings import Settings
 from bot.state.models import Request

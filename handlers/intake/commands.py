@@ -1,4 +1,4 @@
-"""What the ``/drift`` listener hands its text to: parse, authorise, record, enqueue, answer.
+"""Intake of ``/drift``: what its listener hands the text to: parse, authorise, record, enqueue, answer.
 
 Each function returns the short text for the person who asked. None touches a
 target database: they read and write driftbot's state and the queue only, with
@@ -14,25 +14,20 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.checks import request_check
 from bot.engine import writers
-from bot.errors import DriftbotError
+from bot.errors import QUEUE_DOWN, STATE_DOWN, DriftbotError, GroupsUnknown
 from bot.requests import machine, rules
 from bot.runtime import Runtime
 from bot.settings import EnvironmentSettings
-from bot.slack.audit import audit_command, digest_command, verify_command
 from bot.slack.mrkdwn import code, error, escape
-from bot.slack.client import GroupsUnknown
-from bot.slack.compare import compare_command
-from bot.slack.grammar import HELP, Command, Usage, parse
 from bot.state.models import Request
 from bot.work import queues
+from bot.work.checking import request_check
+from handlers.intake.audit import audit_command, digest_command, verify_command
+from handlers.intake.compare import compare_command
+from handlers.intake.grammar import HELP, Command, Usage, parse
 
 log = logging.getLogger(__name__)
-
-QUEUE_DOWN = ("the job queue (Redis) is unreachable. Nothing was queued; try again in a minute, "
-              "and tell whoever runs driftbot if it persists.")
-STATE_DOWN = "driftbot's state database is unreachable. Nothing was recorded; try again in a minute."
 
 
 def on_command(rt: Runtime, text: str, user: str, channel: str, team: str | None = None) -> str:

@@ -1,4 +1,5 @@
-"""The Bolt app factory: one ``App`` with the listeners of ``handlers`` and the runtime in its context."""
+"""The Bolt app factory: one ``App`` with the listeners of ``handlers`` and the runtime in its context.
+The web process (``bot.processes``) builds it; nothing below the door imports it."""
 
 from __future__ import annotations
 

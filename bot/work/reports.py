@@ -1,34 +1,19 @@
-"""``/drift audit [ENV] [--days N]``, ``/drift audit verify [N:HASH]`` and ``/drift digest`` on the Slack side.
-
-The listener only enqueues (Slack wants its answer within 3 seconds); the
-worker reads the trail and posts a readable summary with the full export as a
-CSV snippet in its thread. ``/drift digest`` starts a digest now, posted in the
-channel where it was asked.
-"""
+"""Reports asked for from Slack, run on a worker: the audit summary and export (``/drift audit``), the
+chain's verification (``/drift audit verify``) and the comparison of two environments (``/drift compare``).
+Each reads from the domain (``bot.audit``, the engine) and hands the outcome to output (``bot.slack``);
+``ask_compare`` records the comparison asked for and enqueues it."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 from bot import audit
-from bot.digest.jobs import start_digest
-from bot.runtime import Runtime
+from bot.engine.compare import compare
 from bot.errors import DriftbotError
-from bot.slack import notify
+from bot.runtime import Runtime
+from bot.slack import notify, views
 from bot.slack.mrkdwn import checkpoint_line, error, escape
 from bot.work import queues
-
-DEFAULT_DAYS = 7
-
-
-def audit_command(rt: Runtime, *, environment: str | None, days: int | None, user: str, channel: str) -> str:
-    """Enqueue the audit summary; the text answers the asker at once."""
-    if environment is not None:
-        rt.settings.environment(environment)  # an unknown name is answered now, with the known ones
-    days = days or DEFAULT_DAYS
-    queues.enqueue_audit(rt, environment, days, user, channel)
-    scope = f" of *{environment}*" if environment else ""
-    return f"Gathering the audit trail{scope} for the last {days} days… it will be posted in this channel."
 
 
 def post_audit(rt: Runtime, environment: str | None, days: int, user: str, channel: str,
@@ -45,13 +30,6 @@ def post_audit(rt: Runtime, environment: str | None, days: int, user: str, chann
         notify.snippet(rt.slack, channel, ts, name, audit.to_csv(rows), f"Audit trail, last {days} days",
                        comment=f"The full export: {len(rows)} events. `driftbot audit verify` checks the chain.")
     return len(rows)
-
-
-def verify_command(rt: Runtime, *, checkpoint: str | None, user: str, channel: str) -> str:
-    """Enqueue the chain's verification (it reads the whole trail: a worker's job)."""
-    queues.enqueue_audit_verify(rt, checkpoint, user, channel)
-    against = f" against checkpoint {checkpoint.split(':')[0]}" if checkpoint else ""
-    return f"Verifying the audit trail{against}… the result will be posted in this channel."
 
 
 def post_verify(rt: Runtime, checkpoint: str | None, user: str, channel: str) -> bool:
@@ -72,10 +50,26 @@ def post_verify(rt: Runtime, checkpoint: str | None, user: str, channel: str) ->
     return report.ok
 
 
-def digest_command(rt: Runtime, *, user: str, channel: str) -> str:
-    """Start a digest now, posted in the asking channel."""
-    n = len(rt.settings.environments)
-    if not n:
-        return "No environments are configured, so there is nothing to digest."
-    start_digest(rt, kind="manual", requested_by=user, channel=channel)
-    return f"Checking {n} environment{'s' if n != 1 else ''}… the digest will be posted in this channel."
+def ask_compare(rt: Runtime, from_env: str, to_env: str, user: str, channel: str) -> None:
+    """Record the comparison asked for and enqueue it (``/drift compare``)."""
+    with rt.sessions.begin() as s:
+        audit.record(s, event="compare_requested", actor=user, environment=to_env,
+                     data={"from": from_env, "to": to_env, "channel": channel})
+        # Enqueued inside the transaction: if Redis refuses, the audit event is rolled back with it.
+        queues.enqueue_compare(rt, from_env, to_env, user, channel)
+
+
+def post_compare(rt: Runtime, from_env: str, to_env: str, user: str, channel: str) -> str:
+    """Compare on the worker and post: the message, then the SQL snippet in its thread."""
+    result = compare(rt.settings, from_env, to_env)
+    text, blocks, long = views.compare_message(result, user)
+    ts = notify.post(rt.slack, channel, text, blocks)
+    name = f"compare-{from_env}-{to_env}"
+    if long:
+        notify.snippet(rt.slack, channel, ts, f"{name}-summary.txt", "\n".join(result.schema.summary) + "\n",
+                       f"{to_env} relative to {from_env}")
+    if result.schema is not None and result.schema.sql:
+        notify.snippet(rt.slack, channel, ts, f"{name}.sql", result.schema.sql, f"{from_env} → {to_env}",
+                       comment=f"The SQL that would turn {from_env}'s schema into {to_env}'s. For review only: "
+                               "driftbot never runs it, and it is not a migration to deploy as it is.")
+    return result.state
