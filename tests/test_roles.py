@@ -110,6 +110,17 @@ def test_the_documented_grants_check_replay_and_change_without_a_superuser(pg_ur
     monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__ADMIN_URL", _as(target, roles["driftbot_admin"]))
     monkeypatch.setattr(sys, "stdin", open(os.devnull))
 
+    # Replay templates another role left on the shadow server (a superuser's set-up run, an earlier
+    # shadow role) are not the shadow role's to copy: the check must not depend on them.
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL", target)
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__SHADOW_URL", pg_url)
+    monkeypatch.setenv("DRIFTBOT_CACHE_DIR", str(tmp_path / "superuser-cache"))
+    assert main(["status", "prod", "--json"]) == 1
+    capsys.readouterr()
+    monkeypatch.setenv("DRIFTBOT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL", _as(target, roles["driftbot_ro"]))
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__SHADOW_URL", _as(pg_url, roles["driftbot_shadow"], "postgres"))
+
     # The check: history and schema, the scratch database made (and dropped) by the shadow role.
     code = main(["status", "prod", "--json"])
     result = json.loads(capsys.readouterr().out)
