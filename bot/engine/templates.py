@@ -52,8 +52,11 @@ def chain(migrations: tuple[LocalMigration, ...], default_schema: str) -> list[s
 def _existing(admin: psycopg.Connection) -> list[tuple[str, str, int, str | None]]:
     """(name, digest, epoch, history) of the templates on the server, newest first. A template named
     before histories were part of the name has history None (dropped once OLD_NAMING_AGE_S old)."""
+    # Only the templates this role may copy and drop: its own (or a role's it has the privileges of). Another
+    # role's (a superuser's set-up run, an earlier shadow role) would refuse the copy: "permission denied".
     rows = admin.execute(
-        "SELECT datname FROM pg_catalog.pg_database WHERE datname LIKE %s", (PREFIX.replace("_", r"\_") + "%",)
+        "SELECT datname FROM pg_catalog.pg_database WHERE datname LIKE %s AND pg_has_role(datdba, 'USAGE')",
+        (PREFIX.replace("_", r"\_") + "%",),
     ).fetchall()
     found = []
     for (name,) in rows:
