@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import audit
-from bot.engine import sources, writers
+from bot.engine import actions, sources, writers
 from bot.errors import DriftbotError
 from bot.settings import EnvironmentSettings, Settings
 from bot.state.db import make_engine, sessions
@@ -30,29 +30,25 @@ def run(settings: Settings, args) -> int:
 
 
 def _resolve(settings: Settings, env: EnvironmentSettings, args, limits: writers.Limits) -> int:
-    name = args.applied or args.rolled_back
-    writers.check_migration_name(name)
-    flag = "--applied" if args.applied else "--rolled-back"
-    if not _confirmed(env, f"prisma migrate resolve {flag} {name}", args.yes):
+    action = actions.RESOLVE_FLAGS["--applied" if args.applied else "--rolled-back"]
+    given = action.clean({"migration": args.applied or args.rolled_back})
+    if not _confirmed(env, action.prisma_command(given), args.yes):
         return 1
-    if args.applied:
-        migrations = sources.load(env, Path(settings.cache_dir))
-        kind, change = "resolve_applied", lambda: writers.resolve_applied(env.admin_url, migrations, name, limits)
-    else:
-        kind, change = "resolve_rolled_back", lambda: writers.resolve_rolled_back(env.admin_url, name, limits)
-    print(_audited(settings, env, kind, {"migration": name}, change).message)
+    # Read before the trail's start is written: an unreadable source changes nothing and records nothing.
+    migrations = sources.load(env, Path(settings.cache_dir)) if action.needs_checksum else None
+    done = _audited(settings, env, action.kind, given,
+                    lambda: action.write(env.admin_url, given, limits, lambda: migrations))
+    print(done.message)
     return 0
 
 
 def _enum(settings: Settings, env: EnvironmentSettings, args, limits: writers.Limits) -> int:
-    writers.check_identifier(args.enum, "enum")
-    writers.check_enum_value(args.value)
-    if args.before is not None:
-        writers.check_enum_value(args.before)
-    if not _confirmed(env, writers.render_add_enum_value(args.enum, args.value, before=args.before), args.yes):
+    action = actions.get(actions.ADD_ENUM_VALUE)
+    given = action.clean({"enum": args.enum, "value": args.value, "before": args.before})
+    if not _confirmed(env, action.sql(given), args.yes):
         return 1
-    done = _audited(settings, env, "add_enum_value", {"enum": args.enum, "value": args.value},
-                    lambda: writers.add_enum_value(env.admin_url, args.enum, args.value, limits, before=args.before))
+    recorded = {k: given[k] for k in action.fields}  # the trail's data, as before `--before` existed
+    done = _audited(settings, env, action.kind, recorded, lambda: action.write(env.admin_url, given, limits, lambda: None))
     print(done.message)
     print("Commit the same statement as a migration, then record it with `driftbot resolve ENV --applied NAME`.")
     return 0

@@ -6,6 +6,7 @@ import re
 import shlex
 from typing import TYPE_CHECKING
 
+from bot.engine.actions import ADD_ENUM_VALUE, REGISTRY
 from bot.words import CASE_WORDS, STATES, history_parts
 
 if TYPE_CHECKING:  # for the annotations only: `driftbot envs` need not import psycopg, nor the differ
@@ -14,8 +15,8 @@ if TYPE_CHECKING:  # for the annotations only: `driftbot envs` need not import p
     from bot.engine.result import CheckResult, Finding
 
 # The actions whose SQL is a migration file to commit (catch-up, restore, enum tracking, baseline).
-FILE_KINDS = ("catch_up_migration", "deploy", "add_enum_value", "baseline")
-RESOLVES = ("resolve_applied", "resolve_rolled_back")
+FILE_KINDS = ("catch_up_migration", "deploy", ADD_ENUM_VALUE, "baseline")
+RESOLVES = tuple(k for k, record in REGISTRY.items() if record.verb == "resolve")
 
 
 def headline(result: CheckResult) -> str:

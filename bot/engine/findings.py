@@ -8,6 +8,7 @@ plus a tracking migration; E no history -> baseline. Reset is never proposed.
 
 from __future__ import annotations
 
+from bot.engine.actions import REGISTRY, RESOLVE_APPLIED, RESOLVE_ROLLED_BACK
 from bot.engine.history import HistoryVerdict
 from bot.engine.result import Action, DeployPreview, Finding
 from bot.engine.replay import UNSAFE_NEW_ENUM_VALUE
@@ -68,8 +69,7 @@ def _where(h: HistoryVerdict) -> str:
 
 
 def resolve_action(kind: str, name: str) -> Action:
-    flag = "--applied" if kind == "resolve_applied" else "--rolled-back"
-    return Action(kind, (("migration", name),), command=f"prisma migrate resolve {flag} {name}")
+    return Action(kind, (("migration", name),), command=REGISTRY[kind].prisma_command({"migration": name}))
 
 
 def history_findings(h: HistoryVerdict) -> list[Finding]:
@@ -99,7 +99,7 @@ def history_findings(h: HistoryVerdict) -> list[Finding]:
                 "B'",
                 f"Migration {f.name} failed; `migrate deploy` is blocked until it is resolved.",
                 f"If the fix will be a corrected migration, mark it rolled back and deploy again.{partial}{reason}",
-                resolve_action("resolve_rolled_back", f.name),
+                resolve_action(RESOLVE_ROLLED_BACK, f.name),
             )
         )
         out.append(
@@ -107,7 +107,7 @@ def history_findings(h: HistoryVerdict) -> list[Finding]:
                 "B'",
                 f"Or, once {f.name} has been completed by hand, record it as applied.",
                 "Only after every statement of the migration is in the database.",
-                resolve_action("resolve_applied", f.name),
+                resolve_action(RESOLVE_APPLIED, f.name),
             )
         )
     for m in h.modified:
@@ -147,7 +147,7 @@ def history_findings(h: HistoryVerdict) -> list[Finding]:
                  "table); then deploy the migrations after them, if any. No baseline beside them: it would create "
                  "their tables twice. `prisma migrate status` lists them all as not yet applied, and `migrate deploy` "
                  "would fail at the first (\"already exists\")." if first_of_prefix else ""),
-                resolve_action("resolve_applied", b.name),
+                resolve_action(RESOLVE_APPLIED, b.name),
             ))
             first_of_prefix = False
         elif b.whole and b.name in h.finished_rolled_back:
@@ -168,7 +168,7 @@ def history_findings(h: HistoryVerdict) -> list[Finding]:
                 f"({_listed(b.present)}).",
                 "Someone ran its SQL by hand and never recorded it. `migrate deploy` would fail (P3018, "
                 "\"already exists\"): record it with `resolve --applied` instead. `prisma migrate status` calls it pending.",
-                resolve_action("resolve_applied", b.name),
+                resolve_action(RESOLVE_APPLIED, b.name),
             ))
         else:
             out.append(Finding(
@@ -177,7 +177,7 @@ def history_findings(h: HistoryVerdict) -> list[Finding]:
                 f"but lacks {_listed(b.missing)}.",
                 "`migrate deploy` would fail on the part that exists. Run the missing part (the SQL below) by hand, "
                 "check it, then record the migration with `resolve --applied`.",
-                Action("resolve_applied", (("migration", b.name),), sql=b.missing_sql or None,
+                Action(RESOLVE_APPLIED, (("migration", b.name),), sql=b.missing_sql or None,
                        command=f"prisma migrate resolve --applied {b.name}"),
             ))
     rolled_back = set(h.rolled_back_pending)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from bot.engine.actions import ADD_ENUM_VALUE, REGISTRY, RESOLVE_APPLIED, RESOLVE_ROLLED_BACK
 from bot.engine.history import HistoryVerdict
 from bot.engine.lint.model import LintReport
 from bot.engine.versions import PrismaVersion
@@ -16,7 +17,7 @@ from bot.errors import redact_data
 STATES = ("in_sync", "drifted", "pending", "failed", "not_managed", "error")
 CASES = ("A", "B", "B'", "C", "E", "history")
 ACTION_KINDS = (
-    "catch_up_migration", "deploy", "resolve_applied", "resolve_rolled_back", "add_enum_value", "baseline", "none",
+    "catch_up_migration", "deploy", RESOLVE_APPLIED, RESOLVE_ROLLED_BACK, ADD_ENUM_VALUE, "baseline", "none",
     "sign",  # Prisma 8: `prisma db sign` (writes the marker after verifying the schema); a proposal, not executable yet
 )
 
@@ -41,7 +42,7 @@ class Action:
     @property
     def executable(self) -> bool:
         """Whether driftbot itself can run it (after approval) rather than CI/CD or a person."""
-        return self.kind in ("resolve_applied", "resolve_rolled_back", "add_enum_value")
+        return self.kind in REGISTRY
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, **self.arguments}

@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 
 from bot.engine import diff as d
+from bot.engine.actions import ADD_ENUM_VALUE, RESOLVE_APPLIED
 from bot.engine import prisma_schema
 from bot.engine.db import Target, error_line
 from bot.engine import hidden, prefix
@@ -195,7 +196,7 @@ def _enum_findings(ops, live: Snapshot, schema_file, default_schema: str, stamps
             f"Enum `{enum}` lacks the value `{value}` that {where} has.",
             f"Add it with `{statement}` (safe: adds, never recreates the type), commit the same statement as "
             f"migration {migration}, and record that migration with `resolve --applied`.",
-            Action("add_enum_value", args + ((("before", before),) if before is not None else ()), sql=statement,
+            Action(ADD_ENUM_VALUE, args + ((("before", before),) if before is not None else ()), sql=statement,
                    command=f"driftbot enum {env_name} {enum} {value}" + (f" --before {before}" if before else "")),
         ))
     return out
@@ -340,7 +341,7 @@ def schema_findings(verdict: HistoryVerdict, migrations: Migrations, replayed: S
                    sql=render_migration(catch_up, live.default_schema, if_missing=from_edit),
                    command=f"save the SQL as {folder}/{name}/migration.sql"),
         ))
-        out.append(Finding("A", f"Once {name} is committed, record it as applied.", "", resolve_action("resolve_applied", name)))
+        out.append(Finding("A", f"Once {name} is committed, record it as applied.", "", resolve_action(RESOLVE_APPLIED, name)))
     if missing:
         # what the migrations have and the database lacks: exactly the missing objects (not those
         # both have in other versions, which are the catch-up's under A, nor ignored ones)

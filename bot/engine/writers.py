@@ -48,7 +48,7 @@ class Limits:
 class WriteResult:
     """What a writer did: the statements it ran, in order, for the audit trail."""
 
-    action: str
+    action: str  # the writer's name, which is its action's kind (bot.engine.actions)
     target: str
     statements: tuple[str, ...]
     message: str
@@ -219,7 +219,7 @@ def resolve_applied(url: str, migrations: Migrations, name: str, limits: Limits 
             ran = tuple(s.ran)
     except psycopg.Error as exc:
         raise _wrap_pg(exc) from None
-    return WriteResult("resolve_applied", target.dbname, ran, f"Migration {name} marked as applied.")
+    return WriteResult(resolve_applied.__name__, target.dbname, ran, f"Migration {name} marked as applied.")
 
 
 def _rows(conn: psycopg.Connection, schema: str):
@@ -251,13 +251,13 @@ def resolve_rolled_back(url: str, name: str, limits: Limits = Limits()) -> Write
             if all(r.finished_at is not None for r in rows):
                 raise Refused(f"P3012: Migration `{name}` cannot be rolled back because it is not in a failed state.")
             if not any(r.is_failed for r in rows):  # already rolled back: Prisma says so and exits 0
-                return WriteResult("resolve_rolled_back", target.dbname, (),
+                return WriteResult(resolve_rolled_back.__name__, target.dbname, (),
                                    f"Migration {name} marked as rolled back (it already was; nothing was changed).")
             s.run(*close_failed(name, target.schema))
             ran = tuple(s.ran)
     except psycopg.Error as exc:
         raise _wrap_pg(exc) from None
-    return WriteResult("resolve_rolled_back", target.dbname, ran, f"Migration {name} marked as rolled back.")
+    return WriteResult(resolve_rolled_back.__name__, target.dbname, ran, f"Migration {name} marked as rolled back.")
 
 
 def add_enum_value_sql(enum: str, value: str, schema: str = "public", before: str | None = None) -> sql.Composed:
@@ -309,10 +309,5 @@ def add_enum_value(url: str, enum: str, value: str, limits: Limits = Limits(), s
             ran = tuple(s.ran)
     except psycopg.Error as exc:
         raise _wrap_pg(exc) from None
-    return WriteResult("add_enum_value", target.dbname, ran, f"Added value {value!r} to enum {enum}.")
+    return WriteResult(add_enum_value.__name__, target.dbname, ran, f"Added value {value!r} to enum {enum}.")
 
-
-__all__ = [
-    "Limits", "WriteResult", "resolve_applied", "resolve_rolled_back", "add_enum_value",
-    "add_enum_value_sql", "render_add_enum_value", "check_migration_name", "PRISMA_ADVISORY_LOCK",
-]

@@ -13,12 +13,13 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from bot.engine.actions import ADD_ENUM_VALUE
 from bot.engine.lint import LintReport, lint_text
 from bot.engine.result import CheckResult, Finding
 from bot.engine.sources import SCRIPT, LocalMigration
 from bot.errors import PullRequestError
 
-KINDS = ("catch_up_migration", "add_enum_value")  # case A's catch-up, case C's tracking migration
+KINDS = ("catch_up_migration", ADD_ENUM_VALUE)  # case A's catch-up, case C's tracking migration
 BRANCH_PREFIX = "driftbot/"
 MARKER = re.compile(r"<!-- driftbot: environment=(?P<env>\S+) migration=(?P<migration>\S+) sql-sha256=(?P<sha>[0-9a-f]{64}) -->")
 

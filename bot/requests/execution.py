@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import audit, checks
-from bot.engine import sources, writers
+from bot.engine import actions, sources, writers
 from bot.errors import DriftbotError, GroupsDeferred, redact
 from bot.requests import machine, reconcile, rules
 from bot.requests.plans import Plan, current_plan, what_changed
@@ -56,13 +56,8 @@ def run_writer(rt: Runtime, env: EnvironmentSettings, plan: Plan) -> writers.Wri
         raise DriftbotError(f"Environment {env.name} has no admin_url; approved changes use the admin role only.")
     s = rt.settings
     limits = writers.Limits(s.write_lock_timeout_ms, s.write_statement_timeout_ms, s.connect_timeout_s)
-    a = plan.arguments
-    if plan.kind == "resolve_applied":
-        migrations = sources.load(env, Path(s.cache_dir), fetch=False)
-        return writers.resolve_applied(env.admin_url, migrations, a["migration"], limits)
-    if plan.kind == "resolve_rolled_back":
-        return writers.resolve_rolled_back(env.admin_url, a["migration"], limits)
-    return writers.add_enum_value(env.admin_url, a["enum"], a["value"], limits, before=a.get("before"))
+    return actions.get(plan.kind).write(env.admin_url, plan.arguments, limits,
+                                        lambda: sources.load(env, Path(s.cache_dir), fetch=False))
 
 
 def load(rt: Runtime, request_id: int) -> tuple[Request | None, dict | None]:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.engine import prisma_schema, sources, writers
+from bot.engine import actions, prisma_schema, sources
 from bot.engine.check import run_check
 from bot.engine.result import CheckResult
-from bot.errors import DatabaseUnreachable, DriftbotError, InvalidName, Refused
+from bot.errors import DatabaseUnreachable, DriftbotError, InvalidName
 from bot.settings import EnvironmentSettings, Settings
 
-EXECUTABLE = ("resolve_applied", "resolve_rolled_back", "add_enum_value")
+EXECUTABLE = tuple(actions.REGISTRY)  # the kinds driftbot runs (bot.engine.actions)
 
 
 @dataclass(frozen=True)
@@ -43,17 +43,13 @@ class Plan:
         return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
     def describe(self) -> str:
-        a = self.arguments
-        if self.kind == "add_enum_value":
-            return f"add value `{a['value']}` to enum `{a['enum']}`"
-        flag = "--applied" if self.kind == "resolve_applied" else "--rolled-back"
-        return f"`prisma migrate resolve {flag} {a['migration']}`"
+        return actions.get(self.kind).describe(self.arguments)
 
 
 def schema_gap(env: EnvironmentSettings, kind: str, args: dict[str, Any]) -> str | None:
     """For an enum value request: ``"value"`` when schema.prisma's enum lacks the value, ``"enum"`` when
     schema.prisma has no such enum; None when it has both, or there is no schema.prisma to ask."""
-    if kind != "add_enum_value" or not env.schema_path:
+    if kind != actions.ADD_ENUM_VALUE or not env.schema_path:
         return None
     try:
         schema = prisma_schema.load(env.schema_path)
@@ -68,33 +64,22 @@ def schema_gap(env: EnvironmentSettings, kind: str, args: dict[str, Any]) -> str
 def plan_sql(kind: str, args: dict[str, str], checksum: str | None = None) -> str:
     """The statements the writer will run, as the writer shows them (the writers build both from one
     template; the id is generated at run time)."""
-    if kind == "add_enum_value":
-        return writers.render_add_enum_value(args["enum"], args["value"], before=args.get("before"))
-    name = writers.check_migration_name(args["migration"])
-    close_failed = writers.close_failed(name)[2] + ";"
-    if kind == "resolve_rolled_back":
-        return close_failed
-    if kind == "resolve_applied":
-        if checksum is None:
-            raise Refused(f"P3017: The migration `{name}` could not be found in the migrations folder; nothing was requested.")
-        return f"-- only when a failed attempt exists:\n{close_failed}\n" + writers.insert_applied(writers.NEW_ID, checksum, name)[2] + ";"
-    raise InvalidName(f"`{kind}` is not something driftbot executes.")
+    found = actions.executable(kind)
+    if found is None:
+        raise InvalidName(f"`{kind}` is not something driftbot executes.")
+    return found.sql(args, checksum)
 
 
 def make_plan(environment: str, kind: str, args: dict[str, Any], fingerprint: str, checksum: str | None = None) -> Plan:
     """Build and validate a plan (names checked as the writers check them)."""
-    if kind not in EXECUTABLE:
-        raise Refused(f"`{kind}` is not run by driftbot; follow the finding's advice instead.")
-    keys = {"add_enum_value": ("enum", "value")}.get(kind, ("migration",))
-    clean = {k: str(args[k]) for k in keys}
-    if kind == "add_enum_value" and args.get("before"):  # where the migrations have the value
-        clean["before"] = str(args["before"])
+    clean = actions.get(kind).picked(args)
     return Plan(environment, kind, tuple(sorted(clean.items())), plan_sql(kind, clean, checksum), fingerprint)
 
 
 def checksum(settings: Settings, env: EnvironmentSettings, kind: str, args: dict[str, Any]) -> str | None:
     """The local migration's checksum a ``resolve_applied`` plan records (None for other kinds, or when missing)."""
-    if kind != "resolve_applied":
+    found = actions.executable(kind)
+    if found is None or not found.needs_checksum:
         return None
     migrations = sources.load(env, Path(settings.cache_dir), fetch=False)
     local = migrations.by_name().get(args.get("migration", ""))

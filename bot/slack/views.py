@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import words
+from bot.engine import actions
 from bot.engine.comparison import Comparison
 from bot.engine.result import CheckResult
 from bot.pulls.proposal import proposable
@@ -139,10 +140,7 @@ def _pull_request_buttons(result: CheckResult, check_id: int) -> list[dict[str, 
 
 def _button_label(kind: str, args: dict[str, str]) -> str:
     """The kind of fix first, so it survives any shortening: ``Resolve --rolled-back 2026…_id_ind``."""
-    if kind == "add_enum_value":
-        return f"Add enum value {args.get('value')}"
-    flag = "--applied" if kind == "resolve_applied" else "--rolled-back"
-    return f"Resolve {flag} {args.get('migration')}"
+    return actions.get(kind).button(args)
 
 
 def distinct_labels(labels: list[str], limit: int = BUTTON_TEXT) -> list[str]:
@@ -170,11 +168,9 @@ def slack_command(action, environment: str) -> str | None:
     """A finding's fix as said in Slack: what driftbot runs, as its `/drift` command; deploys from
     CI/CD and files to commit as the finding says them. (The terminal says ``driftbot ...``.)"""
     a = action.arguments
-    if action.kind == "add_enum_value":
-        return f"/drift enum {environment} {a['enum']} {a['value']}"
-    if action.kind in ("resolve_applied", "resolve_rolled_back") and "migration" in a:
-        flag = "--applied" if action.kind == "resolve_applied" else "--rolled-back"
-        return f"/drift resolve {environment} {flag} {a['migration']}"
+    found = actions.executable(action.kind)
+    if found is not None and all(k in a for k in found.fields):
+        return found.drift_command(environment, a)
     return action.command
 
 

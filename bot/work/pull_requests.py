@@ -12,6 +12,7 @@ import logging
 from sqlalchemy import select
 
 from bot import audit
+from bot.engine.actions import RESOLVE_APPLIED
 from bot.engine.check import run_check
 from bot.engine.result import CheckResult
 from bot.errors import DriftbotError
@@ -78,7 +79,7 @@ def after_merge(rt, check_id: int, result: CheckResult) -> list[str]:
     posted = []
     for index, f in enumerate(result.findings):
         name = f.action.arguments.get("migration")
-        if f.action.kind != "resolve_applied" or name not in result.history.applied_by_hand:
+        if f.action.kind != RESOLVE_APPLIED or name not in result.history.applied_by_hand:
             continue
         with rt.sessions.begin() as s:
             pr = flow.opened_for(s, env.name, name)
