@@ -14,10 +14,11 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import audit
-from bot.errors import STATE_DOWN, DriftbotError, GroupsDeferred
+from bot.errors import DriftbotError, GroupsDeferred
 from bot.requests import machine, rules
 from bot.runtime import Runtime
 from bot.state.models import Request
+from bot.state.outages import OUTAGES, outage_note
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +112,8 @@ def decide(rt: Runtime, click: Click) -> Decision:
                 outcome = machine.reject(s, request_id, click.user, allowed)
             else:
                 outcome = machine.cancel(s, request_id, click.user)
-    except SQLAlchemyError:
-        log.exception("state database error")
-        return Decision(f"Your click was not recorded: {STATE_DOWN}")
+    except OUTAGES as exc:
+        return Decision(outage_note(exc, "Your click was not recorded"))
     except GroupsDeferred:  # Slack said wait: the click is decided later (bot.work.clicks)
         raise
     except SlackApiError as exc:  # the approver group could not be read: refuse rather than guess

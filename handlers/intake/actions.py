@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import logging
 
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
-
-from bot.errors import QUEUE_DOWN, STATE_DOWN, DriftbotError
+from bot.errors import DriftbotError
 from bot.requests import rules
 from bot.requests.clicks import Click
 from bot.runtime import Runtime
 from bot.slack import mrkdwn
 from bot.state.models import Check
+from bot.state.outages import OUTAGES, outage_note
 from bot.work import queues
 
 log = logging.getLogger(__name__)
@@ -75,10 +73,8 @@ def on_propose(rt: Runtime, value: str, user: str, channel: str, message_ts: str
                                thread_ts=message_ts, check_id=check.id, team_id=team)
     except (_StaleButton, DriftbotError) as exc:
         return mrkdwn.error(exc)
-    except RedisError:
-        return f"Cannot create the request: {QUEUE_DOWN}"
-    except SQLAlchemyError:
-        return f"Cannot create the request: {STATE_DOWN}"
+    except OUTAGES as exc:
+        return outage_note(exc, "Cannot create the request")
     return "Preparing the request in the thread…"
 
 
@@ -99,10 +95,8 @@ def on_open_pull_request(rt: Runtime, value: str, user: str, channel: str, messa
                                     thread_ts=message_ts)
     except _StaleButton as exc:
         return str(exc)
-    except RedisError:
-        return f"Cannot open the pull request: {QUEUE_DOWN}"
-    except SQLAlchemyError:
-        return f"Cannot open the pull request: {STATE_DOWN}"
+    except OUTAGES as exc:
+        return outage_note(exc, "Cannot open the pull request")
     return "Opening the pull request… its link will be posted in the thread."
 
 
@@ -111,6 +105,6 @@ def receive_decision(rt: Runtime, click: Click) -> str | None:
     could not be queued (the clicker hears the decision from the worker)."""
     try:
         queues.enqueue_decision(rt, click.to_job())
-    except RedisError:
-        return f"Your click was not recorded: {QUEUE_DOWN}"
+    except OUTAGES as exc:
+        return outage_note(exc, "Your click was not recorded")
     return None
