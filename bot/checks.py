@@ -56,7 +56,7 @@ def finish(rt: Runtime, check_id: int, result: CheckResult) -> tuple[Check, date
         moved = s.execute(
             update(Check).where(Check.id == check_id, Check.status == "running")
             .values(status="finished", state=result.state, fingerprint=result.fingerprint,
-                    result=result.to_json(), error=result.error, finished_at=_now()).returning(Check.id)
+                    result=result.to_record(), error=result.error, finished_at=_now()).returning(Check.id)
         ).first()
         if moved is None:
             return None
@@ -87,7 +87,7 @@ def mark_lost(rt: Runtime, check_id: int) -> Any:
 def keep(session: Session, environment: str, seen: dict[str, Any], fingerprint: str | None, *,
          requested_by: str | None = None, channel: str | None = None, started_at: datetime | None = None,
          job_id: str | None = None, worker: str | None = None) -> Check:
-    """A finished check's row from what it saw (``CheckResult.to_json()``), in the caller's transaction."""
+    """A finished check's row from what it saw (``CheckResult.to_record()``), in the caller's transaction."""
     now = _now()
     row = Check(environment=environment, status="finished", requested_by=requested_by, channel=channel, watchers=[],
                 job_id=job_id, worker=worker, state=seen.get("state"), fingerprint=fingerprint, result=seen,
@@ -100,7 +100,7 @@ def keep(session: Session, environment: str, seen: dict[str, Any], fingerprint: 
 def record_check(session: Session, result: CheckResult, *, requested_by: str, started_at: datetime,
                  job_id: str | None = None, worker: str | None = None) -> Check:
     """A finished check and its audit event, in the caller's transaction."""
-    row = keep(session, result.environment, result.to_json(), result.fingerprint, requested_by=requested_by,
+    row = keep(session, result.environment, result.to_record(), result.fingerprint, requested_by=requested_by,
                started_at=started_at, job_id=job_id, worker=worker)
     audit.record(session, event="check_finished", actor=requested_by, environment=result.environment,
                  data={"check_id": row.id, "state": result.state, "fingerprint": result.fingerprint, "error": result.error})

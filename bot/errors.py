@@ -136,6 +136,10 @@ class DatabaseUnreachable(DriftbotError):
     """The target (or shadow) database could not be reached or refused us."""
 
 
+class CannotConnect(DatabaseUnreachable):
+    """The database could not be connected to at all (a result's ``error_kind`` "unreachable")."""
+
+
 class MigrationsSourceError(DriftbotError):
     """The migrations folder or git repository cannot be read."""
 

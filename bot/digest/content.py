@@ -121,7 +121,7 @@ def status_from_check(name: str, state: str | None, result: Mapping[str, Any] | 
         return EnvStatus(name, "not_checked", escape(short_reason(error)) or "the check did not finish")
     if state == "error":
         reason = error or result.get("error") or ""
-        kind = "unreachable" if reason.startswith("Cannot connect") else "not_checked"
+        kind = "unreachable" if result.get("error_kind") == "unreachable" else "not_checked"
         return EnvStatus(name, kind, escape(short_reason(reason)), since, fingerprint)
     history = result.get("history") or {}
     if state == "failed":

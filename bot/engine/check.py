@@ -18,7 +18,7 @@ from bot.engine.prisma8 import check as prisma8_check
 from bot.engine.prisma8 import files as prisma8_files
 from bot.engine.schema_check import check_schema
 from bot.engine.result import CheckResult, SchemaReport, decide_state
-from bot.errors import ConfigError, DatabaseUnreachable, DriftbotError
+from bot.errors import CannotConnect, ConfigError, DatabaseUnreachable, DriftbotError
 from bot.settings import EnvironmentSettings, Settings
 
 
@@ -60,6 +60,7 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
             findings = in_plan_order(findings, found) + preview_findings(preview, verdict, restore)
             lint = lint_pending(settings, env, migrations, verdict) if preview is not None or verdict.failed else None
     except (DriftbotError, psycopg.Error) as exc:
+        kind = "unreachable" if isinstance(exc, CannotConnect) else None  # not connected to at all
         if isinstance(exc, psycopg.Error):  # the target went away mid-check
             exc = DatabaseUnreachable(f"The target database of {env.name} failed during the check: {error_line(exc)}")
         return CheckResult(
@@ -70,6 +71,7 @@ def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = Tr
             error=str(exc),
             duration_ms=(time.perf_counter() - started) * 1000,
             prisma_version=version,
+            error_kind=kind,
         )
     state, error = decide_state(verdict, report, findings=findings), None
     if schema and not report.checked and state == "in_sync":

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
-from bot.errors import DatabaseUnreachable
+from bot.errors import CannotConnect
 
 PRISMA_ONLY_PARAMS = {"schema", "connection_limit", "pool_timeout", "pgbouncer", "statement_cache_size", "socket_timeout"}
 
@@ -75,10 +75,10 @@ def error_line(exc: Exception) -> str:
     return _SERVER.sub("", text).replace("FATAL:  ", "").strip() or type(exc).__name__
 
 
-def explain_connect_error(exc: Exception, what: str, environment: str | None = None) -> DatabaseUnreachable:
+def explain_connect_error(exc: Exception, what: str, environment: str | None = None) -> CannotConnect:
     """One line for a person: what failed and what to do, naming *environment*, never its host or port."""
     text, hint = _reason(exc, environment or f"the {what} database")
-    return DatabaseUnreachable(f"Cannot connect to the {what} database: {text} ({hint}).")
+    return CannotConnect(f"Cannot connect to the {what} database: {text} ({hint}).")
 
 
 @contextmanager

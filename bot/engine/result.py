@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bot.engine.actions import ADD_ENUM_VALUE, REGISTRY, RESOLVE_APPLIED, RESOLVE_ROLLED_BACK
-from bot.engine.history import HistoryVerdict
+from bot.engine.history import ByHand, FailedMigration, HistoryVerdict, ModifiedMigration
 from bot.engine.lint.model import LintReport
-from bot.engine.versions import PrismaVersion
+from bot.engine.versions import UNKNOWN, PrismaVersion
 from bot.errors import redact_data
 
 STATES = ("in_sync", "drifted", "pending", "failed", "not_managed", "error")
@@ -43,6 +43,12 @@ class Action:
     def executable(self) -> bool:
         """Whether driftbot itself can run it (after approval) rather than CI/CD or a person."""
         return self.kind in REGISTRY
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Action:
+        """The action ``to_json`` wrote (its arguments in their order)."""
+        args = tuple((k, v) for k, v in data.items() if k not in ("kind", "sql", "command"))
+        return cls(data["kind"], args, data.get("sql"), data.get("command"))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, **self.arguments}
@@ -123,6 +129,7 @@ class CheckResult:
     extra: tuple[tuple[str, Any], ...] = ()
     prisma_version: PrismaVersion | None = None  # the Prisma the project runs, where it was read
     lint: LintReport | None = None  # the pending and failed migrations on this environment's data
+    error_kind: str | None = None  # "unreachable": the target (or shadow) database could not be connected to
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
@@ -212,8 +219,94 @@ class CheckResult:
             "duration_ms": round(self.duration_ms, 1),
             "source": self.source,
         }
+        if self.error_kind is not None:
+            out["error_kind"] = self.error_kind
         out.update(dict(self.extra))
         return redact_data(out)  # what is stored (the state database) and printed (--json): never a secret
+
+    def to_record(self) -> dict[str, Any]:
+        """What the state database keeps: ``to_json()`` plus the lists ``from_json`` needs to read the
+        history back whole (``status --json`` shows counts where these are names)."""
+        out = self.to_json()
+        h = self.history
+        out["typed"] = {"result_prisma_version": _version_json(self.prisma_version)}
+        if h is not None:
+            out["typed"] = redact_data({
+                "local": list(h.local), "applied": list(h.applied), "finished_rolled_back": list(h.finished_rolled_back),
+                "rows": h.rows, "prisma_unapplied": list(h.prisma_unapplied),
+                "prisma_unpersisted": list(h.prisma_unpersisted), "prisma_failed": list(h.prisma_failed),
+                "prisma_unapplied_live": list(h.prisma_unapplied_live),
+                "prisma_unpersisted_live": list(h.prisma_unpersisted_live),
+                "history_prisma_version": _version_json(h.prisma_version),
+                "result_prisma_version": _version_json(self.prisma_version),
+            })
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CheckResult:
+        """A result read back from what ``to_record()`` (or ``to_json()``) wrote: the state database's copy.
+        Without the ``typed`` part (``to_json()`` alone, or a row from before it was kept) the history
+        is not read back (None)."""
+        h, typed = data.get("history") or {}, data.get("typed")
+        details = h.get("prisma_version_details") or {}
+        version = (PrismaVersion(h.get("prisma_version"), h.get("prisma_version_source") or "unknown",
+                                 details.get("where"), details.get("note"))
+                   if h.get("prisma_version") or details else None)
+        history = None
+        if typed is not None and "local" in typed:
+            history = HistoryVerdict(
+                managed=bool(h.get("managed")), local=tuple(typed["local"]), applied=tuple(typed["applied"]),
+                pending=tuple(h.get("pending") or ()),
+                failed=tuple(FailedMigration(f["name"], f.get("logs"), datetime.fromisoformat(f["started_at"]),
+                                             f.get("may_be_partial")) for f in h.get("failed_details") or ()),
+                rolled_back_pending=tuple(h.get("rolled_back_pending") or ()),
+                finished_rolled_back=tuple(typed["finished_rolled_back"]),
+                modified=tuple(ModifiedMigration(m["name"], m["applied_checksum"], m["local_checksum"])
+                               for m in h.get("modified_details") or ()),
+                missing_locally=tuple(h.get("missing_locally") or ()),
+                applied_by_hand=tuple(h.get("applied_by_hand") or ()),
+                last_common_migration=h.get("last_common_migration"), rows=typed["rows"],
+                prisma_unapplied=tuple(typed["prisma_unapplied"]), prisma_unpersisted=tuple(typed["prisma_unpersisted"]),
+                prisma_failed=tuple(typed["prisma_failed"]), prisma_unapplied_live=tuple(typed["prisma_unapplied_live"]),
+                prisma_unpersisted_live=tuple(typed["prisma_unpersisted_live"]),
+                prisma_version=_version(typed["history_prisma_version"]) or UNKNOWN,
+                missing_locally_refs=tuple((m["name"], None if m["refs"] is None else tuple(m["refs"]))
+                                           for m in h.get("missing_locally_details") or ()),
+                by_hand=tuple(ByHand(b["name"], tuple(b["present"]), tuple(b["missing"]), b.get("missing_sql", ""))
+                              for b in h.get("applied_by_hand_details") or ()),
+                no_schema_pending=tuple(h.get("no_schema_pending") or ()),
+            )
+        s = data.get("schema") or {}
+        schema = SchemaReport(
+            checked=bool(s.get("checked")), reason=s.get("reason"), summary=tuple(s.get("summary") or ()),
+            sql=s.get("sql") or "", prisma_blind_spots=tuple(s.get("prisma_blind_spots") or ()),
+            explained_by_hand=tuple((e["migration"], tuple(e["objects"])) for e in s.get("explained_by_hand") or ()))
+        findings = tuple(Finding(f["case"], f["title"], f.get("detail", ""), Action.from_json(f["action"]))
+                         for f in data.get("findings") or ())
+        p = h.get("deploy_preview")
+        preview = (DeployPreview(p["ok"], p.get("migration"), p.get("error"), p.get("statement"),
+                                 tuple(p.get("caveats") or ()), p.get("available", True), p.get("sqlstate"))
+                   if p else None)
+        extra = tuple((k, v) for k, v in data.items() if k not in _RESULT_KEYS)
+        return cls(
+            environment=data["environment"], state=data["state"], history=history, schema=schema, findings=findings,
+            error=data.get("error"), checked_at=datetime.fromisoformat(data["checked_at"]),
+            duration_ms=float(data.get("duration_ms") or 0.0), source=data.get("source"), deploy_preview=preview,
+            extra=extra, prisma_version=_version(typed["result_prisma_version"]) if typed is not None else version,
+            error_kind=data.get("error_kind"), lint=LintReport.from_json(h["lint"]) if h.get("lint") else None,
+        )
+
+
+def _version_json(v: PrismaVersion | None) -> dict[str, Any] | None:
+    return None if v is None else {"version": v.version, "source": v.source, "where": v.where, "note": v.note}
+
+
+def _version(data: dict[str, Any] | None) -> PrismaVersion | None:
+    return None if data is None else PrismaVersion(data["version"], data["source"], data.get("where"), data.get("note"))
+
+
+_RESULT_KEYS = ("environment", "state", "history", "schema", "findings", "error", "checked_at", "duration_ms", "source",
+                "typed", "error_kind")
 
 
 def blind_spots(history: HistoryVerdict | None, schema: SchemaReport) -> tuple[str, ...]:

@@ -101,7 +101,7 @@ def current_plan(settings: Settings, environment: str, kind: str, args: dict[str
     """Recompute the plan from a fresh check of the environment: (plan, what the check saw)."""
     result = fresh_check(settings, environment, before)
     env = settings.environment(environment)
-    return make_plan(environment, kind, args, result.fingerprint, checksum(settings, env, kind, args)), result.to_json()
+    return make_plan(environment, kind, args, result.fingerprint, checksum(settings, env, kind, args)), result.to_record()
 
 
 def what_changed(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:

@@ -7,12 +7,12 @@ identifiers, finds this process's runtime, calls the domain and hands its outcom
 from __future__ import annotations
 
 import logging
-import pickle
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import checks
 from bot.engine.check import run_check
+from bot.engine.result import CheckResult
 from bot.errors import GroupsDeferred
 from bot.requests import proposal
 from bot.requests.clicks import Click
@@ -47,8 +47,8 @@ def check_job(check_id: int) -> str:
 
 
 def _post_or_keep(rt, check, result, since) -> bool:
-    """Post a check result; when Slack will not take it even after the client's retries, keep it
-    (Redis, a day) and mark its row so the sweeper has it posted again. True when posted."""
+    """Post a check result; when Slack will not take it even after the client's retries, mark its row
+    so the sweeper has it posted again (read back from the row). True when posted."""
     try:
         posting.post_check(rt, check, result, since)
     except SlackApiError as exc:
@@ -58,7 +58,6 @@ def _post_or_keep(rt, check, result, since) -> bool:
     else:
         _after_merge(rt, check.id, result)
         return True
-    rt.redis.set(unposted_key(rt, check.id), pickle.dumps((result, since)), ex=86400)
     posting.mark_unposted(rt, check.id)
     return False
 
@@ -75,21 +74,24 @@ def _after_merge(rt, check_id: int, result) -> None:
 
 
 def repost_check_job(check_id: int) -> str:
-    """Post again a check result Slack refused (queued by the sweeper)."""
+    """Post again a check result Slack refused (queued by the sweeper), read back from its row."""
     rt = current()
-    kept = rt.redis.get(unposted_key(rt, check_id))
     check = posting.unposted_check(rt, check_id)
     if check is None:
         return "gone"
-    if kept is None:  # Redis lost it: the asker is told to ask again rather than left waiting
+    rt.redis.delete(unposted_key(rt, check_id))  # what versions before the row was read back kept in Redis
+    stored = check.result or {}
+    if "typed" not in stored:
+        # A row from before results were kept whole: the asker is told to ask again rather than left waiting.
         posting.give_up_post(rt, check_id)
         notify.tell_quietly(rt.slack, check.channel, check.requested_by,
                             f"The result of the check of *{check.environment}* could not be posted; run "
                             f"`/drift status {check.environment}` again.")
         return "lost"
-    result, since = pickle.loads(kept)  # our own Redis, as RQ's own jobs are
+    result = CheckResult.from_json(stored)
+    with rt.sessions() as s:
+        since = checks.drifted_since(s, check.environment)
     if _post_or_keep(rt, check, result, since):
-        rt.redis.delete(unposted_key(rt, check_id))
         return "posted"
     return "failed"
 

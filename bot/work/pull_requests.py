@@ -33,11 +33,11 @@ def open_from_thread(rt, *, check_id: int, finding: int, user: str, channel: str
 
     with rt.sessions() as s:
         check = s.get(Check, check_id)
-    findings = (check.result or {}).get("findings", []) if check is not None else []
+    findings = CheckResult.from_json(check.result).findings if check is not None and check.result else ()
     if not 0 <= finding < len(findings):
         say("That check result is gone; run `/drift status` again.")
         return "gone"
-    migration = findings[finding]["action"].get("migration")
+    migration = findings[finding].action.arguments.get("migration")
     env = rt.settings.environment(check.environment)
     try:
         allowed = user in rt.approvers(env)

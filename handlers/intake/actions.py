@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 
+from bot.engine.result import CheckResult
 from bot.errors import DriftbotError
 from bot.requests import rules
 from bot.requests.clicks import Click
@@ -63,13 +64,12 @@ def on_propose(rt: Runtime, value: str, user: str, channel: str, message_ts: str
             problem = "That button is not on this check's result; use the buttons under the result itself."
         if problem:
             return problem
-        findings = check.result.get("findings", [])
+        findings = CheckResult.from_json(check.result).findings
         if not 0 <= index < len(findings):
             return "That fix is not in the check result any more; run `/drift status` again."
-        action = dict(findings[index]["action"])
-        kind = action.pop("kind")
-        args = {k: v for k, v in action.items() if k in ("migration", "enum", "value")}
-        queues.enqueue_propose(rt, environment=check.environment, kind=kind, args=args, requester=user, channel=channel,
+        action = findings[index].action
+        args = {k: v for k, v in action.arguments.items() if k in ("migration", "enum", "value")}
+        queues.enqueue_propose(rt, environment=check.environment, kind=action.kind, args=args, requester=user, channel=channel,
                                thread_ts=message_ts, check_id=check.id, team_id=team)
     except (_StaleButton, DriftbotError) as exc:
         return mrkdwn.error(exc)
