@@ -9,7 +9,7 @@ from bot.runtime import Runtime
 from bot.slack import posting
 from bot.slack.outcomes import execution_note
 from bot.work.fence import held
-from bot.work.queues import heartbeat
+from bot.work.heartbeat import heartbeat
 
 
 def tell(rt: Runtime, ran: Ran) -> None:

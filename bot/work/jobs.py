@@ -20,7 +20,8 @@ from bot.runtime import current
 from bot.slack import mrkdwn, notify, posting
 from bot.work import clicks, execute, reports
 from bot.work import pull_requests as pull_threads
-from bot.work.queues import heartbeat, unposted_key, worker_name
+from bot.work.heartbeat import heartbeat
+from bot.work.queues import unposted_key, worker_name
 from bot.work.slots import server_slot
 
 log = logging.getLogger(__name__)

@@ -1,13 +1,11 @@
-"""The worker queue on Redis (RQ): names, enqueueing and heartbeats.
+"""The worker queue on Redis (RQ): names, and the one way a job is enqueued (``enqueue``, ``JOBS``).
 
 ``drift`` holds checks, comparisons, request preparation, audit summaries and digests;
 ``execute`` the approved changes and the Approve / Reject / Cancel clicks that
 decide them (short jobs, ahead of any check). Both names carry the deployment's
 ``queue_prefix``. Jobs are enqueued by reference (``bot.work.jobs.*``), so
 nothing here imports what the jobs do. Every job has a time limit and a
-deterministic id where the state row must find it again. A running job keeps a
-heartbeat key alive; the sweeper (``bot.work.sweeper``) reports a job whose
-heartbeat stopped.
+deterministic id where the state row must find it again. Heartbeats: ``bot.work.heartbeat``.
 """
 
 from __future__ import annotations
@@ -15,11 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import time
-from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Iterator
+from typing import Callable
 
 from rq import Callback, Queue, get_current_job
 from rq.exceptions import NoSuchJobError
@@ -56,33 +53,77 @@ def worker_name(rt: Runtime) -> str:
     return getattr(job, "worker_name", None) or rt.name
 
 
+@dataclass(frozen=True)
+class JobSpec:
+    """How one kind of job is enqueued: its entry point (by dotted name: what Redis keeps for a queued
+    job, so a name here is never renamed), its queue, its time limit and how long RQ keeps its outcome."""
+
+    func: str
+    queue: str
+    timeout: int | Callable[[Settings], int]
+    result_ttl: int = 600
+    failure_ttl: int | None = 7 * 86400
+    on_failure: str | None = None
+
+
+def _check_limit(settings: Settings) -> int:
+    return settings.check_job_timeout_s
+
+
+JOBS: dict[str, JobSpec] = {
+    "check": JobSpec("bot.work.jobs.check_job", DRIFT, _check_limit, 3600),
+    "propose": JobSpec("bot.work.jobs.propose_job", DRIFT, _check_limit, 3600, on_failure="bot.work.jobs.propose_failed"),
+    # a check, a push, two API calls (bot.work.pull_requests)
+    "pull_request": JobSpec("bot.work.jobs.pull_request_job", DRIFT, _check_limit, 3600,
+                            on_failure="bot.work.jobs.pull_request_failed"),
+    "decision": JobSpec("bot.work.jobs.decision_job", EXECUTE, 120),
+    "refresh_groups": JobSpec("bot.work.jobs.refresh_groups_job", DRIFT, 120, result_ttl=30, failure_ttl=None),
+    "execute": JobSpec("bot.work.jobs.execute_job", EXECUTE, lambda s: s.execute_job_timeout_s, 3600),
+    "audit": JobSpec("bot.work.jobs.audit_job", DRIFT, 120, failure_ttl=None),
+    "audit_verify": JobSpec("bot.work.jobs.audit_verify_job", DRIFT, 300, failure_ttl=None),
+    "compare": JobSpec("bot.work.jobs.compare_job", DRIFT, _check_limit, failure_ttl=None),
+    "repost_check": JobSpec("bot.work.jobs.repost_check_job", DRIFT, 300),
+    "repost_post": JobSpec("bot.work.jobs.repost_post_job", DRIFT, 300),
+}
+
+
+def enqueue(rt: Runtime, name: str, *args, job_id: str | None = None, delay: float | None = None,
+            kwargs: dict | None = None) -> str:
+    """The one way a job is queued: *name* of ``JOBS`` with its time limit and keeping times; *delay*:
+    put off that many seconds (the sweeper releases it). Returns the job's id."""
+    spec = JOBS[name]
+    options: dict = {"job_timeout": spec.timeout(rt.settings) if callable(spec.timeout) else spec.timeout,
+                     "result_ttl": spec.result_ttl}
+    if spec.failure_ttl is not None:
+        options["failure_ttl"] = spec.failure_ttl
+    if spec.on_failure is not None:
+        options["on_failure"] = Callback(spec.on_failure)
+    if job_id is not None:
+        options["job_id"] = job_id
+    if kwargs is not None:
+        options["kwargs"] = kwargs
+    q = queue(rt, spec.queue)
+    if delay:
+        return q.enqueue_in(timedelta(seconds=delay), spec.func, *args, **options).id
+    return q.enqueue(spec.func, *args, **options).id
+
+
 def enqueue_check(rt: Runtime, check_id: int) -> str:
-    jid = job_id(rt, "check", check_id)
-    queue(rt, DRIFT).enqueue("bot.work.jobs.check_job", check_id, job_id=jid,
-                             job_timeout=rt.settings.check_job_timeout_s, result_ttl=3600, failure_ttl=7 * 86400)
-    return jid
+    return enqueue(rt, "check", check_id, job_id=job_id(rt, "check", check_id))
 
 
 def enqueue_propose(rt: Runtime, **kwargs) -> str:
-    job = queue(rt, DRIFT).enqueue("bot.work.jobs.propose_job", kwargs=kwargs, on_failure=Callback("bot.work.jobs.propose_failed"),
-                                   job_timeout=rt.settings.check_job_timeout_s, result_ttl=3600, failure_ttl=7 * 86400)
-    return job.id
+    return enqueue(rt, "propose", kwargs=kwargs)
 
 
 def enqueue_pull_request(rt: Runtime, **kwargs) -> str:
-    """The pull request asked for from a check's thread (``bot.work.pull_requests``): a check, a push, two API calls."""
-    job = queue(rt, DRIFT).enqueue("bot.work.jobs.pull_request_job", kwargs=kwargs,
-                                   on_failure=Callback("bot.work.jobs.pull_request_failed"),
-                                   job_timeout=rt.settings.check_job_timeout_s, result_ttl=3600, failure_ttl=7 * 86400)
-    return job.id
+    """The pull request asked for from a check's thread (``bot.work.pull_requests``)."""
+    return enqueue(rt, "pull_request", kwargs=kwargs)
 
 
 def enqueue_decision(rt: Runtime, click: dict, delay: float | None = None) -> str:
     """A click for a worker to decide; *delay*: put off that many seconds (the sweeper releases it)."""
-    q, kwargs = queue(rt, EXECUTE), {"kwargs": click, "job_timeout": 120, "result_ttl": 600, "failure_ttl": 7 * 86400}
-    if delay:
-        return q.enqueue_in(timedelta(seconds=delay), "bot.work.jobs.decision_job", **kwargs).id
-    return q.enqueue("bot.work.jobs.decision_job", **kwargs).id
+    return enqueue(rt, "decision", kwargs=click, delay=delay)
 
 
 def release_due(rt: Runtime) -> list[str]:
@@ -105,35 +146,25 @@ def release_due(rt: Runtime) -> list[str]:
 def enqueue_refresh_groups(rt: Runtime) -> None:
     """Fetch the configured user groups' members on a worker (the web process never waits for Slack)."""
     try:
-        queue(rt, DRIFT).enqueue("bot.work.jobs.refresh_groups_job", job_id=job_id(rt, "groups", "all"),
-                                 job_timeout=120, result_ttl=30)
+        enqueue(rt, "refresh_groups", job_id=job_id(rt, "groups", "all"))
     except Exception:  # already queued, or Redis away: the sweeper refreshes them anyway
         log.debug("group refresh not queued")
 
 
 def enqueue_execute(rt: Runtime, request_id: int) -> str:
-    jid = job_id(rt, "execute", request_id)
-    queue(rt, EXECUTE).enqueue("bot.work.jobs.execute_job", request_id, job_id=jid,
-                               job_timeout=rt.settings.execute_job_timeout_s, result_ttl=3600, failure_ttl=7 * 86400)
-    return jid
+    return enqueue(rt, "execute", request_id, job_id=job_id(rt, "execute", request_id))
 
 
 def enqueue_audit(rt: Runtime, environment: str | None, days: int, user: str, channel: str) -> str:
-    job = queue(rt, DRIFT).enqueue("bot.work.jobs.audit_job", environment, days, user, channel,
-                                   job_timeout=120, result_ttl=600)
-    return job.id
+    return enqueue(rt, "audit", environment, days, user, channel)
 
 
 def enqueue_audit_verify(rt: Runtime, checkpoint: str | None, user: str, channel: str) -> str:
-    job = queue(rt, DRIFT).enqueue("bot.work.jobs.audit_verify_job", checkpoint, user, channel,
-                                   job_timeout=300, result_ttl=600)
-    return job.id
+    return enqueue(rt, "audit_verify", checkpoint, user, channel)
 
 
 def enqueue_compare(rt: Runtime, from_env: str, to_env: str, user: str, channel: str) -> str:
-    job = queue(rt, DRIFT).enqueue("bot.work.jobs.compare_job", from_env, to_env, user, channel,
-                                   job_timeout=rt.settings.check_job_timeout_s, result_ttl=600)
-    return job.id
+    return enqueue(rt, "compare", from_env, to_env, user, channel)
 
 
 def unposted_key(rt: Runtime, check_id: int) -> str:
@@ -142,9 +173,7 @@ def unposted_key(rt: Runtime, check_id: int) -> str:
 
 
 def enqueue_repost(rt: Runtime, check_id: int) -> str:
-    job = queue(rt, DRIFT).enqueue("bot.work.jobs.repost_check_job", check_id, job_timeout=300, result_ttl=600,
-                                   failure_ttl=7 * 86400)
-    return job.id
+    return enqueue(rt, "repost_check", check_id)
 
 
 def kept_posts_key(rt: Runtime) -> str:
@@ -156,46 +185,9 @@ def release_kept_posts(rt: Runtime, limit: int = 50) -> int:
     """One repost job per kept post (the sweeper); the job keeps it again if Slack still refuses."""
     n = 0
     while n < limit and (raw := rt.redis.lpop(kept_posts_key(rt))) is not None:
-        queue(rt, DRIFT).enqueue("bot.work.jobs.repost_post_job", json.loads(raw), job_timeout=300, result_ttl=600,
-                                 failure_ttl=7 * 86400)
+        enqueue(rt, "repost_post", json.loads(raw))
         n += 1
     return n
-
-
-def _hb_key(rt: Runtime, kind: str, ident: int) -> str:
-    return keys.heartbeat(rt.settings.queue_prefix, kind, ident)
-
-
-@contextmanager
-def heartbeat(rt: Runtime, kind: str, ident: int) -> Iterator[None]:
-    """Keep ``driftbot:hb:KIND:ID`` alive while the body runs; it lapses within 3 beats of a death."""
-    key, beat = _hb_key(rt, kind, ident), rt.settings.heartbeat_s
-    ttl_ms = int(beat * 3000)
-    stop = threading.Event()
-    rt.redis.set(key, rt.name, px=ttl_ms)
-
-    def _beat() -> None:
-        while not stop.wait(beat):
-            try:
-                rt.redis.set(key, rt.name, px=ttl_ms)
-            except Exception:  # a missed beat is reported by the sweeper if it lasts
-                log.warning("heartbeat for %s %s missed", kind, ident)
-
-    thread = threading.Thread(target=_beat, name=f"heartbeat-{kind}-{ident}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=beat)
-        try:
-            rt.redis.delete(key)
-        except Exception:  # Redis away: the key lapses by itself; the outcome is already recorded
-            log.warning("heartbeat for %s %s not removed", kind, ident)
-
-
-def alive(rt: Runtime, kind: str, ident: int) -> bool:
-    return bool(rt.redis.exists(_hb_key(rt, kind, ident)))
 
 
 def job_status(rt: Runtime, jid: str | None) -> str | None:

@@ -27,7 +27,8 @@ from bot.slack.posting import claim_unposted, post_lost_check, refresh_request_m
 from bot.state.models import Check, Execution, Request
 from bot.work.execute import mark_interrupted
 from bot.work.fence import writer_gone
-from bot.work.queues import (DRIFT, EXECUTE, alive, enqueue_execute, enqueue_repost, job_id, job_status, queue_name,
+from bot.work.heartbeat import alive
+from bot.work.queues import (DRIFT, EXECUTE, enqueue_execute, enqueue_repost, job_id, job_status, queue_name,
                               release_due, release_kept_posts)
 
 log = logging.getLogger(__name__)
