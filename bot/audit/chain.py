@@ -1,4 +1,6 @@
-"""The audit trail: append-only events chained by hash, keyed with ``DRIFTBOT_AUDIT_KEY``.
+"""The audit trail's chain: append-only events chained by hash, keyed with ``DRIFTBOT_AUDIT_KEY``;
+checkpoints and verification. (Reading it back: ``bot.audit.export``; the configuration a process
+starts with: ``bot.audit.config``.)
 
 ``record`` appends in the caller's transaction, so a state change and its
 audit event commit together or not at all: if the audit store cannot be
@@ -25,22 +27,18 @@ made to verify by the bot's next event.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from bot.errors import ConfigError, DriftbotError, Refused, redact, redact_data
-from bot.slack.mrkdwn import escape
-from bot.state.db import sessions
 from bot.state.models import AuditEvent
 
 GENESIS = "0" * 64
@@ -269,119 +267,6 @@ def key_start(session: Session, actor: str, mark: str | None = None) -> AuditEve
 
 # --- reading the trail back: export and the Slack summary -----------------
 
-EXPORT_FIELDS = ("id", "at", "event", "actor", "environment", "request_id", "data", "prev_hash", "hash", "key_id")
-
-# Plain words for every event driftbot records (tests/test_audit.py holds the two lists together).
-PHRASES = {
-    "check_requested": "asked for a check",
-    "check_finished": "check finished",
-    "compare_requested": "asked for a comparison",
-    "request_created": "requested a change",
-    "approval_counted": "gave an approval",
-    "click_refused": "click refused (wrong place, message or plan, or seen before)",
-    "approved": "approved",
-    "rejected": "rejected",
-    "cancelled": "cancelled",
-    "expired": "request expired",
-    "plan_changed": "plan changed (approvals reset)",
-    "execution_refused": "execution refused",
-    "execution_started": "execution started",
-    "execution_finished": "execution finished",
-    "config_changed": "configuration changed at start-up",
-    "process_started": "process started",
-    KEY_STARTED: "started keying the audit trail",
-    "digest_started": "digest started",
-    "digest_posted": "digest posted",
-    "audit_exported": "exported the audit trail",
-    "pull_request_opened": "opened a pull request",
-    "pull_request_merged": "pull request merged",
-}
-
-
-def events(session: Session, *, since: datetime | None = None, environment: str | None = None) -> list[AuditEvent]:
-    """Events in chain order, optionally from *since* on and for one environment."""
-    query = select(AuditEvent).order_by(AuditEvent.id)
-    if since is not None:
-        query = query.where(AuditEvent.at >= since)
-    if environment is not None:
-        query = query.where(AuditEvent.environment == environment)
-    return list(session.execute(query).scalars())
-
-
-def export_row(row: AuditEvent) -> dict[str, Any]:
-    return {
-        "id": row.id, "at": row.at.astimezone(timezone.utc).isoformat(), "event": row.event, "actor": row.actor,
-        "environment": row.environment, "request_id": row.request_id, "data": row.data,
-        "prev_hash": row.prev_hash, "hash": row.hash, "key_id": row.key_id,
-    }
-
-
-def to_json(rows: list[AuditEvent]) -> str:
-    return json.dumps([export_row(r) for r in rows], indent=2, default=str) + "\n"
-
-
-def to_csv(rows: list[AuditEvent]) -> str:
-    """One line per event; ``data`` as compact JSON so the export stays one flat table."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        line = export_row(r)
-        line["data"] = json.dumps(line["data"], sort_keys=True, separators=(",", ":"))
-        writer.writerow(line)
-    return out.getvalue()
-
-
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """``2025-11-20``, an ISO date-time, or ``7d`` (days back from *now*), as an aware UTC datetime."""
-    value = text.strip()
-    if value[:-1].isdigit() and value.endswith("d"):
-        return (now or datetime.now(timezone.utc)) - timedelta(days=int(value[:-1]))
-    try:
-        if len(value) == 10:
-            d = date.fromisoformat(value)
-            return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise DriftbotError(f"--since {value!r} is not a date: use YYYY-MM-DD, an ISO date-time, or 7d.") from None
-    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
-
-
-def describe(row: AuditEvent) -> str:
-    """One readable line: ``20 Nov 09:12 · <@U1> approved request #42 on prod``."""
-    what = PHRASES.get(row.event, row.event.replace("_", " "))
-    who = (f"<@{row.actor}> " if row.actor[:1] in ("U", "W") and row.actor.isalnum() else f"{escape(row.actor)} ") if row.actor else ""
-    parts = [f"{row.at.astimezone(timezone.utc):%d %b %H:%M} · {who}{what}"]
-    if row.request_id is not None:
-        parts.append(f"request #{row.request_id}")
-    if row.environment:
-        parts.append(f"on {escape(row.environment)}")
-    line = " ".join(parts)
-    detail = row.data.get("outcome") or row.data.get("state") or row.data.get("error")
-    if detail:
-        line += f" ({escape(str(detail)[:80])})"
-    return line
-
-
-def summary(rows: list[AuditEvent], *, environment: str | None = None, days: int | None = None,
-            limit: int = 15) -> str:
-    """The readable part of ``/drift audit``: counts first, then the latest events."""
-    scope = f" for {escape(environment)}" if environment else ""
-    span = f" in the last {days} days" if days else ""
-    if not rows:
-        return f"No audit events{scope}{span}."
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r.event] = counts.get(r.event, 0) + 1
-    tally = ", ".join(f"{n} {PHRASES.get(e, e.replace('_', ' '))}" for e, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    lines = [f"*Audit trail{scope}{span}*: {len(rows)} events ({tally})"]
-    shown = rows[-limit:]
-    if len(rows) > len(shown):
-        lines.append(f"Latest {len(shown)} (the full export is in the CSV snippet):")
-    lines.extend("• " + describe(r) for r in shown)
-    return "\n".join(lines)
-
-
 def verify_text(report: ChainReport) -> str:
     """The verdict's first line (as before keys existed), then how the chain is keyed."""
     if not report.ok:
@@ -398,69 +283,3 @@ def verify_text(report: ChainReport) -> str:
     elif report.events:
         notes.append("Not keyed: set DRIFTBOT_AUDIT_KEY so that rewriting the trail needs the key.")
     return "\n".join([line, " ".join(notes)]) if notes else line
-
-
-def record_start(engine, settings, process: str) -> None:
-    """At a process's start (after the schema upgrade): refuse to start without the key on a keyed
-    trail, or with it on an unkeyed one (``driftbot audit key start`` keys it); audit the configuration
-    if it changed; and record the start itself, so a keyed process always leaves a keyed event."""
-    keys = keyring(settings)
-    with sessions(engine, audit_keys=keys).begin() as session:
-        if keys.current is None:
-            require_no_key(session)
-        else:
-            require_keyed(session)
-        config = config_seen(session, settings, process)
-        record(session, event="process_started", actor=process,
-               data={"fingerprint": config.data["fingerprint"]})
-
-
-def require_keyed(session: Session) -> None:
-    """A process with ``DRIFTBOT_AUDIT_KEY`` starts only on a keyed (or empty) trail: keying an unkeyed
-    one is the operator's audited step, never a side effect of a start."""
-    last = session.execute(select(AuditEvent.key_id).order_by(AuditEvent.id.desc()).limit(1)).first()
-    if last is not None and not last.key_id:
-        raise ConfigError(NOT_KEYED_YET + " Nothing was started.")
-
-
-def require_no_key(session: Session) -> None:
-    """A process without ``DRIFTBOT_AUDIT_KEY`` starts only on a trail that holds no keyed event: else it
-    would run until its first audit event and fail there (every approval, every execution)."""
-    kid = session.execute(select(AuditEvent.key_id).where(AuditEvent.key_id.is_not(None), AuditEvent.key_id != "")
-                          .order_by(AuditEvent.id.desc()).limit(1)).scalar()
-    if kid:
-        raise ConfigError(f"The audit trail is keyed (audit key {kid}) but DRIFTBOT_AUDIT_KEY is not set: "
-                          "set it as in the other driftbot processes; nothing was started.")
-
-
-def config_seen(session: Session, settings, process: str) -> AuditEvent:
-    """Record the configuration a process starts with, when it differs from the last one recorded;
-    the last ``config_changed`` event (the one recorded now, or the one still current).
-
-    Secrets never enter the event: URLs are reduced to user@host/db, tokens to "set".
-    """
-    view = settings.public_view()
-    kid = keyring(settings).current_id
-    if kid:  # a new (or first) audit key is a configuration change: it puts a keyed event in the trail
-        view["audit_key"] = kid
-    fingerprint = hashlib.sha256(json.dumps(view, sort_keys=True, default=str).encode()).hexdigest()
-    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})  # two processes starting at once
-    last = session.execute(
-        select(AuditEvent).where(AuditEvent.event == "config_changed").order_by(AuditEvent.id.desc()).limit(1)
-    ).scalar()
-    if last is not None and last.data.get("fingerprint") == fingerprint:
-        return last
-    before = last.data.get("config", {}) if last is not None else {}
-    changed = sorted(_changed_paths(before, view)) if last is not None else []
-    return record(session, event="config_changed", actor=process,
-                  data={"fingerprint": fingerprint, "changed": changed, "config": view,
-                        "previous": last.data.get("fingerprint") if last is not None else None})
-
-
-def _changed_paths(before: Any, after: Any, path: str = "") -> set[str]:
-    if isinstance(before, dict) and isinstance(after, dict):
-        out: set[str] = set()
-        for key in set(before) | set(after):
-            out |= _changed_paths(before.get(key), after.get(key), f"{path}.{key}" if path else str(key))
-        return out
-    return set() if before == after else {path}
