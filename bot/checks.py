@@ -82,6 +82,32 @@ def mark_lost(rt: Runtime, check_id: int) -> Any:
     return row
 
 
+# --- posted ---------------------------------------------------------------------------------------
+
+def mark_unposted(rt: Runtime, check_id: int) -> None:
+    """Slack would not take the result: the sweeper has it posted again (``bot.work.sweeper``)."""
+    with rt.sessions.begin() as s:
+        s.execute(update(Check).where(Check.id == check_id)
+                  .values(post_state="failed", post_attempts=Check.post_attempts + 1))
+
+
+def claim_unposted(rt: Runtime, check_id: int) -> bool:
+    """failed -> queued, once: one repost job per refused result."""
+    with rt.sessions.begin() as s:
+        return s.execute(update(Check).where(Check.id == check_id, Check.post_state == "failed")
+                         .values(post_state="queued").returning(Check.id)).first() is not None
+
+
+def unposted_check(rt: Runtime, check_id: int) -> Check | None:
+    with rt.sessions() as s:
+        return s.execute(select(Check).where(Check.id == check_id, Check.post_state.is_not(None))).scalar()
+
+
+def give_up_post(rt: Runtime, check_id: int) -> None:
+    with rt.sessions.begin() as s:
+        s.execute(update(Check).where(Check.id == check_id).values(post_state="lost"))
+
+
 # --- kept -------------------------------------------------------------------------------------------
 
 def keep(session: Session, environment: str, seen: dict[str, Any], fingerprint: str | None, *,

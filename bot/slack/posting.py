@@ -4,7 +4,7 @@ request's thread. Everything goes through ``notify``, so everything is redacted.
 
 A request message, a note in its thread or its update that Slack will not take even after the
 client's retries is kept (``keep_post``) and posted again by the sweeper's ``repost_post_job``; the
-requester is told. (Check results have their own: ``mark_unposted``.)"""
+requester is told. (Check results are posted again from their row: ``bot.checks.mark_unposted``.)"""
 
 from __future__ import annotations
 
@@ -71,30 +71,6 @@ def post_check(rt: Runtime, check: Check, result: CheckResult, since: datetime |
                            comment="Catch-up migration: commit it as a new migration, then resolve it --applied.")
     with rt.sessions.begin() as s:
         s.execute(update(Check).where(Check.id == check.id).values(message_ts=first_ts, post_state=None))
-
-
-def mark_unposted(rt: Runtime, check_id: int) -> None:
-    """Slack would not take the result: the sweeper has it posted again (``bot.work.sweeper``)."""
-    with rt.sessions.begin() as s:
-        s.execute(update(Check).where(Check.id == check_id)
-                  .values(post_state="failed", post_attempts=Check.post_attempts + 1))
-
-
-def claim_unposted(rt: Runtime, check_id: int) -> bool:
-    """failed -> queued, once: one repost job per refused result."""
-    with rt.sessions.begin() as s:
-        return s.execute(update(Check).where(Check.id == check_id, Check.post_state == "failed")
-                         .values(post_state="queued").returning(Check.id)).first() is not None
-
-
-def unposted_check(rt: Runtime, check_id: int) -> Check | None:
-    with rt.sessions() as s:
-        return s.execute(select(Check).where(Check.id == check_id, Check.post_state.is_not(None))).scalar()
-
-
-def give_up_post(rt: Runtime, check_id: int) -> None:
-    with rt.sessions.begin() as s:
-        s.execute(update(Check).where(Check.id == check_id).values(post_state="lost"))
 
 
 def post_lost_check(rt: Runtime, environment: str, channel: str | None) -> None:

@@ -59,7 +59,7 @@ def _post_or_keep(rt, check, result, since) -> bool:
     else:
         _after_merge(rt, check.id, result)
         return True
-    posting.mark_unposted(rt, check.id)
+    checks.mark_unposted(rt, check.id)
     return False
 
 
@@ -77,14 +77,14 @@ def _after_merge(rt, check_id: int, result) -> None:
 def repost_check_job(check_id: int) -> str:
     """Post again a check result Slack refused (queued by the sweeper), read back from its row."""
     rt = current()
-    check = posting.unposted_check(rt, check_id)
+    check = checks.unposted_check(rt, check_id)
     if check is None:
         return "gone"
     rt.redis.delete(unposted_key(rt, check_id))  # what versions before the row was read back kept in Redis
     stored = check.result or {}
     if "typed" not in stored:
         # A row from before results were kept whole: the asker is told to ask again rather than left waiting.
-        posting.give_up_post(rt, check_id)
+        checks.give_up_post(rt, check_id)
         notify.tell_quietly(rt.slack, check.channel, check.requested_by,
                             f"The result of the check of *{check.environment}* could not be posted; run "
                             f"`/drift status {check.environment}` again.")

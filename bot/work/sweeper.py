@@ -23,7 +23,7 @@ from bot.requests import machine
 from bot.runtime import Runtime, build, install
 from bot.settings import Settings
 from bot.slack.client import GroupMembers, make_client
-from bot.slack.posting import claim_unposted, post_lost_check, refresh_request_message
+from bot.slack.posting import post_lost_check, refresh_request_message
 from bot.state.models import Check, Execution, Request
 from bot.work.execute import mark_interrupted
 from bot.work.fence import writer_gone
@@ -61,7 +61,7 @@ def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, list[int]]:
         approved = s.execute(select(Request.id, Request.decided_at).where(Request.status == "approved")).all()
         unposted = s.execute(select(Check.id).where(Check.post_state == "failed")).scalars().all()
     for cid in unposted:
-        if claim_unposted(rt, cid):
+        if checks.claim_unposted(rt, cid):
             enqueue_repost(rt, cid)
             done["reposted"].append(cid)
     for cid, status, jid, created, started in active:
