@@ -44,16 +44,12 @@ import time
 from importlib import metadata, util
 from pathlib import Path
 
-from bot.errors import DriftbotError
+from bot.errors import EmbeddedError
 
 NOBODY = 65534
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _held: list["Server"] = []  # servers this process holds, released at exit (newest first)
 _started: dict[str, "Server"] = {}
-
-
-class EmbeddedError(DriftbotError):
-    """An embedded server could not be found, started or stopped (exit 2, one line)."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -140,6 +140,25 @@ class CannotConnect(DatabaseUnreachable):
     """The database could not be connected to at all (a result's ``error_kind`` "unreachable")."""
 
 
+class MigrationsNotFound(DriftbotError):
+    """A migration applied on an environment that neither environment's source has (``compare``)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"migration {name} is applied but in neither environment's migrations source")
+
+
+class ShadowUnavailable(DriftbotError):
+    """No server where a scratch database may be created: schema drift is "not checked"."""
+
+
+class UnsupportedPrisma(DriftbotError):
+    """The database is managed by a Prisma whose migration state driftbot cannot read."""
+
+
+class EmbeddedError(DriftbotError):
+    """An embedded server could not be found, started or stopped (exit 2, one line)."""
+
+
 class MigrationsSourceError(DriftbotError):
     """The migrations folder or git repository cannot be read."""
 

@@ -37,7 +37,7 @@ from bot.engine.history import MigrationRow, checksum_matches, read_rows
 from bot.engine.inspect import Snapshot, introspect
 from bot.engine.shadow import ReplayCache, ShadowUnavailable, replay_digest, replayed_schema, shadow_server
 from bot.engine.sources import LocalMigration
-from bot.errors import ConfigError, DatabaseUnreachable, DriftbotError
+from bot.errors import ConfigError, DatabaseUnreachable, DriftbotError, MigrationsNotFound
 from bot.settings import EnvironmentSettings, Settings
 
 
@@ -103,11 +103,6 @@ class _NoScratch(Exception):
 
 def _no_scratch() -> str:
     raise _NoScratch
-
-
-class MigrationsNotFound(DriftbotError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"migration {name} is applied but in neither environment's migrations source")
 
 
 def _chosen(rows, own: dict[str, LocalMigration], other: dict[str, LocalMigration]) -> tuple[LocalMigration, ...]:

@@ -18,15 +18,11 @@ from bot.engine import versions
 from bot.engine.prisma8.model import Prisma8View
 from bot.engine.sources import LocalMigration, Migrations
 from bot.engine.versions import PrismaVersion
-from bot.errors import DriftbotError
+from bot.errors import UnsupportedPrisma
 
 TABLE = "_prisma_migrations"
 # Prisma 8 ("Prisma Next") keeps its state here instead of in _prisma_migrations.
 PRISMA8_MARKER = ("prisma_contract", "marker")
-
-
-class UnsupportedPrisma(DriftbotError):
-    """The database is managed by a Prisma whose migration state driftbot cannot read."""
 
 
 @dataclass(frozen=True)

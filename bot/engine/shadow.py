@@ -31,17 +31,13 @@ from bot.engine.db import explain_connect_error, parse_url
 from bot.engine.inspect import Snapshot, introspect
 from bot.engine.replay import ScriptError, run_script
 from bot.engine.sources import LocalMigration
-from bot.errors import DatabaseUnreachable, DriftbotError
+from bot.errors import DatabaseUnreachable, ShadowUnavailable
 
 log = logging.getLogger(__name__)
 
 PREFIX = "driftbot_shadow_"
 CACHE_VERSION = "2"  # bump when the snapshot's shape (or what fills it) changes
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
-
-
-class ShadowUnavailable(DriftbotError):
-    """No server where a scratch database may be created: schema drift is "not checked"."""
 
 
 @dataclass(frozen=True)
