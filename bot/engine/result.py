@@ -11,6 +11,7 @@ from typing import Any
 from bot.engine.actions import ADD_ENUM_VALUE, REGISTRY, RESOLVE_APPLIED, RESOLVE_ROLLED_BACK
 from bot.engine.history import ByHand, FailedMigration, HistoryVerdict, ModifiedMigration
 from bot.engine.lint.model import LintReport
+from bot.engine.prisma8.model import Answer, Edited, Prisma8View
 from bot.engine.versions import UNKNOWN, PrismaVersion
 from bot.errors import redact_data
 
@@ -238,6 +239,7 @@ class CheckResult:
                 "prisma_unapplied_live": list(h.prisma_unapplied_live),
                 "prisma_unpersisted_live": list(h.prisma_unpersisted_live),
                 "history_prisma_version": _version_json(h.prisma_version),
+                "prisma8": None if h.prisma8 is None else {**h.prisma8.to_json(), "notes": list(h.prisma8.notes)},
                 "result_prisma_version": _version_json(self.prisma_version),
             })
         return out
@@ -275,6 +277,7 @@ class CheckResult:
                 by_hand=tuple(ByHand(b["name"], tuple(b["present"]), tuple(b["missing"]), b.get("missing_sql", ""))
                               for b in h.get("applied_by_hand_details") or ()),
                 no_schema_pending=tuple(h.get("no_schema_pending") or ()),
+                prisma8=_prisma8(typed.get("prisma8")),
             )
         s = data.get("schema") or {}
         schema = SchemaReport(
@@ -295,6 +298,27 @@ class CheckResult:
             extra=extra, prisma_version=_version(typed["result_prisma_version"]) if typed is not None else version,
             error_kind=data.get("error_kind"), lint=LintReport.from_json(h["lint"]) if h.get("lint") else None,
         )
+
+
+def _answer(data: dict[str, Any] | None) -> Answer | None:
+    return None if data is None else Answer(data["command"], data["exit_code"], data["says"], data.get("code"),
+                                            tuple(data.get("issues") or ()))
+
+
+def _prisma8(data: dict[str, Any] | None) -> Prisma8View | None:
+    """A Prisma 8 history's view again from ``Prisma8View.to_json()`` and its notes."""
+    if data is None:
+        return None
+    return Prisma8View(
+        space=data["space"], marker=data.get("marker"), contract=data.get("contract"),
+        marker_in_graph=data["marker_in_graph"], path=tuple(data.get("path") or ()), path_found=data.get("path_found", True),
+        ledger_missing=tuple(data.get("ledger_missing") or ()),
+        edited=tuple(Edited(e["name"], e["what"], e["applied_hash"], e["local_hash"], e.get("detail", ""))
+                     for e in data.get("edited") or ()),
+        gone=tuple(data.get("gone") or ()), nothing_half_applied=data.get("nothing_half_applied"),
+        legacy_rows=data.get("prisma_migrations_rows"), status=_answer(data.get("migration_status")),
+        verify=_answer(data.get("db_verify")), verify_strict=_answer(data.get("db_verify_strict")),
+        notes=tuple(data.get("notes") or ()))
 
 
 def _version_json(v: PrismaVersion | None) -> dict[str, Any] | None:
