@@ -9,7 +9,9 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -92,10 +94,12 @@ def _closed_port() -> int:
     return port
 
 
-def test_the_demo_with_a_server_that_does_not_answer_says_so(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_the_demo_with_a_server_that_does_not_answer_says_so(tmp_path):
+    # Its own process: the demo takes SIGTERM and SIGHUP for its embedded servers.
     url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres"
-    code, _, err = run(capsys, "demo", "--database-url", url)
+    done = subprocess.run([str(Path(sys.executable).parent / "driftbot"), "demo", "--database-url", url],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
+    code, err = done.returncode, done.stderr
     assert code == 2 and "unexpected error" not in err
     assert url.split('@')[1].split('/')[0] in err
     assert "--database-url" in err and "does not answer" in err
