@@ -43,6 +43,8 @@ def status_text(result: CheckResult, folder: str | None = None) -> str:
             if answer is not None:
                 lines.append(f"{which} `{answer.command}` would say: {answer.says} (exit {answer.exit_code})"
                              + "".join(f"\n  {issue}" for issue in answer.issues[:10]))
+        if h.prisma8 is not None and h.prisma8.legacy:
+            lines.append(h.prisma8.legacy)
     if result.schema.checked:
         if result.schema.summary:
             lines.append("Schema: drift outside migrations (Prisma's summary)")

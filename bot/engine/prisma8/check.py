@@ -44,21 +44,35 @@ def _schemas(*contracts: dict | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out)) or ("public",)
 
 
-def _pending_objects_present(project: Project8, names: tuple[str, ...], live) -> bool | None:
-    """Whether any table or enum type the pending migrations create already exists (None: none named)."""
+def _pending_objects_present(project: Project8, names: tuple[str, ...], live, conn: psycopg.Connection) -> tuple[str, ...]:
+    """The operations of the pending migrations whose objects the database already has: each operation's own
+    prechecks (``ensure table "Post" does not exist``, read-only SELECTs from its ops.json) run on the live
+    database, and an enum type it creates looked up in the live schema. Empty: nothing of them is there, so a
+    failed ``db migrate`` left nothing behind."""
     by_name = {m.name: m for m in project.graph}
-    named = []
-    for name in names:
-        for op in by_name[name].operations if name in by_name else ():
-            details = ((op.get("target") or {}).get("details") or {}) if isinstance(op, dict) else {}
-            if details.get("objectType") in ("table", "type", "enum") and details.get("name"):
-                named.append((details.get("schema") or "public", details["name"]))
-            elif str(op.get("id", "")).startswith("table.") and isinstance(op, dict):
-                named.append(("public", op["id"].split(".", 1)[1]))
-    if not named:
-        return None
-    existing = {t.key for t in live.tables} | {e.key for e in live.enums}
-    return any(n in existing for n in named)
+    enums = {e.key for e in live.enums}
+    present = []
+    with conn.transaction():
+        conn.execute("SET TRANSACTION READ ONLY")
+        for name in names:
+            for op in by_name[name].operations if name in by_name else ():
+                if not isinstance(op, dict):
+                    continue
+                target = op.get("target") or {}
+                details = target.get("details") or {}
+                if details.get("objectType") == "type" and (details.get("schema") or "public", details.get("name")) in enums:
+                    present.append(f"{name}: {op.get('label') or op.get('id')}")
+                    continue
+                for check in op.get("precheck") or ():
+                    query = str(check.get("sql", ""))
+                    if not query.lstrip().upper().startswith("SELECT"):
+                        continue
+                    with psycopg.RawCursor(conn) as cur:
+                        row = cur.execute(query, list(check.get("params") or ())).fetchone()
+                    if row is not None and row[0] is False:
+                        present.append(f"{name}: {op.get('label') or op.get('id')}")
+                        break
+    return tuple(present)
 
 
 def _legacy(project: Project8, conn: psycopg.Connection, schema: str) -> HistoryVerdict | None:
@@ -96,14 +110,15 @@ def check(project: Project8, version: PrismaVersion, conn: psycopg.Connection, t
     if drift_disk is not None:
         unclaimed = drift_disk.unclaimed + (("_prisma_migrations",) if state.legacy_rows is not None else ())
     if drift_disk is not None:
+        nodes = drift_disk.unclaimed_nodes + (schema8.LEGACY_TABLE_NODES if state.legacy_rows is not None else 0)
         verify = verify_answer(project, state, drift_disk.issues, unclaimed, strict=False)
-        strict = verify_answer(project, state, drift_disk.issues, unclaimed, strict=True)
+        strict = verify_answer(project, state, drift_disk.issues, unclaimed, strict=True, unclaimed_nodes=nodes)
     else:
         verify, strict = marker_answer(project, state, False), marker_answer(project, state, True)
-    half = None
+    half, present = None, ()
     if view.path and live is not None:
-        present = _pending_objects_present(project, view.path, live)
-        half = None if present is None else not present
+        present = _pending_objects_present(project, view.path, live, conn)
+        half = not present
     schema_notes = []
     reference = drift_marker or (drift_disk if view.marker is None or view.marker == project.contract_hash else None)
     if reference is not None:
@@ -118,17 +133,16 @@ def check(project: Project8, version: PrismaVersion, conn: psycopg.Connection, t
             schema_notes.append(f"CHECK {c} allows other values than the contract's enum under the same name; "
                                 "`db verify` (even --strict) compares CHECK names only and says nothing.")
     notes = view.notes  # the schema's own notes travel in the SchemaReport
-    legacy_note = ()
+    legacy_says, agree = None, None
     if legacy is not None:
         code, says = legacy.prisma_status()
-        agree = legacy.in_sync and (verify is not None and verify.exit_code == 0)
-        legacy_note = (f"Prisma 7's `_prisma_migrations` ({state.legacy_rows} rows) is still here: `migrate status` would "
-                       f"say \"{says}\" (exit {code}); Prisma 8 never reads it. The two histories "
-                       f"{'agree' if agree else 'do not agree'}"
-                       + ("." if agree else f" (Prisma 7: {'in sync' if legacy.in_sync else 'not in sync'}; Prisma 8 "
-                          f"`db verify`: exit {verify.exit_code if verify else '?'})."),)
-    view = dataclasses.replace(view, verify=verify, verify_strict=strict, nothing_half_applied=half,
-                               notes=notes + legacy_note)
+        agree = legacy.in_sync and verify is not None and verify.exit_code == 0
+        legacy_says = (f"Prisma 7's `_prisma_migrations` ({state.legacy_rows} rows) is still here: `prisma migrate status` "
+                       f"would say \"{says}\" (exit {code}); Prisma 8 never reads it. The two histories "
+                       + ("agree." if agree else f"do not agree (Prisma 7: {'in sync' if legacy.in_sync else 'not in sync'}; "
+                          f"Prisma 8 `db verify`: exit {verify.exit_code if verify else 'not run'})."))
+    view = dataclasses.replace(view, verify=verify, verify_strict=strict, nothing_half_applied=half, notes=notes,
+                               legacy=legacy_says, legacy_agrees=agree)
 
     ledger_names = tuple(dict.fromkeys(r.migration_name for r in state.ledger if r.migration_name))
     verdict = HistoryVerdict(
@@ -136,6 +150,8 @@ def check(project: Project8, version: PrismaVersion, conn: psycopg.Connection, t
         pending=view.path if managed else project.names,
         modified=tuple(ModifiedMigration(e.name, e.applied_hash, e.local_hash) for e in view.edited),
         missing_locally=view.gone, rows=len(state.ledger), prisma_version=version, prisma8=view,
+        # Pending migrations whose objects exist: run by hand, or the marker was moved back; `db migrate` would fail.
+        applied_by_hand=tuple(dict.fromkeys(p.split(": ", 1)[0] for p in present)),
     )
 
     findings: list[Finding] = []
@@ -152,16 +168,16 @@ def check(project: Project8, version: PrismaVersion, conn: psycopg.Connection, t
             findings += _schema_findings(project, view, ops, ref, target_schema)
     findings = _history_findings(project, view, state, managed, drift_disk) + findings
     if view.path and managed:
-        findings.append(_deploy(view))
+        findings.append(_deploy(view, present))
     return Outcome(verdict, report, tuple(findings))
 
 
-def _deploy(view: Prisma8View) -> Finding:
+def _deploy(view: Prisma8View, present: tuple[str, ...] = ()) -> Finding:
     names = ", ".join(view.path)
     half = {True: " None of the objects they create exist in the database: nothing is half-applied (a failed "
                   "`db migrate` leaves nothing behind: Prisma 8 runs the whole path in one transaction).",
-            False: " Some objects they create already exist in the database: `db migrate` would fail on them; "
-                   "someone ran part of them by hand.",
+            False: " Some of their operations' objects already exist in the database (" + "; ".join(present[:5])
+                   + "): `db migrate` would fail on them; they were run by hand, or the marker was moved back.",
             None: ""}[view.nothing_half_applied]
     return Finding("B", f"{len(view.path)} migration(s) pending: {names}",
                    "Run `prisma db migrate` from CI/CD: it applies the path from the marker to the contract in one "

@@ -136,6 +136,9 @@ class Prisma8View:
     verify: Answer | None = None
     verify_strict: Answer | None = None
     notes: tuple[str, ...] = ()  # what Prisma 8 does not say
+    # A Prisma 6/7 history beside the marker: what its `migrate status` says, and whether both agree.
+    legacy: str | None = None
+    legacy_agrees: bool | None = None
 
     @property
     def problems(self) -> bool:
@@ -151,7 +154,8 @@ class Prisma8View:
             "edited": [{"name": e.name, "what": e.what, "applied_hash": e.applied_hash, "local_hash": e.local_hash,
                         "detail": e.detail} for e in self.edited],
             "gone": list(self.gone), "nothing_half_applied": self.nothing_half_applied,
-            "prisma_migrations_rows": self.legacy_rows,
+            "prisma_migrations_rows": self.legacy_rows, "prisma_migrations": self.legacy,
+            "histories_agree": self.legacy_agrees,
             "migration_status": self.status.to_json() if self.status else None,
             "db_verify": self.verify.to_json() if self.verify else None,
             "db_verify_strict": self.verify_strict.to_json() if self.verify_strict else None,

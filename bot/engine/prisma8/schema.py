@@ -38,6 +38,7 @@ class ContractDrift:
     expected: Snapshot  # the live snapshot as the contract would have it
     check_values: tuple[str, ...] = ()  # CHECK constraints whose allowed values differ under the same name
     live: Snapshot | None = None
+    unclaimed_nodes: int = 0  # what `db verify --strict` counts for the unclaimed tables and types
 
     @property
     def tolerant(self) -> tuple[str, ...]:
@@ -100,6 +101,20 @@ def _new_column(name: str, column: dict) -> Column:
         literal = "'" + default["value"].replace("'", "''") + "'"
     return Column(name, f'"{typ}"' if column.get("codecId") == "pg/enum@1" else typ, not bool(column.get("nullable")),
                   default=literal, serial=serial, is_enum=column.get("codecId") == "pg/enum@1")
+
+
+def table_nodes(table: Table, indexes) -> int:
+    """How many elements ``db verify --strict`` counts for an unclaimed table: the table, each column, each
+    column default, the primary key (seen: 3 for a one-column table, 12 for ``_prisma_migrations``), and,
+    by the same rule, its other indexes and CHECK constraints."""
+    defaults = sum(1 for c in table.columns if c.default is not None or c.serial)
+    pk = table.primary_key.name if table.primary_key else None
+    return 1 + len(table.columns) + defaults + (1 if pk else 0) + len(table.checks) + sum(1 for i in indexes if i.name != pk)
+
+
+# ``_prisma_migrations`` is never introspected (bot.engine.inspect leaves it out); Prisma 8 counts it:
+# the table, 8 columns, 2 defaults (started_at, applied_steps_count), the primary key.
+LEGACY_TABLE_NODES = 12
 
 
 def compare(contract: dict, live: Snapshot) -> ContractDrift:
@@ -226,13 +241,16 @@ def compare(contract: dict, live: Snapshot) -> ContractDrift:
                     indexes.remove(i)
 
     schemas = {ns.get("id") or name for name, ns in namespaces.items()}
+    nodes = 0
     for key in sorted(tables):
         if key[0] in schemas and key not in claimed_tables:
             unclaimed.append(key[1] if key[0] == live.default_schema else f"{key[0]}.{key[1]}")
+            nodes += table_nodes(tables[key], [i for i in indexes if (i.schema, i.table) == key])
             del tables[key]
     for key in sorted(enums):
         if key[0] in schemas and key not in claimed_enums:
             unclaimed.append(f"native_enum:{key[1]}" if key[0] == live.default_schema else f"native_enum:{key[0]}.{key[1]}")
+            nodes += 1
             del enums[key]
     kept = set(tables)
     expected = dataclasses.replace(
@@ -243,4 +261,4 @@ def compare(contract: dict, live: Snapshot) -> ContractDrift:
         foreign_keys=tuple(f for f in live.foreign_keys if (f.schema, f.table) in kept and (f.ref_schema, f.ref_table) in kept),
         sequences=live.sequences,
     )
-    return ContractDrift(tuple(issues), tuple(unclaimed), expected, tuple(changed_checks), live)
+    return ContractDrift(tuple(issues), tuple(unclaimed), expected, tuple(changed_checks), live, nodes)
