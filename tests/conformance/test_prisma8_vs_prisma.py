@@ -286,3 +286,23 @@ def test_prisma7_database_adopted_by_the_real_cli_is_in_sync_then_drifts(cli, se
                                                                         "  [+] Added column `nickname`"]
     assert ours["db verify"][0] == 0  # Prisma 8's default verify passes
     assert body["history"]["prisma8"]["histories_agree"] is True  # the schema drift is outside both histories
+
+
+# --- the example project ----------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "bot" / "examples" / "shop8"
+
+
+def test_the_prisma8_example_project(cli, server, tmp_path):
+    """bot/examples/shop8, as its README runs it: the real `db migrate`, driftbot in sync; a column added by hand,
+    driftbot drifted where Prisma 8's default `db verify` passes."""
+    project = tmp_path / "shop8"
+    shutil.copytree(EXAMPLE, project)
+    url = _url(server.url, server.create())
+    run = cli.run(project, url, "db", "migrate", "--json")
+    assert run.code == 0, run.stdout[-1500:]
+    body, _, _ = side_by_side(cli, project, url, tmp_path)
+    assert body["state"] == "in_sync"
+    execute(url, 'ALTER TABLE "User" ADD COLUMN nickname text')
+    body, ours, _ = side_by_side(cli, project, url, tmp_path / "again")
+    assert body["state"] == "drifted" and ours["db verify"][0] == 0 and ours["db verify --strict"][0] == 4

@@ -126,3 +126,13 @@ def test_prisma_6_7_and_8_projects_side_by_side(tmp_path, databases, shop):
     assert (seven["state"], seven["history"]["prisma_version"][:2]) == ("in_sync", "7.")
     assert (eight["state"], eight["history"]["prisma_version"][:2]) == ("in_sync", "8.")
     assert "prisma8" not in seven["history"] and eight["history"]["prisma8"]["marker"].startswith("8ff655e8")
+
+
+def test_the_example_project_is_a_prisma8_environment(tmp_path, db):
+    from pathlib import Path
+
+    example = tmp_path / "shop8"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "bot" / "examples" / "shop8", example)
+    migrate(db, example)
+    body = check(tmp_path, db, example)
+    assert (body["state"], body["history"]["prisma_version"]) == ("in_sync", "8.0.0-rc.19")
