@@ -127,7 +127,7 @@ def _run_prisma8(settings: Settings, env: EnvironmentSettings, settled: sources.
     target = parse_url(env.database_url)
     with connect(env.database_url, environment=env.name, connect_timeout=settings.connect_timeout_s) as conn:
         conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{settings.check_statement_timeout_ms}ms",))
-        outcome = prisma8_check.check(project, settled.prisma_version, conn, target.schema, schema=schema, env_name=env.name)
+        outcome = prisma8_check.check(project, settled.prisma_version, conn, target.schema, schema=schema)
     verdict, report, findings = outcome.verdict, outcome.report, list(outcome.findings)
     state = decide_state(verdict, report, findings=findings)
     return CheckResult(environment=env.name, state=state, history=verdict, schema=report, findings=tuple(findings),

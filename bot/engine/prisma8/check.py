@@ -17,13 +17,12 @@ from bot.engine.prisma8 import schema as schema8
 from bot.engine.prisma8.files import snapshot_contract
 from bot.engine.prisma8.model import EMPTY, Prisma8View, Project8, State8
 from bot.engine.prisma8.state import read_contract, read_state
-from bot.engine.prisma8.verdict import classify, find_path, marker_answer, short, verify_answer
+from bot.engine.prisma8.verdict import classify, marker_answer, short, verify_answer
 from bot.engine.render import render_sql, render_summary
 from bot.engine.result import Action, Finding, SchemaReport
 from bot.engine.shadow import live_schema
 from bot.engine.sources import read_folder
 from bot.engine.versions import PrismaVersion
-from bot.errors import DriftbotError
 
 _EXTRA = (d.CreateTable, d.AddColumn, d.CreateIndex, d.AddCheck, d.CreateEnum, d.AddForeignKey, d.AddPrimaryKey)
 _MISSING = (d.DropTable, d.DropColumn, d.DropIndex, d.DropCheck, d.DropEnum, d.DropForeignKey, d.DropPrimaryKey)
@@ -87,7 +86,7 @@ def _legacy(project: Project8, conn: psycopg.Connection, schema: str) -> History
 
 
 def check(project: Project8, version: PrismaVersion, conn: psycopg.Connection, target_schema: str,
-          *, schema: bool = True, env_name: str = "") -> Outcome:
+          *, schema: bool = True) -> Outcome:
     state = read_state(conn, target_schema)
     view = classify(project, state)
     empty_db = not state.present and history_mod.schema_is_empty(conn, target_schema)
