@@ -380,7 +380,7 @@ def settle(env, cache_dir: Path, fetch: bool = True) -> Settled:
 def open_source(env, cache_dir: Path) -> GitSource | FolderSource:
     """The configured source of an environment (git repository or folder); a ``project`` is read first."""
     if getattr(env, "project", None):
-        env = settle(env, cache_dir).env
+        env = _not_prisma8(settle(env, cache_dir)).env
     if env.git:
         return _git_source(env, cache_dir)
     return FolderSource(env.migrations)
@@ -394,5 +394,15 @@ def _git_source(env, cache_dir: Path) -> GitSource:
 def load(env, cache_dir: Path, fetch: bool = True) -> Migrations:
     """The migrations of an environment's configured source."""
     if getattr(env, "project", None):
-        env = settle(env, cache_dir, fetch=fetch).env
+        env = _not_prisma8(settle(env, cache_dir, fetch=fetch)).env
     return open_source(env, cache_dir).read(fetch=fetch)
+
+
+def _not_prisma8(settled: Settled) -> Settled:
+    """Only a check (status, diff) reads a Prisma 8 project; the commands built on migration.sql files
+    (compare, lint, resolve, pull requests) say so instead of failing on its folders."""
+    if settled.project is not None and settled.project.prisma8:
+        raise MigrationsSourceError(
+            f"{settled.env.name} is a Prisma 8 project ({settled.project.config}): this command reads Prisma 6 and 7 "
+            "migration folders only; `driftbot status` and `driftbot diff` read Prisma 8.")
+    return settled

@@ -136,3 +136,13 @@ def test_the_example_project_is_a_prisma8_environment(tmp_path, db):
     migrate(db, example)
     body = check(tmp_path, db, example)
     assert (body["state"], body["history"]["prisma_version"]) == ("in_sync", "8.0.0-rc.19")
+
+
+def test_commands_built_on_migration_sql_say_prisma8_is_not_theirs(tmp_path, shop):
+    from bot.engine import sources
+    from bot.errors import MigrationsSourceError
+
+    settings = Settings(environments={"prod": {"database_url": "postgresql://x@127.0.0.1:1/x", "project": str(shop)}},
+                        cache_dir=tmp_path / "cache")
+    with pytest.raises(MigrationsSourceError, match="is a Prisma 8 project"):
+        sources.load(settings.environment("prod"), tmp_path / "cache")
