@@ -195,6 +195,23 @@ def run_history(h: History, install: Path, target: str, shadows: dict[str, str],
                                                  work / "converge" / f"{h.name}-{k}", seed=7 + k))
                 finally:
                     drop_db(target, copy)
+            # The same database without `_prisma_migrations` (the whole history built it, the table was lost):
+            # the plan must record the history, not deploy it; the real Prisma CLI then judges the rows.
+            copy = create_db(target, "realunm", template=dbname)
+            try:
+                def judge(folder: Path, url: str) -> str:
+                    judged = PrismaProject(install, work / "prisma-judge" / h.name, url)
+                    for each in folder.iterdir():  # the folder as the plan left it
+                        if (each / "migration.sql").is_file() and not (judged.migrations / each.name).exists():
+                            shutil.copytree(each, judged.migrations / each.name)
+                    run = judged.status()
+                    return "up to date" if run.code == 0 and "up to date" in run.output else f"exit {run.code}"
+
+                row.converge.append(converge(_with_db(target, copy), project.migrations, target,
+                                             work / "converge" / f"{h.name}-unmanaged", statements=0, unmanaged=True,
+                                             judge=judge))
+            finally:
+                drop_db(target, copy)
     finally:
         drop_db(target, dbname)
     return row
@@ -240,10 +257,15 @@ def tamper(db_url: str, project, shadow: str, cache: Path) -> dict | None:
             "driftbot_prisma_blind_spots": body.get("schema", {}).get("prisma_blind_spots") or []}
 
 
-def converge(db_url: str, migrations: Path, server: str, work: Path, seed: int = 7, statements: int = 4) -> dict:
+def converge(db_url: str, migrations: Path, server: str, work: Path, seed: int = 7, statements: int = 4,
+             unmanaged: bool = False, judge=None) -> dict:
     """Inject drift as people make it (the round-trip generator's statements, seeded), check, carry the
     proposed plan out on this database and a copy of the folder as a team would (tests/engine/converge.py),
-    and check again: converged means in sync, no step refused, none undoing another."""
+    and check again: converged means in sync, no step refused, none undoing another.
+
+    *unmanaged*: drop ``_prisma_migrations`` first (the database the whole history built, its table lost).
+    *judge*: called with the folder and the database after the plan, returns what the real Prisma CLI
+    says of them (its ``migrate status``)."""
     import random
 
     from bot.engine.inspect import introspect
@@ -254,6 +276,8 @@ def converge(db_url: str, migrations: Path, server: str, work: Path, seed: int =
 
     r, injected, fresh = random.Random(seed), [], set()
     with psycopg.connect(db_url, autocommit=True) as conn:
+        if unmanaged:
+            conn.execute('DROP TABLE "_prisma_migrations"')
         for n in range(statements * 3):
             if len(injected) == statements:
                 break
@@ -271,16 +295,20 @@ def converge(db_url: str, migrations: Path, server: str, work: Path, seed: int =
     scratch = Databases(server)
     try:
         team = Team(settings, "real", db_url, folder, scratch=scratch.create)
+        started = time.perf_counter()
         before = team.check()
+        plan_s = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
         try:
             outcome = carry_out(team, before)
         except AssertionError as exc:  # a step was refused
             return {"injected": injected, "before": before.state, "converged": False, "refused": str(exc)[:800],
-                    "seconds": round(time.perf_counter() - started, 2)}
+                    "seconds": round(time.perf_counter() - started, 2), "plan_s": plan_s, "unmanaged": unmanaged}
+        seconds = round(time.perf_counter() - started, 2)
         return {"injected": injected, "before": before.state, "steps": outcome.steps, "human": outcome.human,
                 "undid": outcome.undid, "after": outcome.after.state if outcome.after else None,
-                "converged": outcome.converged, "seconds": round(time.perf_counter() - started, 2)}
+                "converged": outcome.converged, "seconds": seconds, "plan_s": plan_s, "unmanaged": unmanaged,
+                "prisma_after": judge(folder, db_url) if judge is not None and outcome.converged else None}
     finally:
         scratch.drop_all()
 
@@ -386,10 +414,13 @@ def main(argv=None) -> int:
                       f"exit {t['prisma_status_exit']} ({prisma}), prisma migrate diff exit {t['prisma_diff_exit']}; "
                       f"driftbot state {t['driftbot_state']} (exit {t['driftbot_exit']}): {drift}")
             for k, c in enumerate(row.converge or []):
-                print(f"  convergence (seed {7 + k}): injected {len(c['injected'])} change(s), state {c['before']}; "
+                what = "unmanaged copy (no _prisma_migrations)" if c.get("unmanaged") else f"seed {7 + k}"
+                print(f"  convergence ({what}): injected {len(c['injected'])} change(s), state {c['before']}, "
+                      f"plan computed in {c.get('plan_s')} s; "
                       + (f"REFUSED: {c['refused']}" if c.get("refused") else
                          f"{len(c['steps'])} step(s), then {c['after']}" + (f"; stopped: {c['human']}" if c['human'] else "")
-                         + (f"; UNDID: {c['undid']}" if c['undid'] else "") + f" ({c['seconds']} s)"))
+                         + (f"; UNDID: {c['undid']}" if c['undid'] else "") + f" ({c['seconds']} s)"
+                         + (f"; real prisma migrate status: {c['prisma_after']}" if c.get("prisma_after") else "")))
     print()
     print(table(rows))
     if args.json:
