@@ -197,3 +197,26 @@ def test_a_repeated_check_reuses_the_preview_and_a_changed_migration_does_not(at
     (folder / M3 / "migration.sql").write_text(MORE + "-- changed\n")
     changed = check(at_m1, dead_shadow, folder, tmp_path).to_json()["history"]["deploy_preview"]
     assert changed["available"] is False and "shadow" in changed["error"]
+
+
+def test_pending_migrations_run_by_hand_are_judged_at_their_point_of_the_history(db, pg_url, tmp_path, databases):
+    """Issue 27, item 3: two pending migrations run by hand, the second dropping and renaming what the
+    first added. The first is not "partly run by hand" for lacking what the second removed: the live
+    schema is compared with the schema after both. Both are recorded; the plan converges (no step that
+    adds a column only for deploy to drop it again)."""
+    from tests.engine.converge import Team, carry_out
+
+    add = 'ALTER TABLE "User" ADD COLUMN "nickname" TEXT, ADD COLUMN "handle" TEXT;\nCREATE TABLE "Tag" ("id" INTEGER);\n'
+    drop = 'ALTER TABLE "User" DROP COLUMN "nickname";\nALTER TABLE "User" RENAME COLUMN "handle" TO "login";\n'
+    deploy(db, write_migrations(tmp_path / "deployed", {M1: INIT}))
+    execute(db, add)
+    execute(db, drop)  # both pasted into psql, never recorded
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: add, M3: drop})
+    s = Settings(environments={"prod": {"database_url": db, "admin_url": db, "shadow_url": pg_url,
+                                        "migrations": str(folder)}}, cache_dir=tmp_path / "cache")
+    team = Team(s, "prod", db, folder, scratch=databases.create)
+    result = team.check()
+    assert result.history.applied_by_hand == (M2, M3), [f.title for f in result.findings]
+    assert not [f for f in result.findings if "partly" in f.title]
+    outcome = carry_out(team, result)
+    assert outcome.converged, outcome.explain()
