@@ -126,7 +126,10 @@ def find_applied_by_hand(
     """
     found: list[ByHand] = []
     done = applied
-    for migration in pending[:MAX_CANDIDATES]:
+    candidates = pending[:MAX_CANDIDATES]
+    i = 0
+    while i < len(candidates):
+        migration = candidates[i]
         if not drift or not (might_touch(migration, drift) or may_change_no_schema(migration)):
             break
         after = replay(done + (migration,))
@@ -135,10 +138,44 @@ def find_applied_by_hand(
         verdict = split(migration.name, base, after, live)
         if not verdict.present and not verdict.changes_no_schema:
             break
-        found.append(verdict)
         if not verdict.whole and not verdict.changes_no_schema:
-            break
+            # What it lacks may be what later pending migrations, run by hand too, dropped, renamed or
+            # retyped: judge it at the point of the history the live schema is at, not alone.
+            window = _whole_with_later(candidates[i:], done, base, after, live, replay)
+            if not window:
+                found.append(verdict)
+                break
+            found += [b for b, _ in window]
+            done, base = done + candidates[i:i + len(window)], window[-1][1]
+            i += len(window)
+            continue
+        found.append(verdict)
         done, base = done + (migration,), after
+        i += 1
     while found and found[-1].changes_no_schema:
         found.pop()  # a backfill after the last migration run by hand: plainly pending
     return tuple(found) if any(b.present for b in found) else ()
+
+
+def _whole_with_later(window: tuple[LocalMigration, ...], done: tuple[LocalMigration, ...], base: Snapshot,
+                      first: Snapshot, live: Snapshot,
+                      replay: Callable[[tuple[LocalMigration, ...]], Snapshot | None]) -> list[tuple[ByHand, Snapshot]]:
+    """The shortest run of *window*'s migrations (at least two) whose changes together, from *base*, the
+    live schema wholly has: each of them run by hand, with what it changes itself and its schema after
+    it. Empty when there is none."""
+    afters = [first]
+    for j in range(1, len(window)):
+        after = replay(done + window[:j + 1])
+        if after is None:
+            return []
+        afters.append(after)
+        if split(window[j].name, base, after, live).whole:
+            out, before = [], base
+            for migration, own in zip(window[:j + 1], afters):
+                changes = d.diff(before, own)
+                present = tuple(sorted({d.describe(op) for op in changes}))
+                out.append((ByHand(migration.name, present, (), present_objects=frozenset().union(
+                    *(objects(op) for op in changes)) if changes else frozenset()), own))
+                before = own
+            return out
+    return []
