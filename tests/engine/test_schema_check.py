@@ -127,3 +127,25 @@ def test_drift_from_a_migration_edited_after_apply_says_so(db, tmp_path):
     assert list(result.schema.summary) == ["[*] Changed the `User` table", "  [-] Removed index on columns (email)"]
     (b,) = by_case(result, "B")
     assert f"{M1} was edited after it was applied" in b.detail and 'CREATE INDEX IF NOT EXISTS "User_email_idx"' in b.action.sql
+
+
+def test_an_enum_value_a_pending_migration_renames_into_place_is_deployed_not_added_by_hand(db, pg_url, tmp_path, databases):
+    """Issue 27, item 3: schema.prisma has C; pending migrations add B, then rename B to C. The value
+    comes with `migrate deploy`, after both: adding C by hand first makes the rename fail ("already
+    exists"). Judged at the end of the pending history, not one migration alone."""
+    from bot.settings import Settings
+    from tests.engine.converge import Team, carry_out
+
+    init, add = "CREATE TYPE \"Kind\" AS ENUM ('A');\n", "ALTER TYPE \"Kind\" ADD VALUE 'B';\n"
+    rename = "ALTER TYPE \"Kind\" RENAME VALUE 'B' TO 'C';\n"
+    deploy(db, write_migrations(tmp_path / "deployed", {M1: init}))
+    folder = write_migrations(tmp_path / "m", {M1: init, M2: add, M3: rename})
+    schema = tmp_path / "schema.prisma"
+    schema.write_text("enum Kind {\n  A\n  C\n}\n")
+    s = Settings(environments={"prod": {"database_url": db, "admin_url": db, "shadow_url": pg_url, "migrations": str(folder),
+                                        "schema": str(schema)}}, cache_dir=tmp_path / "cache")
+    team = Team(s, "prod", db, folder, scratch=databases.create)
+    result = team.check()
+    assert by_case(result, "C") == [], [f.title for f in result.findings]
+    outcome = carry_out(team, result)
+    assert outcome.converged, outcome.explain()
