@@ -134,9 +134,12 @@ def enum_target(op: d.AlterEnum) -> tuple[str, ...]:
 
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
-_ADD_VALUE = re.compile(rf"ALTER\s+TYPE\s+(?:{_IDENT}\s*\.\s*)?({_IDENT})\s+ADD\s+VALUE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-                        r"'((?:[^']|'')*)'", re.IGNORECASE)
-_CREATE_ENUM = re.compile(rf"CREATE\s+TYPE\s+(?:{_IDENT}\s*\.\s*)?({_IDENT})\s+AS\s+ENUM\s*\(([^)]*)\)", re.IGNORECASE)
+# ADD VALUE, RENAME VALUE and CREATE TYPE ... AS ENUM, in the order a script has them.
+_ENUM_STATEMENT = re.compile(
+    rf"ALTER\s+TYPE\s+(?:{_IDENT}\s*\.\s*)?(?P<add>{_IDENT})\s+ADD\s+VALUE\s+(?:IF\s+NOT\s+EXISTS\s+)?'(?P<value>(?:[^']|'')*)'"
+    rf"|ALTER\s+TYPE\s+(?:{_IDENT}\s*\.\s*)?(?P<renamed>{_IDENT})\s+RENAME\s+VALUE\s+'(?P<old>(?:[^']|'')*)'\s+TO\s+"
+    rf"'(?P<new>(?:[^']|'')*)'"
+    rf"|CREATE\s+TYPE\s+(?:{_IDENT}\s*\.\s*)?(?P<created>{_IDENT})\s+AS\s+ENUM\s*\((?P<values>[^)]*)\)", re.IGNORECASE)
 
 
 def _unquote(ident: str) -> str:
@@ -144,21 +147,24 @@ def _unquote(ident: str) -> str:
 
 
 def pending_enum_values(verdict: HistoryVerdict, migrations: Migrations) -> frozenset[tuple[str, str]]:
-    """(enum, value) pairs the pending migrations add (``ADD VALUE``, or a ``CREATE TYPE ... AS ENUM``
-    of the enum or of Prisma's ``<enum>_new`` when it recreates one): `migrate deploy` will add
-    them, so they are B's, not an ``ADD VALUE`` by hand (pure)."""
-    by_name = migrations.by_name()
+    """(enum, value) pairs the pending migrations leave (``ADD VALUE``, ``RENAME VALUE``, or a ``CREATE TYPE
+    ... AS ENUM`` of the enum or of Prisma's ``<enum>_new`` when it recreates one), read in deploy's order so
+    a value added then renamed counts under its last name: `migrate deploy` will make them, so they are
+    B's, not an ``ADD VALUE`` by hand (pure)."""
+    pending = set(verdict.pending)
     out: set[tuple[str, str]] = set()
-    for name in verdict.pending:
-        m = by_name.get(name)
-        if m is None:
-            continue
-        for enum, value in _ADD_VALUE.findall(m.script):
-            out.add((_unquote(enum), value.replace("''", "'")))
-        for enum, values in _CREATE_ENUM.findall(m.script):
-            enum = _unquote(enum)
-            for value in re.findall(r"'((?:[^']|'')*)'", values):
-                out.add((enum.removesuffix("_new"), value.replace("''", "'")))
+    for m in (m for m in migrations.items if m.name in pending):  # deploy's order: a rename follows its add
+        for found in _ENUM_STATEMENT.finditer(m.script):
+            if found["add"]:
+                out.add((_unquote(found["add"]), found["value"].replace("''", "'")))
+            elif found["renamed"]:  # the new name comes with deploy, the old one goes
+                enum = _unquote(found["renamed"])
+                out.discard((enum, found["old"].replace("''", "'")))
+                out.add((enum, found["new"].replace("''", "'")))
+            else:
+                enum = _unquote(found["created"])
+                for value in re.findall(r"'((?:[^']|'')*)'", found["values"]):
+                    out.add((enum.removesuffix("_new"), value.replace("''", "'")))
     return frozenset(out)
 
 
