@@ -146,3 +146,14 @@ def test_commands_built_on_migration_sql_say_prisma8_is_not_theirs(tmp_path, sho
                         cache_dir=tmp_path / "cache")
     with pytest.raises(MigrationsSourceError, match="is a Prisma 8 project"):
         sources.load(settings.environment("prod"), tmp_path / "cache")
+
+
+def test_the_slack_history_line_names_prisma8s_command(tmp_path, db, shop):
+    from bot.slack.views import check_message
+
+    migrate(db, shop, upto="20261207T0305_enums")
+    settings = Settings(environments={"prod": {"database_url": db, "project": str(shop)}}, cache_dir=tmp_path / "cache")
+    result = run_check(settings, settings.environment("prod"))
+    text, blocks, _ = check_message(result, 1, "UANA")
+    shown = json.dumps(blocks)
+    assert "`prisma migration status` would say: 1 pending" in shown and "migrate status" not in shown
