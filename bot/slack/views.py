@@ -52,7 +52,7 @@ def _history_line(result: CheckResult) -> str | None:
         return None
     parts = history_parts(h, name=lambda n: code(middle(n, 80)), limit=NAMES_SHOWN)
     exit_code, says = h.prisma_status(limit=NAMES_SHOWN)
-    prisma = f"\n_`prisma migrate status` would say: {escape(clip(says, 300))}_" if exit_code == 0 and not h.in_sync else ""
+    prisma = f"\n_`prisma {h.status_command}` would say: {escape(clip(says, 300))}_" if exit_code == 0 and not h.in_sync else ""
     return clip("*History* " + " · ".join(parts) + prisma, 700)
 
 
