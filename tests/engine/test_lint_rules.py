@@ -4,6 +4,8 @@ and the findings the text alone gives (no database)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.engine.lint import lint_text
 from bot.engine.lint.locks import effect
@@ -82,3 +84,16 @@ def test_tables_a_migration_creates_are_empty_and_a_folder_is_read_migration_by_
 def test_a_do_block_and_a_syntax_error():
     assert ("note", "not_analysed") in _rules("DO $$ BEGIN PERFORM 1; END $$;")
     assert _rules("ALTER TABL x;") == [("will_fail", "syntax_error")]
+
+
+SQL_WORDS = ["ALTER TABLE", '"T"', "ADD", "COLUMN", "DROP", "CREATE", "UNIQUE", "INDEX", "CONCURRENTLY", "ON", "(",
+             ")", '"a"', "TYPE", "SET", "NOT NULL", "DEFAULT", "'v'", "::", "CHECK", "REFERENCES", ";", "$$", "--", "\n",
+             "RENAME TO", "VALUE", "UPDATE", "WHERE", "=", "1", "BEGIN", "COMMIT", "DO", "USING", "VARCHAR(3)", "ENUM"]
+
+
+@given(st.lists(st.sampled_from(SQL_WORDS) | st.text(max_size=8), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_any_text_gives_a_report_never_an_exception(words):
+    report = lint_text([LocalMigration("20260101000000_m", " ".join(words), "")])
+    assert report.exit_code in (0, 1)
+    assert all(f.migration == "20260101000000_m" for f in report.findings)
