@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.engine import actions, prisma_schema, sources
 from bot.engine.check import run_check
+from bot.engine.lint import LintFinding, LintReport
 from bot.engine.result import CheckResult
 from bot.errors import DatabaseUnreachable, DriftbotError, InvalidName
 from bot.settings import EnvironmentSettings, Settings
@@ -59,6 +60,18 @@ def schema_gap(env: EnvironmentSettings, kind: str, args: dict[str, Any]) -> str
     if enum is None:
         return "enum"
     return None if args.get("value") in enum.values else "value"
+
+
+def request_lint(check_result: dict[str, Any] | None, args: dict[str, Any]) -> tuple[LintFinding, ...]:
+    """The will-fail and risky findings the check a request came from has for the migration the request
+    touches (a resolve's NAME): what its statements do on this environment's data, which the approvers see
+    before they click. Read from that check's stored result; none when it has no lint."""
+    migration = args.get("migration")
+    lint = ((check_result or {}).get("history") or {}).get("lint")
+    if not migration or not lint:
+        return ()
+    report = LintReport.from_json(lint)
+    return tuple(f for f in report.will_fail + report.risky if f.migration == migration)
 
 
 def plan_sql(kind: str, args: dict[str, str], checksum: str | None = None) -> str:

@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.engine.result import CheckResult
 from bot.errors import DriftbotError
 from bot.requests.machine import approvers_of
-from bot.requests.plans import Plan, schema_gap
+from bot.requests.plans import Plan, request_lint, schema_gap
 from bot.slack import notify, views
 from bot.settings import EnvironmentSettings, Settings
 from bot.slack.mrkdwn import escape
@@ -94,8 +94,10 @@ def post_request(rt: Runtime, req: Request, plan: Plan, thread_ts: str | None) -
 
 def _post_request(rt: Runtime, req: Request, sql: str, thread_ts: str | None) -> None:
     env = rt.settings.environment(req.environment)
+    with rt.sessions() as s:
+        lint = _lint(s, req)
     text, blocks = views.request_message(req, [], groups=rt.settings.approvers_for(env),
-                                         schema_gap=schema_gap(env, req.kind, req.args or {}))
+                                         schema_gap=schema_gap(env, req.kind, req.args or {}), lint=lint)
     ts = notify.post(rt.slack, req.channel, text, blocks, thread_ts=thread_ts)
     with rt.sessions.begin() as s:
         s.execute(update(Request).where(Request.id == req.id).values(message_ts=ts, thread_ts=thread_ts or ts))
@@ -125,13 +127,20 @@ def _refresh_request_message(rt: Runtime, request_id: int) -> None:
         except (DriftbotError, SlackApiError):
             pass
         ex = s.execute(select(Execution).where(Execution.request_id == req.id)).scalar_one_or_none()
+        lint = _lint(s, req)
         newest = s.execute(select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.request_id == req.id)
                            .order_by(AuditEvent.id.desc()).limit(1)).first()
     mark = f"{newest.id}:{newest.hash}" if newest is not None and ex is not None else None
     text, blocks = views.request_message(req, who, ex, groups=rt.settings.approvers_for(env),
                                          audit_id=newest.id if newest is not None else None, audit_mark=mark,
-                                         schema_gap=schema_gap(env, req.kind, req.args or {}))
+                                         schema_gap=schema_gap(env, req.kind, req.args or {}), lint=lint)
     notify.update(rt.slack, req.channel, req.message_ts, text, blocks)
+
+
+def _lint(session, req: Request) -> tuple:
+    """The lint findings of the check *req* came from, for the migration it touches."""
+    check = session.get(Check, req.check_id) if req.check_id is not None else None
+    return request_lint(check.result if check is not None else None, req.args or {})
 
 
 def in_thread(rt: Runtime, req: Request, text: str) -> None:

@@ -26,6 +26,8 @@ from bot.state.models import Execution, Request
 from bot.words import history_parts
 
 SECTION_LIMIT = 2900  # Slack's section text limit is 3000 characters
+LINT_SHOWN = 3  # lint findings written out in a check or request message; the rest are counted
+_LINT_WORDS = {"will_fail": "will fail", "risky": "risky"}
 MESSAGE_BUDGET = 3800  # what a message shows: under Slack's advised 4,000 characters
 NOTE_BUDGET = 3500  # a thread note (text only)
 BUTTON_TEXT = 75  # Slack's limit for a button's label
@@ -74,6 +76,22 @@ def _preview_line(result: CheckResult) -> str | None:
     return line
 
 
+def _lint_line(result: CheckResult) -> str | None:
+    """What the pending and failed migrations will do on this environment's data, when anything will fail
+    or is risky: counts and the first findings (`driftbot lint ENV` has every statement)."""
+    lint = result.lint
+    if lint is None or lint.error or not (lint.will_fail or lint.risky):
+        return None
+    serious = lint.will_fail + lint.risky
+    items = []
+    for f in serious[:LINT_SHOWN]:
+        state = f" ({f.sqlstate})" if f.sqlstate and f.severity == "will_fail" else ""
+        items.append(f"• *{_LINT_WORDS.get(f.severity, f.severity)}*{state} {code(middle(f.migration, 80))} "
+                     f"#{f.index}: {escape(clip(f.why, 300))}")
+    return _fitted(f"*Lint on this data* {len(lint.will_fail)} will fail · {len(lint.risky)} risky", items,
+                   len(serious), f"`driftbot lint {escape(result.environment)}`")
+
+
 def check_message(result: CheckResult, check_id: int, requested_by: str | None,
                   since: datetime | None = None, pull_requests: bool = False) -> tuple[str, list[dict], list[str]]:
     """(text, blocks, notes): notes say what did not fit and went to the thread instead."""
@@ -90,6 +108,9 @@ def check_message(result: CheckResult, check_id: int, requested_by: str | None,
     preview = _preview_line(result)
     if preview:
         blocks.append(_section(preview))
+    lint = _lint_line(result)
+    if lint:
+        blocks.append(_section(lint))
     if result.schema.checked:
         if result.schema.summary:
             summary = escape("\n".join(result.schema.summary))
@@ -217,9 +238,10 @@ def button_value(request_id: int, plan_hash: str) -> str:
 
 def request_message(req: Request, approvers: list[str], execution: Execution | None = None,
                     groups: list[str] | None = None, audit_id: int | None = None, audit_mark: str | None = None,
-                    schema_gap: str | None = None) -> tuple[str, list[dict]]:
+                    schema_gap: str | None = None, lint: tuple = ()) -> tuple[str, list[dict]]:
     """*audit_mark*: ``N:HASH`` of the request's newest audit event; *schema_gap*: what schema.prisma lacks
-    of the enum value asked for (``bot.requests.plans.schema_gap``)."""
+    of the enum value asked for (``bot.requests.plans.schema_gap``); *lint*: the will-fail and risky findings
+    of the migration it touches, on this environment's data (``bot.requests.plans.request_lint``)."""
     first = f"Request #{req.id} by <@{req.requester}> on *{escape(req.environment)}*: {req.status}"
     sql, _ = block_within(req.sql, REQUEST_SQL_SHOWN, "… (full SQL in the thread snippet)")
     who = ", ".join(f"<@{u}>" for u in approvers) or "nobody yet"
@@ -227,6 +249,7 @@ def request_message(req: Request, approvers: list[str], execution: Execution | N
     blocks = [
         _section(f"*Request #{req.id}* by <@{req.requester}> on *{escape(req.environment)}*\n{sql}"
                  + _schema_note(req, schema_gap)),
+        *([_section(lint_note(req, lint))] if lint else []),
         {"type": "context", "elements": [{"type": "mrkdwn", "text":
             f"Needs {req.approvals_required} approvals{from_whom} (requester excluded) · "
             f"expires <!date^{int(req.expires_at.timestamp())}^{{date_short_pretty}} {{time}}|{req.expires_at:%d %b %H:%M} UTC> · "
@@ -268,6 +291,41 @@ REQUEST_SQL_SHOWN = 1500  # the SQL as a code block in the request message; long
 def request_sql_cut(sql: str) -> bool:
     """Whether the request message shows only the start of *sql* (the whole goes to a snippet)."""
     return block_within(sql, REQUEST_SQL_SHOWN)[1]
+
+
+def lint_note(req: Request, findings) -> str:
+    """What the migration a request touches does on this environment's data: its will-fail and risky lint
+    findings, so the approvers see them before they click. Within a section whatever the findings."""
+    args = req.args or {}
+    migration = middle(str(args.get("migration", "")), 100)
+    failing = sum(1 for f in findings if f.severity == "will_fail")
+    head = (f":warning: *Lint of {code(migration)} on {escape(req.environment)}'s data*: {failing} will fail · "
+            f"{len(findings) - failing} risky")
+    if req.kind == "resolve_rolled_back":
+        head += " (`migrate deploy` runs it again after this)"
+    elif req.kind == "resolve_applied":
+        head += " (marked applied, it will not run: check its changes are really in the database)"
+    items = []
+    for f in findings[:LINT_SHOWN]:
+        state = f" ({f.sqlstate})" if f.sqlstate and f.severity == "will_fail" else ""
+        items.append(f"• *{_LINT_WORDS.get(f.severity, f.severity)}*{state} #{f.index} "
+                     f"{code(middle(' '.join(f.statement.split()), 120))}: {escape(clip(f.why, 300))}"
+                     + (f"\n   _Safer:_ {escape(clip(f.safer, 200))}" if f.safer else ""))
+    return _fitted(head, items, len(findings),
+                   f"`driftbot lint {escape(req.environment)} --migration {escape(migration)}`")
+
+
+def _fitted(head: str, items: list[str], total: int, where: str) -> str:
+    """*head* and as many of *items* as fit in a section, then how many more there are and *where* they are."""
+    lines, room = [head], SECTION_LIMIT - len(head) - len(where) - 40
+    for item in items:
+        if len(item) + 1 > room:
+            break
+        lines.append(item)
+        room -= len(item) + 1
+    if total > len(lines) - 1:
+        lines.append(f"_… and {total - (len(lines) - 1)} more: {where}_")
+    return "\n".join(lines)
 
 
 def _schema_note(req: Request, gap: str | None) -> str:
