@@ -249,6 +249,7 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
         worker.work(burst=burst, with_scheduler=False)
     finally:
         sweeping.terminate()
+        sweeping.join(10)  # waited for: no zombie in a caller that lives on
     return 0
 
 
