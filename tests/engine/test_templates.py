@@ -11,6 +11,7 @@ import pytest
 from bot.engine import later, shadow, templates
 from bot.engine.sources import read_folder
 from tests.factory import write_migrations
+from tests.support import as_role, login_role
 
 
 # Templates live on the shared server, keyed by content: names unique to this run keep another
@@ -131,3 +132,19 @@ def test_pruning_can_wait_until_the_answer_is_out(pg_url, tmp_path):
     assert len(_kept(pg_url, mine)) == templates.KEEP + 2
     later.run(tasks)
     assert len(_kept(pg_url, mine)) == templates.KEEP
+
+
+def test_a_template_another_role_kept_is_replayed_past_not_a_reason_to_skip_the_check(pg_url, tmp_path):
+    """A shadow role with CREATEDB alone may not copy a template another role kept (a superuser's run,
+    another deployment's shadow role on the same server): it replays the whole history instead."""
+    migrations = history(tmp_path, 2, tag="owned")
+    assert shadow.replay(pg_url, migrations, ("public",)).snapshot is not None  # kept, as the superuser
+    with login_role(pg_url, "drifttest_shadow") as role:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f'ALTER ROLE "{role}" CREATEDB')
+        again = shadow.replay(as_role(pg_url, role), migrations, ("public",))
+        assert again.error is None and again.snapshot is not None and again.reused == 0
+        with psycopg.connect(pg_url, autocommit=True) as conn:  # its own template goes with the role
+            for (name,) in conn.execute("SELECT datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "
+                                        "WHERE r.rolname = %s", (role,)).fetchall():
+                conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
