@@ -169,10 +169,11 @@ def replay(server_url: str, migrations: tuple[LocalMigration, ...], schemas: tup
     try:
         return _replay_kept(server_url, migrations, reused, template, digests, schemas, default_schema, timeout,
                             statement_timeout_ms, keep_template)
-    except DatabaseUnreachable:
+    except (DatabaseUnreachable, ShadowUnavailable):
         if template is None:
             raise
-        # The template could not be copied (dropped meanwhile, or in use): replay from scratch.
+        # The template could not be copied (dropped meanwhile, in use, or another role's, which a role
+        # with CREATEDB alone may not copy): replay from scratch.
         return _replay_kept(server_url, migrations, 0, None, digests, schemas, default_schema, timeout,
                             statement_timeout_ms, keep_template)
 
