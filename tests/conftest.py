@@ -53,6 +53,14 @@ MIGRATIONS = {
 SLOW_FIXTURES = {"bot_env", "pulls_bot", "wheel", "scram_server"}
 
 
+def pytest_configure(config):
+    # With -n (pytest-xdist), each file's tests run in one worker, in their order ("loadfile"), files
+    # in parallel: some files count what is on the whole server (the replay templates') or share a
+    # module's database. Unless another distribution was asked for.
+    if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "dist", None) == "load":
+        config.option.dist = "loadfile"
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):

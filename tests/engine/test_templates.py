@@ -17,9 +17,9 @@ from tests.support import as_role, login_role
 # Templates live on the shared server, keyed by content: names unique to this run keep another
 # run's templates (an earlier one, or CI on the same machine at the same time) out of these tests.
 RUN = uuid.uuid4().hex[:6]
-# They count templates on the whole server, and keep and prune dozens: one test process runs them
-# all, one after the other (pytest-xdist's --dist loadgroup), so none prunes another's mid-test.
-pytestmark = pytest.mark.xdist_group("replay-templates")
+# They count templates on the whole server, and keep and prune dozens: under pytest-xdist one worker
+# runs them all, one after the other (tests/conftest.py: one file, one worker), so none prunes
+# another's mid-test.
 
 
 def history(tmp_path, n, edit_at=None, tag="h"):
