@@ -12,6 +12,7 @@ import pytest
 from bot.engine.check import run_check
 from bot.settings import Settings
 from tests.factory import execute
+from bot.engine.sources import read_folder
 from tests.prisma8_factory import copy_project, migrate
 
 
@@ -157,3 +158,17 @@ def test_the_slack_history_line_names_prisma8s_command(tmp_path, db, shop):
     text, blocks, _ = check_message(result, 1, "UANA")
     shown = json.dumps(blocks)
     assert "`prisma migration status` would say: 1 pending" in shown and "migrate status" not in shown
+
+
+def test_a_stored_result_keeps_the_prisma7_history_beside_the_marker(tmp_path, db, shop):
+    from bot.engine.result import CheckResult
+    from tests.factory import deploy, write_migrations
+
+    migrate(db, shop)
+    deploy(db, read_folder(write_migrations(tmp_path / "p7", {"20250101000000_init": "SELECT 1;\n"})))
+    settings = Settings(environments={"prod": {"database_url": db, "project": str(shop)}}, cache_dir=tmp_path / "c")
+    result = run_check(settings, settings.environment("prod"))
+    view = result.history.prisma8
+    assert view.legacy and "_prisma_migrations" in view.legacy
+    again = CheckResult.from_json(json.loads(json.dumps(result.to_record(), default=str))).history.prisma8
+    assert (again.legacy, again.legacy_agrees) == (view.legacy, view.legacy_agrees)
