@@ -318,7 +318,7 @@ def _prisma8(data: dict[str, Any] | None) -> Prisma8View | None:
         gone=tuple(data.get("gone") or ()), nothing_half_applied=data.get("nothing_half_applied"),
         legacy_rows=data.get("prisma_migrations_rows"), status=_answer(data.get("migration_status")),
         verify=_answer(data.get("db_verify")), verify_strict=_answer(data.get("db_verify_strict")),
-        notes=tuple(data.get("notes") or ()))
+        notes=tuple(data.get("notes") or ()), legacy=data.get("prisma_migrations"), legacy_agrees=data.get("histories_agree"))
 
 
 def _version_json(v: PrismaVersion | None) -> dict[str, Any] | None:
