@@ -46,3 +46,15 @@ def test_a_resolve_applied_plan_needs_the_local_checksum_and_shows_both_statemen
         record.sql(ARGS[actions.RESOLVE_APPLIED])
     sql = record.sql(ARGS[actions.RESOLVE_APPLIED], checksum="ab" * 32)
     assert "UPDATE" in sql and "INSERT INTO" in sql and "ab" * 32 in sql
+
+
+def test_no_module_but_the_registry_spells_an_executable_kind():
+    """Everything else asks the registry (#24): a kind compared as a string elsewhere is a second dispatch."""
+    import re
+    from pathlib import Path
+
+    root = Path(actions.__file__).resolve().parents[2]
+    spelled = re.compile("|".join(f'"{kind}"' for kind in actions.REGISTRY))
+    found = sorted(str(p.relative_to(root)) for top in ("bot", "handlers") for p in (root / top).rglob("*.py")
+                   if spelled.search(p.read_text()))
+    assert found == ["bot/engine/actions.py"]
