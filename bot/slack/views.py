@@ -301,9 +301,9 @@ def lint_note(req: Request, findings) -> str:
     failing = sum(1 for f in findings if f.severity == "will_fail")
     head = (f":warning: *Lint of {code(migration)} on {escape(req.environment)}'s data*: {failing} will fail · "
             f"{len(findings) - failing} risky")
-    if req.kind == "resolve_rolled_back":
+    if req.kind == actions.RESOLVE_ROLLED_BACK:
         head += " (`migrate deploy` runs it again after this)"
-    elif req.kind == "resolve_applied":
+    elif req.kind == actions.RESOLVE_APPLIED:
         head += " (marked applied, it will not run: check its changes are really in the database)"
     items = []
     for f in findings[:LINT_SHOWN]:
