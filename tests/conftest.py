@@ -385,12 +385,15 @@ def wheel(tmp_path_factory) -> Path:
 def unsubscribe_read_first(monkeypatch):
     """Force the race behind the 60-second stall of a stopping RQ worker: its pub/sub thread reads the
     UNSUBSCRIBE reply before the worker tells it to stop. The thread then waits for a subscription
-    again, for as long as its poll lasts (RQ's: 60 s), and the worker's teardown joins it."""
+    again, for as long as its poll lasts (RQ's: 60 s), and the worker's teardown joins it.
+    Yields the seconds each worker's teardown took (whatever the load, the check before it aside)."""
     import threading
 
     from redis.client import PubSubWorkerThread
+    from rq.worker.base import BaseWorker
 
-    original = PubSubWorkerThread.stop
+    original_stop, original_teardown = PubSubWorkerThread.stop, BaseWorker.teardown
+    teardowns: list[float] = []
 
     def stop(self, timeout=None):
         if threading.current_thread() is not self:
@@ -398,7 +401,16 @@ def unsubscribe_read_first(monkeypatch):
             while self.pubsub.subscribed and time.monotonic() < deadline:
                 time.sleep(0.01)  # the reply is read by the thread (it clears the subscribed flag)
             time.sleep(0.1)  # and the thread is back in its wait for a subscription
-        return original(self, timeout)
+        return original_stop(self, timeout)
+
+    def teardown(self):
+        started = time.monotonic()
+        try:
+            return original_teardown(self)
+        finally:
+            teardowns.append(time.monotonic() - started)
 
     monkeypatch.setattr(PubSubWorkerThread, "stop", stop)
+    monkeypatch.setattr(BaseWorker, "teardown", teardown)
+    yield teardowns
 
