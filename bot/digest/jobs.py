@@ -42,9 +42,10 @@ MAX_CHECK_JOBS = 64
 
 
 def start_digest(rt: Runtime, *, kind: str = "manual", period: datetime | None = None, requested_by: str | None = None,
-                 channel: str | None = None) -> int | None:
-    """Claim and enqueue a digest; its id, or None when this period's digest is already claimed."""
-    envs = sorted(rt.settings.environments)
+                 channel: str | None = None, environments: list[str] | None = None) -> int | None:
+    """Claim and enqueue a digest; its id, or None when this period's digest is already claimed.
+    *environments*: only these are checked and shown (a digest on demand: those of the place asked in)."""
+    envs = sorted(rt.settings.environments) if environments is None else sorted(environments)
     with rt.sessions.begin() as s:
         digest_id = s.execute(
             insert(DigestRun).values(kind=kind, period=period, requested_by=requested_by, status="checking",
@@ -61,7 +62,7 @@ def start_digest(rt: Runtime, *, kind: str = "manual", period: datetime | None =
     checks = [q.enqueue(check_share_for_digest, digest_id, envs[i::count], job_timeout=timeout * len(envs[i::count]),
                         result_ttl=3600, failure_ttl=86400)
               for i in range(count)]
-    q.enqueue(post_digest, digest_id, channel, job_timeout=300, result_ttl=3600, failure_ttl=7 * 86400,
+    q.enqueue(post_digest, digest_id, channel, environments=environments, job_timeout=300, result_ttl=3600, failure_ttl=7 * 86400,
               depends_on=Dependency(jobs=checks, allow_failure=True) if checks else None)
     return digest_id
 
@@ -155,17 +156,21 @@ def with_pull_requests(rt: Runtime, digest: Digest) -> Digest:
     )
 
 
-def _only(digest: Digest, envs: list[str]) -> Digest:
+def _only(digest: Digest, envs: list[str], both: bool = False) -> Digest:
+    """The digest of *envs* only; a compared pair with one of them (*both*: on demand, only a pair of two
+    of them, as `/drift compare` answers only where both may be talked about)."""
     keep = set(envs)
     return Digest(at=digest.at, statuses=tuple(s for s in digest.statuses if s.name in keep),
                   requests=tuple(r for r in digest.requests if r.environment in keep),
-                  pairs=tuple(p for p in digest.pairs if keep & {p.from_env, p.to_env}),
+                  pairs=tuple(p for p in digest.pairs
+                              if ({p.from_env, p.to_env} <= keep if both else keep & {p.from_env, p.to_env})),
                   pull_requests=tuple(p for p in digest.pull_requests if p.environment in keep),
                   pull_request_problems=tuple(p for p in digest.pull_request_problems if p[0] in keep),
                   previous=digest.previous, previous_at=digest.previous_at, tz=digest.tz, checkpoint=digest.checkpoint)
 
 
-def post_digest(digest_id: int, channel: str | None = None, now: datetime | None = None) -> dict:
+def post_digest(digest_id: int, channel: str | None = None, now: datetime | None = None,
+                environments: list[str] | None = None) -> dict:
     """Compose and post; safe to run twice (the second run finds the digest already taken)."""
     rt = current()
     now = now or utcnow()
@@ -179,11 +184,11 @@ def post_digest(digest_id: int, channel: str | None = None, now: datetime | None
     digest = replace(digest, pairs=compare_pairs(rt))
     digest = with_pull_requests(rt, digest)
     settings = rt.settings
-    targets = ({channel: sorted(settings.environments)} if channel else
+    targets = ({channel: sorted(settings.environments) if environments is None else sorted(environments)} if channel else
                channels_for(list(settings.digest.channels), {n: e.channel for n, e in settings.environments.items()}))
     posts: dict[str, dict] = {}
     for target, envs in targets.items():
-        text, blocks = render(_only(digest, envs))
+        text, blocks = render(_only(digest, envs, both=environments is not None))
         try:
             posts[target] = {"ts": notify.post(rt.slack, target, text, blocks)}
         except Exception as exc:  # one channel's failure must not stop the others; said in the run's record

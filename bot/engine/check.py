@@ -143,8 +143,21 @@ def advice_folder(settled: sources.Settled) -> str:
         return env.path.strip("/")
     if settled.project is not None:
         inside = os.path.relpath(env.migrations, settled.project.folder)
-        return env.migrations if inside.startswith("..") else inside
-    return str(env.migrations).rstrip("/")
+        if not inside.startswith(".."):
+            return inside
+    return project_relative(str(env.migrations))
+
+
+def project_relative(folder: str) -> str:
+    """A migrations folder as the project names it, never the worker's file system: an absolute path is cut
+    to its part from the last ``prisma`` folder on (``prisma/migrations``), else to its last name."""
+    folder = folder.rstrip("/")
+    if not os.path.isabs(folder):
+        return folder
+    parts = folder.split("/")
+    if "prisma" in parts:
+        return "/".join(parts[len(parts) - 1 - parts[::-1].index("prisma"):])
+    return parts[-1] or folder
 
 
 def in_plan_order(history: list, schema: list) -> list:

@@ -21,7 +21,7 @@ from bot.engine.result import CheckResult
 from bot.errors import DriftbotError
 from bot.requests.machine import approvers_of
 from bot.requests.plans import Plan, request_lint, schema_gap
-from bot.slack import notify, views
+from bot.slack import gate, notify, views
 from bot.settings import EnvironmentSettings, Settings
 from bot.slack.mrkdwn import escape
 from bot.state import keys
@@ -39,6 +39,8 @@ class Runtime(Protocol):
 
     def request_approvers(self, env: EnvironmentSettings, at_request: list[str] | None) -> frozenset[str]: ...
 
+    def readers(self, env: EnvironmentSettings) -> frozenset[str]: ...
+
 
 log = logging.getLogger(__name__)
 REFUSED = (SlackApiError, SlackClientError)  # what the client raises once its own retries are spent
@@ -48,11 +50,15 @@ KEEP_ATTEMPTS = 20  # then a kept post is given up (logged): about two hours of 
 def post_check(rt: Runtime, check: Check, result: CheckResult, since: datetime | None = None) -> None:
     """The result in every channel that asked; findings and the SQL snippet in its thread.
     *since*: when the environment's current out-of-sync spell began (shown in the headline)."""
-    channels = [check.channel] + [w.get("channel") for w in check.watchers or []]
+    askers = {check.channel: check.requested_by}
+    for w in check.watchers or []:
+        askers.setdefault(w.get("channel"), w.get("user"))
     env = rt.settings.environments.get(result.environment)
     pull_requests = env is not None and env.pull_requests is not None
     first_ts = None
-    for channel in dict.fromkeys(c for c in channels if c):
+    for channel, asker in askers.items():
+        if not channel:
+            continue
         text, blocks, notes = views.check_message(result, check.id, check.requested_by, since, pull_requests)
         ts = notify.post(rt.slack, channel, text, blocks)
         first_ts = first_ts or ts
@@ -65,12 +71,31 @@ def post_check(rt: Runtime, check: Check, result: CheckResult, since: datetime |
         if "buttons" in notes:
             notify.post(rt.slack, channel, "More fixes than buttons: use `/drift resolve` or `/drift enum` for the rest.",
                         thread_ts=ts)
-        if result.schema.sql:
+        if result.schema.sql and not _may_show_sql(rt, env, channel, asker):
+            notify.post(rt.slack, channel, f"The catch-up SQL is shown where *{escape(result.environment)}*'s diff may "
+                        f"be read: `/drift diff {escape(result.environment)}` in a DM with driftbot, for its approvers "
+                        "and viewers.", thread_ts=ts)
+        elif result.schema.sql:
             notify.snippet(rt.slack, channel, ts, f"drift-{result.environment}-catch-up.sql", result.schema.sql,
                            f"Catch-up SQL for {result.environment}",
                            comment="Catch-up migration: commit it as a new migration, then resolve it --applied.")
     with rt.sessions.begin() as s:
         s.execute(update(Check).where(Check.id == check.id).values(message_ts=first_ts, post_state=None))
+
+
+def _may_show_sql(rt: Runtime, env, channel: str, asker: str | None) -> bool:
+    """The gate's answer for a check's SQL snippet (bot.slack.gate): a user group's members that cannot be
+    read now count as no reader (refuse rather than guess)."""
+    if env is None:
+        return False
+
+    def reader() -> bool:
+        try:
+            return bool(asker) and asker in rt.readers(env)
+        except DriftbotError:
+            return False
+
+    return gate.allowed(rt.settings, env, gate.SQL, channel, reader)
 
 
 def post_lost_check(rt: Runtime, environment: str, channel: str | None) -> None:

@@ -27,6 +27,11 @@ def unposted(prefix: str, check_id: int) -> str:
     return _key(prefix, "unposted", check_id)
 
 
+def digest_asked(prefix: str, channel: str) -> str:
+    """Set while a digest asked for in *channel* keeps the next one waiting (``/drift digest``'s rate limit)."""
+    return _key(prefix, "digest-asked", channel)
+
+
 def group(prefix: str, group_id: str) -> str:
     """The shared copy of a user group's members (``bot.slack.client.GroupMembers``)."""
     return _key(prefix, "group", group_id)

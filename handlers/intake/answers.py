@@ -15,6 +15,7 @@ from bot.errors import GroupsUnknown
 from bot.requests import machine, rules
 from bot.runtime import Runtime
 from bot.settings import EnvironmentSettings
+from bot.slack import gate
 from bot.slack.mrkdwn import code, escape
 from bot.state.models import Request
 from bot.work import queues
@@ -112,7 +113,9 @@ def requests(rt: Runtime, cmd, user: str, channel: str, team: str | None) -> str
 
 
 def digest(rt: Runtime, cmd, user: str, channel: str, team: str | None) -> str:
-    return digest_command(rt, user=user, channel=channel)
+    """On demand: only the environments whose place this is (bot.slack.gate)."""
+    shown = gate.environments(rt.settings, gate.DIGEST, channel, lambda e: _reader(rt, e, user, channel))
+    return digest_command(rt, user=user, channel=channel, environments=shown)
 
 
 def audit(rt: Runtime, cmd, user: str, channel: str, team: str | None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bot.digest.jobs import start_digest
 from bot.runtime import Runtime
+from bot.state import keys
 from bot.work import queues
 
 DEFAULT_DAYS = 7
@@ -32,10 +33,20 @@ def verify_command(rt: Runtime, *, checkpoint: str | None, user: str, channel: s
     return f"Verifying the audit trail{against}… the result will be posted in this channel."
 
 
-def digest_command(rt: Runtime, *, user: str, channel: str) -> str:
-    """Start a digest now, posted in the asking channel."""
-    n = len(rt.settings.environments)
-    if not n:
+DIGEST_EVERY_S = 300  # one digest on demand per channel (or DM) in this many seconds
+
+
+def digest_command(rt: Runtime, *, user: str, channel: str, environments: list[str]) -> str:
+    """Start a digest now of *environments* (those the gate lets it show here), posted in the asking
+    channel; at most one per channel every ``DIGEST_EVERY_S`` seconds, as each checks every one of them."""
+    if not rt.settings.environments:
         return "No environments are configured, so there is nothing to digest."
-    start_digest(rt, kind="manual", requested_by=user, channel=channel)
+    if not environments:
+        return ("No environment is talked about here: `/drift digest` shows the environments whose channel it is "
+                "asked in, or, in a DM with driftbot, those you approve or view.")
+    if not rt.redis.set(keys.digest_asked(rt.settings.queue_prefix, channel), user, nx=True, ex=DIGEST_EVERY_S):
+        return (f"A digest was asked for here less than {DIGEST_EVERY_S // 60} minutes ago; it is posted (or on its "
+                "way) above. Ask again later.")
+    start_digest(rt, kind="manual", requested_by=user, channel=channel, environments=environments)
+    n = len(environments)
     return f"Checking {n} environment{'s' if n != 1 else ''}… the digest will be posted in this channel."

@@ -52,9 +52,11 @@ def test_drift_audit_of_an_unknown_environment_is_answered_at_once(rt):
 
 
 def test_drift_digest_posts_one_now_in_the_asking_channel(rt, slack):
-    assert on_command(rt, "digest", "UANA", "CASK") == "Checking 2 environments… the digest will be posted in this channel."
+    assert on_command(rt, "digest", "UANA", "CASK").startswith("No environment is talked about here")  # #26 item 6
+    assert on_command(rt, "digest", "UANA", "COPS") == "Checking 2 environments… the digest will be posted in this channel."
     run_worker(rt)
-    posts = [p for p in slack.posts if p["channel"] == "CASK"]
+    assert on_command(rt, "digest", "UANA", "COPS").startswith("A digest was asked for here less than 5 minutes ago")
+    posts = [p for p in slack.posts if p["channel"] == "COPS"]
     assert len(posts) == 1
     lines = posts[0]["text"].splitlines()
     assert lines[0].endswith("· 2 environments · 1 needs attention")
