@@ -220,3 +220,31 @@ def test_a_live_execution_whose_heartbeat_vanished_is_not_declared_dead(bot_env,
         bot_env.stop_all()
         own.terminate()
         own.wait(timeout=10)
+
+
+# --- issue #26, item 5: acked work survives Redis -------------------------------------------------
+
+def test_acknowledged_work_queued_when_redis_restarts_empty_is_done_after_all(bot_env, stub, tmp_path):
+    """`/drift enum` (a request to prepare) and `/drift audit` (an export) acknowledged while no worker runs,
+    then Redis restarted without its data: once a worker is up, both are done (or the asker told), never
+    silently gone."""
+    from tests.slack.conftest import free_port
+
+    port = free_port()
+    own = _own_redis(tmp_path, port)
+    try:
+        bot_env.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        url = bot_env.start_web()
+        asked = [json.loads(command(url, text)[1])["text"] for text in ("enum prod MediaKind VIDEO", "audit prod")]
+        assert asked[0].startswith("Preparing the request") and "audit trail" in asked[1], asked
+        own.terminate()
+        own.wait(timeout=10)
+        own = _own_redis(tmp_path, port)  # restarted empty: the two queued jobs are gone
+        bot_env.start_worker()
+        _request_message(stub, 1)  # the request prepared after all
+        stub.wait_for(lambda: next((m for m in stub.posts(CHANNEL) if "Audit trail for prod" in (m["text"] or "")), None),
+                      timeout=60.0, what="the audit export")
+    finally:
+        bot_env.stop_all()
+        own.terminate()
+        own.wait(timeout=10)
