@@ -164,3 +164,24 @@ class DigestRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("period", name="uq_digest_runs_period"),)
+
+
+class AckedWork(Base):
+    """A job someone was told is on its way ("Preparing the request…"), recorded before it is queued:
+    Redis may lose the job, this row not (bot.work.acked)."""
+
+    __tablename__ = "acked_work"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64), nullable=False)  # the entry point's name in bot.work.jobs
+    queue: Mapped[str] = mapped_column(String(16), nullable=False)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    asker: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    what: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_acked_work_open", "created_at", postgresql_where=text("status = 'queued'")),)

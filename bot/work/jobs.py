@@ -18,7 +18,7 @@ from bot.requests import proposal
 from bot.requests.clicks import Click
 from bot.runtime import current
 from bot.slack import mrkdwn, notify, posting
-from bot.work import clicks, execute, reports
+from bot.work import acked, clicks, execute, reports
 from bot.work import pull_requests as pull_threads
 from bot.work.heartbeat import heartbeat
 from bot.work.queues import unposted_key, worker_name
@@ -162,6 +162,26 @@ def pull_request_failed(job, connection, exc_type, exc_value, tb) -> None:
                     thread_ts=kw.get("thread_ts"))
     except Exception:  # reporting must never raise inside RQ's failure handling
         log.warning("could not report failed pull request job %s", job.id)
+
+
+ACKED = {"propose_job", "pull_request_job", "decision_job", "audit_job", "audit_verify_job", "compare_job"}
+
+
+def acked_job(*, acked_id: int, acked_job: str, **kwargs):
+    """Run one acknowledged job (``bot.work.acked``): claim its row first, so a copy queued again by the
+    sweeper, or twice, runs once; the row says how it ended."""
+    if acked_job not in ACKED:
+        raise ValueError(f"not an acknowledged job: {acked_job}")
+    rt = current()
+    if not acked.claim(rt, acked_id):
+        return "already run"
+    try:
+        out = globals()[acked_job](**kwargs)
+    except BaseException:
+        acked.finish(rt, acked_id, "failed")
+        raise
+    acked.finish(rt, acked_id, "done")
+    return out
 
 
 def execute_job(request_id: int) -> str:

@@ -26,6 +26,7 @@ from rq.registry import ScheduledJobRegistry
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.state import keys
+from bot.work import acked
 
 log = logging.getLogger(__name__)
 DRIFT = "drift"
@@ -88,9 +89,10 @@ JOBS: dict[str, JobSpec] = {
 
 
 def enqueue(rt: Runtime, name: str, *args, job_id: str | None = None, delay: float | None = None,
-            kwargs: dict | None = None) -> str:
+            kwargs: dict | None = None, func: str | None = None) -> str:
     """The one way a job is queued: *name* of ``JOBS`` with its time limit and keeping times; *delay*:
-    put off that many seconds (the sweeper releases it). Returns the job's id."""
+    put off that many seconds (the sweeper releases it); *func*: another entry point that runs it (the
+    ledger's ``acked_job``). Returns the job's id."""
     spec = JOBS[name]
     options: dict = {"job_timeout": spec.timeout(rt.settings) if callable(spec.timeout) else spec.timeout,
                      "result_ttl": spec.result_ttl}
@@ -104,26 +106,53 @@ def enqueue(rt: Runtime, name: str, *args, job_id: str | None = None, delay: flo
         options["kwargs"] = kwargs
     q = queue(rt, spec.queue)
     if delay:
-        return q.enqueue_in(timedelta(seconds=delay), spec.func, *args, **options).id
-    return q.enqueue(spec.func, *args, **options).id
+        return q.enqueue_in(timedelta(seconds=delay), func or spec.func, *args, **options).id
+    return q.enqueue(func or spec.func, *args, **options).id
 
 
 def enqueue_check(rt: Runtime, check_id: int) -> str:
     return enqueue(rt, "check", check_id, job_id=job_id(rt, "check", check_id))
 
 
+# Jobs whose asker was told they are coming: recorded in the state database first (bot.work.acked).
+ACKED = ("propose", "pull_request", "decision", "audit", "audit_verify", "compare")
+
+
+def enqueue_acked(rt: Runtime, work_id: int, name: str, kwargs: dict, delay: float | None = None) -> str:
+    """Queue the recorded job *work_id* (again): ``bot.work.jobs.acked_job`` claims its row, then runs
+    *name*'s entry point, with *name*'s time limit, keeping times and failure callback."""
+    entry = JOBS[name].func.rsplit(".", 1)[1]
+    return enqueue(rt, name, job_id=job_id(rt, "acked", work_id), delay=delay, func="bot.work.jobs.acked_job",
+                   kwargs={**kwargs, "acked_id": work_id, "acked_job": entry})
+
+
+def _acked(rt: Runtime, name: str, kwargs: dict, *, asker: str | None, channel: str | None, what: str,
+           delay: float | None = None) -> str:
+    """Record, then queue: the row is in the state database before the asker is told anything."""
+    work_id = acked.record(rt, job=name, queue=JOBS[name].queue, kwargs=kwargs, asker=asker, channel=channel,
+                           what=what)
+    try:
+        return enqueue_acked(rt, work_id, name, kwargs, delay)
+    except Exception:  # not queued, and the asker is told so: nothing is owed
+        acked.drop(rt, work_id)
+        raise
+
+
 def enqueue_propose(rt: Runtime, **kwargs) -> str:
-    return enqueue(rt, "propose", kwargs=kwargs)
+    return _acked(rt, "propose", kwargs, asker=kwargs.get("requester"), channel=kwargs.get("channel"),
+                  what=f"request on {kwargs.get('environment')}")
 
 
 def enqueue_pull_request(rt: Runtime, **kwargs) -> str:
-    """The pull request asked for from a check's thread (``bot.work.pull_requests``)."""
-    return enqueue(rt, "pull_request", kwargs=kwargs)
+    """The pull request asked for from a check's thread (``bot.work.pull_requests``): a check, a push, two API calls."""
+    return _acked(rt, "pull_request", kwargs, asker=kwargs.get("user"), channel=kwargs.get("channel"),
+                  what="pull request")
 
 
 def enqueue_decision(rt: Runtime, click: dict, delay: float | None = None) -> str:
     """A click for a worker to decide; *delay*: put off that many seconds (the sweeper releases it)."""
-    return enqueue(rt, "decision", kwargs=click, delay=delay)
+    return _acked(rt, "decision", click, asker=click.get("user"), channel=click.get("channel"),
+                  what=f"{click.get('action')} click", delay=delay)
 
 
 def release_due(rt: Runtime) -> list[str]:
@@ -156,15 +185,18 @@ def enqueue_execute(rt: Runtime, request_id: int) -> str:
 
 
 def enqueue_audit(rt: Runtime, environment: str | None, days: int, user: str, channel: str) -> str:
-    return enqueue(rt, "audit", environment, days, user, channel)
+    return _acked(rt, "audit", {"environment": environment, "days": days, "user": user, "channel": channel},
+                  asker=user, channel=channel, what="audit export")
 
 
 def enqueue_audit_verify(rt: Runtime, checkpoint: str | None, user: str, channel: str) -> str:
-    return enqueue(rt, "audit_verify", checkpoint, user, channel)
+    return _acked(rt, "audit_verify", {"checkpoint": checkpoint, "user": user, "channel": channel},
+                  asker=user, channel=channel, what="audit verification")
 
 
 def enqueue_compare(rt: Runtime, from_env: str, to_env: str, user: str, channel: str) -> str:
-    return enqueue(rt, "compare", from_env, to_env, user, channel)
+    return _acked(rt, "compare", {"from_env": from_env, "to_env": to_env, "user": user, "channel": channel},
+                  asker=user, channel=channel, what=f"comparison of {from_env} and {to_env}")
 
 
 def unposted_key(rt: Runtime, check_id: int) -> str:

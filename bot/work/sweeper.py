@@ -23,13 +23,16 @@ from bot.requests import machine
 from bot.runtime import Runtime, build, install
 from bot.settings import Settings
 from bot.slack.client import GroupMembers, make_client
+from bot.slack import notify
+from bot.slack.mrkdwn import escape
 from bot.slack.posting import post_lost_check, refresh_request_message
 from bot.state.models import Check, Execution, Request
+from bot.work import acked
 from bot.work.execute import mark_interrupted
 from bot.work.fence import writer_gone
 from bot.work.heartbeat import alive
-from bot.work.queues import (DRIFT, EXECUTE, enqueue_execute, enqueue_repost, job_id, job_status, queue_name,
-                              release_due, release_kept_posts)
+from bot.work.queues import (DRIFT, EXECUTE, enqueue_acked, enqueue_execute, enqueue_repost, job_id, job_status,
+                              queue_name, release_due, release_kept_posts)
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +82,32 @@ def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, list[int]]:
         # A missing heartbeat alone proves nothing (Redis restarted, a paused worker): the writer's fence does.
         if started < now - grace and not alive(rt, "execute", rid) and writer_gone(rt, rid) and mark_interrupted(rt, rid):
             done["interrupted"].append(rid)
+    done["acked_requeued"], done["acked_told"] = lost_acked_work(rt, now - grace)
     for rid, decided in approved:
         waiting = job_status(rt, job_id(rt, "execute", rid)) in ("queued", "scheduled", "deferred")
         if decided and decided < now - grace and not waiting and not alive(rt, "execute", rid):
             enqueue_execute(rt, rid)
             done["requeued"].append(rid)
     return {k: v for k, v in done.items() if v}
+
+
+def lost_acked_work(rt: Runtime, before: datetime) -> tuple[list[int], list[int]]:
+    """Acknowledged jobs Redis no longer knows (restarted without its data): queued again once, then
+    their asker told once (bot.work.acked)."""
+    requeued, told = [], []
+    for row in acked.waiting(rt, before):
+        if job_status(rt, job_id(rt, "acked", row.id)) is not None:
+            continue  # still in Redis (queued, scheduled, running, or just ended)
+        if acked.retry(rt, row.id):
+            enqueue_acked(rt, row.id, row.job, dict(row.kwargs))
+            requeued.append(row.id)
+        elif (gone := acked.give_up(rt, row.id)) is not None:
+            told.append(row.id)
+            if gone.channel and gone.asker:
+                notify.tell_quietly(rt.slack, gone.channel, gone.asker,
+                                    f"Your {escape(gone.what)} was accepted but lost by driftbot's job queue, twice; "
+                                    "nothing was done. Please ask again.")
+    return requeued, told
 
 
 def refresh_groups(rt: Runtime, members: GroupMembers) -> None:
