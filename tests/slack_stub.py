@@ -41,6 +41,10 @@ class SlackStub:
     def __init__(self, token: str = "xoxb-test-token", groups: dict[str, list[str]] | None = None) -> None:
         self.token = token
         self.groups = groups or {}
+        # The token's scopes, sent as Slack does in the x-oauth-scopes header of a Web API answer to that
+        # token ("Working with scopes", https://api.slack.com/docs/oauth-scopes and
+        # https://api.slack.com/methods/auth.test); default: manifest.yml's bot scopes.
+        self.scopes: list[str] = ["commands", "chat:write", "files:write", "usergroups:read"]
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message
         self.files: dict[str, dict[str, Any]] = {}
@@ -223,7 +227,10 @@ class SlackStub:
                     answer = (stub._answer(method, params) if token == stub.token
                               else {"ok": False, "error": "not_authed" if not token else "invalid_auth"})
                     stub.calls.append(Call(method, params, 200, ok=bool(answer.get("ok"))))
-                self._send(200, json.dumps(answer).encode(), {"Content-Type": "application/json; charset=utf-8"})
+                    headers = {"Content-Type": "application/json; charset=utf-8"}
+                    if token == stub.token:
+                        headers["x-oauth-scopes"] = ",".join(stub.scopes)
+                self._send(200, json.dumps(answer).encode(), headers)
 
         return Handler
 

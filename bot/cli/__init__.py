@@ -135,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("clock", help="run the digest schedule (the Procfile's clock process)")
     sub.add_parser("check-ready", help="exit 0 when Redis and the state database answer and the state schema is "
                                        "newest (a probe for worker and clock); else 1, naming what is not ready")
+    dr = sub.add_parser("doctor", help="what driftbot needs and has: each environment's roles, migrations source and "
+                                       "Prisma version; Redis, the state database, the audit key, Slack's scopes",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="exit codes:\n  0 everything holds\n  1 a problem found (each line says what to do)\n"
+                               "  2 could not run (bad usage, bad configuration)")
+    dr.add_argument("--json", action="store_true", help='print {"ok", "exit_code", "items": [{"item", "verdict", '
+                                                       '"found", "todo", "environment"}]}')
     demo = sub.add_parser("demo", help="show the whole job on this machine (embedded PostgreSQL when none is configured)")
     demo.add_argument("--database-url", help="a PostgreSQL server to build the demo on (default: embedded)")
     demo.add_argument("--clean", action="store_true", help="remove the demo's data (its project copy and servers' folders)")
@@ -150,10 +157,15 @@ def _settings(args):
 
 
 def cmd_process(args) -> int:
-    """``web``, ``worker`` and ``clock``: the Procfile's long-running processes; ``check-ready``, their probe."""
-    from bot import processes  # Bolt, RQ and SQLAlchemy: only the long-running processes pay for their imports
+    """``web``, ``worker`` and ``clock``: the Procfile's long-running processes; ``check-ready``, their probe;
+    ``doctor``, the probe's big sibling (bot/ops/doctor.py)."""
+    from bot import ops, processes  # Bolt, RQ and SQLAlchemy: only the long-running processes pay for their imports
 
     settings = _settings(args)
+    if args.command == "doctor":
+        report = ops.doctor.run(settings)
+        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n" if args.json else report.text())
+        return report.exit_code
     if args.command == "check-ready":
         found = processes.problems(settings)
         print("\n".join(f"not ready: {p.explained}" for p in found) if found else "ready")
@@ -312,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status": cmd_status, "compare": cmd_compare, "diff": cmd_diff, "resolve": cmd_change, "enum": cmd_change,
         "envs": cmd_envs, "demo": cmd_demo, "lint": cmd_lint,
         "audit": cmd_audit, "propose": cmd_propose, "clock": cmd_process, "web": cmd_process, "worker": cmd_process,
-        "check-ready": cmd_process,
+        "check-ready": cmd_process, "doctor": cmd_process,
     }
     # The environment is read here, not from the settings: a failure to load them must obey it too.
     debug = args.debug or os.environ.get("DRIFTBOT_DEBUG", "") not in ("", "0")

@@ -1,0 +1,262 @@
+"""``driftbot doctor``: what driftbot needs, and whether it has it.
+
+For each environment: the check role reads ``_prisma_migrations`` and the catalog and cannot write;
+the admin role can do what the approved changes need (docs/roles.md); the shadow role may create
+databases; the migrations source is readable; the Prisma version is found. For the process: Redis,
+the state database and its schema revision, the audit key, the Slack token's scopes.
+
+Each item is one ``Item``: a verdict (``ok``, ``problem``, or ``skipped`` when not configured and not
+needed), what was found, and what to do. Nothing here writes to any database.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from bot.audit.chain import key_id
+from bot.engine.db import connect, parse_url
+from bot.engine.sources import load, settle
+from bot.errors import DriftbotError, redact
+from bot.processes import newest_revision, redis_problem, state_problem
+from bot.settings import EnvironmentSettings, Settings
+
+OK, PROBLEM, SKIPPED = "ok", "problem", "skipped"
+# manifest.yml's oauth_config.scopes.bot (tests/test_doctor.py keeps the two in step)
+BOT_SCOPES = ("commands", "chat:write", "files:write", "usergroups:read")
+SLACK_API = "https://slack.com/api/"
+ROLES_DOC = "docs/roles.md"
+
+
+@dataclass(frozen=True)
+class Item:
+    item: str
+    verdict: str
+    found: str
+    todo: str | None = None
+    environment: str | None = None
+
+    def line(self) -> str:
+        mark = {OK: "ok     ", PROBLEM: "PROBLEM", SKIPPED: "skipped"}[self.verdict]
+        where = f"{self.environment}: " if self.environment else ""
+        return f"{mark} {where}{self.item}: {self.found}" + (f" -> {self.todo}" if self.todo else "")
+
+
+@dataclass(frozen=True)
+class Report:
+    items: list[Item]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if all(i.verdict != PROBLEM for i in self.items) else 1
+
+    def to_json(self) -> dict:
+        return {"ok": self.exit_code == 0, "exit_code": self.exit_code,
+                "items": [{k: v for k, v in asdict(i).items()} | {"verdict": i.verdict} for i in self.items]}
+
+    def text(self) -> str:
+        problems = sum(i.verdict == PROBLEM for i in self.items)
+        tail = "all hold" if not problems else f"{problems} problem{'s' if problems != 1 else ''}"
+        return "".join(i.line() + "\n" for i in self.items) + f"driftbot doctor: {tail}\n"
+
+
+def _guarded(name: str, env: str | None, probe: Callable[[], Item]) -> Item:
+    """A probe that fails (an unreachable server, a refused login) is a problem with a one-line reason."""
+    try:
+        return probe()
+    except DriftbotError as exc:
+        return Item(name, PROBLEM, redact(str(exc)), "fix the URL or the server named above", env)
+    except Exception as exc:  # a driver error: its first line, masked
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return Item(name, PROBLEM, redact(f"{type(exc).__name__}: {first}"), "see the reason above", env)
+
+
+def _connect(url: str, env: str, what: str):
+    return connect(url, what=what, environment=env, connect_timeout=5, autocommit=True,
+                   application_name="driftbot-doctor")
+
+
+_ME = "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user"
+
+
+def _migrations_table(conn, schema: str) -> str | None:
+    """The quoted name of ``_prisma_migrations`` in *schema* when it exists."""
+    name = f'"{schema}"."_prisma_migrations"'
+    return name if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] else None
+
+
+def check_role(env: EnvironmentSettings) -> Item:
+    name = "check role (database_url)"
+    target = parse_url(env.database_url)
+    with _connect(env.database_url, env.name, "target") as conn:
+        superuser, _, _ = conn.execute(_ME).fetchone()
+        user = conn.execute("SELECT current_user").fetchone()[0]
+        table = _migrations_table(conn, target.schema)
+        conn.execute("SELECT count(*) FROM pg_catalog.pg_class")  # the catalog: every role may read it
+        fix = f"use a role with only the check role's GRANTs of {ROLES_DOC}"
+        if superuser:
+            return Item(name, PROBLEM, f"{user} is a superuser: it can write", fix, env.name)
+        if table is None:
+            return Item(name, PROBLEM, f"no _prisma_migrations in schema {target.schema} (or {user} may not see it)",
+                        f"deploy the migrations first, or GRANT USAGE ON SCHEMA {target.schema} TO {user}", env.name)
+        readable = conn.execute("SELECT has_table_privilege(%s, 'SELECT')", (table,)).fetchone()[0]
+        writes = [p for p in ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
+                  if conn.execute("SELECT has_table_privilege(%s, %s)", (table, p)).fetchone()[0]]
+        if conn.execute("SELECT has_schema_privilege(%s, 'CREATE')", (target.schema,)).fetchone()[0]:
+            writes.append(f"CREATE on schema {target.schema}")
+        if not readable:
+            return Item(name, PROBLEM, f"{user} cannot read {table}",
+                        f"GRANT SELECT ON {table} TO {user} ({ROLES_DOC})", env.name)
+        if writes:
+            return Item(name, PROBLEM, f"{user} can write: {', '.join(writes)}", fix, env.name)
+        return Item(name, OK, f"{user} reads _prisma_migrations and the catalog and cannot write", None, env.name)
+
+
+def admin_role(env: EnvironmentSettings) -> Item:
+    name = "admin role (admin_url)"
+    if not env.admin_url:
+        return Item(name, SKIPPED, "admin_url is not set: approved changes cannot be carried out",
+                    f"set admin_url with the admin role of {ROLES_DOC} to allow them", env.name)
+    target = parse_url(env.admin_url)
+    with _connect(env.admin_url, env.name, "admin") as conn:
+        superuser, _, _ = conn.execute(_ME).fetchone()
+        user = conn.execute("SELECT current_user").fetchone()[0]
+        if superuser:
+            return Item(name, PROBLEM, f"{user} is a superuser: more than approved changes need",
+                        f"use a role with only the admin role's GRANTs of {ROLES_DOC}", env.name)
+        table = _migrations_table(conn, target.schema)
+        if table is None:
+            return Item(name, PROBLEM, f"no _prisma_migrations in schema {target.schema} (or {user} may not see it)",
+                        f"GRANT USAGE ON SCHEMA {target.schema} TO {user}", env.name)
+        missing = [p for p in ("SELECT", "INSERT", "UPDATE")
+                   if not conn.execute("SELECT has_table_privilege(%s, %s)", (table, p)).fetchone()[0]]
+        if missing:
+            return Item(name, PROBLEM, f"{user} lacks {', '.join(missing)} on {table}",
+                        f"GRANT SELECT, INSERT, UPDATE ON {table} TO {user} ({ROLES_DOC})", env.name)
+        # ALTER TYPE ... ADD VALUE: only the type's owner (or a member of the owning role) may.
+        foreign = [r[0] for r in conn.execute(
+            "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+            "WHERE t.typtype = 'e' AND n.nspname = %s AND NOT pg_has_role(t.typowner, 'MEMBER') ORDER BY 1",
+            (target.schema,))]
+        if foreign:
+            owner = conn.execute(
+                "SELECT DISTINCT pg_get_userbyid(t.typowner) FROM pg_type t JOIN pg_namespace n ON "
+                "n.oid = t.typnamespace WHERE t.typtype = 'e' AND n.nspname = %s", (target.schema,)).fetchone()[0]
+            return Item(name, PROBLEM, f"{user} does not own the enum types {', '.join(foreign)}: adding an enum "
+                        "value will be refused", f"GRANT {owner} TO {user} ({ROLES_DOC}, enum values), or leave it "
+                        "if enum values are added by deploys only", env.name)
+        return Item(name, OK, f"{user} may resolve migrations (SELECT, INSERT, UPDATE on _prisma_migrations) and "
+                              "add enum values; not a superuser", None, env.name)
+
+
+def shadow_role(env: EnvironmentSettings) -> Item:
+    name = "shadow role (shadow_url)"
+    url = env.shadow_url or env.database_url
+    with _connect(url, env.name, "shadow" if env.shadow_url else "target") as conn:
+        superuser, createdb, _ = conn.execute(_ME).fetchone()
+        user = conn.execute("SELECT current_user").fetchone()[0]
+    if superuser or createdb:
+        where = "the shadow server" if env.shadow_url else "the check role's own server (no shadow_url)"
+        return Item(name, OK, f"{user} may create databases on {where}", None, env.name)
+    if env.shadow_url:
+        return Item(name, PROBLEM, f"{user} may not create databases: schema drift will be 'not checked'",
+                    f"ALTER ROLE {user} CREATEDB ({ROLES_DOC})", env.name)
+    return Item(name, PROBLEM, "no shadow_url, and the check role may not create databases: schema drift will be "
+                               "'not checked'", f"set shadow_url to a server with the shadow role of {ROLES_DOC}",
+                env.name)
+
+
+def migrations_source(env: EnvironmentSettings, settings: Settings) -> Item:
+    name = "migrations source"
+    where = f"git {env.git and redact(env.git)} {env.ref}:{env.path}" if env.git else (env.migrations or f"project {env.project}")
+    found = load(env, settings.cache_dir)
+    return Item(name, OK, f"{where}: {len(found.names)} migrations readable", None, env.name)
+
+
+def prisma_version(env: EnvironmentSettings, settings: Settings) -> Item:
+    version = settle(env, settings.cache_dir).prisma_version
+    if version.known:
+        return Item("Prisma version", OK, version.describe(), None, env.name)
+    return Item("Prisma version", PROBLEM, version.describe(),
+                "set prisma_version for the environment, or point project at the folder with the lockfile", env.name)
+
+
+def environment_items(settings: Settings, env: EnvironmentSettings) -> list[Item]:
+    probes = [("check role (database_url)", lambda: check_role(env)), ("admin role (admin_url)", lambda: admin_role(env)),
+              ("shadow role (shadow_url)", lambda: shadow_role(env)),
+              ("migrations source", lambda: migrations_source(env, settings)),
+              ("Prisma version", lambda: prisma_version(env, settings))]
+    return [_guarded(name, env.name, probe) for name, probe in probes]
+
+
+# --- the process -----------------------------------------------------------------------------
+
+
+def redis_item(settings: Settings) -> Item:
+    found = redis_problem(settings)
+    if found is None:
+        return Item("redis", OK, "answers")
+    return Item("redis", PROBLEM, found.explained.removeprefix("redis: "), "check REDIS_URL and that Redis is up")
+
+
+def state_item(settings: Settings) -> Item:
+    found = state_problem(settings)
+    if found is None:
+        return Item("state database", OK, f"answers; schema at the newest revision {newest_revision()}")
+    todo = ("start web, worker or clock once: they upgrade it" if found.part == "state schema"
+            else "check DRIFTBOT_STATE_URL and that PostgreSQL is up (docs/state-grants.md)")
+    return Item("state database", PROBLEM, found.explained.removeprefix("state database: "), todo)
+
+
+def audit_key_item(settings: Settings) -> Item:
+    if settings.audit_key is None:
+        return Item("audit key", PROBLEM, "DRIFTBOT_AUDIT_KEY is not set: the audit chain is unkeyed",
+                    "set DRIFTBOT_AUDIT_KEY (python3 -c 'import secrets; print(secrets.token_hex(32))') and run "
+                    "`driftbot audit key start` (docs/trust.md)")
+    return Item("audit key", OK, f"set (key {key_id(settings.audit_key.get_secret_value().encode())})")
+
+
+def granted_scopes(settings: Settings, timeout: float = 10.0) -> tuple[set[str], dict]:
+    """The token's scopes from the ``x-oauth-scopes`` header Slack sends with a Web API answer (auth.test)."""
+    token = settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
+    base = (settings.slack_api_url or SLACK_API).rstrip("/") + "/"
+    request = urllib.request.Request(base + "auth.test", data=b"", method="POST",
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - Slack's URL or the setting's
+        header = response.headers.get("x-oauth-scopes")
+        body = json.loads(response.read() or b"{}")
+    scopes = {s.strip() for s in (header or "").split(",") if s.strip()}
+    return scopes, body | {"_header": header is not None}
+
+
+def slack_item(settings: Settings) -> Item:
+    name = "Slack token scopes"
+    if settings.slack_bot_token is None:
+        return Item(name, PROBLEM, "SLACK_BOT_TOKEN is not set", "set it to the app's bot token (docs/slack-app.md)")
+    try:
+        scopes, body = granted_scopes(settings)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return Item(name, PROBLEM, redact(f"auth.test failed: {exc}"), "check DRIFTBOT_SLACK_API_URL and the network")
+    if not body.get("ok"):
+        return Item(name, PROBLEM, f"auth.test refused the token: {body.get('error')}",
+                    "set SLACK_BOT_TOKEN to the installed app's bot token")
+    if not body["_header"]:
+        return Item(name, PROBLEM, "Slack sent no x-oauth-scopes header", "check DRIFTBOT_SLACK_API_URL")
+    missing = [s for s in BOT_SCOPES if s not in scopes]
+    if missing:
+        return Item(name, PROBLEM, f"missing {', '.join(missing)} (has {', '.join(sorted(scopes)) or 'none'})",
+                    "add them to the app's bot scopes (manifest.yml) and reinstall the app")
+    return Item(name, OK, f"has {', '.join(BOT_SCOPES)} (manifest.yml's bot scopes)")
+
+
+def run(settings: Settings) -> Report:
+    items = [_guarded(n, None, f) for n, f in (
+        ("redis", lambda: redis_item(settings)), ("state database", lambda: state_item(settings)),
+        ("audit key", lambda: audit_key_item(settings)), ("Slack token scopes", lambda: slack_item(settings)))]
+    for _, env in sorted(settings.environments.items()):
+        items += environment_items(settings, env)
+    return Report(items)
