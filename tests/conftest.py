@@ -8,7 +8,8 @@ is one with driftbot's state schema on it, copied from a template migrated once 
 Tiers: ``pytest -m "not slow and not conformance"`` is the everyday run. ``conformance`` marks the
 tests that run the real Prisma CLIs; ``slow`` those that start long-running processes or servers,
 replay hundreds of migrations or take more than a few seconds alone. A test using one of
-``SLOW_FIXTURES`` is marked ``slow`` here, so a new test of that kind joins its tier by itself.
+``SLOW_FIXTURES``, or listed in tests/slow.txt (measured), is marked ``slow`` here, so a new test
+using those fixtures joins its tier by itself.
 The whole suite runs in parallel (pytest-xdist, ``-n``): nothing here is shared between test
 processes but the servers, and every name created on them is unique to its test.
 """
@@ -61,9 +62,14 @@ def pytest_configure(config):
         config.option.dist = "loadfile"
 
 
+# Tests measured slow in an everyday run (tests/slow.txt says when and how).
+SLOW_TESTS = {line.strip() for line in (Path(__file__).parent / "slow.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")}
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())) or item.nodeid in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
 
 
