@@ -89,7 +89,7 @@ def after_merge(rt, check_id: int, result: CheckResult) -> list[str]:
                          data={"migration": name, "number": pr.get("number"), "check_id": check_id})
         text = (f"Pull request <{pr['url']}|#{pr['number']}> is merged: {mrkdwn.code(name)} is on "
                 f"{mrkdwn.code(env.ref)}, and *{env.name}* already has everything it creates. Record it as applied "
-                f"instead of deploying it: the *Resolve {mrkdwn.escape(name)} --applied* button under the latest check "
+                f"instead of deploying it: the *Resolve --applied {mrkdwn.escape(name)}* button under the latest check "
                 f"result, or {mrkdwn.code(f'/drift resolve {env.name} --applied {name}')}"
                 + (" (two approvers approve it)." if env.protected else "."))
         notify.post(rt.slack, pr["channel"], text, thread_ts=pr.get("thread_ts"))

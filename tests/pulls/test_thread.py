@@ -122,7 +122,7 @@ def test_after_the_merge_resolve_applied_is_proposed_in_the_pull_requests_thread
     message = [m for m in slack.posts(CHANNEL) if m.get("thread_ts") == THREAD][-1]
     assert message["text"] == (f"Pull request <https://github.com/acme/app/pull/1|#1> is merged: `{name}` is on `main`, "
                                "and *prod* already has everything it creates. Record it as applied instead of "
-                               f"deploying it: the *Resolve {name} --applied* button under the latest check result, "
+                               f"deploying it: the *Resolve --applied {name}* button under the latest check result, "
                                f"or `/drift resolve prod --applied {name}` (two approvers approve it).")
     assert [f.action.to_json() for f in after.findings if f.action.kind == "resolve_applied"] == [
         {"kind": "resolve_applied", "migration": name, "command": f"prisma migrate resolve --applied {name}"}]

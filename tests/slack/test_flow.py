@@ -67,11 +67,11 @@ def test_status_to_two_approvals_to_executed_resolve_and_enum(bot_env, stub, db)
     result = _result_message(stub)
     assert result["text"].startswith(":red_circle: *prod has a failed migration*")
     labels = {b["text"]["text"]: b for b in buttons(result)}
-    assert f"Resolve {FAILED} --applied" in labels and f"Resolve {FAILED} --rolled-back" in labels
+    assert f"Resolve --applied {FAILED}" in labels and f"Resolve --rolled-back {FAILED}" in labels
     lines = _thread_reply(stub, "[B']")
     assert lines["thread_ts"] == result["ts"]
 
-    fix = labels[f"Resolve {FAILED} --applied"]
+    fix = labels[f"Resolve --applied {FAILED}"]
     click(url, fix["action_id"], fix["value"], "UANA", result)
     click(url, fix["action_id"], fix["value"], "UANA", result)  # a double click makes one request
     request = _request_message(stub, 1)

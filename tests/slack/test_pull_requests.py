@@ -81,7 +81,7 @@ def test_an_approver_opens_the_pull_request_and_the_merge_brings_resolve_applied
     assert f"`{name}` is on `main`" in merged["text"] and "two approvers approve it" in merged["text"]
     latest = stub.wait_for(lambda: [m for m in stub.posts(CHANNEL) if not m["thread_ts"] and m["ts"] != result["ts"]
                                     and "prod" in (m["text"] or "")], what="the new check result")[-1]
-    (resolve,) = [b for b in buttons(latest) if b["text"]["text"] == f"Resolve {name} --applied"]
+    (resolve,) = [b for b in buttons(latest) if b["text"]["text"] == f"Resolve --applied {name}"]
     click(url, resolve["action_id"], resolve["value"], "UANA", latest)  # the usual two-person request follows
     request = stub.wait_for(lambda: next((m for m in stub.posts(CHANNEL)
                                           if (m["text"] or "").startswith("Request #1 ")), None), what="request #1")
