@@ -34,6 +34,7 @@ from bot.audit import record_start
 from bot.digest import jobs as digest_jobs  # noqa: F401 - see above
 from bot.digest.clock import make_scheduler
 from bot.digest.schedule import Schedule
+from bot import logs
 from bot.errors import ConfigError, DriftbotError, redact
 from bot.runtime import Runtime, build, current, install
 from bot.settings import Settings
@@ -210,6 +211,7 @@ def _screened(environ, secret: str) -> tuple[str, bytes] | None:
 
 
 def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:
+    logs.configure("web")
     rt = start(settings, "web")
     create_app(rt)  # a missing Slack setting stops the start here, in one line, not in gunicorn's workers
     if settings.slack_app_token is not None:
@@ -227,6 +229,8 @@ def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:
             self.cfg.set("worker_class", "gthread")  # Bolt finishes listeners on threads after ack()
             self.cfg.set("threads", threads)
             self.cfg.set("timeout", 30)
+            if logs.gunicorn_logconfig() is not None:  # DRIFTBOT_LOG_FORMAT=json: gunicorn's own lines too
+                self.cfg.set("logconfig_dict", logs.gunicorn_logconfig())
 
         def load(self):
             return wsgi_app(current())  # in the forked worker: its own database pool
@@ -236,6 +240,7 @@ def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:
 
 
 def run_worker(settings: Settings, burst: bool = False) -> int:
+    logs.configure("worker")  # in json, RQ's own lines go through the root's JSON handler (it adds none then)
     require_redis(settings)
     rt = start(settings, "worker")
     rt.engine.dispose()  # nothing pooled across the work horses' forks
@@ -260,7 +265,7 @@ def run_clock(settings: Settings) -> int:
     schedule = Schedule.from_settings(settings.digest)
     require_redis(settings)
     start(settings, "clock")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s clock %(levelname)s %(message)s")
+    logs.configure("clock", "%(asctime)s clock %(levelname)s %(message)s")
     scheduler, job = make_scheduler(Redis.from_url(settings.redis_url), settings)
     log.info("digest schedule %r in %s; next at %s", schedule.cron, schedule.tz.key, job.next_enqueue_time.isoformat())
     scheduler.start()

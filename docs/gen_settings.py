@@ -29,6 +29,7 @@ PAGE = ROOT / "docs" / "settings.md"
 OTHER_PROCESS_VARIABLES = {
     "DRIFTBOT_CONFIG": "path of driftbot.toml (else `./driftbot.toml`; `--config` wins)",
     "DRIFTBOT_DEBUG": "`1`: an error also prints its traceback (like `--debug`)",
+    "DRIFTBOT_LOG_FORMAT": "`text` (the default) or `json`: one JSON object a log line ([Log format](operating.md#log-format))",
 }
 
 

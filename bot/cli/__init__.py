@@ -334,14 +334,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DriftbotError as exc:
         if debug:
             traceback.print_exc()
-        sys.stderr.write(f"{who}: {exc}\n")
+        logs.fatal(who, str(exc))
         return exc.exit_code
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP where bot.embedded took them
         return 128 + getattr(exc, "signum", signal.SIGINT)
     except Exception as exc:  # one line, what is wrong and what to do; the traceback on request
         if debug:
             traceback.print_exc()
-        sys.stderr.write(f"{who}: {_explain(exc, args.command)}\n")
+        logs.fatal(who, _explain(exc, args.command))
         return 2
 
 

@@ -10,7 +10,7 @@ import logging
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import checks
+from bot import checks, logs
 from bot.engine.check import run_check
 from bot.engine.result import CheckResult
 from bot.errors import GroupsDeferred
@@ -29,22 +29,28 @@ log = logging.getLogger(__name__)
 
 def check_job(check_id: int) -> str:
     """Run a queued check and post it in every channel that asked."""
+    with logs.context(check_id=check_id):  # every line it logs names the check (and, once read, its environment)
+        return _check(check_id)
+
+
+def _check(check_id: int) -> str:
     rt = current()
     environment, status = checks.claim(rt, check_id, worker_name(rt))
     if environment is None:
         return status
     env = rt.settings.environment(environment)
-    with heartbeat(rt, "check", check_id), server_slot(rt, env.database_url):
-        result = run_check(rt.settings, env)
-    finished = checks.finish(rt, check_id, result)
-    if finished is None:
-        return "superseded"
-    check, since = finished
-    if not _post_or_keep(rt, check, result, since):
-        notify.tell_quietly(rt.slack, check.channel, check.requested_by,
-                            f"Slack did not take the result of the check of *{environment}*; driftbot will post it "
-                            "again shortly. Nothing is lost.")
-    return result.state
+    with logs.context(environment=environment):
+        with heartbeat(rt, "check", check_id), server_slot(rt, env.database_url):
+            result = run_check(rt.settings, env)
+        finished = checks.finish(rt, check_id, result)
+        if finished is None:
+            return "superseded"
+        check, since = finished
+        if not _post_or_keep(rt, check, result, since):
+            notify.tell_quietly(rt.slack, check.channel, check.requested_by,
+                                f"Slack did not take the result of the check of *{environment}*; driftbot will post it "
+                                "again shortly. Nothing is lost.")
+        return result.state
 
 
 def _post_or_keep(rt, check, result, since) -> bool:
@@ -187,7 +193,8 @@ def acked_job(*, acked_id: int, acked_job: str, **kwargs):
 def execute_job(request_id: int) -> str:
     """Run one approved request, at most once."""
     rt = current()
-    return execute.execute_request(rt, request_id, worker=worker_name(rt))
+    with logs.context(request_id=request_id):
+        return execute.execute_request(rt, request_id, worker=worker_name(rt))
 
 
 def audit_job(environment: str | None, days: int, user: str, channel: str) -> int:

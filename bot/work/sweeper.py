@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 
-from bot import checks
+from bot import checks, logs
 from bot.requests import machine
 from bot.runtime import Runtime, build, install
 from bot.settings import Settings
@@ -125,7 +125,7 @@ def refresh_groups(rt: Runtime, members: GroupMembers) -> None:
 def run(settings: Settings, parent: int) -> None:
     """The sweeper's own process (spawned, not forked, and not a thread of the worker: RQ forks a
     work horse per job, and a fork taken while another thread holds a lock deadlocks the child)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s sweeper %(message)s")
+    logs.configure("sweeper", "%(asctime)s sweeper %(message)s", settings)
     rt = build(settings)
     install(rt)
     members = (GroupMembers(make_client(settings, patient=False), rt.redis, settings.queue_prefix)
