@@ -76,11 +76,13 @@ class SlackStub:
         with self._lock:
             self._faults.setdefault(method, []).extend([(status, retry_after)] * times)
 
-    def refuse(self, method: str, error: str, times: int = 1) -> None:
-        """The next *times* calls of *method* answer ``{"ok": false, "error": error}`` (HTTP 200), as Slack
-        does for a refusal that is not about the payload (``internal_error``, ``fatal_error``, ...)."""
+    def refuse(self, method: str, error: str, times: int = 1,
+               when: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """The next *times* calls of *method* (those *when* says, all by default) answer
+        ``{"ok": false, "error": error}`` (HTTP 200), as Slack does for a refusal that is not about the
+        payload (``internal_error``, ``fatal_error``, ...), or to stand for one that is."""
         with self._lock:
-            self._refusals.setdefault(method, []).extend([error] * times)
+            self._refusals.setdefault(method, []).extend([(error, when)] * times)
 
     def heal(self, method: str) -> None:
         """The faults still queued for *method* are dropped: it answers normally again."""
@@ -130,9 +132,11 @@ class SlackStub:
     # --- the methods --------------------------------------------------------------------------
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
-        asked = self._refusals.get(method)
-        if asked:
-            return {"ok": False, "error": asked.pop(0)}
+        asked = self._refusals.get(method) or []
+        for i, (error, when) in enumerate(asked):
+            if when is None or when(p):
+                del asked[i]
+                return {"ok": False, "error": error}
         refused = slack_rules.refusal(method, p)
         if refused is not None:
             self.violations.append((method, p, refused))
