@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from bot import audit, checks
-from bot.digest.content import Digest, OpenPullRequest, OpenRequest, PairLine, channels_for, render, status_from_check
+from bot.digest.content import Digest, OpenPullRequest, OpenRequest, PairLine, channels_for, render_full, status_from_check
 from bot.digest.schedule import Schedule, utcnow
 from bot.engine.check import run_check
 from bot.engine.compare import compare
@@ -188,17 +188,36 @@ def post_digest(digest_id: int, channel: str | None = None, now: datetime | None
                channels_for(list(settings.digest.channels), {n: e.channel for n, e in settings.environments.items()}))
     posts: dict[str, dict] = {}
     for target, envs in targets.items():
-        text, blocks = render(_only(digest, envs, both=environments is not None))
-        try:
-            posts[target] = {"ts": notify.post(rt.slack, target, text, blocks)}
+        text, blocks, table = render_full(_only(digest, envs, both=environments is not None))
+        try:  # refused by Slack's rules: notify posts its short form once; never more
+            ts, refused = notify.post_message(rt.slack, target, text, blocks)
+            posts[target] = {"ts": ts} if refused is None else {"ts": ts, "error": refused, "short_form": True}
+            if refused is not None:
+                log.error("digest %s: Slack refused it in %s (%s); its short form was posted instead",
+                          digest_id, target, refused)
         except Exception as exc:  # one channel's failure must not stop the others; said in the run's record
-            posts[target] = {"error": str(exc).splitlines()[0][:200]}
-            log.warning("digest %s: posting to %s failed: %s", digest_id, target, posts[target]["error"])
+            posts[target] = {"error": notify.error_code(exc)}
+            log.error("digest %s: not posted to %s: Slack said %s", digest_id, target, posts[target]["error"])
+            continue
+        if table and ts and "error" not in posts[target]:
+            try:
+                notify.snippet(rt.slack, target, ts, f"drift-digest-{now:%Y-%m-%d}.txt", table, "The whole digest")
+            except Exception as exc:  # the digest is posted; its long form is a courtesy
+                log.warning("digest %s: its snippet in %s was not taken: %s", digest_id, target, notify.error_code(exc))
+    failed = any("error" in p for p in posts.values())
     with rt.sessions.begin() as s:
         s.execute(update(DigestRun).where(DigestRun.id == digest_id)
-                  .values(status="posted", environments=digest.snapshot(), posts=posts, finished_at=now))
+                  .values(status="failed" if failed else "posted", environments=digest.snapshot(), posts=posts,
+                          finished_at=now))
         audit.record(s, event="digest_posted", actor=run.requested_by or "clock",
                      data={"digest_id": digest_id, "channels": posts,
                            "states": {n: v["state"] for n, v in digest.snapshot().items()},
                            "pairs": [[p.from_env, p.to_env, p.state] for p in digest.pairs]})
+    if failed:  # the job says so (RQ records it failed), after the run's record says where and why
+        raise DigestNotPosted(f"digest {digest_id} not posted as composed: "
+                              + ", ".join(f"{c}: {p['error']}" for c, p in posts.items() if "error" in p))
     return posts
+
+
+class DigestNotPosted(DriftbotError):
+    """Slack refused the digest in at least one channel (posted there in its short form, or not at all)."""

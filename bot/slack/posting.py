@@ -43,42 +43,61 @@ class Runtime(Protocol):
 
 
 log = logging.getLogger(__name__)
-REFUSED = (SlackApiError, SlackClientError)  # what the client raises once its own retries are spent
+REFUSED = (SlackApiError, SlackClientError, notify.NotPosted)  # once the client's and notify's retries are spent
 KEEP_ATTEMPTS = 20  # then a kept post is given up (logged): about two hours of sweeps with retries
 
 
-def post_check(rt: Runtime, check: Check, result: CheckResult, since: datetime | None = None) -> None:
+def post_check(rt: Runtime, check: Check, result: CheckResult, since: datetime | None = None,
+               progress: dict | None = None) -> None:
     """The result in every channel that asked; findings and the SQL snippet in its thread.
-    *since*: when the environment's current out-of-sync spell began (shown in the headline)."""
+    *since*: when the environment's current out-of-sync spell began (shown in the headline).
+    *progress*: what earlier attempts posted, ``{channel: {"ts", "done"}}``, filled in as each part is
+    taken: when a part fails, the caller keeps it and a repost posts only what is missing (a thread reply
+    as a thread reply), never the headline again."""
+    progress = {} if progress is None else progress
     askers = {check.channel: check.requested_by}
     for w in check.watchers or []:
         askers.setdefault(w.get("channel"), w.get("user"))
     env = rt.settings.environments.get(result.environment)
     pull_requests = env is not None and env.pull_requests is not None
-    first_ts = None
     for channel, asker in askers.items():
         if not channel:
             continue
+        mine = progress.setdefault(channel, {"ts": None, "done": []})
         text, blocks, notes = views.check_message(result, check.id, check.requested_by, since, pull_requests)
-        ts = notify.post(rt.slack, channel, text, blocks)
-        first_ts = first_ts or ts
-        lines = views.finding_lines(result)
-        if lines:
-            notify.post(rt.slack, channel, lines, thread_ts=ts)
+        if mine["ts"] is None:
+            mine["ts"] = notify.post(rt.slack, channel, text, blocks)
+            if mine["ts"] is None:  # no Slack configured: nothing to thread under
+                continue
+        ts = mine["ts"]
+
+        def part(name: str, send) -> None:
+            if name not in mine["done"]:
+                send()
+                mine["done"].append(name)
+
+        note, full = views.thread_note(result)
+        if note:
+            part("note", lambda: notify.post(rt.slack, channel, note, thread_ts=ts))
+        if full:
+            part("findings", lambda: notify.snippet(rt.slack, channel, ts, views.snippet_name(result.environment, "findings.txt"),
+                                                    full + "\n", f"Every finding for {result.environment}"))
         if "summary" in notes:
-            notify.snippet(rt.slack, channel, ts, f"drift-{result.environment}-summary.txt",
-                           "\n".join(result.schema.summary) + "\n", f"Drift summary for {result.environment}")
+            part("summary", lambda: notify.snippet(rt.slack, channel, ts, f"drift-{result.environment}-summary.txt",
+                                                   "\n".join(result.schema.summary) + "\n",
+                                                   f"Drift summary for {result.environment}"))
         if "buttons" in notes:
-            notify.post(rt.slack, channel, "More fixes than buttons: use `/drift resolve` or `/drift enum` for the rest.",
-                        thread_ts=ts)
+            part("buttons", lambda: notify.post(rt.slack, channel, "More fixes than buttons: use `/drift resolve` or "
+                                                "`/drift enum` for the rest.", thread_ts=ts))
         if result.schema.sql and not _may_show_sql(rt, env, channel, asker):
-            notify.post(rt.slack, channel, f"The catch-up SQL is shown where *{escape(result.environment)}*'s diff may "
-                        f"be read: `/drift diff {escape(result.environment)}` in a DM with driftbot, for its approvers "
-                        "and viewers.", thread_ts=ts)
+            part("sql", lambda: notify.post(rt.slack, channel, f"The catch-up SQL is shown where *{escape(result.environment)}*'s "
+                                            f"diff may be read: `/drift diff {escape(result.environment)}` in a DM with "
+                                            "driftbot, for its approvers and viewers.", thread_ts=ts))
         elif result.schema.sql:
-            notify.snippet(rt.slack, channel, ts, f"drift-{result.environment}-catch-up.sql", result.schema.sql,
-                           f"Catch-up SQL for {result.environment}",
-                           comment="Catch-up migration: commit it as a new migration, then resolve it --applied.")
+            part("sql", lambda: notify.snippet(rt.slack, channel, ts, f"drift-{result.environment}-catch-up.sql",
+                                               result.schema.sql, f"Catch-up SQL for {result.environment}",
+                                               comment="Catch-up migration: commit it as a new migration, then resolve it --applied."))
+    first_ts = next((p["ts"] for p in progress.values() if p["ts"]), None)
     with rt.sessions.begin() as s:
         s.execute(update(Check).where(Check.id == check.id).values(message_ts=first_ts, post_state=None))
 
@@ -126,7 +145,7 @@ def _post_request(rt: Runtime, req: Request, sql: str, thread_ts: str | None) ->
     ts = notify.post(rt.slack, req.channel, text, blocks, thread_ts=thread_ts)
     with rt.sessions.begin() as s:
         s.execute(update(Request).where(Request.id == req.id).values(message_ts=ts, thread_ts=thread_ts or ts))
-    if len(sql) > views.SECTION_LIMIT - 200:
+    if views.request_sql_cut(sql):
         notify.snippet(rt.slack, req.channel, thread_ts or ts, f"request-{req.id}.sql", sql, f"Request #{req.id}")
 
 

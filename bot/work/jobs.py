@@ -6,6 +6,7 @@ identifiers, finds this process's runtime, calls the domain and hands its outcom
 
 from __future__ import annotations
 
+import json
 import logging
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -46,25 +47,31 @@ def _check(check_id: int) -> str:
         if finished is None:
             return "superseded"
         check, since = finished
-        if not _post_or_keep(rt, check, result, since):
+        if not _post_or_keep(rt, check, result, since):  # told once, here; the sweeper's reposts are silent
             notify.tell_quietly(rt.slack, check.channel, check.requested_by,
-                                f"Slack did not take the result of the check of *{environment}*; driftbot will post it "
-                                "again shortly. Nothing is lost.")
+                                f"Slack did not take the result of the check of *{environment}*; driftbot will "
+                                f"post what is missing in the next minutes. If nothing arrives, run `/drift status "
+                                f"{environment}` again.")
         return result.state
 
 
-def _post_or_keep(rt, check, result, since) -> bool:
-    """Post a check result; when Slack will not take it even after the client's retries, mark its row
-    so the sweeper has it posted again (read back from the row). True when posted."""
+REPOST_ATTEMPTS = 5  # then a result Slack keeps refusing is given up (logged): never posted for a day
+
+
+def _post_or_keep(rt, check, result, since, progress: dict | None = None) -> bool:
+    """Post a check result; when Slack will not take a part of it even after the retries, keep what was
+    posted of it (Redis, a day) and mark its row, so the sweeper posts only the missing parts (the result
+    is read back from the row). True when all of it is posted."""
+    progress = {} if progress is None else progress
     try:
-        posting.post_check(rt, check, result, since)
-    except SlackApiError as exc:
-        log.warning("check %s not posted: %s", check.id, exc.response.status_code)
-    except SlackClientError as exc:
-        log.warning("check %s not posted: %s", check.id, type(exc).__name__)
+        posting.post_check(rt, check, result, since, progress)
+    except (SlackApiError, SlackClientError, notify.NotPosted) as exc:
+        posted = {c: p["done"] + (["headline"] if p["ts"] else []) for c, p in progress.items()}
+        log.warning("check %s not posted in full: Slack said %s; posted so far: %s", check.id, notify.error_code(exc), posted)
     else:
         _after_merge(rt, check.id, result)
         return True
+    rt.redis.set(unposted_key(rt, check.id), json.dumps(progress), ex=86400)
     checks.mark_unposted(rt, check.id)
     return False
 
@@ -81,12 +88,12 @@ def _after_merge(rt, check_id: int, result) -> None:
 
 
 def repost_check_job(check_id: int) -> str:
-    """Post again a check result Slack refused (queued by the sweeper), read back from its row."""
+    """Post what is missing of a check result Slack refused (queued by the sweeper), read back from its row."""
     rt = current()
     check = checks.unposted_check(rt, check_id)
     if check is None:
         return "gone"
-    rt.redis.delete(unposted_key(rt, check_id))  # what versions before the row was read back kept in Redis
+    progress = _progress(rt.redis.get(unposted_key(rt, check_id)))
     stored = check.result or {}
     if "typed" not in stored:
         # A row from before results were kept whole: the asker is told to ask again rather than left waiting.
@@ -95,12 +102,28 @@ def repost_check_job(check_id: int) -> str:
                             f"The result of the check of *{check.environment}* could not be posted; run "
                             f"`/drift status {check.environment}` again.")
         return "lost"
+    if check.post_attempts > REPOST_ATTEMPTS:
+        log.error("check %s: Slack refused its result %s times; given up", check_id, check.post_attempts)
+        checks.give_up_post(rt, check_id)
+        rt.redis.delete(unposted_key(rt, check_id))
+        return "given up"
     result = CheckResult.from_json(stored)
     with rt.sessions() as s:
         since = checks.drifted_since(s, check.environment)
-    if _post_or_keep(rt, check, result, since):
+    if _post_or_keep(rt, check, result, since, progress):
+        rt.redis.delete(unposted_key(rt, check_id))
         return "posted"
     return "failed"
+
+
+def _progress(kept: bytes | None) -> dict:
+    """What an earlier attempt posted of a result (``_post_or_keep``); {} when nothing readable is kept
+    (versions before kept the whole result there, pickled)."""
+    try:
+        found = json.loads(kept) if kept else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def repost_post_job(item: dict) -> bool:
