@@ -11,13 +11,14 @@ import yaml
 from handlers.intake.grammar import HELP
 from bot.slack import views
 from bot.state.models import Request
-from handlers import actions, commands
+from handlers import actions, commands, events
 
 ROOT = Path(__file__).resolve().parents[2]
 # The scope each Web API method needs (Slack's method reference). A method missing here fails the test.
 SCOPES = {
     "chat_postMessage": "chat:write", "chat_update": "chat:write", "chat_postEphemeral": "chat:write",
     "files_upload_v2": "files:write", "usergroups_users_list": "usergroups:read",
+    "views_publish": None,  # views.publish: "No scopes required"
 }
 CALL = re.compile(r"\.(chat_\w+|files_\w+|usergroups_\w+|users_\w+|conversations_\w+|reactions_\w+|views_\w+)\(")
 
@@ -38,7 +39,7 @@ def test_every_scope_the_code_needs_is_declared_and_no_other():
     assert methods, "no Web API calls found: the scan is broken"
     unknown = methods - SCOPES.keys()
     assert not unknown, f"add the scope of {unknown} to SCOPES and manifest.yml"
-    needed = {SCOPES[m] for m in methods} | {"commands"}
+    needed = {SCOPES[m] for m in methods if SCOPES[m]} | {"commands"}
     assert set(_manifest()["oauth_config"]["scopes"]["bot"]) == needed
 
 
@@ -66,3 +67,21 @@ def test_interactivity_is_on_and_every_button_has_a_listener():
     assert [e["text"]["text"] for b in blocks if b["type"] == "actions" for e in b["elements"]][:2] == ["Approve", "Reject"]
     assert actions.PROPOSE.match("propose_fix_0") and actions.PROPOSE.match("propose_fix_4")
     assert actions.OPEN_PULL_REQUEST.match("open_pull_request_0")  # bot.slack.views emits these
+
+
+def test_the_home_tab_its_event_and_the_dm_are_declared_and_handled():
+    """Slack's manifest reference: features.app_home (home_tab_enabled, messages_tab_enabled,
+    messages_tab_read_only_enabled) and settings.event_subscriptions.bot_events."""
+    m = _manifest()
+    home = m["features"]["app_home"]
+    assert home == {"home_tab_enabled": True, "messages_tab_enabled": True, "messages_tab_read_only_enabled": False}
+    subscriptions = m["settings"]["event_subscriptions"]
+    assert subscriptions["request_url"].endswith("/slack/events")
+    registered = {"app_home_opened"}  # handlers/events.py: app.event(...)
+    assert set(subscriptions["bot_events"]) == registered
+    assert 'app.event("app_home_opened")' in (ROOT / "handlers" / "events.py").read_text()
+    from bot.digest import board
+    from bot.digest.content import EnvStatus
+    view = board.render(board.Board("U1", datetime.now(timezone.utc), (board.BoardLine(EnvStatus("prod", "drifted")),)))
+    emitted = [e["action_id"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert emitted and all(events.CHECK_NOW.match(a) for a in emitted)

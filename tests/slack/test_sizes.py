@@ -17,7 +17,7 @@ from bot.engine.history import FailedMigration, HistoryVerdict, ModifiedMigratio
 from bot.engine.result import Action, CheckResult, DeployPreview, Finding, SchemaReport
 from bot.slack import views
 from bot.state.models import Execution, Request
-from tests.slack_rules import message_violations
+from tests.slack_rules import home_violations, message_violations
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
 ADVISED = 4000  # Slack: "keep a message's text under 4,000 characters"
@@ -169,3 +169,20 @@ def test_the_property_tests_can_fail():
     section = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
     assert message_violations("t", [section]) and message_violations("x" * 40001, None)
     assert json.dumps(message_violations("t", [section])).count("json-pointer:/blocks/0/text/text") == 1
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(0, 400), tail=st.text(alphabet="abcdefghij-<&", min_size=1, max_size=64), data=st.data())
+def test_the_app_home_of_any_number_of_environments_fits_the_home_tab(n, tail, data):
+    from bot.digest import board as b
+
+    states = data.draw(st.lists(st.sampled_from(STATES), min_size=n, max_size=n))
+    lines = tuple(b.BoardLine(d.EnvStatus(f"env-{i}-{tail}", s, "`20250101000000_" + tail * 3 + "`", NOW - timedelta(days=2)),
+                              NOW - timedelta(minutes=i)) for i, s in enumerate(states))
+    waiting = tuple(b.Waiting(d.OpenRequest(i, f"env-{i % max(n, 1)}-{tail}", NOW - timedelta(hours=i), channel="C0DBOPS",
+                                            thread_ts=f"1700000000.{i:06d}"), "add_enum_value", "ADD VALUE " + tail * 20, "UANA")
+                    for i in range(data.draw(st.integers(0, 300))))
+    view = b.render(b.Board("UBO", NOW, lines, waiting, checkpoint="981:" + "a" * 64))
+    assert home_violations(view) == []
+    shown = json.dumps(view)
+    assert all(f"env-{i}-" in shown for i, s in enumerate(states) if s != "in_sync") or n > 60
