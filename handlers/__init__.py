@@ -2,9 +2,10 @@
 
 from slack_bolt import App
 
-from handlers import actions, commands
+from handlers import actions, commands, events
 
 
 def register(app: App) -> None:
     commands.register(app)
     actions.register(app)
+    events.register(app)

@@ -145,6 +145,13 @@ def update(client: WebClient | None, channel: str, ts: str, text: str, blocks: l
     client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
 
+def publish_home(client: WebClient | None, user: str, view: dict) -> None:
+    """Publish *view* as *user*'s Home tab (``views.publish``)."""
+    if client is None:
+        return
+    client.views_publish(user_id=user, view=view)
+
+
 def ephemeral(client: WebClient | None, channel: str, user: str, text: str) -> None:
     if client is None:
         return
