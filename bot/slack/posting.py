@@ -82,6 +82,10 @@ def post_check(rt: Runtime, check: Check, result: CheckResult, since: datetime |
         if full:
             part("findings", lambda: notify.snippet(rt.slack, channel, ts, views.snippet_name(result.environment, "findings.txt"),
                                                     full + "\n", f"Every finding for {result.environment}"))
+        names = views.history_lists(result)
+        if names:
+            part("history", lambda: notify.snippet(rt.slack, channel, ts, views.snippet_name(result.environment, "migrations.txt"),
+                                                   names, f"Migrations of {result.environment}, by state"))
         if "summary" in notes:
             part("summary", lambda: notify.snippet(rt.slack, channel, ts, f"drift-{result.environment}-summary.txt",
                                                    "\n".join(result.schema.summary) + "\n",

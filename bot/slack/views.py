@@ -55,7 +55,23 @@ def _history_line(result: CheckResult) -> str | None:
     parts = history_parts(h, name=lambda n: code(middle(n, 80)), limit=NAMES_SHOWN)
     exit_code, says = h.prisma_status(limit=NAMES_SHOWN)
     prisma = f"\n_`prisma {h.status_command}` would say: {escape(clip(says, 300))}_" if exit_code == 0 and not h.in_sync else ""
-    return clip("*History* " + " · ".join(parts) + prisma, 700)
+    listed = "\n_Every migration name is in the snippet in the thread._" if history_lists(result) else ""
+    return clip("*History* " + " · ".join(parts) + prisma, 700) + listed
+
+
+def history_lists(result: CheckResult) -> str | None:
+    """Every migration name of the history's lists, for a snippet, when one list has more names than a
+    message shows (None otherwise): pending, failed, edited, only in the database, run by hand."""
+    h = result.history
+    if h is None:
+        return None
+    lists = (("Pending", h.pending), ("Failed", tuple(f.name for f in h.failed)),
+             ("Edited after apply", tuple(m.name for m in h.modified)), ("Only in the database", h.missing_locally),
+             ("Run by hand, never recorded", h.applied_by_hand))
+    if all(len(names) <= NAMES_SHOWN for _, names in lists):
+        return None
+    return "\n".join(f"{title} ({len(names)}):\n" + "\n".join(f"  {n}" for n in names) + "\n"
+                     for title, names in lists if names)
 
 
 def _preview_line(result: CheckResult) -> str | None:
