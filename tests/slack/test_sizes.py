@@ -186,3 +186,18 @@ def test_the_app_home_of_any_number_of_environments_fits_the_home_tab(n, tail, d
     assert home_violations(view) == []
     shown = json.dumps(view)
     assert all(f"env-{i}-" in shown for i, s in enumerate(states) if s != "in_sync") or n > 60
+
+
+def test_drift_requests_of_many_open_requests_fits(state):
+    from types import SimpleNamespace
+
+    from bot.slack.commands import open_requests
+
+    with state.begin() as s:
+        for i in range(400):
+            s.add(Request(environment="prod", kind="resolve_applied", args={"migration": "x" * 300}, sql="", fingerprint="f",
+                          plan_hash=f"p{i}", status="requested", requester="UANA", approvals_required=2,
+                          expires_at=NOW + timedelta(hours=24)))
+    answer = open_requests(SimpleNamespace(sessions=state), ["prod"])
+    fits(answer)
+    assert answer.startswith("• Request #1 ") and answer.endswith("more open requests: each is in its thread.")
