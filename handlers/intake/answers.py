@@ -16,7 +16,7 @@ from bot.requests import machine, rules
 from bot.runtime import Runtime
 from bot.settings import EnvironmentSettings
 from bot.slack import gate
-from bot.slack.mrkdwn import code, escape
+from bot.slack.mrkdwn import clip, code, escape, lines_within
 from bot.state.models import Request
 from bot.work import queues
 from bot.work.checking import request_check
@@ -153,8 +153,9 @@ def open_requests(rt: Runtime, environments: list[str]) -> str:
                          .order_by(Request.id)).scalars().all()
     if not rows:
         return "No open requests."
-    return "\n".join(
-        f"• Request #{r.id} on *{escape(r.environment)}*: `{r.kind}` "
-        + " ".join(f"{k}={code(v)}" for k, v in sorted(r.args.items()))
-        + f" by <@{r.requester}> · {r.status} · expires <!date^{int(r.expires_at.timestamp())}^{{date_short_pretty}} {{time}}|soon>"
-        for r in rows)
+    lines = [f"• Request #{r.id} on *{escape(r.environment)}*: `{r.kind}` "
+             + " ".join(f"{k}={code(clip(str(v), 120))}" for k, v in sorted(r.args.items()))
+             + f" by <@{r.requester}> · {r.status} · expires <!date^{int(r.expires_at.timestamp())}^{{date_short_pretty}} {{time}}|soon>"
+             for r in rows]
+    # An answer is read, not scrolled: the oldest first while they fit, then how many more.
+    return "\n".join(lines_within(lines, 3500, lambda n: f"… and {n} more open requests: each is in its thread."))
