@@ -58,3 +58,29 @@ def test_an_unsigned_app_home_opened_publishes_nothing(bot_env, stub, db, projec
     assert status == 401
     time.sleep(1)
     assert stub.home == {} and not stub.called("views.publish")
+
+
+def _home_click(user: str, environment: str) -> bytes:
+    from urllib.parse import urlencode
+    payload = {
+        "type": "block_actions", "api_app_id": "A0DRIFT", "token": "legacy-unused", "trigger_id": f"{time.time_ns()}.1",
+        "team": {"id": "T0TEST", "domain": "example"}, "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+        "container": {"type": "view", "view_id": "V0HOME"}, "view": {"id": "V0HOME", "type": "home"},
+        "actions": [{"type": "button", "action_id": "home_check_0", "block_id": "home-check-0", "value": environment,
+                     "text": {"type": "plain_text", "text": f"Check {environment}"}, "action_ts": f"{time.time():.6f}"}],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def test_check_now_on_the_home_tab_checks_an_environment_that_person_may_see_and_no_other(bot_env, stub, db, project):
+    _configure(bot_env, db, project)
+    url = bot_env.start_web()
+    bot_env.start_worker()
+    assert post(url, _home_click("UVI", "payroll"))[0] == 200  # not theirs to see: nothing is checked
+    assert post(url, _home_click("UVI", "prod"))[0] == 200
+    result = stub.wait_for(lambda: next((m for m in stub.posts(CHANNEL) if not m["thread_ts"] and "prod" in m["text"]), None),
+                           timeout=120, what="prod's result in its channel")
+    assert result["text"].startswith(":red_circle:")
+    time.sleep(1)
+    assert stub.posts("C0PAYROLL") == []
+    assert "*prod*" in json.dumps(stub.wait_for(lambda: stub.home.get("UVI"), what="the board published again"))
