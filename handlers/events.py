@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.checks import request_check
+from bot.work.checking import request_check
 from bot.digest import board
 from bot.slack import notify
 

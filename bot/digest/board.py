@@ -21,8 +21,7 @@ from sqlalchemy import select
 from bot import audit, checks
 from bot.digest.content import ORDER, EnvStatus, OpenRequest, status_from_check
 from bot.requests.machine import approvers_of
-from bot.requests.rules import resolve_approvers
-from bot.settings import Settings
+from bot.settings import Settings, resolve_approvers
 from bot.slack.mrkdwn import clip, code, escape, lines_within, middle
 from bot.state.models import Check, Request
 from bot.words import icon, listed

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.digest.jobs import start_digest
-from bot.slack.commands import on_command
+from handlers.intake.commands import on_command
 from bot.state.models import DigestRun
 from bot.work.sweeper import sweep
 from tests.support import build_environments, captured_log, runtime_on, run_worker
