@@ -41,9 +41,12 @@ def _check(check_id: int) -> str:
         return status
     env = rt.settings.environment(environment)
     with logs.context(environment=environment):
-        with heartbeat(rt, "check", check_id), server_slot(rt, env.database_url):
-            result = run_check(rt.settings, env)
-        finished = checks.finish(rt, check_id, result)
+        with heartbeat(rt, "check", check_id):
+            with server_slot(rt, env.database_url):
+                result = run_check(rt.settings, env)
+            # Recorded while the heartbeat still beats: between the two the sweeper would read a running check
+            # without a heartbeat as lost, and the finished result would be dropped as superseded (seen under load).
+            finished = checks.finish(rt, check_id, result)
         if finished is None:
             return "superseded"
         check, since = finished

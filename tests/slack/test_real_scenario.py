@@ -21,9 +21,7 @@ def test_an_empty_database_of_820_migrations_is_answered_once_in_full(bot_env, s
     folder = write_migrations(tmp_path / "history", generate(820, seed=25))
     write_config(tmp_path / "driftbot.toml", empty, folder, tmp_path / "cache")  # the file bot_env points at
     bot_env.env["DRIFTBOT_CHECK_JOB_TIMEOUT_S"] = "1200"
-    # The fault tests' 0.5 s heartbeat reads a busy replay of 820 migrations as a dead worker under load
-    # (seen at load 10: the check reported lost one second before it finished): the default's order here.
-    bot_env.env["DRIFTBOT_HEARTBEAT_S"] = "5"
+    bot_env.env["DRIFTBOT_HEARTBEAT_S"] = "5"  # a long replay under load: beats of the default's order
     url = bot_env.start_web()
     bot_env.start_worker()
     status, body, took = command(url, "status prod")
