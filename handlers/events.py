@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.work.checking import request_check
 from bot.digest import board
 from bot.slack import notify
+from bot.work.checking import request_check
 
 log = logging.getLogger(__name__)
 CHECK_NOW = re.compile(rf"^{board.CHECK_NOW}_\d+$")

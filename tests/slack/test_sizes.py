@@ -191,7 +191,7 @@ def test_the_app_home_of_any_number_of_environments_fits_the_home_tab(n, tail, d
 def test_drift_requests_of_many_open_requests_fits(state):
     from types import SimpleNamespace
 
-    from handlers.intake.commands import open_requests
+    from handlers.intake.answers import open_requests
 
     with state.begin() as s:
         for i in range(400):
