@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from bot import audit, checks
 from bot.digest.content import ORDER, EnvStatus, OpenRequest, status_from_check
+from bot.engine import actions
 from bot.requests.machine import approvers_of
 from bot.settings import Settings, resolve_approvers
 from bot.slack.mrkdwn import clip, code, escape, lines_within, middle
@@ -131,11 +132,11 @@ def _quiet(members_of: Callable[[str], Iterable[str]]) -> Callable[[str], Iterab
 
 
 def _summary(r: Request) -> str:
-    args = r.args or {}
-    if r.kind == "add_enum_value":
-        return f"ADD VALUE '{args.get('value')}' to {args.get('enum')}"
-    flag = "--applied" if r.kind == "resolve_applied" else "--rolled-back" if r.kind == "resolve_rolled_back" else r.kind
-    return f"resolve {flag} {args.get('migration', '')}".strip()
+    found = actions.executable(r.kind)
+    try:
+        return found.short(found.picked(r.args or {})) if found else r.kind
+    except KeyError:  # a stored request missing an argument: its kind says enough
+        return r.kind
 
 
 # --- the view -------------------------------------------------------------------------------------

@@ -94,6 +94,10 @@ class Executable:
         """Prisma's own command for it, where Prisma has one."""
         return None
 
+    def short(self, args: dict[str, str]) -> str:
+        """The change in a few words, for a list of open requests (the App Home)."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Resolve(Executable):
@@ -142,6 +146,9 @@ class Resolve(Executable):
     def command_line(self, environment: str, args: dict[str, str]) -> str:
         return f"resolve {environment} {self.flag} {args['migration']}"
 
+    def short(self, args: dict[str, str]) -> str:
+        return f"resolve {self.flag} {args['migration']}"
+
     def prisma_command(self, args: dict[str, str]) -> str | None:
         return f"prisma migrate resolve {self.flag} {args['migration']}"
 
@@ -181,6 +188,9 @@ class AddEnumValue(Executable):
 
     def command_line(self, environment: str, args: dict[str, str]) -> str:
         return f"enum {environment} {args['enum']} {args['value']}"
+
+    def short(self, args: dict[str, str]) -> str:
+        return f"ADD VALUE '{args['value']}' to {args['enum']}"
 
 
 REGISTRY: dict[str, Executable] = {e.kind: e for e in (

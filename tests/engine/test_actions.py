@@ -58,3 +58,9 @@ def test_no_module_but_the_registry_spells_an_executable_kind():
     found = sorted(str(p.relative_to(root)) for top in ("bot", "handlers") for p in (root / top).rglob("*.py")
                    if spelled.search(p.read_text()))
     assert found == ["bot/engine/actions.py"]
+
+
+def test_each_kind_says_its_change_in_a_few_words_for_the_app_home():
+    assert actions.get("resolve_applied").short({"migration": "20250101000000_x"}) == "resolve --applied 20250101000000_x"
+    assert actions.get("resolve_rolled_back").short({"migration": "m"}) == "resolve --rolled-back m"
+    assert actions.get("add_enum_value").short({"enum": "MediaKind", "value": "VIDEO"}) == "ADD VALUE 'VIDEO' to MediaKind"
