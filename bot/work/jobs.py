@@ -121,7 +121,7 @@ def repost_check_job(check_id: int) -> str:
 
 def _progress(kept: bytes | None) -> dict:
     """What an earlier attempt posted of a result (``_post_or_keep``); {} when nothing readable is kept
-    (versions before kept the whole result there, pickled)."""
+    (versions before kept the whole result there as a Python object dump)."""
     try:
         found = json.loads(kept) if kept else {}
     except ValueError:
