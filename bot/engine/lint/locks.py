@@ -19,7 +19,7 @@ from pglast import ast
 from pglast.enums import AlterTableType as AT
 from pglast.enums import ConstrType, ObjectType
 
-from bot.engine.lint.parse import name_of, strings
+from bot.engine.lint.parse import name_of, strings, walk
 
 # The modes from weakest to strongest (13.3.1); each conflicts with more than the one before it.
 MODES = ("ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE",
@@ -81,21 +81,8 @@ def stronger(a: str | None, b: str | None) -> str | None:
 
 def volatile_default(expr) -> bool:
     """Whether a DEFAULT expression calls a function whose value differs per row."""
-    found = False
-
-    def visit(n) -> None:
-        nonlocal found
-        if isinstance(n, ast.FuncCall) and strings(n.funcname) and strings(n.funcname)[-1].lower() in VOLATILE:
-            found = True
-        if isinstance(n, ast.Node):
-            for attr in n:
-                visit(getattr(n, attr))
-        elif isinstance(n, tuple):
-            for item in n:
-                visit(item)
-
-    visit(expr)
-    return found
+    return any(isinstance(n, ast.FuncCall) and strings(n.funcname) and strings(n.funcname)[-1].lower() in VOLATILE
+               for n in walk(expr))
 
 
 def _type_words(type_node) -> tuple[str, tuple[int, ...]]:

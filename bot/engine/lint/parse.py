@@ -5,7 +5,7 @@ semicolons in them are read exactly as the server will read them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from pglast import ast, parse_sql
 from pglast.parser import ParseError
@@ -65,24 +65,26 @@ def type_name(type_node: ast.TypeName | None) -> str:
     return deparse(type_node) if type_node is not None else ""
 
 
+def children(n: Any) -> Iterator[Any]:
+    """The values directly below *n* in a parse tree (a node's attributes, a tuple's items)."""
+    if isinstance(n, ast.Node):
+        for attr in n:
+            yield getattr(n, attr)
+    elif isinstance(n, tuple):
+        yield from n
+
+
+def walk(n: Any) -> Iterator[Any]:
+    """*n* and everything below it in a parse tree, parents first."""
+    yield n
+    for child in children(n):
+        yield from walk(child)
+
+
 def column_refs(node: Any) -> set[str]:
     """The column names an expression reads (the last part of each column reference)."""
-    found: set[str] = set()
-
-    def visit(n: Any) -> None:
-        if isinstance(n, ast.ColumnRef):
-            last = n.fields[-1] if n.fields else None
-            if isinstance(last, ast.String):
-                found.add(last.sval)
-        if isinstance(n, ast.Node):
-            for attr in n:
-                visit(getattr(n, attr))
-        elif isinstance(n, tuple):
-            for item in n:
-                visit(item)
-
-    visit(node)
-    return found
+    return {n.fields[-1].sval for n in walk(node)
+            if isinstance(n, ast.ColumnRef) and n.fields and isinstance(n.fields[-1], ast.String)}
 
 
 def string_constants(node: Any) -> list[tuple[str, str | None]]:
@@ -97,12 +99,8 @@ def string_constants(node: Any) -> list[tuple[str, str | None]]:
         if isinstance(n, ast.A_Const) and isinstance(n.val, ast.String):
             found.append((n.val.sval, cast_to))
             return
-        if isinstance(n, ast.Node):
-            for attr in n:
-                visit(getattr(n, attr))
-        elif isinstance(n, tuple):
-            for item in n:
-                visit(item)
+        for child in children(n):
+            visit(child)
 
     visit(node)
     return found
