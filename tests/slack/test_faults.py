@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
@@ -160,11 +161,17 @@ def _own_redis(tmp, port: int):
 
 def _horse(worker) -> int:
     """The work horse RQ forked for the running job (the spawned sweeper is the other child)."""
-    import subprocess
-
-    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(worker.pid)], capture_output=True, text=True).stdout
-    horses = [int(line.split()[0]) for line in out.splitlines() if "driftbot worker" in line]
-    assert len(horses) == 1, out
+    # Read the whole command line from /proc: `ps` cuts `args` at its column width when no terminal is attached,
+    # so a long checkout path (CI's) hid "driftbot worker" and no horse was found.
+    children = [pid for task in Path(f"/proc/{worker.pid}/task").iterdir() for pid in (task / "children").read_text().split()]
+    lines = {}
+    for pid in children:
+        try:
+            lines[int(pid)] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except FileNotFoundError:
+            continue
+    horses = [pid for pid, line in lines.items() if "driftbot worker" in line]
+    assert len(horses) == 1, lines
     return horses[0]
 
 
