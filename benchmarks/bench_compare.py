@@ -30,11 +30,11 @@ from psycopg import sql
 
 from benchmarks.gen_history import project, write, write_schema
 from benchmarks.common import timed
-from bot.engine import replay
-from bot.engine.check import run_check
-from bot.engine.compare import _read, compare
-from bot.engine.sources import read_folder
-from bot.settings import Settings
+from driftbot.engine import replay
+from driftbot.engine.check import run_check
+from driftbot.engine.compare import _read, compare
+from driftbot.engine.sources import read_folder
+from driftbot.settings import Settings
 
 DRIFT = 'CREATE INDEX "bench_drift_idx" ON "{table}"("id")'
 

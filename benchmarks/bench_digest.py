@@ -84,9 +84,9 @@ def time_digest(dbs: Databases, redis_url: str, envs: dict[str, dict], workers: 
                "REDIS_URL": redis_url, "SLACK_BOT_TOKEN": "xoxb-bench", "DRIFTBOT_SLACK_API_URL": slack.url,
                "DRIFTBOT_QUEUE_PREFIX": prefix, "DRIFTBOT_CACHE_DIR": str(tmp / "cache"),
                "DRIFTBOT_CONNECT_TIMEOUT_S": "2", "DRIFTBOT_DIGEST__CHANNELS": '["CBENCH"]', **(extra_env or {})}
-        from bot.runtime import build, install
-        from bot.settings import load_settings
-        from bot.state.db import upgrade
+        from driftbot.runtime import build, install
+        from driftbot.settings import load_settings
+        from driftbot.state.db import upgrade
 
         os.environ.update({k: v for k, v in env.items() if k.startswith(("DRIFTBOT_", "REDIS_URL", "SLACK_"))})
         rt = build(load_settings())
@@ -102,8 +102,8 @@ def time_digest(dbs: Databases, redis_url: str, envs: dict[str, dict], workers: 
 
         from sqlalchemy import select
 
-        from bot.digest.jobs import start_digest
-        from bot.state.models import DigestRun
+        from driftbot.digest.jobs import start_digest
+        from driftbot.state.models import DigestRun
 
         started = time.perf_counter()
         digest_id = start_digest(rt, requested_by="UBENCH", channel="CBENCH")

@@ -26,7 +26,7 @@ import psycopg
 
 from benchmarks.bench_digest import MIX, arguments, time_digest
 from benchmarks.common import load
-from bot.engine import shadow
+from driftbot.engine import shadow
 from tests.conftest import Databases
 from tests.support import build_environments
 
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-checks-per-server", type=int, default=None, help="else driftbot's default")
     args = p.parse_args(argv)
 
-    from bot.settings import Settings
+    from driftbot.settings import Settings
 
     bound = args.max_checks_per_server or Settings.model_fields["max_checks_per_server"].default
     tmp = Path(tempfile.mkdtemp(prefix="driftbot-bench-digest-500-"))

@@ -25,10 +25,10 @@ from psycopg import sql
 
 from benchmarks.gen_history import generate, write
 from benchmarks.common import drop_database, timed
-from bot.engine import replay
-from bot.engine.check import run_check
-from bot.engine.sources import read_folder
-from bot.settings import Settings
+from driftbot.engine import replay
+from driftbot.engine.check import run_check
+from driftbot.engine.sources import read_folder
+from driftbot.settings import Settings
 
 DRIFT = """
 CREATE TABLE "staff" ("id" SERIAL NOT NULL, "email" TEXT, CONSTRAINT "staff_pkey" PRIMARY KEY ("id"));
@@ -69,7 +69,7 @@ def main() -> int:
         cold_ms, cold = _timed(lambda: run_check(settings, env))
         warm_ms, warm = _timed(lambda: run_check(settings, env), 7)
         assert cold.schema.checked and cold.schema.summary == warm.schema.summary
-        cli = [sys.executable, "-m", "bot.cli", "status", "bench"]
+        cli = [sys.executable, "-m", "driftbot.cli", "status", "bench"]
         cli_env = {"DRIFTBOT_ENVIRONMENTS__BENCH__DATABASE_URL": url, "DRIFTBOT_ENVIRONMENTS__BENCH__SHADOW_URL": args.pg,
                    "DRIFTBOT_ENVIRONMENTS__BENCH__MIGRATIONS": str(folder), "DRIFTBOT_CACHE_DIR": str(work / "cache"),
                    "PATH": "/usr/bin:/bin"}

@@ -45,8 +45,8 @@ import psycopg
 
 from benchmarks.common import as_installed, cli_env, load, machine, pg_default, prisma_copy, redis_default, scratch_database
 from benchmarks.real_histories import History, extract
-from bot.engine import replay, templates
-from bot.engine.sources import read_folder
+from driftbot.engine import replay, templates
+from driftbot.engine.sources import read_folder
 
 HISTORY = History("trigger.dev", "triggerdotdev+trigger.dev", "f2babbf6373822004c3557faa7fa1eda0218f872",
                   "internal-packages/database/prisma/migrations")
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
                 subprocess.run([sys.executable, "-c", FLOOR], env=env, capture_output=True, check=True)
 
             def status(expect: str = "in_sync"):
-                done = subprocess.run([sys.executable, "-m", "bot.cli", "status", ENV, "--json"], env=env,
+                done = subprocess.run([sys.executable, "-m", "driftbot.cli", "status", ENV, "--json"], env=env,
                                       capture_output=True, text=True, cwd=work)
                 assert done.returncode == 0 and f'"{expect}"' in done.stdout, (done.returncode, done.stderr[-800:])
                 return done

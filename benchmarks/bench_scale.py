@@ -45,8 +45,8 @@ from psycopg import sql
 
 from benchmarks.common import cli_env, load, machine, pg_default, scratch_database
 from benchmarks.gen_history import generate, q, write
-from bot.engine import replay
-from bot.engine.sources import read_folder
+from driftbot.engine import replay
+from driftbot.engine.sources import read_folder
 from tests.conformance.prisma_cli import PrismaProject, PrismaUnavailable, ensure_installed
 
 ENV = "scale"
@@ -153,7 +153,7 @@ def run_point(series: str, size: int, scripts: dict[str, str], server: str, inst
         env = cli_env(ENV, url, server, migrations_dir, XDG_CACHE_HOME=str(work / f"xdg-{series}-{size}"),
                       DRIFTBOT_CACHE_DIR=str(work / f"cache-{series}-{size}"))
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached, as an installed driftbot runs
-        exe = [sys.executable, "-m", "bot.cli", "status", ENV, "--json"]
+        exe = [sys.executable, "-m", "driftbot.cli", "status", ENV, "--json"]
         point.cold = measure(exe, env, work, PRISMA_TIMEOUT_S)
         point.warm = measure(exe, env, work, PRISMA_TIMEOUT_S)
         for label, m in (("cold", point.cold), ("warm", point.warm)):

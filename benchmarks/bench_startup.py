@@ -33,8 +33,8 @@ import psycopg
 
 from benchmarks.common import cli_env, create_database, drop_database, load, machine, pg_default, prisma_copy
 from benchmarks.gen_history import generate, write
-from bot.engine import replay
-from bot.engine.sources import read_folder
+from driftbot.engine import replay
+from driftbot.engine.sources import read_folder
 
 ENV = "bench"
 FLOOR = "import psycopg, pydantic_settings"
@@ -73,7 +73,7 @@ def main() -> int:
             return subprocess.run([sys.executable, "-c", FLOOR], env=env, capture_output=True, check=True)
 
         def status():
-            done = subprocess.run([sys.executable, "-m", "bot.cli", "status", ENV, "--json"], env=env,
+            done = subprocess.run([sys.executable, "-m", "driftbot.cli", "status", ENV, "--json"], env=env,
                                   capture_output=True, text=True, cwd=work)
             assert done.returncode == 0 and '"in_sync"' in done.stdout, (done.returncode, done.stderr[-500:])
             return done

@@ -26,8 +26,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_vs_prisma import machine
-from bot import checks
-from bot.state.db import make_engine, upgrade
+from driftbot import checks
+from driftbot.state.db import make_engine, upgrade
 from tests.conftest import Databases
 
 STATES = ("in_sync", "in_sync", "in_sync", "drifted", "pending", "failed")

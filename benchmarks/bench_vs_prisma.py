@@ -41,10 +41,10 @@ from psycopg import sql
 
 from benchmarks.common import cli_env, create_database, drop_database, machine, pg_default, timed
 from benchmarks.gen_history import generate, write
-from bot.engine import replay, templates
-from bot.engine.check import run_check
-from bot.engine.sources import read_folder
-from bot.settings import Settings
+from driftbot.engine import replay, templates
+from driftbot.engine.check import run_check
+from driftbot.engine.sources import read_folder
+from driftbot.settings import Settings
 from tests.conformance.prisma_cli import PrismaProject, ensure_installed
 
 ENV = "bench"
@@ -129,7 +129,7 @@ def main() -> int:
             return run_check(settings, env_settings)
 
         def cli_status():
-            return subprocess.run([sys.executable, "-m", "bot.cli", "status", ENV, "--json"], env=status_env,
+            return subprocess.run([sys.executable, "-m", "driftbot.cli", "status", ENV, "--json"], env=status_env,
                                   capture_output=True, text=True, cwd=work)
 
         def prisma_status():

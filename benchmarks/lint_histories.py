@@ -28,9 +28,9 @@ import psycopg
 
 from benchmarks.common import drop_database, create_database, load, machine, pg_default
 from benchmarks.real_histories import HISTORIES, extract
-from bot.engine import replay
-from bot.engine.lint import lint_on, lint_text
-from bot.engine.sources import read_folder
+from driftbot.engine import replay
+from driftbot.engine.lint import lint_on, lint_text
+from driftbot.engine.sources import read_folder
 
 
 def run_history(h, server: str, work: Path) -> dict:

@@ -268,8 +268,8 @@ def converge(db_url: str, migrations: Path, server: str, work: Path, seed: int =
     says of them (its ``migrate status``)."""
     import random
 
-    from bot.engine.inspect import introspect
-    from bot.settings import Settings
+    from driftbot.engine.inspect import introspect
+    from driftbot.settings import Settings
     from tests.conftest import Databases
     from tests.engine.converge import Team, carry_out, copy_folder
     from tests.engine.live_drift import drift_statement
@@ -371,7 +371,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
-    from bot.embedded import postgres
+    from driftbot.embedded import postgres
     from tests.conformance.prisma_cli import PrismaUnavailable, ensure_installed
 
     try:

@@ -1,5 +1,5 @@
 """A check's life in the state database: claimed by a worker, finished or lost, and kept as
-history for trends (asking for one records and enqueues it: ``bot.work.checking``).
+history for trends (asking for one records and enqueues it: ``driftbot.work.checking``).
 
 Every finished check is a row of ``checks``. ``drifted_since(session, "prod")`` is what
 ``/drift status prod`` shows as "drifted since 20 Nov"; the digest reads the same history.
@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot import audit
-from bot.engine.result import CheckResult
-from bot.runtime import Runtime
-from bot.state.models import Check
+from driftbot import audit
+from driftbot.engine.result import CheckResult
+from driftbot.runtime import Runtime
+from driftbot.state.models import Check
 
 ACTIVE = ("queued", "running")
 # Enough history to find the start of any realistic streak without reading the whole table.
@@ -85,7 +85,7 @@ def mark_lost(rt: Runtime, check_id: int) -> Any:
 # --- posted ---------------------------------------------------------------------------------------
 
 def mark_unposted(rt: Runtime, check_id: int) -> None:
-    """Slack would not take the result: the sweeper has it posted again (``bot.work.sweeper``)."""
+    """Slack would not take the result: the sweeper has it posted again (``driftbot.work.sweeper``)."""
     with rt.sessions.begin() as s:
         s.execute(update(Check).where(Check.id == check_id)
                   .values(post_state="failed", post_attempts=Check.post_attempts + 1))

@@ -44,7 +44,7 @@ import time
 from importlib import metadata, util
 from pathlib import Path
 
-from bot.errors import EmbeddedError
+from driftbot.errors import EmbeddedError
 
 NOBODY = 65534
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

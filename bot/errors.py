@@ -189,7 +189,7 @@ class GroupsUnknown(DriftbotError):
     def __init__(self, group: str) -> None:
         super().__init__(f"driftbot is still reading the members of <!subteam^{group}>; try again in a minute.")
         self.group = group
-        self.mrkdwn = str(self)  # the group's mention is driftbot's own markup (bot.slack.mrkdwn.error)
+        self.mrkdwn = str(self)  # the group's mention is driftbot's own markup (driftbot.slack.mrkdwn.error)
 
 
 class GroupsDeferred(GroupsUnknown):

@@ -1,7 +1,7 @@
 """Logging that never carries a secret: every record is redacted when it is made.
 
 The record factory is the one choke point: every configured secret (by value,
-see ``bot.errors.register_secret``) and every URL password is masked in the
+see ``driftbot.errors.register_secret``) and every URL password is masked in the
 message, its arguments, the traceback and the stack before any handler sees it.
 
 Installed once by the ``driftbot`` command, so it covers the web, worker and
@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from bot.errors import ConfigError, redact
+from driftbot.errors import ConfigError, redact
 
 FORMAT_VARIABLE = "DRIFTBOT_LOG_FORMAT"
 FORMATS = ("text", "json")
@@ -144,7 +144,7 @@ def gunicorn_logconfig() -> dict | None:
         return None
     handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
     return {"version": 1, "disable_existing_loggers": False,
-            "formatters": {"json": {"()": "bot.logs.JsonFormatter"}},
+            "formatters": {"json": {"()": "driftbot.logs.JsonFormatter"}},
             "handlers": {"console": handler, "error_console": handler},
             "root": {"level": "INFO", "handlers": ["console"]},
             "loggers": {name: {"level": "INFO", "handlers": ["console"], "propagate": False, "qualname": name}

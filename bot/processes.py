@@ -30,20 +30,20 @@ from sqlalchemy.pool import NullPool
 # RQ forks a work horse per job and the horse imports the job's function. The job modules are
 # imported here, once, so every horse inherits them instead of paying the drift engine's,
 # psycopg's and slack_sdk's imports again per job (benchmarks/bench_digest.py: the digest).
-from bot.audit import record_start
-from bot.digest import jobs as digest_jobs  # noqa: F401 - see above
-from bot.digest.clock import make_scheduler
-from bot.digest.schedule import Schedule
-from bot import logs
-from bot.errors import ConfigError, DriftbotError, redact
-from bot.runtime import Runtime, build, current, install
-from bot.settings import Settings
-from bot.state.db import alembic_config, make_engine, upgrade
-from bot.work import jobs, sweeper  # noqa: F401 - jobs: see above
-from bot.work.queues import DRIFT, EXECUTE, queue
-from bot.work.workers import Worker
-from handlers.app import create_app  # the door: the web process is the one place above it
-from handlers import screen
+from driftbot.audit import record_start
+from driftbot.digest import jobs as digest_jobs  # noqa: F401 - see above
+from driftbot.digest.clock import make_scheduler
+from driftbot.digest.schedule import Schedule
+from driftbot import logs
+from driftbot.errors import ConfigError, DriftbotError, redact
+from driftbot.runtime import Runtime, build, current, install
+from driftbot.settings import Settings
+from driftbot.state.db import alembic_config, make_engine, upgrade
+from driftbot.work import jobs, sweeper  # noqa: F401 - jobs: see above
+from driftbot.work.queues import DRIFT, EXECUTE, queue
+from driftbot.work.workers import Worker
+from driftbot.handlers.app import create_app  # the door: the web process is the one place above it
+from driftbot.handlers import screen
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -191,7 +191,7 @@ def wsgi_app(rt: Runtime):
 
 def _screened(environ, secret: str) -> tuple[str, bytes] | None:
     """401 for a body Slack did not sign, 400 (one log line) for a signed one of the wrong shape, before
-    Bolt parses it (handlers.screen); None lets Bolt have it, the body put back for it to read."""
+    Bolt parses it (driftbot.handlers.screen); None lets Bolt have it, the body put back for it to read."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -16,11 +16,11 @@ from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.audit import keyring
-from bot.errors import ConfigError
-from bot.settings import EnvironmentSettings, Settings, load_settings, resolve_approvers
-from bot.slack.client import GroupMembers, make_client
-from bot.state.db import make_engine, sessions
+from driftbot.audit import keyring
+from driftbot.errors import ConfigError
+from driftbot.settings import EnvironmentSettings, Settings, load_settings, resolve_approvers
+from driftbot.slack.client import GroupMembers, make_client
+from driftbot.state.db import make_engine, sessions
 
 _current: dict[int, "Runtime"] = {}
 
@@ -51,7 +51,7 @@ class Runtime:
     @cached_property
     def group_members(self) -> GroupMembers:
         # The web process reads the shared copy only; workers fetch an old one again, with a client that
-        # never sleeps for Retry-After (a 429 puts the work off instead: bot.slack.client.GroupsDeferred).
+        # never sleeps for Retry-After (a 429 puts the work off instead: driftbot.slack.client.GroupsDeferred).
         client = self.slack if self.interactive or self.slack is None else make_client(self.settings, patient=False)
         return GroupMembers(client, self.redis, self.settings.queue_prefix, fetch=not self.interactive)
 

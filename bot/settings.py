@@ -18,8 +18,8 @@ from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, S
                       model_validator)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bot.errors import SECRET_PARAM, ConfigError, UnknownEnvironment, redact, register_secret, register_url
-from bot.vocabulary import IGNORABLE, is_version
+from driftbot.errors import SECRET_PARAM, ConfigError, UnknownEnvironment, redact, register_secret, register_url
+from driftbot.vocabulary import IGNORABLE, is_version
 
 ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # U: a user, W: an Enterprise Grid user, S: a user group.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:  # for the annotation only: `driftbot envs` need not import psycopg
-    from bot.engine.history import HistoryVerdict
+    from driftbot.engine.history import HistoryVerdict
 
 
 @dataclass(frozen=True)

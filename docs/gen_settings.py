@@ -21,7 +21,7 @@ from pydantic_core import PydanticUndefined
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.settings import DigestSettings, EnvironmentSettings, Settings  # noqa: E402
+from driftbot.settings import DigestSettings, EnvironmentSettings, Settings  # noqa: E402
 
 PAGE = ROOT / "docs" / "settings.md"
 

@@ -188,12 +188,12 @@ class Canvas:
 
 def payloads(database_url: str | None) -> dict:
     """The real messages of the demo's check: the result, its thread's note and snippet, a request."""
-    from bot import embedded
-    from bot.cli.demo import build_production
-    from bot.engine.check import run_check
-    from bot.requests.plans import make_plan
-    from bot.settings import Settings
-    from bot.slack.views import check_message, request_message, thread_note
+    from driftbot import embedded
+    from driftbot.cli.demo import build_production
+    from driftbot.engine.check import run_check
+    from driftbot.requests.plans import make_plan
+    from driftbot.settings import Settings
+    from driftbot.slack.views import check_message, request_message, thread_note
 
     work = Path(tempfile.mkdtemp(prefix="driftbot-render-"))
     try:

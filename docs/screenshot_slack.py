@@ -3,7 +3,7 @@
     python3 docs/screenshot_slack.py [--database-url SUPERUSER_URL] [--chromium PATH]
 
 The payloads are the real ones: the demo's production is built and checked (``payloads`` of
-docs/render_slack.py), the App Home is ``bot.digest.board.render`` of a board holding that result. This
+docs/render_slack.py), the App Home is ``driftbot.digest.board.render`` of a board holding that result. This
 file draws their Block Kit as HTML (a plain approximation of Slack's look) and has a headless Chromium
 (Debian's ``chromium`` package) take the pictures: docs/img/slack-status.png, slack-thread.png,
 slack-home.png.
@@ -113,8 +113,8 @@ def page(title: str, body: str) -> str:
 
 def home_view(found: dict) -> dict:
     """The App Home of an approver, from the demo's real check result and request."""
-    from bot.digest import board
-    from bot.digest.content import EnvStatus, OpenRequest
+    from driftbot.digest import board
+    from driftbot.digest.content import EnvStatus, OpenRequest
 
     now = datetime(2026, 12, 7, 9, 14, tzinfo=timezone.utc)
     result = found["result"]
@@ -164,7 +164,7 @@ def payloads(database_url: str | None) -> dict:
     """docs/render_slack.py's real payloads of the demo's check, with the result itself for the board."""
     import render_slack
 
-    from bot.engine import check as engine_check
+    from driftbot.engine import check as engine_check
 
     kept = {}
     real = engine_check.run_check

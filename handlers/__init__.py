@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from handlers import actions, commands, events
+from driftbot.handlers import actions, commands, events
 
 
 def register(app: App) -> None:

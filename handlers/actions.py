@@ -2,7 +2,7 @@
 on a request.
 
 ``ack()`` first. A fix click is recorded at once; a decision click is queued for a worker
-(``bot.work.clicks``: every rule enforced in ``bot.requests``, server-side), which tells the clicker.
+(``driftbot.work.clicks``: every rule enforced in ``driftbot.requests``, server-side), which tells the clicker.
 Whatever Slack call a listener still makes uses the web's impatient client (short timeout).
 """
 
@@ -13,9 +13,9 @@ import re
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.requests.clicks import Click
-from bot.slack import notify
-from handlers.intake.actions import on_open_pull_request, on_propose, receive_decision
+from driftbot.requests.clicks import Click
+from driftbot.slack import notify
+from driftbot.handlers.intake.actions import on_open_pull_request, on_propose, receive_decision
 
 PROPOSE = re.compile(r"^propose_fix_\d+$")
 OPEN_PULL_REQUEST = re.compile(r"^open_pull_request_\d+$")

@@ -1,13 +1,13 @@
 """The Bolt app factory: one ``App`` with the listeners of ``handlers`` and the runtime in its context.
-The web process (``bot.processes``) builds it; nothing below the door imports it."""
+The web process (``driftbot.processes``) builds it; nothing below the door imports it."""
 
 from __future__ import annotations
 
 from slack_bolt import App, BoltContext
 
-import handlers
-from bot.errors import ConfigError
-from bot.runtime import Runtime
+from driftbot import handlers
+from driftbot.errors import ConfigError
+from driftbot.runtime import Runtime
 
 
 def create_app(rt: Runtime) -> App:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.errors import redact
-from handlers.intake.commands import on_command
+from driftbot.errors import redact
+from driftbot.handlers.intake.commands import on_command
 
 COMMAND = "/drift"
 

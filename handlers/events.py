@@ -1,4 +1,4 @@
-"""Events: the App Home tab. ``app_home_opened`` publishes the person's board (``bot.digest.board``) with
+"""Events: the App Home tab. ``app_home_opened`` publishes the person's board (``driftbot.digest.board``) with
 ``views.publish``; its "Check now" buttons queue a check of an environment that person may see.
 
 Everything is read from the state database and the shared copy of user-group members: the web never
@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.digest import board
-from bot.slack import notify
-from bot.work.checking import request_check
+from driftbot.digest import board
+from driftbot.slack import notify
+from driftbot.work.checking import request_check
 
 log = logging.getLogger(__name__)
 CHECK_NOW = re.compile(rf"^{board.CHECK_NOW}_\d+$")

@@ -31,10 +31,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from bot.embedded import postgres_server, valkey_server
-from bot.engine import replay
-from bot.engine.sources import read_folder
-from bot.state.db import make_engine, sessions, upgrade
+from driftbot.embedded import postgres_server, valkey_server
+from driftbot.engine import replay
+from driftbot.engine.sources import read_folder
+from driftbot.state.db import make_engine, sessions, upgrade
 from tests import factory
 from tests.slack_stub import SlackStub
 from tests.support import SlackStandIn, child_pids
@@ -79,7 +79,7 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 @pytest.fixture(autouse=True)
 def _signal_handlers_put_back():
     """A command run inside this process (``main([...])``, the demo's worker) may install its own
-    signal handlers (bot.embedded: SIGTERM and SIGHUP raise); they are put back after the test, so
+    signal handlers (driftbot.embedded: SIGTERM and SIGHUP raise); they are put back after the test, so
     pytest's own keep working and no test inherits another's."""
     saved = {sig: signal.getsignal(sig) for sig in _SIGNALS}
     yield

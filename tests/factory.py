@@ -7,10 +7,10 @@ from pathlib import Path
 
 import psycopg
 
-from bot.engine import replay
-from bot.engine.check import run_check
-from bot.engine.sources import Migrations, read_folder
-from bot.settings import Settings
+from driftbot.engine import replay
+from driftbot.engine.check import run_check
+from driftbot.engine.sources import Migrations, read_folder
+from driftbot.settings import Settings
 
 
 def write_migrations(root: Path, scripts: dict[str, str | bytes], provider: str = "postgresql") -> Path:

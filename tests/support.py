@@ -14,12 +14,12 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from bot import logs
-from bot.runtime import Runtime, build, install
-from bot.settings import Settings
-from bot.state.db import upgrade
-from bot.work.queues import DRIFT, queue
-from bot.work.workers import SimpleWorker
+from driftbot import logs
+from driftbot.runtime import Runtime, build, install
+from driftbot.settings import Settings
+from driftbot.state.db import upgrade
+from driftbot.work.queues import DRIFT, queue
+from driftbot.work.workers import SimpleWorker
 from tests.factory import INIT, POSTS, deploy, execute, write_migrations
 from tests.slack_stub import SlackStub
 

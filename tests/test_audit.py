@@ -7,9 +7,9 @@ from sqlalchemy import text
 import ast
 from pathlib import Path
 
-import bot
-from bot import audit
-from bot.state.db import make_engine, upgrade
+import driftbot
+from driftbot import audit
+from driftbot.state.db import make_engine, upgrade
 
 
 def test_chain_verifies_and_detects_an_edited_row(state):
@@ -35,7 +35,7 @@ def test_upgrade_twice_is_harmless(db):
     with engine.connect() as conn:
         from alembic.script import ScriptDirectory
 
-        from bot.state.db import alembic_config
+        from driftbot.state.db import alembic_config
 
         head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
@@ -44,7 +44,7 @@ def test_upgrade_twice_is_harmless(db):
 
 def test_every_recorded_event_has_plain_words_and_no_words_wait_for_an_event_never_recorded():
     recorded = set()
-    for path in Path(bot.__file__).parent.rglob("*.py"):
+    for path in Path(driftbot.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call):  # audit.record(..., event="x"), or a helper handed event="x"
                 recorded |= {k.value.value for k in node.keywords

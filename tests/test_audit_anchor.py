@@ -14,12 +14,12 @@ import hmac
 import pytest
 from sqlalchemy import text
 
-from bot import audit
-from bot.cli import main
-from bot.errors import ConfigError
-from bot.runtime import build
-from bot.settings import load_settings
-from bot.state.db import make_engine, upgrade
+from driftbot import audit
+from driftbot.cli import main
+from driftbot.errors import ConfigError
+from driftbot.runtime import build
+from driftbot.settings import load_settings
+from driftbot.state.db import make_engine, upgrade
 
 KEY = "k" * 8 + "0123456789abcdef0123456789abcdef"
 OTHER_KEY = "attacker-key-0123456789abcdef0123456789"
@@ -211,7 +211,7 @@ def test_an_unkeyed_trail_is_keyed_only_by_the_operator_step(db, monkeypatch, tm
 
 
 def make_session(engine):
-    from bot.state.db import sessions
+    from driftbot.state.db import sessions
     return sessions(engine)()
 
 

@@ -6,10 +6,10 @@ import json
 
 from sqlalchemy import select
 
-from bot import audit
-from bot.settings import Settings
-from bot.state.db import make_engine, sessions, upgrade
-from bot.state.models import AuditEvent
+from driftbot import audit
+from driftbot.settings import Settings
+from driftbot.state.db import make_engine, sessions, upgrade
+from driftbot.state.models import AuditEvent
 
 
 def settings(**prod):
@@ -43,7 +43,7 @@ def test_first_start_then_only_changes_are_recorded(db):
 def test_every_settings_key_is_in_the_audited_view(db):
     """Issue #26: the audited configuration view is derived from the settings model, so a change to any
     key (here `ignore`, which can hide all table drift) records a config_changed event."""
-    from bot.settings import EnvironmentSettings
+    from driftbot.settings import EnvironmentSettings
 
     process_local = {"name", "port", "cache_dir"}  # where one process listens or caches: not configuration
 

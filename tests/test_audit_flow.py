@@ -12,14 +12,14 @@ import pytest
 from psycopg import sql
 from sqlalchemy import select
 
-from bot import audit
-from bot.requests import machine
-from bot.engine.check import run_check
-from bot.work.execute import execute_request
-from bot.requests.plans import make_plan
-from bot.state.db import make_engine, upgrade
-from bot.state.grants import app_role_grants
-from bot.state.models import Approval, AuditEvent, Execution, Request
+from driftbot import audit
+from driftbot.requests import machine
+from driftbot.engine.check import run_check
+from driftbot.work.execute import execute_request
+from driftbot.requests.plans import make_plan
+from driftbot.state.db import make_engine, upgrade
+from driftbot.state.grants import app_role_grants
+from driftbot.state.models import Approval, AuditEvent, Execution, Request
 from tests.support import build_environments, runtime_on
 from tests.factory import rows
 

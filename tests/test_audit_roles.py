@@ -10,9 +10,9 @@ import pytest
 from psycopg import sql
 from sqlalchemy import exc, text
 
-from bot import audit
-from bot.state.db import make_engine, sessions, upgrade
-from bot.state.grants import app_role_grants
+from driftbot import audit
+from driftbot.state.db import make_engine, sessions, upgrade
+from driftbot.state.grants import app_role_grants
 
 
 def _as(url: str, role: str) -> str:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from bot import checks
-from bot.engine.check import run_check
-from bot.slack.views import check_message
-from bot.state.db import make_engine, sessions, upgrade
-from bot.state.models import Check
+from driftbot import checks
+from driftbot.engine.check import run_check
+from driftbot.slack.views import check_message
+from driftbot.state.db import make_engine, sessions, upgrade
+from driftbot.state.models import Check
 from tests.support import build_environments
 
 
 def test_drifted_since_is_the_first_check_of_the_current_spell_and_status_shows_it(databases, tmp_path):
-    from bot.settings import Settings
+    from driftbot.settings import Settings
 
     envs = build_environments(databases, tmp_path / "envs", {"prod": "failed"})
     settings = Settings(environments=envs, cache_dir=tmp_path / "cache")
@@ -84,9 +84,9 @@ def test_joining_the_running_check_from_a_channel_already_told_takes_no_row_lock
 
     import psycopg
 
-    from bot.runtime import build
-    from bot.settings import Settings
-    from bot.work import checking as checks  # asking for a check: record and enqueue
+    from driftbot.runtime import build
+    from driftbot.settings import Settings
+    from driftbot.work import checking as checks  # asking for a check: record and enqueue
 
     settings = Settings(environments={"prod": {"database_url": "postgresql://nobody@127.0.0.1:1/gone",
                                                "migrations": str(tmp_path), "channel": "C1"}},

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.settings import load_settings
+from driftbot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = {"web", "worker", "clock"}
@@ -136,7 +136,7 @@ def test_compose_passes_every_documented_variable_through_its_env_file(monkeypat
         assert not missing, f"{process}: documented but neither in driftbot.env.example nor set by compose: {missing}"
     assert "driftbot.env" in (ROOT / ".gitignore").read_text().split()
     # The example works as it is, once its placeholders are replaced: the key it ships is refused.
-    from bot.errors import ConfigError
+    from driftbot.errors import ConfigError
 
     for name in list(os.environ):
         if name.startswith(("DRIFTBOT_", "SLACK_")) or name in ("REDIS_URL", "GITHUB_TOKEN", "PORT"):

@@ -62,7 +62,7 @@ def test_the_configuration_reference_is_generated_from_the_settings_model_and_cu
     gen = gen_settings()
     page = (ROOT / "docs" / "settings.md").read_text()
     assert page == gen.render(), "docs/settings.md is stale: run python3 docs/gen_settings.py"
-    from bot.settings import DigestSettings, EnvironmentSettings, Settings
+    from driftbot.settings import DigestSettings, EnvironmentSettings, Settings
 
     for model in (Settings, EnvironmentSettings, DigestSettings):
         for name, field in model.model_fields.items():
@@ -75,7 +75,7 @@ def test_the_configuration_reference_is_generated_from_the_settings_model_and_cu
 
 
 def test_a_setting_without_description_is_caught(monkeypatch):
-    from bot.settings import Settings
+    from driftbot.settings import Settings
 
     gen = gen_settings()
     field = Settings.model_fields["heartbeat_s"]
@@ -99,7 +99,7 @@ def test_the_readme_is_short_and_its_test_command_is_the_one_ci_runs():
 def test_the_configurations_the_docs_show_are_accepted(tmp_path, monkeypatch):
     """Every driftbot.toml block of the README and the docs loads (URLs with passwords come from the
     environment, as the pages say)."""
-    from bot.settings import load_settings
+    from driftbot.settings import load_settings
 
     for name in list(os.environ):
         if name.startswith("DRIFTBOT_"):

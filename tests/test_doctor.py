@@ -15,8 +15,8 @@ import pytest
 import yaml
 from psycopg import sql
 
-from bot.cli import main
-from bot.ops.doctor import BOT_SCOPES
+from driftbot.cli import main
+from driftbot.ops.doctor import BOT_SCOPES
 from tests.factory import ENUM, INIT, deploy, write_migrations
 from tests.slack_stub import SlackStub
 from tests.test_roles import _apply, _as, documented_grants, roles  # noqa: F401 - roles: the fixture

@@ -16,7 +16,7 @@ import psutil
 import psycopg
 import pytest
 
-from bot import embedded
+from driftbot import embedded
 from tests.support import default_signals
 
 # Each test starts the demo or an embedded server (initdb included) as its own process.

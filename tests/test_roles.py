@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from bot.cli import main
+from driftbot.cli import main
 from tests.factory import ENUM, INIT, deploy, rows, write_migrations
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,13 +16,13 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from bot import audit
-from bot.engine.check import run_check
-from bot.errors import ConfigError
-from bot.settings import load_settings
-from bot.slack import notify
-from bot.slack.client import make_client
-from bot.state.db import make_engine, sessions, upgrade
+from driftbot import audit
+from driftbot.engine.check import run_check
+from driftbot.errors import ConfigError
+from driftbot.settings import load_settings
+from driftbot.slack import notify
+from driftbot.slack.client import make_client
+from driftbot.state.db import make_engine, sessions, upgrade
 from tests.slack_stub import SlackStub
 from tests.support import captured_log
 
@@ -193,7 +193,7 @@ def test_a_password_parameter_in_the_file_is_refused(tmp_path, monkeypatch, url)
 
 
 def test_an_at_sign_in_a_password_parameter_does_not_make_the_host_a_secret():
-    from bot.errors import redact, register_url
+    from driftbot.errors import redact, register_url
 
     register_url("postgresql://driftbot_admin@db7.internal:6543/orders?sslmode=disable&password=x@y@z-secret")
     assert redact("connecting to db7.internal:6543/orders as driftbot_admin") == \

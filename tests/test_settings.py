@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError, UnknownEnvironment
-from bot.settings import load_settings
+from driftbot.errors import ConfigError, UnknownEnvironment
+from driftbot.settings import load_settings
 
 GOOD = """
 approvers = ["U0AAA", "S0DBAS"]

@@ -3,12 +3,12 @@ back and exporting it (``export``), and the configuration audit at a process's s
 
 ``from bot import audit`` keeps working as when this was one module: the names below are the trail's."""
 
-from bot.audit.chain import (  # noqa: F401
+from driftbot.audit.chain import (  # noqa: F401
     CHAIN_LOCK, CHECKPOINT, GENESIS, KEY_STARTED, KEYS_INFO, NO_KEYS, NOT_KEYED_YET, ChainReport, Keyring, checkpoint,
     event_hash, key_id, key_start, keyring, parse_checkpoint, record, verify, verify_text,
 )
-from bot.audit.config import config_seen, record_start, require_keyed, require_no_key  # noqa: F401
-from bot.audit.export import (  # noqa: F401
+from driftbot.audit.config import config_seen, record_start, require_keyed, require_no_key  # noqa: F401
+from driftbot.audit.export import (  # noqa: F401
     EXPORT_FIELDS, PHRASES, describe, events, export_row, parse_since, summary, to_csv, to_json,
 )
-from bot.state.models import AuditEvent  # noqa: F401 - the trail's rows
+from driftbot.state.models import AuditEvent  # noqa: F401 - the trail's rows

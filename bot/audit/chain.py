@@ -1,6 +1,6 @@
 """The audit trail's chain: append-only events chained by hash, keyed with ``DRIFTBOT_AUDIT_KEY``;
-checkpoints and verification. (Reading it back: ``bot.audit.export``; the configuration a process
-starts with: ``bot.audit.config``.)
+checkpoints and verification. (Reading it back: ``driftbot.audit.export``; the configuration a process
+starts with: ``driftbot.audit.config``.)
 
 ``record`` appends in the caller's transaction, so a state change and its
 audit event commit together or not at all: if the audit store cannot be
@@ -38,12 +38,12 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from bot.errors import ConfigError, DriftbotError, Refused, redact, redact_data
-from bot.state.models import AuditEvent
+from driftbot.errors import ConfigError, DriftbotError, Refused, redact, redact_data
+from driftbot.state.models import AuditEvent
 
 GENESIS = "0" * 64
 CHAIN_LOCK = 0x61756474  # "audt": appends are serialised so the chain has no forks
-KEYS_INFO = "audit_keys"  # where a session carries its process's Keyring (bot.state.db.sessions)
+KEYS_INFO = "audit_keys"  # where a session carries its process's Keyring (driftbot.state.db.sessions)
 KEY_STARTED = "audit_key_started"  # the operator's step that keys an unkeyed trail
 CHECKPOINT = re.compile(r"^(?P<n>[0-9]{1,19}):(?P<hash>[0-9a-f]{64})$")
 

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from bot.audit.chain import CHAIN_LOCK, NOT_KEYED_YET, keyring, record
-from bot.errors import ConfigError
-from bot.state.db import sessions
-from bot.state.models import AuditEvent
+from driftbot.audit.chain import CHAIN_LOCK, NOT_KEYED_YET, keyring, record
+from driftbot.errors import ConfigError
+from driftbot.state.db import sessions
+from driftbot.state.models import AuditEvent
 
 
 def record_start(engine, settings, process: str) -> None:

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.audit.chain import KEY_STARTED
-from bot.errors import DriftbotError
-from bot.slack.mrkdwn import escape
-from bot.state.models import AuditEvent
+from driftbot.audit.chain import KEY_STARTED
+from driftbot.errors import DriftbotError
+from driftbot.slack.mrkdwn import escape
+from driftbot.state.models import AuditEvent
 
 
 EXPORT_FIELDS = ("id", "at", "event", "actor", "environment", "request_id", "data", "prev_hash", "hash", "key_id")

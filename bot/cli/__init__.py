@@ -16,13 +16,13 @@ import time
 import traceback
 from typing import Sequence
 
-from bot import logs
-from bot.cli import memo
-from bot.engine import later  # the standard library only: the housekeeping list a status defers
-from bot.cli.views import compare_text, proposed_migrations, status_text
-from bot.errors import DriftbotError, redact
-from bot.requests.rules import approvals_required
-from bot.settings import load_settings
+from driftbot import logs
+from driftbot.cli import memo
+from driftbot.engine import later  # the standard library only: the housekeeping list a status defers
+from driftbot.cli.views import compare_text, proposed_migrations, status_text
+from driftbot.errors import DriftbotError, redact
+from driftbot.requests.rules import approvals_required
+from driftbot.settings import load_settings
 
 
 class _Parser(argparse.ArgumentParser):
@@ -159,7 +159,7 @@ def _settings(args):
 def cmd_process(args) -> int:
     """``web``, ``worker`` and ``clock``: the Procfile's long-running processes; ``check-ready``, their probe;
     ``doctor``, the probe's big sibling (bot/ops/doctor.py)."""
-    from bot import ops, processes  # Bolt, RQ and SQLAlchemy: only the long-running processes pay for their imports
+    from driftbot import ops, processes  # Bolt, RQ and SQLAlchemy: only the long-running processes pay for their imports
 
     settings = _settings(args)
     if args.command == "doctor":
@@ -178,7 +178,7 @@ def cmd_process(args) -> int:
 
 
 def _check(args):
-    from bot.engine.check import run_check  # the engine: only the commands that check pay for its imports
+    from driftbot.engine.check import run_check  # the engine: only the commands that check pay for its imports
 
     settings = _settings(args)
     return run_check(settings, settings.environment(args.env))
@@ -192,7 +192,7 @@ def cmd_status(args) -> int:
     if code >= 0:  # nothing the last answer was computed from has changed: it is the answer
         sys.stdout.write(output)
         return code
-    from bot.engine.check import run_check  # the engine: a deliberate start-up saving, a memoised status never imports it
+    from driftbot.engine.check import run_check  # the engine: a deliberate start-up saving, a memoised status never imports it
 
     with later.deferred() as housekeeping:  # the caches' writes and the templates' pruning: after the answer
         result = run_check(settings, env)
@@ -265,13 +265,13 @@ def cmd_diff(args) -> int:
 
 def cmd_change(args) -> int:
     """``resolve`` and ``enum``: the terminal's changes to a database (bot/cli/changes.py)."""
-    from bot.cli import changes  # the writers and the audit trail: only the commands that change a database pay for them
+    from driftbot.cli import changes  # the writers and the audit trail: only the commands that change a database pay for them
 
     return changes.run(_settings(args), args)
 
 
 def cmd_compare(args) -> int:
-    from bot.engine.compare import compare  # the engine: only the commands that read databases pay for its imports
+    from driftbot.engine.compare import compare  # the engine: only the commands that read databases pay for its imports
 
     result = compare(_settings(args), args.from_env, args.to_env)
     if args.json:
@@ -282,7 +282,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_lint(args) -> int:
-    from bot.cli import lint  # pglast and the engine: only `lint` pays for their imports
+    from driftbot.cli import lint  # pglast and the engine: only `lint` pays for their imports
 
     return lint.run(args)
 
@@ -300,19 +300,19 @@ def cmd_envs(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from bot.cli import audit  # SQLAlchemy: only `audit` pays for its import
+    from driftbot.cli import audit  # SQLAlchemy: only `audit` pays for its import
 
     return audit.run(_settings(args), args)
 
 
 def cmd_propose(args) -> int:
-    from bot.cli import propose  # git, GitHub and SQLAlchemy: only `propose` pays for their imports
+    from driftbot.cli import propose  # git, GitHub and SQLAlchemy: only `propose` pays for their imports
 
     return propose.run(_settings(args), args)
 
 
 def cmd_demo(args) -> int:
-    from bot.cli import demo  # the engine, RQ and the embedded servers: only `demo` pays for their imports
+    from driftbot.cli import demo  # the engine, RQ and the embedded servers: only `demo` pays for their imports
 
     return demo.clean() if args.clean else demo.run_demo(args.database_url)
 
@@ -336,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         logs.fatal(who, str(exc))
         return exc.exit_code
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP where bot.embedded took them
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP where driftbot.embedded took them
         return 128 + getattr(exc, "signum", signal.SIGINT)
     except Exception as exc:  # one line, what is wrong and what to do; the traceback on request
         if debug:

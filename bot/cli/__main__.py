@@ -1,5 +1,5 @@
-"""``python -m bot.cli``: the ``driftbot`` command without its console script."""
+"""``python -m driftbot.cli``: the ``driftbot`` command without its console script."""
 
-from bot.cli import main
+from driftbot.cli import main
 
 raise SystemExit(main())

@@ -9,10 +9,10 @@ import sys
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import audit
-from bot.errors import DriftbotError, redact
-from bot.settings import Settings
-from bot.state.db import make_engine, sessions
+from driftbot import audit
+from driftbot.errors import DriftbotError, redact
+from driftbot.settings import Settings
+from driftbot.state.db import make_engine, sessions
 
 
 def run(settings: Settings, args) -> int:

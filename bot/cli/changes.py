@@ -14,11 +14,11 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import audit
-from bot.engine import actions, sources, writers
-from bot.errors import DriftbotError
-from bot.settings import EnvironmentSettings, Settings
-from bot.state.db import make_engine, sessions
+from driftbot import audit
+from driftbot.engine import actions, sources, writers
+from driftbot.errors import DriftbotError
+from driftbot.settings import EnvironmentSettings, Settings
+from driftbot.state.db import make_engine, sessions
 
 
 def run(settings: Settings, args) -> int:

@@ -28,21 +28,21 @@ from psycopg import sql
 from redis import Redis
 from redis.exceptions import RedisError
 
-from bot import embedded
-from bot.work.checking import request_check
-from bot.cli.views import status_text
-from bot.engine import replay
-from bot.engine.check import run_check
-from bot.engine.db import parse_url
-from bot.engine.sources import read_folder
-from bot.errors import DriftbotError
-from bot.runtime import build, install
-from bot.settings import Settings
-from bot.state.db import upgrade
-from bot.state.models import Check
-from bot.work.queues import DRIFT, queue
-from bot.work.workers import SimpleWorker
-from bot.words import STATES, said
+from driftbot import embedded
+from driftbot.work.checking import request_check
+from driftbot.cli.views import status_text
+from driftbot.engine import replay
+from driftbot.engine.check import run_check
+from driftbot.engine.db import parse_url
+from driftbot.engine.sources import read_folder
+from driftbot.errors import DriftbotError
+from driftbot.runtime import build, install
+from driftbot.settings import Settings
+from driftbot.state.db import upgrade
+from driftbot.state.models import Check
+from driftbot.work.queues import DRIFT, queue
+from driftbot.work.workers import SimpleWorker
+from driftbot.words import STATES, said
 
 # Package data (pyproject.toml), so the demo runs from a wheel as from a checkout.
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import sys
 
-from bot.cli.views import lint_text
-from bot.engine.lint import lint_offline
-from bot.engine.lint.environment import lint_environment
-from bot.errors import DriftbotError
-from bot.settings import load_settings
+from driftbot.cli.views import lint_text
+from driftbot.engine.lint import lint_offline
+from driftbot.engine.lint.environment import lint_environment
+from driftbot.errors import DriftbotError
+from driftbot.settings import load_settings
 
 
 def run(args) -> int:

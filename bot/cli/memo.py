@@ -2,7 +2,7 @@
 
 A status is a function of its inputs: the settings, the migration files (and the
 schema.prisma, package.json and lockfiles the check reads), the target's
-``_prisma_migrations`` rows and its catalog (``bot.engine.catalog``), the day (proposed
+``_prisma_migrations`` rows and its catalog (``driftbot.engine.catalog``), the day (proposed
 migrations are named after it) and driftbot's own code. ``key`` reads all of them
 cheaply: files by their stat (size, mtime, ctime, inode: a write always moves
 ctime, as git's index relies on), the database in two queries. When the key equals
@@ -27,15 +27,15 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-import bot
-from bot.engine import catalog
-from bot.engine.db import connect, parse_url
+import driftbot
+from driftbot.engine import catalog
+from driftbot.engine.db import connect, parse_url
 
 VERSION = "1"
-# What the Prisma version lookup reads, upward from the migrations folder (bot.engine.project).
+# What the Prisma version lookup reads, upward from the migrations folder (driftbot.engine.project).
 UPWARD = ("package.json", "package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "yarn.lock", "bun.lock")
 RACY_S = 2.0  # a file written this recently may change again within its timestamp's granularity
-_CODE = Path(bot.__file__).parent
+_CODE = Path(driftbot.__file__).parent
 
 
 def eligible(env) -> bool:

@@ -8,11 +8,11 @@ import json
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.engine.check import run_check
-from bot.errors import DriftbotError, redact
-from bot.pulls import flow
-from bot.settings import Settings
-from bot.state.db import make_engine, sessions, upgrade
+from driftbot.engine.check import run_check
+from driftbot.errors import DriftbotError, redact
+from driftbot.pulls import flow
+from driftbot.settings import Settings
+from driftbot.state.db import make_engine, sessions, upgrade
 
 
 def run(settings: Settings, args) -> int:

@@ -6,13 +6,13 @@ import re
 import shlex
 from typing import TYPE_CHECKING
 
-from bot.engine.actions import ADD_ENUM_VALUE, REGISTRY
-from bot.words import CASE_WORDS, STATES, history_parts
+from driftbot.engine.actions import ADD_ENUM_VALUE, REGISTRY
+from driftbot.words import CASE_WORDS, STATES, history_parts
 
 if TYPE_CHECKING:  # for the annotations only: `driftbot envs` need not import psycopg, nor the differ
-    from bot.engine.comparison import Comparison
-    from bot.engine.lint.model import LintReport
-    from bot.engine.result import CheckResult, Finding
+    from driftbot.engine.comparison import Comparison
+    from driftbot.engine.lint.model import LintReport
+    from driftbot.engine.result import CheckResult, Finding
 
 # The actions whose SQL is a migration file to commit (catch-up, restore, enum tracking, baseline).
 FILE_KINDS = ("catch_up_migration", "deploy", ADD_ENUM_VALUE, "baseline")

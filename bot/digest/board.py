@@ -18,14 +18,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot import audit, checks
-from bot.digest.content import ORDER, EnvStatus, OpenRequest, status_from_check
-from bot.engine import actions
-from bot.requests.machine import approvers_of
-from bot.settings import Settings, resolve_approvers
-from bot.slack.mrkdwn import clip, code, escape, lines_within, middle
-from bot.state.models import Check, Request
-from bot.words import icon, listed
+from driftbot import audit, checks
+from driftbot.digest.content import ORDER, EnvStatus, OpenRequest, status_from_check
+from driftbot.engine import actions
+from driftbot.requests.machine import approvers_of
+from driftbot.settings import Settings, resolve_approvers
+from driftbot.slack.mrkdwn import clip, code, escape, lines_within, middle
+from driftbot.state.models import Check, Request
+from driftbot.words import icon, listed
 
 HOME_BLOCKS = 100  # Slack: "100 blocks in modals or Home tabs"
 SECTION = 2900  # a section's text (Slack's limit is 3,000)

@@ -15,10 +15,10 @@ from datetime import datetime, timezone
 
 from rq.cron import CronJob, CronScheduler
 
-from bot.digest.jobs import scheduled_digest
-from bot.digest.schedule import LATE_LIMIT, Clock, Schedule, utcnow
-from bot.settings import Settings
-from bot.work.queues import DRIFT, queue_name
+from driftbot.digest.jobs import scheduled_digest
+from driftbot.digest.schedule import LATE_LIMIT, Clock, Schedule, utcnow
+from driftbot.settings import Settings
+from driftbot.work.queues import DRIFT, queue_name
 
 
 class DigestCronJob(CronJob):

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from bot.slack.mrkdwn import checkpoint_line, clip, code, escape, lines_within
-from bot.words import COMPARISON_ICONS, icon, listed
+from driftbot.slack.mrkdwn import checkpoint_line, clip, code, escape, lines_within
+from driftbot.words import COMPARISON_ICONS, icon, listed
 
 # Headline state per environment, most urgent first.
 ORDER = ("failed", "drifted", "unreachable", "not_checked", "pending", "not_managed", "in_sync")

@@ -21,19 +21,19 @@ from rq.job import Dependency
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from bot import audit, checks
-from bot.digest.content import Digest, OpenPullRequest, OpenRequest, PairLine, channels_for, render_full, status_from_check
-from bot.digest.schedule import Schedule, utcnow
-from bot.engine.check import run_check
-from bot.engine.compare import compare
-from bot.errors import DriftbotError
-from bot.pulls.flow import open_for_digest
-from bot.requests.machine import OPEN
-from bot.runtime import Runtime, current
-from bot.slack import notify
-from bot.state.models import DigestRun, Request
-from bot.work.queues import DRIFT, queue
-from bot.work.slots import server_slot
+from driftbot import audit, checks
+from driftbot.digest.content import Digest, OpenPullRequest, OpenRequest, PairLine, channels_for, render_full, status_from_check
+from driftbot.digest.schedule import Schedule, utcnow
+from driftbot.engine.check import run_check
+from driftbot.engine.compare import compare
+from driftbot.errors import DriftbotError
+from driftbot.pulls.flow import open_for_digest
+from driftbot.requests.machine import OPEN
+from driftbot.runtime import Runtime, current
+from driftbot.slack import notify
+from driftbot.state.models import DigestRun, Request
+from driftbot.work.queues import DRIFT, queue
+from driftbot.work.slots import server_slot
 
 log = logging.getLogger(__name__)
 # RQ forks a work horse for every job, about 0.1 s of bookkeeping before any work on a 2-core machine,

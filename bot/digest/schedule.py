@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from bot.errors import ConfigError
-from bot.settings import DigestSettings
+from driftbot.errors import ConfigError
+from driftbot.settings import DigestSettings
 
 LATE_LIMIT = timedelta(hours=1)
 

@@ -12,16 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from bot.errors import Refused
+from driftbot.errors import Refused
 
 if TYPE_CHECKING:  # annotations only: naming a kind (the terminal's views) never imports psycopg
     import psycopg
 
-    from bot.engine import writers
-    from bot.engine.sources import Migrations
+    from driftbot.engine import writers
+    from driftbot.engine.sources import Migrations
 
 def _writers():
-    from bot.engine import writers  # psycopg and the migrations source: only a kind's SQL or change pays for them
+    from driftbot.engine import writers  # psycopg and the migrations source: only a kind's SQL or change pays for them
 
     return writers
 

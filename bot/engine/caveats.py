@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from bot.engine.sources import LocalMigration
+from driftbot.engine.sources import LocalMigration
 
 _COMMENT = re.compile(r"--[^\n]*")
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import psycopg
 
-from bot.engine import history as history_mod
-from bot.engine import sources
-from bot.engine.db import connect, error_line, parse_url
-from bot.engine.findings import history_findings, preview_findings
-from bot.engine.lint import LintReport, Limits, lint_on
-from bot.engine.prisma8 import check as prisma8_check
-from bot.engine.prisma8 import files as prisma8_files
-from bot.engine.schema_check import check_schema
-from bot.engine.result import CheckResult, SchemaReport, decide_state
-from bot.errors import CannotConnect, ConfigError, DatabaseUnreachable, DriftbotError
-from bot.settings import EnvironmentSettings, Settings
+from driftbot.engine import history as history_mod
+from driftbot.engine import sources
+from driftbot.engine.db import connect, error_line, parse_url
+from driftbot.engine.findings import history_findings, preview_findings
+from driftbot.engine.lint import LintReport, Limits, lint_on
+from driftbot.engine.prisma8 import check as prisma8_check
+from driftbot.engine.prisma8 import files as prisma8_files
+from driftbot.engine.schema_check import check_schema
+from driftbot.engine.result import CheckResult, SchemaReport, decide_state
+from driftbot.errors import CannotConnect, ConfigError, DatabaseUnreachable, DriftbotError
+from driftbot.settings import EnvironmentSettings, Settings
 
 
 def run_check(settings: Settings, env: EnvironmentSettings, *, schema: bool = True, fetch: bool = True) -> CheckResult:

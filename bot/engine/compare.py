@@ -27,18 +27,18 @@ from typing import Callable
 
 import psycopg
 
-from bot.engine import diff as d
-from bot.engine import prisma_schema, sources
-from bot.engine.comparison import (
+from driftbot.engine import diff as d
+from driftbot.engine import prisma_schema, sources
+from driftbot.engine.comparison import (
     Comparison, HistoryGap, SchemaDifference, Touched, history_gap, restrict_json, schema_difference, states, touched,
 )
-from bot.engine.db import connect, parse_url
-from bot.engine.history import MigrationRow, checksum_matches, read_rows
-from bot.engine.inspect import Snapshot, introspect
-from bot.engine.shadow import ReplayCache, ShadowUnavailable, replay_digest, replayed_schema, shadow_server
-from bot.engine.sources import LocalMigration
-from bot.errors import ConfigError, DatabaseUnreachable, DriftbotError, MigrationsNotFound
-from bot.settings import EnvironmentSettings, Settings
+from driftbot.engine.db import connect, parse_url
+from driftbot.engine.history import MigrationRow, checksum_matches, read_rows
+from driftbot.engine.inspect import Snapshot, introspect
+from driftbot.engine.shadow import ReplayCache, ShadowUnavailable, replay_digest, replayed_schema, shadow_server
+from driftbot.engine.sources import LocalMigration
+from driftbot.errors import ConfigError, DatabaseUnreachable, DriftbotError, MigrationsNotFound
+from driftbot.settings import EnvironmentSettings, Settings
 
 
 @dataclass(frozen=True)

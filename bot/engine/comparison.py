@@ -1,7 +1,7 @@
 """Two environments side by side, pure: the history gap, the schema difference of TO relative
 to FROM, which part of it the gap explains, and the one ``Comparison`` every view renders.
 
-``bot.engine.compare`` reads the environments and calls these; nothing here talks to a database.
+``driftbot.engine.compare`` reads the environments and calls these; nothing here talks to a database.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from dataclasses import dataclass, field, replace
 from operator import attrgetter, itemgetter
 from typing import Any, Callable
 
-from bot.engine import diff as d
-from bot.engine import hidden
-from bot.engine.history import MigrationRow
-from bot.engine.inspect import Snapshot
-from bot.engine.render import render_sql, render_summary
+from driftbot.engine import diff as d
+from driftbot.engine import hidden
+from driftbot.engine.history import MigrationRow
+from driftbot.engine.inspect import Snapshot
+from driftbot.engine.render import render_sql, render_summary
 
 STATES = ("equal", "different", "error")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from bot.vocabulary import IGNORABLE  # noqa: F401 - the ignore patterns' kinds, shared with the settings
-from bot.engine.inspect.model import (
+from driftbot.vocabulary import IGNORABLE  # noqa: F401 - the ignore patterns' kinds, shared with the settings
+from driftbot.engine.inspect.model import (
     Check, Column, Enum, Extension, ForeignKey, Function, Index, Policy, PrimaryKey, RowSecurity, Sequence, Snapshot,
     Table, Trigger, View,
 )

@@ -8,10 +8,10 @@ plus a tracking migration; E no history -> baseline. Reset is never proposed.
 
 from __future__ import annotations
 
-from bot.engine.actions import REGISTRY, RESOLVE_APPLIED, RESOLVE_ROLLED_BACK
-from bot.engine.history import HistoryVerdict
-from bot.engine.result import Action, DeployPreview, Finding
-from bot.engine.replay import UNSAFE_NEW_ENUM_VALUE
+from driftbot.engine.actions import REGISTRY, RESOLVE_APPLIED, RESOLVE_ROLLED_BACK
+from driftbot.engine.history import HistoryVerdict
+from driftbot.engine.result import Action, DeployPreview, Finding
+from driftbot.engine.replay import UNSAFE_NEW_ENUM_VALUE
 
 
 def _database_error(logs: str) -> str:

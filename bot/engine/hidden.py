@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from bot.engine import diff as d
-from bot.engine.history import ByHand
-from bot.engine.inspect import Snapshot
-from bot.engine.render import render_sql
-from bot.engine.sources import LocalMigration
+from driftbot.engine import diff as d
+from driftbot.engine.history import ByHand
+from driftbot.engine.inspect import Snapshot
+from driftbot.engine.render import render_sql
+from driftbot.engine.sources import LocalMigration
 
 MAX_CANDIDATES = 10  # pending migrations examined per check; each costs one cached replay
 

@@ -14,11 +14,11 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from bot.engine import versions
-from bot.engine.prisma8.model import Prisma8View
-from bot.engine.sources import LocalMigration, Migrations
-from bot.engine.versions import PrismaVersion
-from bot.errors import UnsupportedPrisma
+from driftbot.engine import versions
+from driftbot.engine.prisma8.model import Prisma8View
+from driftbot.engine.sources import LocalMigration, Migrations
+from driftbot.engine.versions import PrismaVersion
+from driftbot.errors import UnsupportedPrisma
 
 TABLE = "_prisma_migrations"
 # Prisma 8 ("Prisma Next") keeps its state here instead of in _prisma_migrations.
@@ -67,7 +67,7 @@ class ModifiedMigration:
 @dataclass(frozen=True)
 class ByHand:
     """A pending migration whose changes the live database already has, wholly or in part
-    (decided from schemas by ``bot.engine.hidden``)."""
+    (decided from schemas by ``driftbot.engine.hidden``)."""
 
     name: str
     present: tuple[str, ...]
@@ -75,7 +75,7 @@ class ByHand:
     missing_sql: str = ""
     present_objects: frozenset = field(default=frozenset(), compare=False, repr=False)
     # > 0: recorded as one of the first *prefix* migrations, whose replayed schema an unmanaged
-    # database holds (bot.engine.prefix); its own changes may since have been undone by later ones.
+    # database holds (driftbot.engine.prefix); its own changes may since have been undone by later ones.
     prefix: int = 0
 
     @property

@@ -29,11 +29,11 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from bot.engine import diff as d
-from bot.engine.inspect import Snapshot, empty, introspect
-from bot.engine.shadow import ReplayCache, replay_digest, reset_search_path, scratch_connection, scratch_database
-from bot.engine.replay import run_script
-from bot.engine.sources import LocalMigration
+from driftbot.engine import diff as d
+from driftbot.engine.inspect import Snapshot, empty, introspect
+from driftbot.engine.shadow import ReplayCache, replay_digest, reset_search_path, scratch_connection, scratch_database
+from driftbot.engine.replay import run_script
+from driftbot.engine.sources import LocalMigration
 
 SIGNATURE = (Path(__file__).parent / "prefix.sql").read_text(encoding="utf-8")
 CACHE_VERSION = "1"  # bump when prefix.sql or the cached shape changes

@@ -18,16 +18,16 @@ from typing import Callable
 
 import psycopg
 
-from bot.engine import diff as d
-from bot.engine.caveats import HasRows, data_caveats
-from bot.engine.history import HistoryVerdict
-from bot.engine.inspect import Snapshot, empty
-from bot.engine.render import render_sql, render_steps
-from bot.engine.replay import run_script
-from bot.engine.result import DeployPreview
-from bot.engine.shadow import ShadowUnavailable, apply_in_order, reset_search_path, scratch_connection, scratch_database
-from bot.engine.sources import LocalMigration, Migrations
-from bot.errors import DriftbotError
+from driftbot.engine import diff as d
+from driftbot.engine.caveats import HasRows, data_caveats
+from driftbot.engine.history import HistoryVerdict
+from driftbot.engine.inspect import Snapshot, empty
+from driftbot.engine.render import render_sql, render_steps
+from driftbot.engine.replay import run_script
+from driftbot.engine.result import DeployPreview
+from driftbot.engine.shadow import ShadowUnavailable, apply_in_order, reset_search_path, scratch_connection, scratch_database
+from driftbot.engine.sources import LocalMigration, Migrations
+from driftbot.errors import DriftbotError
 
 # SQLSTATEs that mean "the thing this statement needs is not there": with objects the
 # baseline cannot express (functions, triggers, domains...), the preview cannot tell.

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import ConfigError
+from driftbot.errors import ConfigError
 
 _BLOCK = re.compile(r"^\s*(enum|datasource)\s+(\w+)\s*\{(.*?)^\s*\}", re.S | re.M)
 _MAP = re.compile(r'@map\(\s*(?:name\s*:\s*)?"((?:[^"\\]|\\.)*)"\s*\)')

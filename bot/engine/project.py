@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bot.engine import versions
-from bot.engine.versions import PrismaVersion
-from bot.errors import ConfigError
+from driftbot.engine import versions
+from driftbot.engine.versions import PrismaVersion
+from driftbot.errors import ConfigError
 
 # Prisma 7.10's own order (@prisma/config's findPrismaConfigFile): prisma7 names first, then the legacy ones.
 _EXTENSIONS = (".js", ".ts", ".mjs", ".cjs", ".mts", ".cts")
@@ -112,7 +112,7 @@ def locate(tree: Tree, folder: str, *, schema: str | None = None, migrations: st
     config = find_config(tree, folder)
     how = "default"
     if config is not None:
-        from bot.engine.config_ts import Unevaluable, is_prisma8_config, read_config, read_prisma8_config  # a deliberate start-up saving: only a project with a prisma.config.* imports the evaluator
+        from driftbot.engine.config_ts import Unevaluable, is_prisma8_config, read_config, read_prisma8_config  # a deliberate start-up saving: only a project with a prisma.config.* imports the evaluator
 
         source = tree.read_text(config) or ""
         if is_prisma8_config(source):

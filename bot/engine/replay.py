@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from bot.engine.sources import LocalMigration
-from bot.engine.writers import CREATE_TABLE
+from driftbot.engine.sources import LocalMigration
+from driftbot.engine.writers import CREATE_TABLE
 
 TABLE = "_prisma_migrations"
 

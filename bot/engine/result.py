@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from bot.engine.actions import ADD_ENUM_VALUE, REGISTRY, RESOLVE_APPLIED, RESOLVE_ROLLED_BACK
-from bot.engine.history import ByHand, FailedMigration, HistoryVerdict, ModifiedMigration
-from bot.engine.lint.model import LintReport
-from bot.engine.prisma8.model import Answer, Edited, Prisma8View
-from bot.engine.versions import UNKNOWN, PrismaVersion
-from bot.errors import redact_data
+from driftbot.engine.actions import ADD_ENUM_VALUE, REGISTRY, RESOLVE_APPLIED, RESOLVE_ROLLED_BACK
+from driftbot.engine.history import ByHand, FailedMigration, HistoryVerdict, ModifiedMigration
+from driftbot.engine.lint.model import LintReport
+from driftbot.engine.prisma8.model import Answer, Edited, Prisma8View
+from driftbot.engine.versions import UNKNOWN, PrismaVersion
+from driftbot.errors import redact_data
 
 STATES = ("in_sync", "drifted", "pending", "failed", "not_managed", "error")
 CASES = ("A", "B", "B'", "C", "E", "history")

@@ -22,20 +22,20 @@ from pathlib import Path
 
 import psycopg
 
-from bot.engine import diff as d
-from bot.engine.actions import ADD_ENUM_VALUE, RESOLVE_APPLIED
-from bot.engine import prisma_schema
-from bot.engine.db import Target, error_line
-from bot.engine import hidden, prefix
-from bot.engine.findings import resolve_action
-from bot.engine.history import ByHand, HistoryVerdict
-from bot.engine.inspect import Snapshot, empty
-from bot.engine.render import rebuild_index_sql, render_migration, render_sql, render_summary
-from bot.engine.result import Action, DeployPreview, Finding, SchemaReport
-from bot.engine.shadow import ReplayCache, ShadowUnavailable, live_schema, replayed_schema, shadow_server
-from bot.engine.sources import LocalMigration, Migrations
-from bot.engine.writers import render_add_enum_value
-from bot.errors import DatabaseUnreachable, DriftbotError, InvalidName
+from driftbot.engine import diff as d
+from driftbot.engine.actions import ADD_ENUM_VALUE, RESOLVE_APPLIED
+from driftbot.engine import prisma_schema
+from driftbot.engine.db import Target, error_line
+from driftbot.engine import hidden, prefix
+from driftbot.engine.findings import resolve_action
+from driftbot.engine.history import ByHand, HistoryVerdict
+from driftbot.engine.inspect import Snapshot, empty
+from driftbot.engine.render import rebuild_index_sql, render_migration, render_sql, render_summary
+from driftbot.engine.result import Action, DeployPreview, Finding, SchemaReport
+from driftbot.engine.shadow import ReplayCache, ShadowUnavailable, live_schema, replayed_schema, shadow_server
+from driftbot.engine.sources import LocalMigration, Migrations
+from driftbot.engine.writers import render_add_enum_value
+from driftbot.errors import DatabaseUnreachable, DriftbotError, InvalidName
 
 FAR_APART_TABLES = 10  # E: drift touching at least this many tables, and more than half of them
 
@@ -395,7 +395,7 @@ def prefix_records(first: tuple[LocalMigration, ...]) -> tuple[ByHand, ...]:
 
 def _matched_prefix(migrations: Migrations, live: Snapshot, conn: psycopg.Connection, server, replay, ignore,
                     cache: ReplayCache, cache_dir: Path, timeout: int):
-    """The prefix of the history an unmanaged database holds (``bot.engine.prefix``): exactly, or with
+    """The prefix of the history an unmanaged database holds (``driftbot.engine.prefix``): exactly, or with
     drift of its own that is not far apart from it; None when no prefix comes close (a baseline then)."""
     try:
         found = prefix.find(migrations.items, live, prefix.signature(conn, live.schemas, live.default_schema), server,
@@ -496,7 +496,7 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
             inexpressible: tuple[str, ...] = ()
             extensions: frozenset[str] = frozenset()
             if verdict.pending:
-                from bot.engine import preview  # the deploy preview: a deliberate start-up saving, only a check with pending migrations imports it
+                from driftbot.engine import preview  # the deploy preview: a deliberate start-up saving, only a check with pending migrations imports it
 
                 inexpressible = preview.inexpressible_objects(conn, scopes)
                 extensions = preview.available_extensions(conn)
@@ -546,7 +546,7 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
     )
     deploy = None  # what deploy_preview says when migrate deploy has nothing to try
     if verdict.pending or verdict.applied_by_hand:
-        from bot.engine import preview  # a deliberate start-up saving: an in-sync status never imports the preview
+        from driftbot.engine import preview  # a deliberate start-up saving: an in-sync status never imports the preview
 
         planned = verdict
         if match is not None and by_hand:  # the prefix is recorded, not deployed: preview the rest

@@ -26,12 +26,12 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from bot.engine import catalog, later, templates
-from bot.engine.db import explain_connect_error, parse_url
-from bot.engine.inspect import Snapshot, introspect
-from bot.engine.replay import ScriptError, run_script
-from bot.engine.sources import LocalMigration
-from bot.errors import DatabaseUnreachable, ShadowUnavailable
+from driftbot.engine import catalog, later, templates
+from driftbot.engine.db import explain_connect_error, parse_url
+from driftbot.engine.inspect import Snapshot, introspect
+from driftbot.engine.replay import ScriptError, run_script
+from driftbot.engine.sources import LocalMigration
+from driftbot.errors import DatabaseUnreachable, ShadowUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def replay(server_url: str, migrations: tuple[LocalMigration, ...], schemas: tup
            keep_template: bool = True) -> Replay:
     """Apply *migrations* in order to a new scratch database on *server_url*, introspect it, drop it.
 
-    It starts from the longest replayed prefix kept as a template (``bot.engine.templates``),
+    It starts from the longest replayed prefix kept as a template (``driftbot.engine.templates``),
     and keeps its own result as one, so the next replay after a new migration applies only that.
     """
     digests = templates.chain(migrations, default_schema)
@@ -289,7 +289,7 @@ def replayed_schema(server_url_fn, migrations: tuple[LocalMigration, ...], schem
 
 def live_schema(conn: psycopg.Connection, schemas: tuple[str, ...], default_schema: str, cache_dir: Path | None) -> Snapshot:
     """The target's schema: introspected, or the snapshot cached for its catalog fingerprint
-    (``bot.engine.catalog``), so an unchanged target is not introspected again.
+    (``driftbot.engine.catalog``), so an unchanged target is not introspected again.
 
     A snapshot is cached only when the fingerprint read after the introspection equals the one
     read before it: a change made meanwhile is never filed under the older catalog.

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from bot.engine import project as project_mod
-from bot.engine.versions import PrismaVersion
-from bot.errors import MigrationsSourceError, redact
+from driftbot.engine import project as project_mod
+from driftbot.engine.versions import PrismaVersion
+from driftbot.errors import MigrationsSourceError, redact
 
 LOCK_FILE = "migration_lock.toml"
 SCRIPT = "migration.sql"

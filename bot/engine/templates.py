@@ -24,9 +24,9 @@ import time
 import psycopg
 from psycopg import sql
 
-from bot.engine import later
-from bot.engine.db import parse_url
-from bot.engine.sources import LocalMigration
+from driftbot.engine import later
+from driftbot.engine.db import parse_url
+from driftbot.engine.sources import LocalMigration
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def keep(admin: psycopg.Connection, scratch: str, digests: list[str], server: st
         return
     if server is None:
         prune(admin)
-    else:  # after the answer, where the caller defers housekeeping (bot.engine.later)
+    else:  # after the answer, where the caller defers housekeeping (driftbot.engine.later)
         later.run_or_defer(lambda: _prune_server(server))
 
 

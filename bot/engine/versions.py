@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.vocabulary import VERSION, is_version  # noqa: F401 - is_version: part of this module's vocabulary
+from driftbot.vocabulary import VERSION, is_version  # noqa: F401 - is_version: part of this module's vocabulary
 
 SOURCES = ("setting", "lockfile", "package.json", "unknown")
 
@@ -17,7 +17,7 @@ SOURCES = ("setting", "lockfile", "package.json", "unknown")
 # row as absent: the migration is "not yet applied" (exit 1). 6.19.3 and 7.8.0 say "up to date".
 ROLLED_BACK_IS_UNAPPLIED = (7, 9, 0)
 
-_VERSION = VERSION  # the syntax lives below the engine (bot.vocabulary): settings check it too
+_VERSION = VERSION  # the syntax lives below the engine (driftbot.vocabulary): settings check it too
 
 
 def parse(text: str) -> tuple[int, int, int] | None:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from bot.engine.db import connect, error_line, parse_url
-from bot.engine.history import TABLE, MigrationRow, table_exists
-from bot.engine.sources import Migrations
-from bot.errors import Busy, DatabaseUnreachable, InvalidName, Refused
+from driftbot.engine.db import connect, error_line, parse_url
+from driftbot.engine.history import TABLE, MigrationRow, table_exists
+from driftbot.engine.sources import Migrations
+from driftbot.errors import Busy, DatabaseUnreachable, InvalidName, Refused
 
 # Prisma Migrate's own advisory lock key: holding it keeps us out of a running deploy.
 PRISMA_ADVISORY_LOCK = 72707369
@@ -48,7 +48,7 @@ class Limits:
 class WriteResult:
     """What a writer did: the statements it ran, in order, for the audit trail."""
 
-    action: str  # the writer's name, which is its action's kind (bot.engine.actions)
+    action: str  # the writer's name, which is its action's kind (driftbot.engine.actions)
     target: str
     statements: tuple[str, ...]
     message: str

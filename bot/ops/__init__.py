@@ -1,5 +1,5 @@
 """Operating driftbot: ``driftbot doctor`` (what each environment's roles and the process need, and have)."""
 
-from bot.ops import doctor
+from driftbot.ops import doctor
 
 __all__ = ["doctor"]

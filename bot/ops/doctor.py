@@ -17,12 +17,12 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from bot.audit.chain import key_id
-from bot.engine.db import connect, parse_url
-from bot.engine.sources import load, settle
-from bot.errors import DriftbotError, redact
-from bot.processes import newest_revision, redis_problem, state_problem
-from bot.settings import EnvironmentSettings, Settings
+from driftbot.audit.chain import key_id
+from driftbot.engine.db import connect, parse_url
+from driftbot.engine.sources import load, settle
+from driftbot.errors import DriftbotError, redact
+from driftbot.processes import newest_revision, redis_problem, state_problem
+from driftbot.settings import EnvironmentSettings, Settings
 
 OK, PROBLEM, SKIPPED = "ok", "problem", "skipped"
 # manifest.yml's oauth_config.scopes.bot (tests/test_doctor.py keeps the two in step)

@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from bot import audit
-from bot.engine.result import CheckResult
-from bot.errors import ConfigError, DriftbotError, PullRequestError
-from bot.pulls.git import Repository
-from bot.pulls.github import GitHub, GitHubError, PullRequest, repo_from_url
-from bot.pulls.proposal import BRANCH_PREFIX, Proposal, build, parse_marker
-from bot.state.models import AuditEvent
+from driftbot import audit
+from driftbot.engine.result import CheckResult
+from driftbot.errors import ConfigError, DriftbotError, PullRequestError
+from driftbot.pulls.git import Repository
+from driftbot.pulls.github import GitHub, GitHubError, PullRequest, repo_from_url
+from driftbot.pulls.proposal import BRANCH_PREFIX, Proposal, build, parse_marker
+from driftbot.state.models import AuditEvent
 
 AUDIT_EVENT = "pull_request_opened"  # what record_opened records
 

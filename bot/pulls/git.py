@@ -18,8 +18,8 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from bot.engine.sources import auth_env
-from bot.errors import PullRequestError, redact
+from driftbot.engine.sources import auth_env
+from driftbot.errors import PullRequestError, redact
 
 AUTHOR = ("driftbot", "driftbot@users.noreply.github.com")
 TOKEN_USER = "x-access-token"  # GitHub's user name for a token in HTTP basic auth

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.errors import PullRequestError
+from driftbot.errors import PullRequestError
 
 API_VERSION = "2022-11-28"
 MAX_PAGES = 10  # 1,000 open pull requests: far past any team's review queue

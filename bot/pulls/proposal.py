@@ -13,11 +13,11 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from bot.engine.actions import ADD_ENUM_VALUE
-from bot.engine.lint import LintReport, lint_text
-from bot.engine.result import CheckResult, Finding
-from bot.engine.sources import SCRIPT, LocalMigration
-from bot.errors import PullRequestError
+from driftbot.engine.actions import ADD_ENUM_VALUE
+from driftbot.engine.lint import LintReport, lint_text
+from driftbot.engine.result import CheckResult, Finding
+from driftbot.engine.sources import SCRIPT, LocalMigration
+from driftbot.errors import PullRequestError
 
 KINDS = ("catch_up_migration", ADD_ENUM_VALUE)  # case A's catch-up, case C's tracking migration
 BRANCH_PREFIX = "driftbot/"

@@ -1,8 +1,8 @@
 """Deciding one Approve / Reject / Cancel click on a request's message: the domain's side of a click.
 
-Every rule is enforced here, server-side (``bot.requests.machine``, ``bot.requests.rules``). ``decide``
+Every rule is enforced here, server-side (``driftbot.requests.machine``, ``driftbot.requests.rules``). ``decide``
 returns a ``Decision``: the note for the clicker, and whether the request is now ready to run and its
-message needs re-rendering. It never posts or enqueues: the worker's job (``bot.work.clicks``) does.
+message needs re-rendering. It never posts or enqueues: the worker's job (``driftbot.work.clicks``) does.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from dataclasses import asdict, dataclass
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import audit
-from bot.errors import DriftbotError, GroupsDeferred
-from bot.requests import machine, rules
-from bot.runtime import Runtime
-from bot.state.models import Request
-from bot.state.outages import OUTAGES, outage_note
+from driftbot import audit
+from driftbot.errors import DriftbotError, GroupsDeferred
+from driftbot.requests import machine, rules
+from driftbot.runtime import Runtime
+from driftbot.state.models import Request
+from driftbot.state.outages import OUTAGES, outage_note
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Decision:
     error: DriftbotError | None = None  # said after *note*, as the output formats an error
 
     def text(self, error_text) -> str | None:
-        """The note for the clicker, *error_text* formatting the error (``bot.slack.mrkdwn.error``)."""
+        """The note for the clicker, *error_text* formatting the error (``driftbot.slack.mrkdwn.error``)."""
         return (self.note or "") + error_text(self.error) if self.error is not None else self.note
 
 
@@ -114,7 +114,7 @@ def decide(rt: Runtime, click: Click) -> Decision:
                 outcome = machine.cancel(s, request_id, click.user)
     except OUTAGES as exc:
         return Decision(outage_note(exc, "Your click was not recorded"))
-    except GroupsDeferred:  # Slack said wait: the click is decided later (bot.work.clicks)
+    except GroupsDeferred:  # Slack said wait: the click is decided later (driftbot.work.clicks)
         raise
     except SlackApiError as exc:  # the approver group could not be read: refuse rather than guess
         return Decision(f"Your click was not recorded: Slack did not list the approver group "

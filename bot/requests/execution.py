@@ -1,6 +1,6 @@
 """Executing an approved request, at most once: the plan is recomputed from a fresh check and
 refused when anything changed; the writers run on the admin URL; every transition goes through
-``bot.requests.machine``. Returns what happened (``Ran``); the worker's job (``bot.work.execute``)
+``driftbot.requests.machine``. Returns what happened (``Ran``); the worker's job (``driftbot.work.execute``)
 keeps its heartbeat and fence and says the outcome in the request's thread."""
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from typing import Callable
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import audit, checks
-from bot.engine import actions, sources, writers
-from bot.errors import DriftbotError, GroupsDeferred, redact
-from bot.requests import machine, reconcile, rules
-from bot.requests.plans import Plan, current_plan, what_changed
-from bot.runtime import Runtime
-from bot.settings import EnvironmentSettings
-from bot.state.models import Check, Request
+from driftbot import audit, checks
+from driftbot.engine import actions, sources, writers
+from driftbot.errors import DriftbotError, GroupsDeferred, redact
+from driftbot.requests import machine, reconcile, rules
+from driftbot.requests.plans import Plan, current_plan, what_changed
+from driftbot.runtime import Runtime
+from driftbot.settings import EnvironmentSettings
+from driftbot.state.models import Check, Request
 
 # (runtime, environment, kind, args, what the approved plan's check saw) -> (plan, what this check saw)
 Planner = Callable[[Runtime, str, str, dict, "dict | None"], "tuple[Plan, dict | None]"]

@@ -26,9 +26,9 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from bot import audit
-from bot.requests.plans import Plan
-from bot.state.models import Approval, Click, Execution, Request
+from driftbot import audit
+from driftbot.requests.plans import Plan
+from driftbot.state.models import Approval, Click, Execution, Request
 
 OPEN = ("requested", "approved")  # waiting for approvals, or approved and waiting to run
 ACTIVE = OPEN + ("executing",)  # not closed yet: one such request per plan

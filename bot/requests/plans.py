@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.engine import actions, prisma_schema, sources
-from bot.engine.check import run_check
-from bot.engine.lint import LintFinding, LintReport
-from bot.engine.result import CheckResult
-from bot.errors import DatabaseUnreachable, DriftbotError, InvalidName
-from bot.settings import EnvironmentSettings, Settings
+from driftbot.engine import actions, prisma_schema, sources
+from driftbot.engine.check import run_check
+from driftbot.engine.lint import LintFinding, LintReport
+from driftbot.engine.result import CheckResult
+from driftbot.errors import DatabaseUnreachable, DriftbotError, InvalidName
+from driftbot.settings import EnvironmentSettings, Settings
 
-EXECUTABLE = tuple(actions.REGISTRY)  # the kinds driftbot runs (bot.engine.actions)
+EXECUTABLE = tuple(actions.REGISTRY)  # the kinds driftbot runs (driftbot.engine.actions)
 
 
 @dataclass(frozen=True)

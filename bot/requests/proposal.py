@@ -1,17 +1,17 @@
 """A proposed fix becomes a request: the plan is computed and the request recorded (once per plan).
-Runs on a worker; returns a ``Proposal`` (the job, ``bot.work.jobs.propose_job``, posts it)."""
+Runs on a worker; returns a ``Proposal`` (the job, ``driftbot.work.jobs.propose_job``, posts it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from bot import checks
-from bot.errors import DriftbotError
-from bot.requests import machine, plans, rules
-from bot.requests.plans import Plan
-from bot.runtime import Runtime
-from bot.state.models import Check, Request
+from driftbot import checks
+from driftbot.errors import DriftbotError
+from driftbot.requests import machine, plans, rules
+from driftbot.requests.plans import Plan
+from driftbot.runtime import Runtime
+from driftbot.state.models import Check, Request
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from typing import Any
 
 import psycopg
 
-from bot.engine import actions
-from bot.engine.db import connect, parse_url
-from bot.errors import DriftbotError
-from bot.settings import EnvironmentSettings
+from driftbot.engine import actions
+from driftbot.engine.db import connect, parse_url
+from driftbot.errors import DriftbotError
+from driftbot.settings import EnvironmentSettings
 
 
 def took_effect(env: EnvironmentSettings, kind: str, args: dict[str, Any], connect_timeout: int = 5) -> bool | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.settings import EnvironmentSettings, resolve_approvers  # noqa: F401 - the list's expansion, kept with the settings
+from driftbot.settings import EnvironmentSettings, resolve_approvers  # noqa: F401 - the list's expansion, kept with the settings
 
 
 def approvals_required(env: EnvironmentSettings) -> int:

@@ -34,10 +34,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
-from bot.errors import ConfigError, GroupsDeferred, GroupsUnknown, redact, redact_data  # noqa: F401 - the Groups* errors re-exported
-from bot.settings import Settings
-from bot.slack.mrkdwn import visible
-from bot.state import keys
+from driftbot.errors import ConfigError, GroupsDeferred, GroupsUnknown, redact, redact_data  # noqa: F401 - the Groups* errors re-exported
+from driftbot.settings import Settings
+from driftbot.slack.mrkdwn import visible
+from driftbot.state import keys
 
 log = logging.getLogger(__name__)
 RATE_LIMIT_RETRIES = 6

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.requests.rules import is_dm
-from bot.settings import EnvironmentSettings, Settings
+from driftbot.requests.rules import is_dm
+from driftbot.settings import EnvironmentSettings, Settings
 
 STATE, SQL, DIGEST = "state", "sql", "digest"
 

@@ -9,7 +9,7 @@ in code spans so they read as data. The bot's own markup (``<@U…>`` mentions, 
 Invisible characters from names in files or databases are shown, not obeyed: control characters
 (but line breaks and tabs), format characters (bidi overrides and isolates such as U+202E that make
 ``a\u202egpj.exe`` read as ``aexe.jpg``, zero-width spaces and joiners) and line/paragraph separators
-become ``[U+202E]``. The client applies ``visible`` to everything it sends (bot.slack.client).
+become ``[U+202E]``. The client applies ``visible`` to everything it sends (driftbot.slack.client).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Messages are posted and updated with the bot token, never through
 ``response_url`` (valid 30 minutes, 5 uses). Secrets are masked in the client
-itself (``bot.slack.client.RedactingWebClient``), whatever path posts.
+itself (``driftbot.slack.client.RedactingWebClient``), whatever path posts.
 
 A refused post is handled here, once, and never repeated as it was:
 

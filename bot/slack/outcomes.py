@@ -1,9 +1,9 @@
-"""What a request's thread hears of an execution attempt (``bot.requests.execution.Ran``): text only."""
+"""What a request's thread hears of an execution attempt (``driftbot.requests.execution.Ran``): text only."""
 
 from __future__ import annotations
 
-from bot.requests.execution import Ran
-from bot.slack.mrkdwn import block, checkpoint_line, escape
+from driftbot.requests.execution import Ran
+from driftbot.slack.mrkdwn import block, checkpoint_line, escape
 
 
 def execution_note(ran: Ran) -> str | None:

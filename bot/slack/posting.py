@@ -4,7 +4,7 @@ request's thread. Everything goes through ``notify``, so everything is redacted.
 
 A request message, a note in its thread or its update that Slack will not take even after the
 client's retries is kept (``keep_post``) and posted again by the sweeper's ``repost_post_job``; the
-requester is told. (Check results are posted again from their row: ``bot.checks.mark_unposted``.)"""
+requester is told. (Check results are posted again from their row: ``driftbot.checks.mark_unposted``.)"""
 
 from __future__ import annotations
 
@@ -17,19 +17,19 @@ from sqlalchemy import select, update
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.engine.result import CheckResult
-from bot.errors import DriftbotError
-from bot.requests.machine import approvers_of
-from bot.requests.plans import Plan, request_lint, schema_gap
-from bot.slack import gate, notify, views
-from bot.settings import EnvironmentSettings, Settings
-from bot.slack.mrkdwn import escape
-from bot.state import keys
-from bot.state.models import AuditEvent, Check, Execution, Request
+from driftbot.engine.result import CheckResult
+from driftbot.errors import DriftbotError
+from driftbot.requests.machine import approvers_of
+from driftbot.requests.plans import Plan, request_lint, schema_gap
+from driftbot.slack import gate, notify, views
+from driftbot.settings import EnvironmentSettings, Settings
+from driftbot.slack.mrkdwn import escape
+from driftbot.state import keys
+from driftbot.state.models import AuditEvent, Check, Execution, Request
 
 
 class Runtime(Protocol):
-    """What posting uses of a process's runtime (``bot.runtime.Runtime``, which builds the Slack client
+    """What posting uses of a process's runtime (``driftbot.runtime.Runtime``, which builds the Slack client
     and so sits above output: named here, never imported)."""
 
     settings: Settings
@@ -107,7 +107,7 @@ def post_check(rt: Runtime, check: Check, result: CheckResult, since: datetime |
 
 
 def _may_show_sql(rt: Runtime, env, channel: str, asker: str | None) -> bool:
-    """The gate's answer for a check's SQL snippet (bot.slack.gate): a user group's members that cannot be
+    """The gate's answer for a check's SQL snippet (driftbot.slack.gate): a user group's members that cannot be
     read now count as no reader (refuse rather than guess)."""
     if env is None:
         return False

@@ -16,14 +16,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot import words
-from bot.engine import actions
-from bot.engine.comparison import Comparison
-from bot.engine.result import CheckResult
-from bot.pulls.proposal import proposable
-from bot.slack.mrkdwn import block, block_within, checkpoint_line, clip, code, escape, lines_within, middle
-from bot.state.models import Execution, Request
-from bot.words import history_parts
+from driftbot import words
+from driftbot.engine import actions
+from driftbot.engine.comparison import Comparison
+from driftbot.engine.result import CheckResult
+from driftbot.pulls.proposal import proposable
+from driftbot.slack.mrkdwn import block, block_within, checkpoint_line, clip, code, escape, lines_within, middle
+from driftbot.state.models import Execution, Request
+from driftbot.words import history_parts
 
 SECTION_LIMIT = 2900  # Slack's section text limit is 3000 characters
 LINT_SHOWN = 3  # lint findings written out in a check or request message; the rest are counted
@@ -41,7 +41,7 @@ def _section(text: str) -> dict[str, Any]:
 
 
 def headline(result: CheckResult, requested_by: str | None, since: datetime | None = None) -> str:
-    # *since*: the start of the current out-of-sync spell (bot.checks.drifted_since).
+    # *since*: the start of the current out-of-sync spell (driftbot.checks.drifted_since).
     when = f" · since {since.day} {since:%b %H:%M}" if since and result.state not in ("in_sync", "error") else ""
     who = f" · checked by <@{requested_by}>" if requested_by else ""
     prisma = f" · Prisma {escape(result.prisma.version)}" if result.prisma is not None and result.prisma.known else ""
@@ -256,8 +256,8 @@ def request_message(req: Request, approvers: list[str], execution: Execution | N
                     groups: list[str] | None = None, audit_id: int | None = None, audit_mark: str | None = None,
                     schema_gap: str | None = None, lint: tuple = ()) -> tuple[str, list[dict]]:
     """*audit_mark*: ``N:HASH`` of the request's newest audit event; *schema_gap*: what schema.prisma lacks
-    of the enum value asked for (``bot.requests.plans.schema_gap``); *lint*: the will-fail and risky findings
-    of the migration it touches, on this environment's data (``bot.requests.plans.request_lint``)."""
+    of the enum value asked for (``driftbot.requests.plans.schema_gap``); *lint*: the will-fail and risky findings
+    of the migration it touches, on this environment's data (``driftbot.requests.plans.request_lint``)."""
     first = f"Request #{req.id} by <@{req.requester}> on *{escape(req.environment)}*: {req.status}"
     sql, _ = block_within(req.sql, REQUEST_SQL_SHOWN, "… (full SQL in the thread snippet)")
     who = ", ".join(f"<@{u}>" for u in approvers) or "nobody yet"

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import ConfigError
+from driftbot.errors import ConfigError
 
 # Several processes starting at once serialise their upgrades on this lock.
 UPGRADE_LOCK = 0x64726966  # "drif"
@@ -31,7 +31,7 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 def sessions(engine: Engine, audit_keys=None) -> sessionmaker[Session]:
-    """Sessions on *engine*; *audit_keys* (a ``bot.audit.Keyring``) key the audit events they record."""
+    """Sessions on *engine*; *audit_keys* (a ``driftbot.audit.Keyring``) key the audit events they record."""
     return sessionmaker(engine, expire_on_commit=False, info={"audit_keys": audit_keys} if audit_keys else None)
 
 

@@ -12,12 +12,12 @@ def _key(prefix: str, *parts: object) -> str:
 
 
 def heartbeat(prefix: str, kind: str, ident: int) -> str:
-    """Alive while a worker runs check or execution *ident* (``bot.work.queues.heartbeat``)."""
+    """Alive while a worker runs check or execution *ident* (``driftbot.work.queues.heartbeat``)."""
     return _key(prefix, "hb", kind, ident)
 
 
 def kept_posts(prefix: str) -> str:
-    """Request messages, their thread notes and updates Slack refused (``bot.slack.posting.keep_post``)."""
+    """Request messages, their thread notes and updates Slack refused (``driftbot.slack.posting.keep_post``)."""
     return _key(prefix, "kept-posts")
 
 
@@ -33,10 +33,10 @@ def digest_asked(prefix: str, channel: str) -> str:
 
 
 def group(prefix: str, group_id: str) -> str:
-    """The shared copy of a user group's members (``bot.slack.client.GroupMembers``)."""
+    """The shared copy of a user group's members (``driftbot.slack.client.GroupMembers``)."""
     return _key(prefix, "group", group_id)
 
 
 def server_slots(prefix: str, server: str) -> str:
-    """The check slots held on one target database server (``bot.work.slots``)."""
+    """The check slots held on one target database server (``driftbot.work.slots``)."""
     return _key(prefix, "server-slots", server)

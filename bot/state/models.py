@@ -168,12 +168,12 @@ class DigestRun(Base):
 
 class AckedWork(Base):
     """A job someone was told is on its way ("Preparing the request…"), recorded before it is queued:
-    Redis may lose the job, this row not (bot.work.acked)."""
+    Redis may lose the job, this row not (driftbot.work.acked)."""
 
     __tablename__ = "acked_work"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    job: Mapped[str] = mapped_column(String(64), nullable=False)  # the entry point's name in bot.work.jobs
+    job: Mapped[str] = mapped_column(String(64), nullable=False)  # the entry point's name in driftbot.work.jobs
     queue: Mapped[str] = mapped_column(String(16), nullable=False)
     kwargs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     asker: Mapped[str | None] = mapped_column(String(64))

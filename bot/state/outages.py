@@ -9,7 +9,7 @@ import logging
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.errors import QUEUE_DOWN, STATE_DOWN
+from driftbot.errors import QUEUE_DOWN, STATE_DOWN
 
 log = logging.getLogger(__name__)
 OUTAGES = (RedisError, SQLAlchemyError)

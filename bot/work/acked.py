@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from bot.runtime import Runtime
-from bot.state.models import AckedWork
+from driftbot.runtime import Runtime
+from driftbot.state.models import AckedWork
 
 
 def record(rt: Runtime, *, job: str, queue: str, kwargs: dict[str, Any], asker: str | None, channel: str | None,

@@ -6,11 +6,11 @@ from __future__ import annotations
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
-from bot import audit
-from bot.checks import ACTIVE
-from bot.runtime import Runtime
-from bot.state.models import Check
-from bot.work import queues
+from driftbot import audit
+from driftbot.checks import ACTIVE
+from driftbot.runtime import Runtime
+from driftbot.state.models import Check
+from driftbot.work import queues
 
 
 # --- asked for --------------------------------------------------------------------------------------

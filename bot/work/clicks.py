@@ -1,4 +1,4 @@
-"""The worker's side of an Approve / Reject / Cancel click: decide it (``bot.requests.clicks``), queue
+"""The worker's side of an Approve / Reject / Cancel click: decide it (``driftbot.requests.clicks``), queue
 the execution an approval made ready, re-render the request's message, tell the clicker."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ import logging
 
 from redis.exceptions import RedisError
 
-from bot.errors import GroupsDeferred
-from bot.requests.clicks import Click, decide as decide_click
-from bot.runtime import Runtime
-from bot.slack import mrkdwn, notify
-from bot.slack.posting import refresh_request_message
-from bot.work import queues
+from driftbot.errors import GroupsDeferred
+from driftbot.requests.clicks import Click, decide as decide_click
+from driftbot.runtime import Runtime
+from driftbot.slack import mrkdwn, notify
+from driftbot.slack.posting import refresh_request_message
+from driftbot.work import queues
 
 log = logging.getLogger(__name__)
 

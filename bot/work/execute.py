@@ -1,15 +1,15 @@
-"""The worker's side of an approved request: its heartbeat and fence while it runs (``bot.requests.execution``
+"""The worker's side of an approved request: its heartbeat and fence while it runs (``driftbot.requests.execution``
 decides and runs it), then the outcome said in the request's thread and its message re-rendered."""
 
 from __future__ import annotations
 
-from bot.requests import execution
-from bot.requests.execution import Planner, Ran, Writer
-from bot.runtime import Runtime
-from bot.slack import posting
-from bot.slack.outcomes import execution_note
-from bot.work.fence import held
-from bot.work.heartbeat import heartbeat
+from driftbot.requests import execution
+from driftbot.requests.execution import Planner, Ran, Writer
+from driftbot.runtime import Runtime
+from driftbot.slack import posting
+from driftbot.slack.outcomes import execution_note
+from driftbot.work.fence import held
+from driftbot.work.heartbeat import heartbeat
 
 
 def tell(rt: Runtime, ran: Ran) -> None:
@@ -24,7 +24,7 @@ def tell(rt: Runtime, ran: Ran) -> None:
 def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = None, writer: Writer | None = None,
                     worker: str | None = None, notify_slack: bool = True) -> str:
     """Run one approved request, at most once. Returns what happened (for logs and tests)."""
-    # The fence, not the heartbeat, tells the sweeper this writer is alive (bot.work.fence).
+    # The fence, not the heartbeat, tells the sweeper this writer is alive (driftbot.work.fence).
     with heartbeat(rt, "execute", request_id), held(rt, request_id):
         ran = execution.execute(rt, request_id, planner=planner, writer=writer, worker=worker)
     if notify_slack:
@@ -34,7 +34,7 @@ def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = N
 
 def mark_interrupted(rt: Runtime, request_id: int) -> bool:
     """An execution whose outcome was never recorded: reconciled from the target and said in its thread
-    (``bot.requests.execution.interrupted``). True when something was recorded."""
+    (``driftbot.requests.execution.interrupted``). True when something was recorded."""
     ran = execution.interrupted(rt, request_id)
     if ran is None:
         return False

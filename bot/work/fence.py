@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import text
 
-from bot.runtime import Runtime
+from driftbot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 FENCE = 0x65786563  # "exec": the class of the two-key advisory locks, the request id being the other key

@@ -1,5 +1,5 @@
-"""A running job's heartbeat: a Redis key kept alive while it works (``bot.state.keys.heartbeat``).
-The sweeper (``bot.work.sweeper``) reports a check or an execution whose heartbeat stopped."""
+"""A running job's heartbeat: a Redis key kept alive while it works (``driftbot.state.keys.heartbeat``).
+The sweeper (``driftbot.work.sweeper``) reports a check or an execution whose heartbeat stopped."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from bot.runtime import Runtime
-from bot.state import keys
+from driftbot.runtime import Runtime
+from driftbot.state import keys
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""RQ entry points, enqueued by reference from ``bot.work.queues``. Thin: each takes
+"""RQ entry points, enqueued by reference from ``driftbot.work.queues``. Thin: each takes
 identifiers, finds this process's runtime, calls the domain and hands its outcome to output
-(``bot.slack``). Each is safe to run twice. The digest's jobs live with the digest
-(``bot.digest.jobs``). These dotted names are what Redis holds for queued jobs: keep them.
+(``driftbot.slack``). Each is safe to run twice. The digest's jobs live with the digest
+(``driftbot.digest.jobs``). These dotted names are what Redis holds for queued jobs: keep them.
 """
 
 from __future__ import annotations
@@ -11,19 +11,19 @@ import logging
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import checks, logs
-from bot.engine.check import run_check
-from bot.engine.result import CheckResult
-from bot.errors import GroupsDeferred
-from bot.requests import proposal
-from bot.requests.clicks import Click
-from bot.runtime import current
-from bot.slack import mrkdwn, notify, posting
-from bot.work import acked, clicks, execute, reports
-from bot.work import pull_requests as pull_threads
-from bot.work.heartbeat import heartbeat
-from bot.work.queues import unposted_key, worker_name
-from bot.work.slots import server_slot
+from driftbot import checks, logs
+from driftbot.engine.check import run_check
+from driftbot.engine.result import CheckResult
+from driftbot.errors import GroupsDeferred
+from driftbot.requests import proposal
+from driftbot.requests.clicks import Click
+from driftbot.runtime import current
+from driftbot.slack import mrkdwn, notify, posting
+from driftbot.work import acked, clicks, execute, reports
+from driftbot.work import pull_requests as pull_threads
+from driftbot.work.heartbeat import heartbeat
+from driftbot.work.queues import unposted_key, worker_name
+from driftbot.work.slots import server_slot
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ ACKED = {"propose_job", "pull_request_job", "decision_job", "audit_job", "audit_
 
 
 def acked_job(*, acked_id: int, acked_job: str, **kwargs):
-    """Run one acknowledged job (``bot.work.acked``): claim its row first, so a copy queued again by the
+    """Run one acknowledged job (``driftbot.work.acked``): claim its row first, so a copy queued again by the
     sweeper, or twice, runs once; the row says how it ended."""
     if acked_job not in ACKED:
         raise ValueError(f"not an acknowledged job: {acked_job}")

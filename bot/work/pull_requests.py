@@ -11,14 +11,14 @@ import logging
 
 from sqlalchemy import select
 
-from bot import audit
-from bot.engine.actions import RESOLVE_APPLIED
-from bot.engine.check import run_check
-from bot.engine.result import CheckResult
-from bot.errors import DriftbotError
-from bot.pulls import flow
-from bot.slack import mrkdwn, notify
-from bot.state.models import AuditEvent, Check
+from driftbot import audit
+from driftbot.engine.actions import RESOLVE_APPLIED
+from driftbot.engine.check import run_check
+from driftbot.engine.result import CheckResult
+from driftbot.errors import DriftbotError
+from driftbot.pulls import flow
+from driftbot.slack import mrkdwn, notify
+from driftbot.state.models import AuditEvent, Check
 
 log = logging.getLogger(__name__)
 

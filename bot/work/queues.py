@@ -3,9 +3,9 @@
 ``drift`` holds checks, comparisons, request preparation, audit summaries and digests;
 ``execute`` the approved changes and the Approve / Reject / Cancel clicks that
 decide them (short jobs, ahead of any check). Both names carry the deployment's
-``queue_prefix``. Jobs are enqueued by reference (``bot.work.jobs.*``), so
+``queue_prefix``. Jobs are enqueued by reference (``driftbot.work.jobs.*``), so
 nothing here imports what the jobs do. Every job has a time limit and a
-deterministic id where the state row must find it again. Heartbeats: ``bot.work.heartbeat``.
+deterministic id where the state row must find it again. Heartbeats: ``driftbot.work.heartbeat``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from bot.runtime import Runtime
-from bot.settings import Settings
-from bot.state import keys
-from bot.work import acked
+from driftbot.runtime import Runtime
+from driftbot.settings import Settings
+from driftbot.state import keys
+from driftbot.work import acked
 
 log = logging.getLogger(__name__)
 DRIFT = "drift"
@@ -72,19 +72,19 @@ def _check_limit(settings: Settings) -> int:
 
 
 JOBS: dict[str, JobSpec] = {
-    "check": JobSpec("bot.work.jobs.check_job", DRIFT, _check_limit, 3600),
-    "propose": JobSpec("bot.work.jobs.propose_job", DRIFT, _check_limit, 3600, on_failure="bot.work.jobs.propose_failed"),
-    # a check, a push, two API calls (bot.work.pull_requests)
-    "pull_request": JobSpec("bot.work.jobs.pull_request_job", DRIFT, _check_limit, 3600,
-                            on_failure="bot.work.jobs.pull_request_failed"),
-    "decision": JobSpec("bot.work.jobs.decision_job", EXECUTE, 120),
-    "refresh_groups": JobSpec("bot.work.jobs.refresh_groups_job", DRIFT, 120, result_ttl=30, failure_ttl=None),
-    "execute": JobSpec("bot.work.jobs.execute_job", EXECUTE, lambda s: s.execute_job_timeout_s, 3600),
-    "audit": JobSpec("bot.work.jobs.audit_job", DRIFT, 120, failure_ttl=None),
-    "audit_verify": JobSpec("bot.work.jobs.audit_verify_job", DRIFT, 300, failure_ttl=None),
-    "compare": JobSpec("bot.work.jobs.compare_job", DRIFT, _check_limit, failure_ttl=None),
-    "repost_check": JobSpec("bot.work.jobs.repost_check_job", DRIFT, 300),
-    "repost_post": JobSpec("bot.work.jobs.repost_post_job", DRIFT, 300),
+    "check": JobSpec("driftbot.work.jobs.check_job", DRIFT, _check_limit, 3600),
+    "propose": JobSpec("driftbot.work.jobs.propose_job", DRIFT, _check_limit, 3600, on_failure="driftbot.work.jobs.propose_failed"),
+    # a check, a push, two API calls (driftbot.work.pull_requests)
+    "pull_request": JobSpec("driftbot.work.jobs.pull_request_job", DRIFT, _check_limit, 3600,
+                            on_failure="driftbot.work.jobs.pull_request_failed"),
+    "decision": JobSpec("driftbot.work.jobs.decision_job", EXECUTE, 120),
+    "refresh_groups": JobSpec("driftbot.work.jobs.refresh_groups_job", DRIFT, 120, result_ttl=30, failure_ttl=None),
+    "execute": JobSpec("driftbot.work.jobs.execute_job", EXECUTE, lambda s: s.execute_job_timeout_s, 3600),
+    "audit": JobSpec("driftbot.work.jobs.audit_job", DRIFT, 120, failure_ttl=None),
+    "audit_verify": JobSpec("driftbot.work.jobs.audit_verify_job", DRIFT, 300, failure_ttl=None),
+    "compare": JobSpec("driftbot.work.jobs.compare_job", DRIFT, _check_limit, failure_ttl=None),
+    "repost_check": JobSpec("driftbot.work.jobs.repost_check_job", DRIFT, 300),
+    "repost_post": JobSpec("driftbot.work.jobs.repost_post_job", DRIFT, 300),
 }
 
 
@@ -114,15 +114,15 @@ def enqueue_check(rt: Runtime, check_id: int) -> str:
     return enqueue(rt, "check", check_id, job_id=job_id(rt, "check", check_id))
 
 
-# Jobs whose asker was told they are coming: recorded in the state database first (bot.work.acked).
+# Jobs whose asker was told they are coming: recorded in the state database first (driftbot.work.acked).
 ACKED = ("propose", "pull_request", "decision", "audit", "audit_verify", "compare")
 
 
 def enqueue_acked(rt: Runtime, work_id: int, name: str, kwargs: dict, delay: float | None = None) -> str:
-    """Queue the recorded job *work_id* (again): ``bot.work.jobs.acked_job`` claims its row, then runs
+    """Queue the recorded job *work_id* (again): ``driftbot.work.jobs.acked_job`` claims its row, then runs
     *name*'s entry point, with *name*'s time limit, keeping times and failure callback."""
     entry = JOBS[name].func.rsplit(".", 1)[1]
-    return enqueue(rt, name, job_id=job_id(rt, "acked", work_id), delay=delay, func="bot.work.jobs.acked_job",
+    return enqueue(rt, name, job_id=job_id(rt, "acked", work_id), delay=delay, func="driftbot.work.jobs.acked_job",
                    kwargs={**kwargs, "acked_id": work_id, "acked_job": entry})
 
 
@@ -144,7 +144,7 @@ def enqueue_propose(rt: Runtime, **kwargs) -> str:
 
 
 def enqueue_pull_request(rt: Runtime, **kwargs) -> str:
-    """The pull request asked for from a check's thread (``bot.work.pull_requests``): a check, a push, two API calls."""
+    """The pull request asked for from a check's thread (``driftbot.work.pull_requests``): a check, a push, two API calls."""
     return _acked(rt, "pull_request", kwargs, asker=kwargs.get("user"), channel=kwargs.get("channel"),
                   what="pull request")
 
@@ -209,7 +209,7 @@ def enqueue_repost(rt: Runtime, check_id: int) -> str:
 
 
 def kept_posts_key(rt: Runtime) -> str:
-    """Request messages, their thread notes and updates Slack refused (``bot.slack.posting.keep_post``)."""
+    """Request messages, their thread notes and updates Slack refused (``driftbot.slack.posting.keep_post``)."""
     return keys.kept_posts(rt.settings.queue_prefix)
 
 

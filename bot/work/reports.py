@@ -1,19 +1,19 @@
 """Reports asked for from Slack, run on a worker: the audit summary and export (``/drift audit``), the
 chain's verification (``/drift audit verify``) and the comparison of two environments (``/drift compare``).
-Each reads from the domain (``bot.audit``, the engine) and hands the outcome to output (``bot.slack``);
+Each reads from the domain (``driftbot.audit``, the engine) and hands the outcome to output (``driftbot.slack``);
 ``ask_compare`` records the comparison asked for and enqueues it."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from bot import audit
-from bot.engine.compare import compare
-from bot.errors import DriftbotError
-from bot.runtime import Runtime
-from bot.slack import notify, views
-from bot.slack.mrkdwn import checkpoint_line, error, escape
-from bot.work import queues
+from driftbot import audit
+from driftbot.engine.compare import compare
+from driftbot.errors import DriftbotError
+from driftbot.runtime import Runtime
+from driftbot.slack import notify, views
+from driftbot.slack.mrkdwn import checkpoint_line, error, escape
+from driftbot.work import queues
 
 
 def post_audit(rt: Runtime, environment: str | None, days: int, user: str, channel: str,

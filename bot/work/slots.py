@@ -21,9 +21,9 @@ from typing import Iterator
 from psycopg.conninfo import conninfo_to_dict
 from redis.exceptions import RedisError
 
-from bot.engine.db import parse_url
-from bot.runtime import Runtime
-from bot.state import keys
+from driftbot.engine.db import parse_url
+from driftbot.runtime import Runtime
+from driftbot.state import keys
 
 log = logging.getLogger(__name__)
 

@@ -18,20 +18,20 @@ from datetime import datetime, timedelta, timezone
 from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 
-from bot import checks, logs
-from bot.requests import machine
-from bot.runtime import Runtime, build, install
-from bot.settings import Settings
-from bot.slack.client import GroupMembers, make_client
-from bot.slack import notify
-from bot.slack.mrkdwn import escape
-from bot.slack.posting import post_lost_check, refresh_request_message
-from bot.state.models import Check, Execution, Request
-from bot.work import acked
-from bot.work.execute import mark_interrupted
-from bot.work.fence import writer_gone
-from bot.work.heartbeat import alive
-from bot.work.queues import (DRIFT, EXECUTE, enqueue_acked, enqueue_execute, enqueue_repost, job_id, job_status,
+from driftbot import checks, logs
+from driftbot.requests import machine
+from driftbot.runtime import Runtime, build, install
+from driftbot.settings import Settings
+from driftbot.slack.client import GroupMembers, make_client
+from driftbot.slack import notify
+from driftbot.slack.mrkdwn import escape
+from driftbot.slack.posting import post_lost_check, refresh_request_message
+from driftbot.state.models import Check, Execution, Request
+from driftbot.work import acked
+from driftbot.work.execute import mark_interrupted
+from driftbot.work.fence import writer_gone
+from driftbot.work.heartbeat import alive
+from driftbot.work.queues import (DRIFT, EXECUTE, enqueue_acked, enqueue_execute, enqueue_repost, job_id, job_status,
                               queue_name, release_due, release_kept_posts)
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, list[int]]:
 
 def lost_acked_work(rt: Runtime, before: datetime) -> tuple[list[int], list[int]]:
     """Acknowledged jobs Redis no longer knows (restarted without its data): queued again once, then
-    their asker told once (bot.work.acked)."""
+    their asker told once (driftbot.work.acked)."""
     requeued, told = [], []
     for row in acked.waiting(rt, before):
         if job_status(rt, job_id(rt, "acked", row.id)) is not None:

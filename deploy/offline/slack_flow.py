@@ -29,8 +29,8 @@ from tests import factory  # noqa: E402
 def main(image: str, pg_url: str, redis_url: str) -> int:
     import psycopg
 
-    from bot.engine import replay
-    from bot.engine.sources import read_folder
+    from driftbot.engine import replay
+    from driftbot.engine.sources import read_folder
 
     dbs = Databases(pg_url)
     stub = SlackStub(token=TOKEN, groups={"S0DBAS": ["UBO", "UCY"]}).start()

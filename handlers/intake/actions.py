@@ -3,7 +3,7 @@ and Approve / Reject / Cancel on a request. Each function returns the note for t
 
 A decision click is only acknowledged and queued here (``receive_decision``): deciding may need
 Slack (a user group's members, the message update), and a slow Slack must never hold a listener.
-A worker decides it (``bot.work.clicks``, every rule in ``bot.requests``) and tells the clicker.
+A worker decides it (``driftbot.work.clicks``, every rule in ``driftbot.requests``) and tells the clicker.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.engine.result import CheckResult
-from bot.errors import DriftbotError
-from bot.requests import rules
-from bot.requests.clicks import Click
-from bot.runtime import Runtime
-from bot.slack import mrkdwn
-from bot.state.models import Check
-from bot.state.outages import OUTAGES, outage_note
-from bot.work import queues
+from driftbot.engine.result import CheckResult
+from driftbot.errors import DriftbotError
+from driftbot.requests import rules
+from driftbot.requests.clicks import Click
+from driftbot.runtime import Runtime
+from driftbot.slack import mrkdwn
+from driftbot.state.models import Check
+from driftbot.state.outages import OUTAGES, outage_note
+from driftbot.work import queues
 
 log = logging.getLogger(__name__)
 BIGINT_MAX = 2**63 - 1  # ids are PostgreSQL bigints: a larger one is a bad button, not a database outage

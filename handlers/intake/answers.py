@@ -1,5 +1,5 @@
 """What each ``/drift`` verb does once parsed, and where it may be answered: the handler and place
-rule columns of the verb table (``handlers.intake.grammar.VERBS``).
+rule columns of the verb table (``driftbot.handlers.intake.grammar.VERBS``).
 
 A place rule takes ``(rt, cmd, user, channel)`` and returns why the command is not answered there, or
 None; a handler takes ``(rt, cmd, user, channel, team)`` and returns the asker's answer. None touches a
@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.engine import actions
-from bot.errors import GroupsUnknown
-from bot.requests import machine, rules
-from bot.runtime import Runtime
-from bot.settings import EnvironmentSettings
-from bot.slack import gate
-from bot.slack.mrkdwn import clip, code, escape, lines_within
-from bot.state.models import Request
-from bot.work import queues
-from bot.work.checking import request_check
-from handlers.intake.audit import audit_command, digest_command, verify_command
-from handlers.intake.compare import compare_command
+from driftbot.engine import actions
+from driftbot.errors import GroupsUnknown
+from driftbot.requests import machine, rules
+from driftbot.runtime import Runtime
+from driftbot.settings import EnvironmentSettings
+from driftbot.slack import gate
+from driftbot.slack.mrkdwn import clip, code, escape, lines_within
+from driftbot.state.models import Request
+from driftbot.work import queues
+from driftbot.work.checking import request_check
+from driftbot.handlers.intake.audit import audit_command, digest_command, verify_command
+from driftbot.handlers.intake.compare import compare_command
 
 # --- where ------------------------------------------------------------------------------------------
 
@@ -113,7 +113,7 @@ def requests(rt: Runtime, cmd, user: str, channel: str, team: str | None) -> str
 
 
 def digest(rt: Runtime, cmd, user: str, channel: str, team: str | None) -> str:
-    """On demand: only the environments whose place this is (bot.slack.gate)."""
+    """On demand: only the environments whose place this is (driftbot.slack.gate)."""
     shown = gate.environments(rt.settings, gate.DIGEST, channel, lambda e: _reader(rt, e, user, channel))
     return digest_command(rt, user=user, channel=channel, environments=shown)
 
@@ -137,7 +137,7 @@ def check(rt: Runtime, cmd, user: str, channel: str, team: str | None) -> str:
 
 
 def change(rt: Runtime, cmd, user: str, channel: str, team: str | None) -> str:
-    """A request for an executable action (``bot.engine.actions``), prepared on a worker."""
+    """A request for an executable action (``driftbot.engine.actions``), prepared on a worker."""
     env = rt.settings.environment(cmd.environment or "")
     kind = cmd.args["kind"]
     args = actions.get(kind).clean(cmd.args)

@@ -1,17 +1,17 @@
 """Intake of ``/drift audit [ENV] [--days N]``, ``/drift audit verify [N:HASH]`` and ``/drift digest``.
 
 The listener only enqueues (Slack wants its answer within 3 seconds); the
-worker (``bot.work.reports``) reads the trail and posts a readable summary with
+worker (``driftbot.work.reports``) reads the trail and posts a readable summary with
 the full export as a CSV snippet in its thread. ``/drift digest`` starts a
 digest now, posted in the channel where it was asked.
 """
 
 from __future__ import annotations
 
-from bot.digest.jobs import start_digest
-from bot.runtime import Runtime
-from bot.state import keys
-from bot.work import queues
+from driftbot.digest.jobs import start_digest
+from driftbot.runtime import Runtime
+from driftbot.state import keys
+from driftbot.work import queues
 
 DEFAULT_DAYS = 7
 

@@ -1,20 +1,20 @@
 """Intake of ``/drift``: what its listener hands the text to: parse, authorise, record, enqueue, answer.
 
-Each verb's grammar, place rule and handler come from one table (``handlers.intake.grammar.VERBS``).
+Each verb's grammar, place rule and handler come from one table (``driftbot.handlers.intake.grammar.VERBS``).
 The answer is the short text for the person who asked. Nothing here touches a target database: the
 handlers read and write driftbot's state and the queue only, with short timeouts, so Slack gets its
-answer within 3 seconds even when Redis or the state database is down (``bot.state.outages``).
+answer within 3 seconds even when Redis or the state database is down (``driftbot.state.outages``).
 """
 
 from __future__ import annotations
 
 import logging
 
-from bot.errors import DriftbotError
-from bot.runtime import Runtime
-from bot.slack.mrkdwn import error
-from bot.state.outages import OUTAGES, outage_note
-from handlers.intake.grammar import VERBS, Usage, parse
+from driftbot.errors import DriftbotError
+from driftbot.runtime import Runtime
+from driftbot.slack.mrkdwn import error
+from driftbot.state.outages import OUTAGES, outage_note
+from driftbot.handlers.intake.grammar import VERBS, Usage, parse
 
 log = logging.getLogger(__name__)
 

@@ -1,14 +1,14 @@
 """Intake of ``/drift compare FROM TO``.
 
 The listener only enqueues (Slack wants its answer within 3 seconds); the worker
-(``bot.work.reports``) compares the two environments and posts the result, with the SQL that would turn
+(``driftbot.work.reports``) compares the two environments and posts the result, with the SQL that would turn
 FROM's schema into TO's as a snippet in its thread: for review only, never run.
 """
 
 from __future__ import annotations
 
-from bot.runtime import Runtime
-from bot.work.reports import ask_compare
+from driftbot.runtime import Runtime
+from driftbot.work.reports import ask_compare
 
 
 def compare_command(rt: Runtime, *, from_env: str, to_env: str, user: str, channel: str) -> str:

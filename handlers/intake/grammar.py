@@ -3,7 +3,7 @@ help line; ``parse``, ``USAGE`` and ``HELP`` are read from it.
 
 Parsing is pure: the text is split on whitespace and matched against the verb's grammar; it is never
 passed to a shell or formatted into SQL. Anything else becomes a ``Usage`` with a short message for the
-person who typed it. The handlers and place rules live in ``handlers.intake.answers``.
+person who typed it. The handlers and place rules live in ``driftbot.handlers.intake.answers``.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from bot.audit import parse_checkpoint
-from bot.engine import actions
-from bot.errors import DriftbotError
-from bot.slack.mrkdwn import escape
-from handlers.intake import answers
+from driftbot.audit import parse_checkpoint
+from driftbot.engine import actions
+from driftbot.errors import DriftbotError
+from driftbot.slack.mrkdwn import escape
+from driftbot.handlers.intake import answers
 
 _MAX_TEXT = 500
 MAX_DAYS = 366  # `/drift audit --days`: a year, leap or not

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from bot import audit
-from bot.cli import main
-from bot.errors import DriftbotError
+from driftbot import audit
+from driftbot.cli import main
+from driftbot.errors import DriftbotError
 
 
 def _backdate(state, event_id: int, days: int) -> None:

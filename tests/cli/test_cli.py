@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from bot.cli import main
+from driftbot.cli import main
 from tests.factory import ENUM, INIT, POSTS, SCHEMA_WITH_VIDEO, deploy, rows, write_migrations
 
 M1, M2, M3 = "20250101000000_init", "20250102000000_posts", "20250103000000_media"
@@ -116,7 +116,7 @@ def test_envs_lists_environments(project, capsys):
 @pytest.fixture(scope="module")
 def scram_server():
     """A private embedded PostgreSQL that checks passwords (the shared test servers trust everyone)."""
-    from bot.embedded import postgres_server
+    from driftbot.embedded import postgres_server
 
     base = Path(tempfile.mkdtemp(prefix="driftbot-scram-"))
     server = postgres_server(base)
@@ -198,8 +198,8 @@ def test_enum_adds_a_value_with_the_safety_of_resolve(project, db, capsys, monke
 def test_a_terminal_change_is_in_the_audit_trail(project, db, databases, capsys, monkeypatch):
     from sqlalchemy import select
 
-    from bot.state.db import make_engine, sessions, upgrade
-    from bot.state.models import AuditEvent
+    from driftbot.state.db import make_engine, sessions, upgrade
+    from driftbot.state.models import AuditEvent
 
     deploy(db, project)
     state = databases.create_state()
@@ -218,9 +218,9 @@ def test_a_terminal_change_is_in_the_audit_trail(project, db, databases, capsys,
 
 
 def test_terminal_advice_says_terminal_commands_and_slack_says_drift_commands(project, db, tmp_path, capsys, monkeypatch):
-    from bot.engine.check import run_check
-    from bot.settings import load_settings
-    from bot.slack.views import finding_lines
+    from driftbot.engine.check import run_check
+    from driftbot.settings import load_settings
+    from driftbot.slack.views import finding_lines
 
     deploy(db, project)
     schema = tmp_path / "schema.prisma"
@@ -257,9 +257,9 @@ def test_a_terminal_change_works_on_a_keyed_trail(project, db, databases, capsys
     """Issue #26, item 10: with DRIFTBOT_AUDIT_KEY set, `driftbot enum` and `resolve` write keyed events."""
     from sqlalchemy import select
 
-    from bot import audit
-    from bot.state.db import make_engine, sessions, upgrade
-    from bot.state.models import AuditEvent
+    from driftbot import audit
+    from driftbot.state.db import make_engine, sessions, upgrade
+    from driftbot.state.models import AuditEvent
 
     key = "terminal-key-0123456789abcdef0123456789"
     deploy(db, project)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.cli import main
+from driftbot.cli import main
 from tests.factory import INIT, POSTS, deploy, execute, write_migrations
 
 M1, M2 = "20250101000000_init", "20250102000000_posts"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from bot.cli.demo import run_through_queue
-from bot.engine.check import run_check
-from bot.settings import Settings
-from bot.state.db import make_engine, sessions
-from bot.state.models import Check
+from driftbot.cli.demo import run_through_queue
+from driftbot.engine.check import run_check
+from driftbot.settings import Settings
+from driftbot.state.db import make_engine, sessions
+from driftbot.state.models import Check
 
 
 def test_the_queued_check_agrees_with_the_direct_one(project, db, databases, redis_url, tmp_path):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.cli import main
+from driftbot.cli import main
 from tests.factory import INIT, deploy, execute, write_migrations
 
 M1, M2, M3 = "20250101000000_init", "20250102000000_name", "20250103000000_index"

@@ -7,7 +7,7 @@ import json
 import psycopg
 import pytest
 
-from bot.cli import memo
+from driftbot.cli import memo
 from tests.cli.test_cli import M1, M2, project, run  # noqa: F401 - the fixture: a three-migration project and its config
 from tests.cli.test_startup import loaded_by
 from tests.factory import deploy
@@ -35,9 +35,9 @@ def memoised(project, db, capsys, monkeypatch):
 def test_an_unchanged_status_is_answered_again_without_the_engine(memoised, project, tmp_path):
     code, modules = loaded_by(tmp_path, "status", "prod", "--json")
     assert code == 0
-    assert not {"bot.engine.check", "bot.engine.diff", "bot.engine.inspect"} & modules
+    assert not {"driftbot.engine.check", "driftbot.engine.diff", "driftbot.engine.inspect"} & modules
     code, modules = loaded_by(tmp_path, "status", "prod")  # the terminal's text too
-    assert code == 0 and "bot.engine.check" not in modules
+    assert code == 0 and "driftbot.engine.check" not in modules
 
 
 def test_the_memoised_answer_is_the_checks_own(memoised, capsys):
@@ -115,7 +115,7 @@ def test_the_caches_are_written_after_the_answer_by_a_child(project, db, tmp_pat
     import time
 
     deploy(db, project)
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "status", "prod", "--json"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "driftbot.cli", "status", "prod", "--json"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     cache = project.parent / "cache"

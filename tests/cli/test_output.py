@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bot.cli import main
+from driftbot.cli import main
 from tests.factory import ENUM, INIT, deploy, write_migrations
 
 M1, M2, M3 = "20250101000000_init", "20250102000000_media", "20250103000000_email_unique"

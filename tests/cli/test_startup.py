@@ -19,7 +19,7 @@ NOT_FOR_STATUS = ("slack_bolt", "slack_sdk", "sqlalchemy", "rq", "redis")
 
 _PROBE = """
 import json, sys
-from bot.cli import main
+from driftbot.cli import main
 code = main(sys.argv[1:])
 with open({out!r}, "w") as f:
     json.dump({{"code": code, "modules": sorted(sys.modules)}}, f)
@@ -60,4 +60,4 @@ def test_an_in_sync_status_imports_neither_the_deploy_preview_nor_the_config_eva
     deploy(db, project)
     code, modules = loaded_by(tmp_path, "status", "prod", "--json")
     assert code == 0
-    assert {"bot.engine.preview", "bot.engine.config_ts"} & modules == set()
+    assert {"driftbot.engine.preview", "driftbot.engine.config_ts"} & modules == set()

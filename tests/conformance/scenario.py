@@ -18,11 +18,11 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
-from bot.engine import history
-from bot.engine.check import run_check
-from bot.engine.project import LocalTree, detect_version
-from bot.engine.sources import read_folder
-from bot.settings import Settings
+from driftbot.engine import history
+from driftbot.engine.check import run_check
+from driftbot.engine.project import LocalTree, detect_version
+from driftbot.engine.sources import read_folder
+from driftbot.settings import Settings
 from tests.conformance.prisma7_cli import Installed, project_for
 from tests.conformance.prisma_cli import DEFAULT_MODELS, Run
 
@@ -189,7 +189,7 @@ def driftbot_status(project: Path, url: str, server_url: str, cache: Path, cwd: 
         "XDG_CACHE_HOME": str(cache),
     })
     proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "status", env_name, "--json"],
+        [sys.executable, "-m", "driftbot.cli", "status", env_name, "--json"],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.stdout.strip(), f"driftbot status printed nothing (exit {proc.returncode}): {proc.stderr[-500:]}"

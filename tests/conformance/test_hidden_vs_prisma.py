@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine import writers
+from driftbot.engine import writers
 from tests.conformance.scenario import Scenario
 
 pytestmark = pytest.mark.conformance

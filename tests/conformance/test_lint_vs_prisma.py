@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.lint import lint_text
-from bot.engine.sources import LocalMigration
+from driftbot.engine.lint import lint_text
+from driftbot.engine.sources import LocalMigration
 
 pytestmark = pytest.mark.conformance
 

@@ -16,9 +16,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from bot.engine.check import run_check
-from bot.engine.sources import read_folder
-from bot.settings import Settings
+from driftbot.engine.check import run_check
+from driftbot.engine.sources import read_folder
+from driftbot.settings import Settings
 from tests.conformance import prisma8_cli
 from tests.conformance.prisma_cli import PrismaUnavailable
 from tests.conftest import _with_db

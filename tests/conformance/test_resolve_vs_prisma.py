@@ -13,8 +13,8 @@ import re
 import psycopg
 import pytest
 
-from bot.engine import writers
-from bot.errors import Refused
+from driftbot.engine import writers
+from driftbot.errors import Refused
 from tests.conformance.scenario import Scenario
 
 pytestmark = pytest.mark.conformance

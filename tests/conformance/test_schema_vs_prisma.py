@@ -14,7 +14,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from bot.engine.writers import render_add_enum_value
+from driftbot.engine.writers import render_add_enum_value
 from tests.conformance.scenario import Scenario, drift_summary
 
 pytestmark = pytest.mark.conformance

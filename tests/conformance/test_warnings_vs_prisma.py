@@ -12,10 +12,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from bot.engine import diff as d
-from bot.engine.inspect import introspect
-from bot.engine.render import render_migration, render_sql
-from bot.engine.render.warnings import prisma_warnings
+from driftbot.engine import diff as d
+from driftbot.engine.inspect import introspect
+from driftbot.engine.render import render_migration, render_sql
+from driftbot.engine.render.warnings import prisma_warnings
 from tests.conformance.prisma_cli import run_in_terminal
 
 pytestmark = pytest.mark.conformance

@@ -10,12 +10,12 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import select
 
-from bot.digest.clock import DigestCronJob, make_scheduler
-from bot.digest.schedule import Schedule
-from bot.errors import ConfigError
-from bot.work.queues import DRIFT
-from bot.settings import DigestSettings
-from bot.state.models import DigestRun
+from driftbot.digest.clock import DigestCronJob, make_scheduler
+from driftbot.digest.schedule import Schedule
+from driftbot.errors import ConfigError
+from driftbot.work.queues import DRIFT
+from driftbot.settings import DigestSettings
+from driftbot.state.models import DigestRun
 
 UTC = timezone.utc
 PARIS = Schedule("0 9 * * 1-5", ZoneInfo("Europe/Paris"))
@@ -60,7 +60,7 @@ def _enqueued(redis, name: str) -> list[dict]:
 
 
 def _scheduler(redis, settings_cron, clock, prefix):
-    from bot.settings import Settings
+    from driftbot.settings import Settings
 
     settings = Settings(digest={"cron": settings_cron, "timezone": "Europe/Paris"}, queue_prefix=prefix)
     scheduler, job = make_scheduler(redis, settings, clock=clock)
@@ -105,7 +105,7 @@ def test_a_clock_started_just_after_the_hour_still_sends_that_digest_but_not_an_
 
 
 def test_two_clock_processes_one_digest_per_period(databases, redis_url, tmp_path, monkeypatch):
-    from bot.work.queues import queue_name
+    from driftbot.work.queues import queue_name
     from tests.support import SlackStandIn, build_environments, runtime_on, run_worker
 
     slack = SlackStandIn()
@@ -113,7 +113,7 @@ def test_two_clock_processes_one_digest_per_period(databases, redis_url, tmp_pat
     rt = runtime_on(state_url=databases.create_state(), redis_url=redis_url, slack_url=slack.url,
                     environments=envs, cache_dir=tmp_path / "cache", timezone="Europe/Paris")
     clock = FrozenClock(datetime(2026, 11, 30, 7, 58, tzinfo=UTC))
-    monkeypatch.setattr("bot.digest.jobs.utcnow", clock)
+    monkeypatch.setattr("driftbot.digest.jobs.utcnow", clock)
     redis = Redis.from_url(redis_url)
     clocks = [make_scheduler(redis, rt.settings, clock=clock)[0] for _ in range(2)]
     for _ in range(10):  # 07:58 .. 08:07 UTC, 09:00 in Paris falls inside
@@ -143,7 +143,7 @@ def test_the_clock_enqueues_the_digest_where_the_workers_listen(databases, redis
                     environments=envs, cache_dir=tmp_path / "cache", timezone="Europe/Paris")
     assert rt.settings.queue_prefix  # the case that matters: a deployment with a prefix
     clock = FrozenClock(datetime(2026, 11, 30, 7, 58, tzinfo=UTC))
-    monkeypatch.setattr("bot.digest.jobs.utcnow", clock)
+    monkeypatch.setattr("driftbot.digest.jobs.utcnow", clock)
     redis = Redis.from_url(redis_url)
     scheduler, cron = make_scheduler(redis, rt.settings, clock=clock)  # as run_clock calls it
     enqueued = []  # the RQ jobs themselves, wherever they went, so none is left behind
@@ -166,7 +166,7 @@ def test_the_clock_enqueues_the_digest_where_the_workers_listen(databases, redis
 
 
 def test_a_digest_job_run_too_late_posts_nothing(databases, redis_url, tmp_path, monkeypatch):
-    from bot.digest.jobs import scheduled_digest
+    from driftbot.digest.jobs import scheduled_digest
     from tests.support import build_environments, runtime_on
 
     envs = build_environments(databases, tmp_path / "envs", {"prod": "in_sync"})
@@ -176,7 +176,7 @@ def test_a_digest_job_run_too_late_posts_nothing(databases, redis_url, tmp_path,
     assert scheduled_digest(period, now=datetime(2026, 11, 30, 12, 0, tzinfo=UTC)) == "late"
     assert scheduled_digest(period, now=datetime(2026, 11, 30, 9, 20, tzinfo=UTC)) == "claimed"
     assert scheduled_digest(period, now=datetime(2026, 11, 30, 9, 21, tzinfo=UTC)) == "already claimed"
-    from bot.work.queues import DRIFT, queue
+    from driftbot.work.queues import DRIFT, queue
 
     queue(rt, DRIFT).empty()
     rt.engine.dispose()

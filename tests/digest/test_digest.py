@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.digest import content as d
-from bot.digest.jobs import post_digest, start_digest
-from bot.state.models import DigestRun, Request
+from driftbot.digest import content as d
+from driftbot.digest.jobs import post_digest, start_digest
+from driftbot.state.models import DigestRun, Request
 from tests.support import build_environments, runtime_on, run_worker
 
 
@@ -139,7 +139,7 @@ def test_the_digest_carries_the_audit_checkpoint(runtime_for, slack):
     """#14: a copy of the audit chain's end outside the database, every morning (the quiet form too)."""
     import re
 
-    from bot import audit
+    from driftbot import audit
 
     rt = runtime_for({"prod": "in_sync"})
     with rt.sessions.begin() as s:
@@ -169,9 +169,9 @@ def test_names_and_error_texts_in_the_digest_are_text_not_markup():
 
 @pytest.mark.slow  # a check per environment, many environments
 def test_a_digest_over_more_environments_than_check_jobs_checks_each_one_once(databases, redis_url, slack, tmp_path):
-    from bot.digest.jobs import MAX_CHECK_JOBS
-    from bot.state.models import Check
-    from bot.work.queues import DRIFT, queue
+    from driftbot.digest.jobs import MAX_CHECK_JOBS
+    from driftbot.state.models import Check
+    from driftbot.work.queues import DRIFT, queue
     from tests.support import runtime_on
 
     real = build_environments(databases, tmp_path / "envs", {"a": "in_sync", "b": "drifted"})

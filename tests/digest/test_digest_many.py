@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.digest.jobs import start_digest
-from bot.state.models import DigestRun, Request
+from driftbot.digest.jobs import start_digest
+from driftbot.state.models import DigestRun, Request
 from tests.support import UNREACHABLE, build_environments, runtime_on, run_worker
 
 pytestmark = pytest.mark.slow

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from bot.digest import content as d
-from bot.digest.jobs import start_digest
-from bot.engine.check import run_check
-from bot.pulls import flow
+from driftbot.digest import content as d
+from driftbot.digest.jobs import start_digest
+from driftbot.engine.check import run_check
+from driftbot.pulls import flow
 from tests.factory import INIT, deploy, execute, write_migrations
 from tests.pulls.conftest import M1, REPO, TOKEN, github, origin  # noqa: F401 (the fixtures)
 from tests.support import run_worker, runtime_on

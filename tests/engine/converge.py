@@ -30,14 +30,14 @@ from typing import Callable
 
 import psycopg
 
-from bot.engine import diff as d
-from bot.engine import hidden, replay, writers
-from bot.engine.check import run_check
-from bot.engine.inspect import introspect
-from bot.engine.result import CheckResult, Finding
-from bot.engine.sources import LocalMigration, read_folder
-from bot.errors import DriftbotError
-from bot.settings import Settings
+from driftbot.engine import diff as d
+from driftbot.engine import hidden, replay, writers
+from driftbot.engine.check import run_check
+from driftbot.engine.inspect import introspect
+from driftbot.engine.result import CheckResult, Finding
+from driftbot.engine.sources import LocalMigration, read_folder
+from driftbot.errors import DriftbotError
+from driftbot.settings import Settings
 
 
 class Refused(Exception):

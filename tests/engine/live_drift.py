@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from bot.engine.inspect import Snapshot
+from driftbot.engine.inspect import Snapshot
 
 _SIMPLE_DEFAULTS = {"integer": "7", "text": "'x'", "boolean": "true", "bigint": "9"}
 

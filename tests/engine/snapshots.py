@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from bot.engine.inspect import Snapshot, introspect
+from driftbot.engine.inspect import Snapshot, introspect
 
 
 def snapshot_of(url: str, script: str, schemas: tuple[str, ...] = ("public",)) -> Snapshot:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine import actions
-from bot.engine.result import ACTION_KINDS, Action
-from bot.errors import InvalidName, Refused
-from handlers.intake.grammar import Command, parse
+from driftbot.engine import actions
+from driftbot.engine.result import ACTION_KINDS, Action
+from driftbot.errors import InvalidName, Refused
+from driftbot.handlers.intake.grammar import Command, parse
 
 ARGS = {actions.RESOLVE_APPLIED: {"migration": "20250101000000_init"},
         actions.RESOLVE_ROLLED_BACK: {"migration": "20250101000000_init"},

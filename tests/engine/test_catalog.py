@@ -8,9 +8,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bot.engine import catalog, later, shadow
-from bot.engine.check import run_check
-from bot.settings import Settings
+from driftbot.engine import catalog, later, shadow
+from driftbot.engine.check import run_check
+from driftbot.settings import Settings
 from tests.factory import INIT, POSTS, deploy, write_migrations
 
 QUERIES = Path(catalog.__file__).parent / "inspect" / "queries"

@@ -1,5 +1,5 @@
-from bot.engine.caveats import data_caveats
-from bot.engine.sources import LocalMigration
+from driftbot.engine.caveats import data_caveats
+from driftbot.engine.sources import LocalMigration
 
 
 def mig(name, script):

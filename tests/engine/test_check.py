@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.check import run_check
-from bot.settings import Settings
+from driftbot.engine.check import run_check
+from driftbot.settings import Settings
 from tests.factory import INIT, POSTS, committed_migrations, deploy, git, write_migrations
 
 M1, M2, HOTFIX = "20250101000000_init", "20250102000000_posts", "20250103000000_hotfix"

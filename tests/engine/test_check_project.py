@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.views import status_text
-from bot.engine.check import run_check
-from bot.slack.views import check_message
-from bot.engine.sources import read_folder
-from bot.settings import Settings
+from driftbot.cli.views import status_text
+from driftbot.engine.check import run_check
+from driftbot.slack.views import check_message
+from driftbot.engine.sources import read_folder
+from driftbot.settings import Settings
 from tests.factory import deploy, execute
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "prisma7-monorepo"
@@ -32,7 +32,7 @@ def status_json(tmp_path: Path, env: dict[str, str]) -> tuple[int, dict]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTBOT_")}
     clean.update({f"DRIFTBOT_ENVIRONMENTS__PROD__{k.upper()}": v for k, v in env.items()})
     clean["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "status", "prod", "--json"], cwd=tmp_path, env=clean,
+    done = subprocess.run([sys.executable, "-m", "driftbot.cli", "status", "prod", "--json"], cwd=tmp_path, env=clean,
                           capture_output=True, text=True, timeout=120)
     assert done.stdout.strip(), done.stderr[-800:]
     return done.returncode, json.loads(done.stdout)

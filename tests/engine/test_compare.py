@@ -10,11 +10,11 @@ import shutil
 import psycopg
 import pytest
 
-from bot.engine import shadow
-from bot.engine.check import run_check
-from bot.engine.compare import compare
-from bot.errors import ConfigError, UnknownEnvironment
-from bot.settings import Settings
+from driftbot.engine import shadow
+from driftbot.engine.check import run_check
+from driftbot.engine.compare import compare
+from driftbot.errors import ConfigError, UnknownEnvironment
+from driftbot.settings import Settings
 from tests.factory import INIT, POSTS, deploy, execute, write_migrations
 from tests.support import as_role, login_role
 

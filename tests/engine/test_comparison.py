@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from bot.engine.comparison import Comparison, HistoryGap, SchemaDifference, history_gap
-from bot.engine.history import MigrationRow
+from driftbot.engine.comparison import Comparison, HistoryGap, SchemaDifference, history_gap
+from driftbot.engine.history import MigrationRow
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from bot.cli.demo import DEMO_DB, EXAMPLE, build_production
-from bot.settings import Settings
+from driftbot.cli.demo import DEMO_DB, EXAMPLE, build_production
+from driftbot.settings import Settings
 from tests.engine.converge import Team, carry_out, copy_folder
 from tests.factory import ENUM, INIT, POSTS, SCHEMA_WITH_VIDEO, deploy, execute, write_migrations
 

@@ -20,11 +20,11 @@ import pytest
 from psycopg import sql
 
 from benchmarks.gen_history import EXTENSIONS, generate
-from bot.engine import replay
-from bot.engine.inspect import introspect
-from bot.engine.result import blind_spots
-from bot.engine.sources import LocalMigration
-from bot.settings import Settings
+from driftbot.engine import replay
+from driftbot.engine.inspect import introspect
+from driftbot.engine.result import blind_spots
+from driftbot.engine.sources import LocalMigration
+from driftbot.settings import Settings
 from tests.conftest import Databases, available_extensions
 from tests.engine.converge import Team, carry_out
 from tests.engine.live_drift import drift_statement

@@ -24,8 +24,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bot.engine import writers
-from bot.errors import DriftbotError
+from driftbot.engine import writers
+from driftbot.errors import DriftbotError
 from tests.conformance.conftest import PRISMA_VERSIONS
 from tests.conformance.prisma7_cli import Installed
 from tests.conformance.prisma_cli import Run

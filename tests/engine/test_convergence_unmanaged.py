@@ -10,9 +10,9 @@ import psycopg
 import pytest
 
 from benchmarks.gen_history import EXTENSIONS, generate
-from bot.engine import replay
-from bot.engine.sources import LocalMigration
-from bot.settings import Settings
+from driftbot.engine import replay
+from driftbot.engine.sources import LocalMigration
+from driftbot.settings import Settings
 from tests.conftest import available_extensions
 from tests.engine.converge import Team, carry_out
 from tests.factory import INIT, write_migrations

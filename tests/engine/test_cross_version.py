@@ -17,9 +17,9 @@ import shutil
 import pytest
 
 from benchmarks.gen_history import EXTENSIONS, project, write, write_schema
-from bot.cli.demo import DB_PUSH_DRIFT
-from bot.engine.check import run_check
-from bot.settings import Settings
+from driftbot.cli.demo import DB_PUSH_DRIFT
+from driftbot.engine.check import run_check
+from driftbot.settings import Settings
 from tests.conftest import available_extensions, server_major
 from tests.factory import deploy, execute, write_migrations
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.engine import diff as d
-from bot.engine.inspect import Column, Enum, ForeignKey, Index, PrimaryKey, Snapshot, Table
+from driftbot.engine import diff as d
+from driftbot.engine.inspect import Column, Enum, ForeignKey, Index, PrimaryKey, Snapshot, Table
 
 ID = Column("id", "integer", True, serial=True)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from bot.engine import diff as d
-from bot.engine.inspect import introspect
-from bot.engine.render import render_sql
-from bot.slack.views import finding_lines
-from bot.cli.views import status_text
+from driftbot.engine import diff as d
+from driftbot.engine.inspect import introspect
+from driftbot.engine.render import render_sql
+from driftbot.slack.views import finding_lines
+from driftbot.cli.views import status_text
 from tests.conftest import available_extensions, server_major
 from tests.factory import INIT, check_prod, deploy, execute, write_migrations
 

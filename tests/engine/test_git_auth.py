@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from bot.engine import sources
-from bot.errors import ConfigError, MigrationsSourceError
-from bot.settings import load_settings
+from driftbot.engine import sources
+from driftbot.errors import ConfigError, MigrationsSourceError
+from driftbot.settings import load_settings
 from tests.factory import INIT, POSTS, committed_migrations, git
 from tests.git_http_server import GitHTTPServer
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from bot.engine import history
-from bot.engine.db import parse_url
-from bot.engine.sources import read_folder
+from driftbot.engine import history
+from driftbot.engine.db import parse_url
+from driftbot.engine.sources import read_folder
 from tests.factory import ENUM, INIT, POSTS, deploy, execute, write_migrations
 
 M1, M2, M3 = "20250101000000_init", "20250102000000_posts", "20250103000000_media"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import ConfigError
-from bot.settings import load_settings
+from driftbot.errors import ConfigError
+from driftbot.settings import load_settings
 from tests.factory import INIT, POSTS, check_prod, deploy, execute, write_migrations
 
 M1, M2 = "20250101000000_init", "20250102000000_posts"

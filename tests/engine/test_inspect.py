@@ -6,8 +6,8 @@ import json
 
 import psycopg
 
-from bot.engine.inspect import Snapshot, View, introspect
-from bot.engine.inspect.normalize import view_definition
+from driftbot.engine.inspect import Snapshot, View, introspect
+from driftbot.engine.inspect.normalize import view_definition
 from tests.engine.snapshots import snapshot_of
 from tests.engine.test_functions_triggers import TOUCH
 from tests.factory import deploy, write_migrations

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
-from bot.engine import replay
-from bot.engine.lint import Limits, lint_on, lint_text
-from bot.engine.sources import LocalMigration
+from driftbot.engine import replay
+from driftbot.engine.lint import Limits, lint_on, lint_text
+from driftbot.engine.sources import LocalMigration
 
 SCHEMA = """
 CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN', 'GUEST');

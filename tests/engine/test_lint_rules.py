@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.engine.lint import lint_text
-from bot.engine.lint.locks import effect
-from bot.engine.lint.parse import statements
-from bot.engine.sources import LocalMigration
+from driftbot.engine.lint import lint_text
+from driftbot.engine.lint.locks import effect
+from driftbot.engine.lint.parse import statements
+from driftbot.engine.sources import LocalMigration
 
 
 def _effect(sql: str):

@@ -7,8 +7,8 @@ appears in production every month, and must not be reported, nor anything it inh
 
 from __future__ import annotations
 
-from bot.engine.check import run_check
-from bot.settings import Settings
+from driftbot.engine.check import run_check
+from driftbot.settings import Settings
 from tests.factory import INIT, deploy, execute, write_migrations
 
 PARTITIONED = INIT + '''CREATE TABLE "Event" ("id" INTEGER NOT NULL, "at" TIMESTAMP(3) NOT NULL, "kind" TEXT, "userId" INTEGER,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from bot.cli.views import status_text
-from bot.engine.result import CheckResult, DeployPreview, SchemaReport
+from driftbot.cli.views import status_text
+from driftbot.engine.result import CheckResult, DeployPreview, SchemaReport
 from tests.conftest import available_extensions
 from tests.factory import check_prod, deploy, write_migrations
 
@@ -89,9 +89,9 @@ def test_the_rebuilt_live_schema_is_the_live_schema(db, pg_url, databases):
     uses, views, triggers, row-level security and policies."""
     if "citext" not in available_extensions(pg_url) or "citext" not in available_extensions(db):
         pytest.skip("citext is not in pg_available_extensions of this server")
-    from bot.engine import preview
-    from bot.engine.inspect import introspect
-    from bot.engine import diff as d
+    from driftbot.engine import preview
+    from driftbot.engine.inspect import introspect
+    from driftbot.engine import diff as d
 
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute(RICH)

@@ -9,10 +9,10 @@ import shutil
 
 import pytest
 
-from bot.engine.check import run_check
-from bot.settings import Settings
+from driftbot.engine.check import run_check
+from driftbot.settings import Settings
 from tests.factory import execute
-from bot.engine.sources import read_folder
+from driftbot.engine.sources import read_folder
 from tests.prisma8_factory import copy_project, migrate
 
 
@@ -111,7 +111,7 @@ def test_prisma8_database_without_a_project_says_where_to_point(tmp_path, db, sh
 def test_prisma_6_7_and_8_projects_side_by_side(tmp_path, databases, shop):
     from tests.engine.test_check_project import FIXTURE as MONOREPO
     from tests.factory import deploy
-    from bot.engine.sources import read_folder
+    from driftbot.engine.sources import read_folder
 
     acme = tmp_path / "acme"
     shutil.copytree(MONOREPO, acme)
@@ -140,8 +140,8 @@ def test_the_example_project_is_a_prisma8_environment(tmp_path, db):
 
 
 def test_commands_built_on_migration_sql_say_prisma8_is_not_theirs(tmp_path, shop):
-    from bot.engine import sources
-    from bot.errors import MigrationsSourceError
+    from driftbot.engine import sources
+    from driftbot.errors import MigrationsSourceError
 
     settings = Settings(environments={"prod": {"database_url": "postgresql://x@127.0.0.1:1/x", "project": str(shop)}},
                         cache_dir=tmp_path / "cache")
@@ -150,7 +150,7 @@ def test_commands_built_on_migration_sql_say_prisma8_is_not_theirs(tmp_path, sho
 
 
 def test_the_slack_history_line_names_prisma8s_command(tmp_path, db, shop):
-    from bot.slack.views import check_message
+    from driftbot.slack.views import check_message
 
     migrate(db, shop, upto="20261207T0305_enums")
     settings = Settings(environments={"prod": {"database_url": db, "project": str(shop)}}, cache_dir=tmp_path / "cache")
@@ -161,7 +161,7 @@ def test_the_slack_history_line_names_prisma8s_command(tmp_path, db, shop):
 
 
 def test_a_stored_result_keeps_the_prisma7_history_beside_the_marker(tmp_path, db, shop):
-    from bot.engine.result import CheckResult
+    from driftbot.engine.result import CheckResult
     from tests.factory import deploy, write_migrations
 
     migrate(db, shop)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from bot.engine.config_ts import is_prisma8_config, read_prisma8_config
-from bot.engine.prisma8.files import migration_hash, read_graph, source_only_names
-from bot.engine.prisma8.model import EMPTY
-from bot.engine.prisma8.verdict import find_path
+from driftbot.engine.config_ts import is_prisma8_config, read_prisma8_config
+from driftbot.engine.prisma8.files import migration_hash, read_graph, source_only_names
+from driftbot.engine.prisma8.model import EMPTY
+from driftbot.engine.prisma8.verdict import find_path
 from tests.prisma8_factory import FIXTURE
 
 ADOPT = FIXTURE.parent / "adopt" / "prisma.config.ts"

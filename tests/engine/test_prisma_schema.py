@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.prisma_schema import PrismaEnum, load, parse
-from bot.errors import ConfigError
+from driftbot.engine.prisma_schema import PrismaEnum, load, parse
+from driftbot.errors import ConfigError
 
 SCHEMA = '''
 datasource db {

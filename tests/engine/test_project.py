@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import project, sources
-from bot.engine.config_ts import Unevaluable, read_config
-from bot.engine.project import LocalTree, detect_version, locate, lockfile_version
-from bot.errors import ConfigError
-from bot.settings import Settings
+from driftbot.engine import project, sources
+from driftbot.engine.config_ts import Unevaluable, read_config
+from driftbot.engine.project import LocalTree, detect_version, locate, lockfile_version
+from driftbot.errors import ConfigError
+from driftbot.settings import Settings
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "prisma7-monorepo"
 
@@ -191,8 +191,8 @@ def test_explicit_migrations_win_over_the_config(tmp_path):
 
 
 def test_prisma_version_setting_must_be_a_version():
-    from bot.errors import ConfigError as Err
-    from bot.settings import load_settings
+    from driftbot.errors import ConfigError as Err
+    from driftbot.settings import load_settings
 
     with pytest.raises(Err, match="prisma_version"):
         load_settings(None, environments={"p": {"database_url": "postgresql://x@h/d", "project": ".", "prisma_version": "^7"}})
@@ -222,7 +222,7 @@ def test_git_source_reads_the_project_folder_at_the_ref(tmp_path):
 
 
 def test_project_in_driftbot_toml_is_relative_to_the_file_but_not_inside_a_repository(tmp_path, monkeypatch):
-    from bot.settings import load_settings
+    from driftbot.settings import load_settings
 
     monkeypatch.delenv("DRIFTBOT_CONFIG", raising=False)
     (tmp_path / "conf").mkdir()

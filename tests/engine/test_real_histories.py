@@ -6,8 +6,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from bot.engine.check import run_check
-from bot.settings import Settings
+from driftbot.engine.check import run_check
+from driftbot.settings import Settings
 from tests.factory import INIT, deploy, execute, write_migrations
 
 M1, M2, M3 = "20250101000000_init", "20250102000000_second", "20250103000000_third"

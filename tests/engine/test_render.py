@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.cli.demo import DB_PUSH_DRIFT
-from bot.engine.diff import diff
-from bot.engine.render import render_migration, render_sql, render_summary
+from driftbot.cli.demo import DB_PUSH_DRIFT
+from driftbot.engine.diff import diff
+from driftbot.engine.render import render_migration, render_sql, render_summary
 from tests.engine.snapshots import snapshot_of
 
 BASE = """

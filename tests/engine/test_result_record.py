@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from bot.engine.result import CheckResult
+from driftbot.engine.result import CheckResult
 from tests.factory import INIT, POSTS, check_enum_value_only_in_schema, check_prod, deploy, write_migrations
 
 M1, M2 = "20250101000000_init", "20250102000000_posts"

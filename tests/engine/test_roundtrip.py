@@ -14,9 +14,9 @@ import psycopg
 import pytest
 
 from benchmarks.gen_history import EXTENSIONS, SECOND_SCHEMA, generate
-from bot.engine.diff import diff
-from bot.engine.inspect import introspect
-from bot.engine.render import render_sql
+from driftbot.engine.diff import diff
+from driftbot.engine.inspect import introspect
+from driftbot.engine.render import render_sql
 from tests.conftest import Databases, available_extensions
 from tests.engine.live_drift import drift_statement
 

@@ -13,9 +13,9 @@ import uuid
 import psycopg
 import pytest
 
-from bot.engine.check import run_check
-from bot.engine.inspect import introspect
-from bot.settings import Settings
+from driftbot.engine.check import run_check
+from driftbot.engine.inspect import introspect
+from driftbot.settings import Settings
 from tests.factory import INIT, check_prod, deploy, execute, write_migrations
 
 M1, M2 = "20250101000000_init", "20250102000000_rls"

@@ -105,7 +105,7 @@ def test_far_apart_history_and_schema_proposes_a_baseline(db, tmp_path):
 def test_proposed_names_are_stable_all_day_and_sort_after_every_migration():
     from datetime import datetime, timezone
 
-    from bot.engine.schema_check import migration_stamp
+    from driftbot.engine.schema_check import migration_stamp
 
     morning, evening = datetime(2025, 12, 21, 8, 0, tzinfo=timezone.utc), datetime(2025, 12, 21, 23, 59, tzinfo=timezone.utc)
     assert migration_stamp((M1,), morning) == migration_stamp((M1,), evening) == "20251221000000"
@@ -133,7 +133,7 @@ def test_an_enum_value_a_pending_migration_renames_into_place_is_deployed_not_ad
     """Issue 27, item 3: schema.prisma has C; pending migrations add B, then rename B to C. The value
     comes with `migrate deploy`, after both: adding C by hand first makes the rename fail ("already
     exists"). Judged at the end of the pending history, not one migration alone."""
-    from bot.settings import Settings
+    from driftbot.settings import Settings
     from tests.engine.converge import Team, carry_out
 
     init, add = "CREATE TYPE \"Kind\" AS ENUM ('A');\n", "ALTER TYPE \"Kind\" ADD VALUE 'B';\n"

@@ -9,10 +9,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from bot.engine import shadow
-from bot.engine.check import run_check
-from bot.engine.sources import read_folder
-from bot.settings import Settings
+from driftbot.engine import shadow
+from driftbot.engine.check import run_check
+from driftbot.engine.sources import read_folder
+from driftbot.settings import Settings
 from tests.factory import INIT, POSTS, deploy, write_migrations
 from tests.support import as_role, login_role
 
@@ -121,10 +121,10 @@ def test_sweeper_drops_scratch_databases_of_dead_workers_only(pg_url):
 
 
 def test_target_unreachable_mid_check_is_an_error_and_leaves_no_scratch(db, pg_url, tmp_path):
-    from bot.engine.db import parse_url
-    from bot.engine.history import classify, read_rows
-    from bot.engine.schema_check import check_schema
-    from bot.errors import DatabaseUnreachable
+    from driftbot.engine.db import parse_url
+    from driftbot.engine.history import classify, read_rows
+    from driftbot.engine.schema_check import check_schema
+    from driftbot.errors import DatabaseUnreachable
 
     folder = write_migrations(tmp_path / "m", {M1: INIT})
     deploy(db, folder)
@@ -143,7 +143,7 @@ def test_target_unreachable_mid_check_is_an_error_and_leaves_no_scratch(db, pg_u
 def test_a_shadow_lacking_an_applied_migrations_extension_is_not_a_finding(db, pg_url, tmp_path):
     """The migration is recorded as applied on the target; only the shadow server lacks its extension:
     the schema could not be checked (exit 2), and that is not a problem of the history."""
-    from bot.engine import writers
+    from driftbot.engine import writers
 
     folder = write_migrations(tmp_path / "m", {M1: 'CREATE EXTENSION IF NOT EXISTS "no_such_extension_x";'})
     writers.resolve_applied(db, read_folder(folder), M1)

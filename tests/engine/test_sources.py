@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from bot.engine.sources import GitSource, read_folder
-from bot.errors import MigrationsSourceError
+from driftbot.engine.sources import GitSource, read_folder
+from driftbot.errors import MigrationsSourceError
 from tests.factory import INIT, POSTS, committed_migrations, git, write_migrations
 
 

@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.engine.findings import history_findings
-from bot.engine.history import ByHand, FailedMigration, HistoryVerdict, ModifiedMigration
-from bot.engine.result import Action, Finding, SchemaReport, blind_spots, decide_state
+from driftbot.engine.findings import history_findings
+from driftbot.engine.history import ByHand, FailedMigration, HistoryVerdict, ModifiedMigration
+from driftbot.engine.result import Action, Finding, SchemaReport, blind_spots, decide_state
 
 NAMES = [f"2025010{i}000000_m{i}" for i in range(1, 10)]
 WHEN = datetime(2025, 1, 1, tzinfo=timezone.utc)

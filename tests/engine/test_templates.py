@@ -8,8 +8,8 @@ import uuid
 import psycopg
 import pytest
 
-from bot.engine import later, shadow, templates
-from bot.engine.sources import read_folder
+from driftbot.engine import later, shadow, templates
+from driftbot.engine.sources import read_folder
 from tests.factory import write_migrations
 from tests.support import as_role, login_role
 

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.engine import history, versions
-from bot.engine.history import MigrationRow
-from bot.engine.result import CheckResult, SchemaReport
-from bot.engine.sources import LocalMigration
-from bot.engine.versions import PrismaVersion
+from driftbot.engine import history, versions
+from driftbot.engine.history import MigrationRow
+from driftbot.engine.result import CheckResult, SchemaReport
+from driftbot.engine.sources import LocalMigration
+from driftbot.engine.versions import PrismaVersion
 
 A, BAD, C = "20250101000000_init", "20250102120000_broken", "20250103000000_comments"
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)

@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 import psycopg
 import pytest
 
-from bot.engine import writers
-from bot.engine.sources import read_folder
-from bot.errors import Busy, InvalidName, Refused
+from driftbot.engine import writers
+from driftbot.engine.sources import read_folder
+from driftbot.errors import Busy, InvalidName, Refused
 from tests.factory import ENUM, INIT, POSTS, deploy, execute, rows, write_migrations
 
 M1, M2, M3 = "20250101000000_init", "20250102000000_posts", "20250103000000_media"
@@ -214,7 +214,7 @@ LOOK_ALIKES = [
 @pytest.mark.parametrize("value, says", LOOK_ALIKES)
 def test_look_alike_and_invisible_enum_values_are_refused_naming_the_character(db, value, says):
     """#14 case 6: such values were added to the production enum, and showed as a plain `VIDEO`."""
-    from bot.requests.plans import make_plan
+    from driftbot.requests.plans import make_plan
 
     execute(db, "CREATE TYPE \"MediaKind\" AS ENUM ('IMAGE')")
     for attempt in (lambda: writers.add_enum_value(db, "MediaKind", value),        # the writer itself

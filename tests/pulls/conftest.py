@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings
+from driftbot.settings import Settings
 from tests.factory import INIT, committed_migrations, git
 from tests.git_http_server import GitHTTPServer
 from tests.github_stub import GitHubStub

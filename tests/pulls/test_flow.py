@@ -9,12 +9,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import audit
-from bot.engine.check import run_check
-from bot.errors import ConfigError, PullRequestError
-from bot.pulls import flow
-from bot.pulls.proposal import build
-from bot.state.db import make_engine, sessions, upgrade
+from driftbot import audit
+from driftbot.engine.check import run_check
+from driftbot.errors import ConfigError, PullRequestError
+from driftbot.pulls import flow
+from driftbot.pulls.proposal import build
+from driftbot.state.db import make_engine, sessions, upgrade
 from tests.factory import INIT, SCHEMA_WITH_VIDEO, deploy, execute, write_migrations
 from tests.pulls.conftest import M1, TOKEN, git, make_settings
 
@@ -96,11 +96,11 @@ def test_next_day_the_same_sql_under_a_new_date_finds_the_open_one(drifted, orig
     s = make_settings(drifted, f"file://{origin}", tmp_path, github.url)
     env = s.environment("prod")
     first = flow.open_pull_request(s, env, run_check(s, env))
-    from bot.engine import schema_check
+    from driftbot.engine import schema_check
 
     tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
     real = schema_check.check_schema
-    monkeypatch.setattr("bot.engine.check.check_schema", lambda *a, **k: real(*a, **k, now=tomorrow))
+    monkeypatch.setattr("driftbot.engine.check.check_schema", lambda *a, **k: real(*a, **k, now=tomorrow))
     result = run_check(s, env)
     assert catch_up(result)[0] != first.migration  # the date stamp moved
     again = flow.open_pull_request(s, env, result)

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from bot.errors import PullRequestError
-from bot.pulls.git import Repository
+from driftbot.errors import PullRequestError
+from driftbot.pulls.git import Repository
 from tests.pulls.conftest import TOKEN, git
 
 PATH = "prisma/migrations/20261201000000_sync_schema_drift/migration.sql"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot.errors import PullRequestError
-from bot.pulls.github import GitHub, GitHubError, repo_from_url
+from driftbot.errors import PullRequestError
+from driftbot.pulls.github import GitHub, GitHubError, repo_from_url
 from tests.pulls.conftest import REPO, TOKEN, git
 
 BRANCH = "driftbot/prod/20261201000000_sync_schema_drift"

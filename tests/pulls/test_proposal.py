@@ -6,12 +6,12 @@ import dataclasses
 
 import pytest
 
-from bot.engine.findings import resolve_action
-from bot.engine.lint import LintFinding, LintReport
-from bot.engine.result import Action, CheckResult, Finding, SchemaReport
-from bot.errors import PullRequestError
-from bot.pulls.proposal import build, parse_marker, proposable
-from bot.settings import EnvironmentSettings
+from driftbot.engine.findings import resolve_action
+from driftbot.engine.lint import LintFinding, LintReport
+from driftbot.engine.result import Action, CheckResult, Finding, SchemaReport
+from driftbot.errors import PullRequestError
+from driftbot.pulls.proposal import build, parse_marker, proposable
+from driftbot.settings import EnvironmentSettings
 
 A = "20261201000000_sync_schema_drift"
 C = "20261201000000_add_mediakind_video"

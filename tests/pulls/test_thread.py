@@ -8,13 +8,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.engine.check import run_check
-from bot.pulls import flow
-from bot.work import pull_requests as thread
-from bot.runtime import Runtime
-from bot.settings import Settings
-from bot.state.db import make_engine, sessions, upgrade
-from bot.state.models import AuditEvent, Check
+from driftbot.engine.check import run_check
+from driftbot.pulls import flow
+from driftbot.work import pull_requests as thread
+from driftbot.runtime import Runtime
+from driftbot.settings import Settings
+from driftbot.state.db import make_engine, sessions, upgrade
+from driftbot.state.models import AuditEvent, Check
 from tests.factory import INIT, deploy, execute, write_migrations
 from tests.pulls.conftest import M1, REPO, TOKEN
 from tests.slack_stub import SlackStub

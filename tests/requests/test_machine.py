@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from bot.requests import machine
-from bot.requests.plans import make_plan
-from bot.state.models import AuditEvent, Execution, Request
+from driftbot.requests import machine
+from driftbot.requests.plans import make_plan
+from driftbot.state.models import AuditEvent, Execution, Request
 
 ALLOWED = frozenset({"UBO", "UCY", "UDI"})
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from bot.engine import writers
-from bot.engine.sources import read_folder
-from bot.requests.plans import make_plan
+from driftbot.engine import writers
+from driftbot.engine.sources import read_folder
+from driftbot.requests.plans import make_plan
 from tests.factory import ENUM, INIT, deploy, execute, write_migrations
 
 M1, M2 = "20250101000000_init", "20250102000000_media"

@@ -11,13 +11,13 @@ import uuid
 import psycopg
 import pytest
 
-from bot.engine import writers
-from bot.requests import machine
-from bot.work.execute import execute_request
-from bot.requests.plans import make_plan
-from bot.settings import Settings
-from bot.slack import posting
-from bot.state.models import Request
+from driftbot.engine import writers
+from driftbot.requests import machine
+from driftbot.work.execute import execute_request
+from driftbot.requests.plans import make_plan
+from driftbot.settings import Settings
+from driftbot.slack import posting
+from driftbot.state.models import Request
 from tests import factory
 from tests.support import make_runtime
 

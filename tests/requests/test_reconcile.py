@@ -13,14 +13,14 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from bot.engine import writers
-from bot.requests import machine
-from bot.work.execute import execute_request
-from bot.requests.plans import make_plan
-from bot.settings import Settings
-from bot.slack import posting
-from bot.state.models import Execution, Request
-from bot.work.sweeper import sweep
+from driftbot.engine import writers
+from driftbot.requests import machine
+from driftbot.work.execute import execute_request
+from driftbot.requests.plans import make_plan
+from driftbot.settings import Settings
+from driftbot.slack import posting
+from driftbot.state.models import Execution, Request
+from driftbot.work.sweeper import sweep
 from tests import factory
 from tests.support import make_runtime
 
@@ -114,7 +114,7 @@ def test_a_writer_declared_interrupted_that_commits_after_all_records_the_truth(
     """Issue #26 item 2: the writer's session to the state database cut (its fence released with it), the
     sweeper closes the execution as interrupted; then the writer commits. The state, the audit trail and
     the thread end with the truth (succeeded, a correction), never "interrupted" beside "Done"."""
-    from bot.work.execute import mark_interrupted
+    from driftbot.work.execute import mark_interrupted
 
     rt, target, state = _setup(databases, redis_url, stub, tmp_path, "add_enum_value")
     plan, req, _ = _approved(rt, "VIDEO")
@@ -130,7 +130,7 @@ def test_a_writer_declared_interrupted_that_commits_after_all_records_the_truth(
     with rt.sessions() as s:
         done = s.get(Request, req.id)
         ex = s.execute(select(Execution).where(Execution.request_id == req.id)).scalar_one()
-        from bot.state.models import AuditEvent
+        from driftbot.state.models import AuditEvent
         outcomes = [e.data.get("outcome") for e in s.execute(select(AuditEvent).where(
             AuditEvent.event == "execution_finished").order_by(AuditEvent.id)).scalars()]
     assert (done.status, ex.outcome) == ("succeeded", "succeeded") and "VIDEO" in ex.statements[0]

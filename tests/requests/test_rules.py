@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.requests import rules
+from driftbot.requests import rules
 
 
 def test_user_groups_are_resolved_through_the_given_lookup():

@@ -22,14 +22,14 @@ import pytest
 from hypothesis import HealthCheck, event as note, given, settings, strategies as st
 from sqlalchemy import func, select
 
-from bot.requests import machine
-from bot.engine import writers
-from bot.work.execute import execute_request
-from bot.requests.plans import make_plan
-from bot.settings import Settings
-from bot.requests.clicks import Click
-from bot.work.clicks import decide
-from bot.state.models import Approval, Execution, Request
+from driftbot.requests import machine
+from driftbot.engine import writers
+from driftbot.work.execute import execute_request
+from driftbot.requests.plans import make_plan
+from driftbot.settings import Settings
+from driftbot.requests.clicks import Click
+from driftbot.work.clicks import decide
+from driftbot.state.models import Approval, Execution, Request
 from tests import factory
 from tests.support import make_runtime
 

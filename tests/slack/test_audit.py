@@ -8,8 +8,8 @@ import io
 
 import pytest
 
-from bot import audit
-from handlers.intake.commands import on_command
+from driftbot import audit
+from driftbot.handlers.intake.commands import on_command
 from tests.support import build_environments, runtime_on, run_worker
 
 

@@ -52,7 +52,7 @@ def test_an_id_beyond_bigint_is_a_bad_button_not_a_database_outage(bot_env, stub
 
 
 def test_look_alike_enum_values_are_refused_in_one_line_naming_the_character(bot_env, stub):
-    """The Slack command and the CLI validate with the same function (bot.engine.writers.check_enum_value)."""
+    """The Slack command and the CLI validate with the same function (driftbot.engine.writers.check_enum_value)."""
     import psycopg
 
     url = bot_env.start_web()

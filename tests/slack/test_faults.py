@@ -182,9 +182,9 @@ def test_a_live_execution_whose_heartbeat_vanished_is_not_declared_dead(bot_env,
     import os
     import signal
 
-    from bot.runtime import build
-    from bot.settings import load_settings
-    from bot.work.sweeper import sweep
+    from driftbot.runtime import build
+    from driftbot.settings import load_settings
+    from driftbot.work.sweeper import sweep
     from tests.slack.conftest import free_port
 
     port = free_port()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.intake.grammar import Command, Usage, parse
+from driftbot.handlers.intake.grammar import Command, Usage, parse
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from bot.engine.lint import LintFinding, LintReport
-from bot.engine.result import CheckResult, SchemaReport
-from bot.slack import views
-from bot.state.models import Request
+from driftbot.engine.lint import LintFinding, LintReport
+from driftbot.engine.result import CheckResult, SchemaReport
+from driftbot.slack import views
+from driftbot.state.models import Request
 from tests.slack.conftest import CHANNEL, buttons, click, command
 from tests.slack.test_flow import FAILED, _request_message, _result_message
 from tests.slack_rules import message_violations

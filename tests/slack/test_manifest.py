@@ -8,10 +8,10 @@ from pathlib import Path
 
 import yaml
 
-from handlers.intake.grammar import HELP
-from bot.slack import views
-from bot.state.models import Request
-from handlers import actions, commands, events
+from driftbot.handlers.intake.grammar import HELP
+from driftbot.slack import views
+from driftbot.state.models import Request
+from driftbot.handlers import actions, commands, events
 
 ROOT = Path(__file__).resolve().parents[2]
 # The scope each Web API method needs (Slack's method reference). A method missing here fails the test.
@@ -66,7 +66,7 @@ def test_interactivity_is_on_and_every_button_has_a_listener():
     assert emitted == set(actions.DECISIONS)
     assert [e["text"]["text"] for b in blocks if b["type"] == "actions" for e in b["elements"]][:2] == ["Approve", "Reject"]
     assert actions.PROPOSE.match("propose_fix_0") and actions.PROPOSE.match("propose_fix_4")
-    assert actions.OPEN_PULL_REQUEST.match("open_pull_request_0")  # bot.slack.views emits these
+    assert actions.OPEN_PULL_REQUEST.match("open_pull_request_0")  # driftbot.slack.views emits these
 
 
 def test_the_home_tab_its_event_and_the_dm_are_declared_and_handled():
@@ -80,8 +80,8 @@ def test_the_home_tab_its_event_and_the_dm_are_declared_and_handled():
     registered = {"app_home_opened"}  # handlers/events.py: app.event(...)
     assert set(subscriptions["bot_events"]) == registered
     assert 'app.event("app_home_opened")' in (ROOT / "handlers" / "events.py").read_text()
-    from bot.digest import board
-    from bot.digest.content import EnvStatus
+    from driftbot.digest import board
+    from driftbot.digest.content import EnvStatus
     view = board.render(board.Board("U1", datetime.now(timezone.utc), (board.BoardLine(EnvStatus("prod", "drifted")),)))
     emitted = [e["action_id"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert emitted and all(events.CHECK_NOW.match(a) for a in emitted)

@@ -10,7 +10,7 @@ import re
 
 import psycopg
 
-from bot.slack import mrkdwn
+from driftbot.slack import mrkdwn
 from tests.slack.conftest import command
 from tests.slack.test_flow import _approved_twice, _ephemeral, _request_message, _result_message, _thread_reply
 

@@ -10,10 +10,10 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.digest.jobs import start_digest
-from handlers.intake.commands import on_command
-from bot.state.models import DigestRun
-from bot.work.sweeper import sweep
+from driftbot.digest.jobs import start_digest
+from driftbot.handlers.intake.commands import on_command
+from driftbot.state.models import DigestRun
+from driftbot.work.sweeper import sweep
 from tests.support import build_environments, captured_log, runtime_on, run_worker
 
 CHANNEL = "COPS"
@@ -57,7 +57,7 @@ def test_a_thread_reply_slack_fails_three_times_is_posted_once_and_the_headline_
 def test_a_thread_reply_slack_keeps_failing_is_kept_and_posted_alone_later(rt, slack):
     slack.stub.refuse("chat.postMessage", "internal_error", times=4, when=in_thread)  # more than notify retries
     on_command(rt, "status prod", "UANA", CHANNEL)
-    with captured_log("bot.work.jobs") as (_, log):
+    with captured_log("driftbot.work.jobs") as (_, log):
         run_worker(rt)
     assert "Slack said internal_error" in log.getvalue()
     assert len(headlines(slack)) == 1 and replies(slack) == []
@@ -75,7 +75,7 @@ def test_a_thread_reply_slack_keeps_failing_is_kept_and_posted_alone_later(rt, s
 def test_a_message_slack_refuses_by_its_rules_is_posted_once_in_its_short_form(rt, slack):
     slack.stub.refuse("chat.postMessage", "msg_too_long", times=1, when=lambda p: not in_thread(p))
     on_command(rt, "status prod", "UANA", CHANNEL)
-    with captured_log("bot.slack.notify") as (_, log):
+    with captured_log("driftbot.slack.notify") as (_, log):
         run_worker(rt)
     assert "Slack refused a message to COPS: msg_too_long" in log.getvalue()
     tops = [c for c in slack.stub.called("chat.postMessage") if not c.params.get("thread_ts")]
@@ -92,7 +92,7 @@ def test_a_message_slack_refuses_by_its_rules_is_posted_once_in_its_short_form(r
 def test_a_digest_slack_refuses_is_retried_once_in_its_short_form_and_the_job_says_it_failed(rt, slack):
     slack.stub.refuse("chat.postMessage", "invalid_blocks", times=2)
     digest_id = start_digest(rt, requested_by="UANA", channel=CHANNEL)
-    with captured_log("bot.digest.jobs") as (_, log):
+    with captured_log("driftbot.digest.jobs") as (_, log):
         run_worker(rt)
     assert len(slack.stub.called("chat.postMessage")) == 2  # as composed, then its short form: no third try
     assert slack.posts == []
@@ -102,6 +102,6 @@ def test_a_digest_slack_refuses_is_retried_once_in_its_short_form_and_the_job_sa
     assert f"digest {digest_id}: not posted to {CHANNEL}: Slack said invalid_blocks" in log.getvalue()
     from rq.registry import FailedJobRegistry
 
-    from bot.work.queues import DRIFT, queue
+    from driftbot.work.queues import DRIFT, queue
     failed = FailedJobRegistry(queue=queue(rt, DRIFT)).get_job_ids()
     assert len(failed) == 1  # the job itself says it failed

@@ -8,11 +8,11 @@ import json
 import psycopg
 from sqlalchemy import text
 
-from bot.requests import machine
-from bot.work.execute import execute_request
-from bot.requests.plans import make_plan
-from bot.settings import Settings
-from bot.state.models import Request
+from driftbot.requests import machine
+from driftbot.work.execute import execute_request
+from driftbot.requests.plans import make_plan
+from driftbot.settings import Settings
+from driftbot.state.models import Request
 from tests import factory
 from tests.slack.conftest import CHANNEL, TOKEN, buttons, click, command, write_config
 from tests.support import make_runtime
@@ -64,7 +64,7 @@ def test_listing_commands(bot_env, stub):
 
 
 def _in_process_runtime(bot_env):
-    from bot.settings import load_settings
+    from driftbot.settings import load_settings
 
     e = bot_env.env
     return make_runtime(load_settings(e["DRIFTBOT_CONFIG"], state_url=e["DRIFTBOT_STATE_URL"], redis_url=e["REDIS_URL"],
@@ -98,8 +98,8 @@ def test_when_the_audit_trail_cannot_be_written_nothing_executes_and_the_thread_
 
 
 def test_sql_snippets_go_through_files_upload_v2_even_when_slack_is_busy(stub):
-    from bot.slack import notify
-    from bot.slack.client import make_client
+    from driftbot.slack import notify
+    from driftbot.slack.client import make_client
 
     client = make_client(Settings(slack_bot_token=TOKEN, slack_api_url=stub.base_url))
     stub.fail("files.getUploadURLExternal", 429, times=1, retry_after=1)
@@ -132,12 +132,12 @@ def test_a_propose_job_that_dies_is_reported_to_the_requester(bot_env, stub, red
     from rq.exceptions import AbandonedJobError
     from rq.job import Job
 
-    from bot import runtime
-    from bot.work.jobs import propose_failed
-    from bot.runtime import install
+    from driftbot import runtime
+    from driftbot.work.jobs import propose_failed
+    from driftbot.runtime import install
 
     install(_in_process_runtime(bot_env))
-    job = Job.create("bot.work.jobs.propose_job", kwargs={"environment": "prod", "requester": "UANA", "channel": CHANNEL},
+    job = Job.create("driftbot.work.jobs.propose_job", kwargs={"environment": "prod", "requester": "UANA", "channel": CHANNEL},
                      connection=Redis.from_url(redis_url))
     try:
         propose_failed(job, None, AbandonedJobError, AbandonedJobError(), None)

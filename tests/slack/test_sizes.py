@@ -11,12 +11,12 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.digest import content as d
-from bot.engine.comparison import Comparison, HistoryGap, SchemaDifference, Unexplained
-from bot.engine.history import FailedMigration, HistoryVerdict, ModifiedMigration
-from bot.engine.result import Action, CheckResult, DeployPreview, Finding, SchemaReport
-from bot.slack import views
-from bot.state.models import Execution, Request
+from driftbot.digest import content as d
+from driftbot.engine.comparison import Comparison, HistoryGap, SchemaDifference, Unexplained
+from driftbot.engine.history import FailedMigration, HistoryVerdict, ModifiedMigration
+from driftbot.engine.result import Action, CheckResult, DeployPreview, Finding, SchemaReport
+from driftbot.slack import views
+from driftbot.state.models import Execution, Request
 from tests.slack_rules import home_violations, message_violations
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
@@ -174,7 +174,7 @@ def test_the_property_tests_can_fail():
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.integers(0, 400), tail=st.text(alphabet="abcdefghij-<&", min_size=1, max_size=64), data=st.data())
 def test_the_app_home_of_any_number_of_environments_fits_the_home_tab(n, tail, data):
-    from bot.digest import board as b
+    from driftbot.digest import board as b
 
     states = data.draw(st.lists(st.sampled_from(STATES), min_size=n, max_size=n))
     lines = tuple(b.BoardLine(d.EnvStatus(f"env-{i}-{tail}", s, "`20250101000000_" + tail * 3 + "`", NOW - timedelta(days=2)),
@@ -191,7 +191,7 @@ def test_the_app_home_of_any_number_of_environments_fits_the_home_tab(n, tail, d
 def test_drift_requests_of_many_open_requests_fits(state):
     from types import SimpleNamespace
 
-    from handlers.intake.answers import open_requests
+    from driftbot.handlers.intake.answers import open_requests
 
     with state.begin() as s:
         for i in range(400):

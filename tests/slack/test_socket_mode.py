@@ -14,8 +14,8 @@ from urllib.parse import parse_qsl
 from slack_bolt.adapter.socket_mode.internals import run_bolt_app
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from bot.settings import load_settings
-from handlers.app import create_app
+from driftbot.settings import load_settings
+from driftbot.handlers.app import create_app
 from tests.slack.conftest import TOKEN, command_body
 from tests.support import make_runtime
 

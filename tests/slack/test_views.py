@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.engine.check import run_check
-from bot.engine.result import Action, CheckResult, Finding, SchemaReport
-from bot.settings import Settings
-from bot.slack.views import check_message, finding_lines
+from driftbot.engine.check import run_check
+from driftbot.engine.result import Action, CheckResult, Finding, SchemaReport
+from driftbot.settings import Settings
+from driftbot.slack.views import check_message, finding_lines
 from tests.factory import INIT, deploy, execute, write_migrations
 
 M1, M2, M3 = "20250101000000_init", "20250102000000_staff", "20250103000000_more"

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from bot.state.db import make_engine, upgrade
-from bot.state.models import Base
+from driftbot.state.db import make_engine, upgrade
+from driftbot.state.models import Base
 
 
 def test_revisions_match_the_models(db):

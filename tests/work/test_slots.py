@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
-from bot.digest.jobs import check_for_digest, start_digest
-from bot.work.slots import server_of, server_slot, slots_key
+from driftbot.digest.jobs import check_for_digest, start_digest
+from driftbot.work.slots import server_of, server_slot, slots_key
 from tests.support import build_environments, runtime_on
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from bot import processes
-from bot.settings import Settings
+from driftbot import processes
+from driftbot.settings import Settings
 from tests.support import child_pids
 
 

@@ -1,7 +1,7 @@
 """pg_catalog introspection: a database's schema as a ``Snapshot`` of frozen value objects."""
 
-from bot.engine.inspect.load import introspect
-from bot.engine.inspect.model import (
+from driftbot.engine.inspect.load import introspect
+from driftbot.engine.inspect.model import (
     Check, Column, Enum, Extension, ForeignKey, Function, Index, Policy, PrimaryKey, RowSecurity, Sequence, Snapshot,
     Table, Trigger, View, empty,
 )

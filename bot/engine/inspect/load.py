@@ -10,8 +10,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from bot.engine.inspect import normalize
-from bot.engine.inspect.model import (
+from driftbot.engine.inspect import normalize
+from driftbot.engine.inspect.model import (
     FK_ACTIONS, Check, Column, Enum, Extension, ForeignKey, Function, Index, Policy, PrimaryKey, RowSecurity, Sequence,
     Snapshot, Table, Trigger, View,
 )

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import psycopg
 
-from bot.engine.lint import rules, target
-from bot.engine.lint.model import SEVERITIES, SEVERITY_WORDS, LintFinding, LintReport, StatementInfo
-from bot.engine.lint.rules import Limits
-from bot.engine.sources import SCRIPT, LocalMigration, read_folder
-from bot.errors import DatabaseUnreachable, MigrationsSourceError
+from driftbot.engine.lint import rules, target
+from driftbot.engine.lint.model import SEVERITIES, SEVERITY_WORDS, LintFinding, LintReport, StatementInfo
+from driftbot.engine.lint.rules import Limits
+from driftbot.engine.sources import SCRIPT, LocalMigration, read_folder
+from driftbot.errors import DatabaseUnreachable, MigrationsSourceError
 
 __all__ = ["SEVERITIES", "SEVERITY_WORDS", "LintFinding", "LintReport", "StatementInfo", "Limits", "lint_on",
            "lint_text", "lint_offline"]

@@ -1,6 +1,6 @@
 """``driftbot lint ENV``: the migrations ``migrate deploy`` would run now, linted on the environment's data.
 
-Apart from ``bot.engine.lint`` itself so that a check (which lints the pending migrations it already
+Apart from ``driftbot.engine.lint`` itself so that a check (which lints the pending migrations it already
 knows) does not import the sources and the preview for it.
 """
 
@@ -11,13 +11,13 @@ from pathlib import Path
 
 import psycopg
 
-from bot.engine import history, sources
-from bot.engine.db import connect, parse_url
-from bot.engine.lint import LintReport, lint_on
-from bot.engine.lint.rules import Limits
-from bot.engine.preview import pending_for_deploy
-from bot.engine.sources import LocalMigration
-from bot.errors import DriftbotError
+from driftbot.engine import history, sources
+from driftbot.engine.db import connect, parse_url
+from driftbot.engine.lint import LintReport, lint_on
+from driftbot.engine.lint.rules import Limits
+from driftbot.engine.preview import pending_for_deploy
+from driftbot.engine.sources import LocalMigration
+from driftbot.errors import DriftbotError
 
 
 def lint_environment(settings, env, migration: str | None = None, limits: Limits | None = None) -> LintReport:

@@ -19,7 +19,7 @@ from pglast import ast
 from pglast.enums import AlterTableType as AT
 from pglast.enums import ConstrType, ObjectType
 
-from bot.engine.lint.parse import name_of, strings, walk
+from driftbot.engine.lint.parse import name_of, strings, walk
 
 # The modes from weakest to strongest (13.3.1); each conflicts with more than the one before it.
 MODES = ("ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE",

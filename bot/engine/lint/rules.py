@@ -4,7 +4,7 @@
 what the earlier ones did (tables they create are empty, columns they add hold their default, rows an
 UPDATE touched are no longer the rows the target holds now) and returns the findings the text alone
 gives, plus the questions only the target's data can answer. ``judge`` turns the target's sizes and
-answers into findings. The module that asks the target is ``bot.engine.lint.target``.
+answers into findings. The module that asks the target is ``driftbot.engine.lint.target``.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from pglast import ast
 from pglast.enums import AlterTableType as AT
 from pglast.enums import ConstrType, ObjectType, TransactionStmtKind
 
-from bot.engine.lint.locks import BLOCKS, Effect, effect, shrinks_text, type_change_rewrites
-from bot.engine.lint.model import LintFinding, StatementInfo, one_line
-from bot.engine.lint.parse import Statement, Unparsable, column_refs, deparse, statements, string_constants, strings
+from driftbot.engine.lint.locks import BLOCKS, Effect, effect, shrinks_text, type_change_rewrites
+from driftbot.engine.lint.model import LintFinding, StatementInfo, one_line
+from driftbot.engine.lint.parse import Statement, Unparsable, column_refs, deparse, statements, string_constants, strings
 
 Table = tuple[str, str]
-COUNT_BOUND = 1000  # offending rows the target counts at most (bot.engine.lint.target)
+COUNT_BOUND = 1000  # offending rows the target counts at most (driftbot.engine.lint.target)
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Question:
-    """A read-only question to the target's data; ``bot.engine.lint.target`` answers it."""
+    """A read-only question to the target's data; ``driftbot.engine.lint.target`` answers it."""
 
     kind: str  # nulls | rows | values | duplicates | orphans | violations | cast | outside_labels | too_long
     table: Table

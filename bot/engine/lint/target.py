@@ -1,5 +1,5 @@
 """The one module of the lint that talks to the target: its catalog (sizes, column types) and bounded,
-read-only questions to its data. The rules (``bot.engine.lint.rules``) stay pure.
+read-only questions to its data. The rules (``driftbot.engine.lint.rules``) stay pure.
 
 Every question runs in its own READ ONLY transaction with a statement_timeout and a lock_timeout, on the
 environment's check role; a table bigger than ``Limits.scan_rows`` is read through TABLESAMPLE (a
@@ -16,7 +16,7 @@ from typing import Iterable
 import psycopg
 from psycopg import sql
 
-from bot.engine.lint.rules import COUNT_BOUND, Answer, Limits, Question, Table, TableFacts
+from driftbot.engine.lint.rules import COUNT_BOUND, Answer, Limits, Question, Table, TableFacts
 
 _TABLES = """
 SELECT n.nspname, c.relname, c.reltuples::bigint, c.relpages::bigint, pg_catalog.pg_table_size(c.oid)

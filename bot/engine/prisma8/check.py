@@ -10,19 +10,19 @@ from pathlib import Path
 
 import psycopg
 
-from bot.engine import diff as d
-from bot.engine import history as history_mod
-from bot.engine.history import HistoryVerdict, ModifiedMigration
-from bot.engine.prisma8 import schema as schema8
-from bot.engine.prisma8.files import snapshot_contract
-from bot.engine.prisma8.model import EMPTY, Prisma8View, Project8, State8
-from bot.engine.prisma8.state import read_contract, read_state
-from bot.engine.prisma8.verdict import classify, marker_answer, short, verify_answer
-from bot.engine.render import render_sql, render_summary
-from bot.engine.result import Action, Finding, SchemaReport
-from bot.engine.shadow import live_schema
-from bot.engine.sources import read_folder
-from bot.engine.versions import PrismaVersion
+from driftbot.engine import diff as d
+from driftbot.engine import history as history_mod
+from driftbot.engine.history import HistoryVerdict, ModifiedMigration
+from driftbot.engine.prisma8 import schema as schema8
+from driftbot.engine.prisma8.files import snapshot_contract
+from driftbot.engine.prisma8.model import EMPTY, Prisma8View, Project8, State8
+from driftbot.engine.prisma8.state import read_contract, read_state
+from driftbot.engine.prisma8.verdict import classify, marker_answer, short, verify_answer
+from driftbot.engine.render import render_sql, render_summary
+from driftbot.engine.result import Action, Finding, SchemaReport
+from driftbot.engine.shadow import live_schema
+from driftbot.engine.sources import read_folder
+from driftbot.engine.versions import PrismaVersion
 
 _EXTRA = (d.CreateTable, d.AddColumn, d.CreateIndex, d.AddCheck, d.CreateEnum, d.AddForeignKey, d.AddPrimaryKey)
 _MISSING = (d.DropTable, d.DropColumn, d.DropIndex, d.DropCheck, d.DropEnum, d.DropForeignKey, d.DropPrimaryKey)

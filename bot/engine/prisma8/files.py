@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bot.engine.prisma8.model import EMPTY, GraphMigration, Project8
-from bot.errors import MigrationsSourceError
+from driftbot.engine.prisma8.model import EMPTY, GraphMigration, Project8
+from driftbot.errors import MigrationsSourceError
 
 NOT_SPACES = ("snapshots",)  # folders of the migrations folder that are not contract spaces
 

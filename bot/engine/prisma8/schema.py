@@ -19,7 +19,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from bot.engine.inspect import Check, Column, Enum, Index, PrimaryKey, Snapshot, Table
+from driftbot.engine.inspect import Check, Column, Enum, Index, PrimaryKey, Snapshot, Table
 
 NATIVE_TYPES = {
     "int2": "smallint", "int4": "integer", "int8": "bigint", "float4": "real", "float8": "double precision",
@@ -112,7 +112,7 @@ def table_nodes(table: Table, indexes) -> int:
     return 1 + len(table.columns) + defaults + (1 if pk else 0) + len(table.checks) + sum(1 for i in indexes if i.name != pk)
 
 
-# ``_prisma_migrations`` is never introspected (bot.engine.inspect leaves it out); Prisma 8 counts it:
+# ``_prisma_migrations`` is never introspected (driftbot.engine.inspect leaves it out); Prisma 8 counts it:
 # the table, 8 columns, 2 defaults (started_at, applied_steps_count), the primary key.
 LEGACY_TABLE_NODES = 12
 

@@ -7,7 +7,7 @@ import json
 import psycopg
 from psycopg import sql
 
-from bot.engine.prisma8.model import LedgerRow, Marker, State8
+from driftbot.engine.prisma8.model import LedgerRow, Marker, State8
 
 SCHEMA = "prisma_contract"
 LEGACY = "_prisma_migrations"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from bot.engine.prisma8.model import EMPTY, Answer, Edited, GraphMigration, Prisma8View, Project8, State8
+from driftbot.engine.prisma8.model import EMPTY, Answer, Edited, GraphMigration, Prisma8View, Project8, State8
 
 STATUS, VERIFY, STRICT = "migration status", "db verify", "db verify --strict"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.engine.inspect.model import Column
+from driftbot.engine.inspect.model import Column
 
 _SIMPLE_TYPES = {
     "integer": "INTEGER", "bigint": "BIGINT", "smallint": "SMALLINT", "text": "TEXT", "boolean": "BOOLEAN",

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import singledispatchmethod
 
-from bot.engine import diff as d
-from bot.engine.inspect.model import POLICY_COMMANDS
-from bot.engine.render.names import column_definition, column_type, default_expr, literal, qualified, quote
-from bot.engine.render.steps import Step, plan
-from bot.engine.render.warnings import header, warnings
+from driftbot.engine import diff as d
+from driftbot.engine.inspect.model import POLICY_COMMANDS
+from driftbot.engine.render.names import column_definition, column_type, default_expr, literal, qualified, quote
+from driftbot.engine.render.steps import Step, plan
+from driftbot.engine.render.warnings import header, warnings
 
 EMPTY = "-- This is an empty migration."
 # ALTER TABLE ... <clause> TRIGGER, by pg_trigger.tgenabled

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.engine import diff as d
+from driftbot.engine import diff as d
 
 # rank, label: Prisma's step kinds, plus the objects Prisma does not manage (checks, sequences, views,
 # functions, triggers, row-level security and policies). Triggers and policies go first and last: a dropped trigger may use a function or table

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from functools import singledispatch
 
-from bot.engine import diff as d
-from bot.engine.inspect.model import Column
-from bot.engine.render.steps import plan
+from driftbot.engine import diff as d
+from driftbot.engine.inspect.model import Column
+from driftbot.engine.render.steps import plan
 
 # Prisma's DriftType order; the last three are driftbot's own, after Prisma's blocks.
 _ADDED_EXT, _REMOVED_EXT, _ADDED_ENUM, _ADDED_TABLE, _REMOVED_ENUM, _REMOVED_TABLE = 1, 2, 3, 4, 5, 6

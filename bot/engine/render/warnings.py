@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import re
 
-from bot.engine import diff as d
-from bot.engine.inspect.model import Column
-from bot.engine.render.steps import plan
+from driftbot.engine import diff as d
+from driftbot.engine.inspect.model import Column
+from driftbot.engine.render.steps import plan
 
 _PRISMA_TYPES = {
     "integer": "Integer", "bigint": "BigInt", "smallint": "SmallInt", "text": "Text", "boolean": "Boolean",

@@ -1,8 +1,8 @@
-"""Alembic environment: runs on the connection ``bot.state.db.upgrade`` hands over."""
+"""Alembic environment: runs on the connection ``driftbot.state.db.upgrade`` hands over."""
 
 from alembic import context
 
-from bot.state.models import Base
+from driftbot.state.models import Base
 
 config = context.config
 connection = config.attributes.get("connection")

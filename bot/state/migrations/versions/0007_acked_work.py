@@ -16,7 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     # Redis may lose a queued job (restarted without persistence); this row does not, so the sweeper
-    # queues the job again, or tells the asker once (bot.work.acked).
+    # queues the job again, or tells the asker once (driftbot.work.acked).
     op.create_table(
         "acked_work",
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
