@@ -12,7 +12,9 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "prisma8" / "shop"
+# The example Prisma 8 project the demo ships (bot/examples/shop8) is the tests' project too: one copy.
+FIXTURE = Path(__file__).resolve().parents[1] / "bot" / "examples" / "shop8"
+ADOPT = Path(__file__).resolve().parent / "fixtures" / "prisma8" / "adopt"  # a Prisma 7 project moving to 8
 
 STATE_DDL = """
 CREATE SCHEMA IF NOT EXISTS prisma_contract;

@@ -23,11 +23,10 @@ from tests.conformance import prisma8_cli
 from tests.conformance.prisma_cli import PrismaUnavailable
 from tests.conftest import _with_db
 from tests.factory import deploy, execute
-from tests.prisma8_factory import FIXTURE
+from tests.prisma8_factory import ADOPT, FIXTURE
 
 pytestmark = pytest.mark.conformance
 
-ADOPT = FIXTURE.parent / "adopt"
 ENUMS_HASH = "8d9824af3ed4874e15cc423440ca178018db9ed14b06d006b3286645bcd7bdfe"
 COMMANDS = {"migration status": ("migration", "status", "--json"), "db verify": ("db", "verify", "--json"),
             "db verify --strict": ("db", "verify", "--strict", "--json")}

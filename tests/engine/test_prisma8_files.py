@@ -8,9 +8,10 @@ from driftbot.engine.config_ts import is_prisma8_config, read_prisma8_config
 from driftbot.engine.prisma8.files import migration_hash, read_graph, source_only_names
 from driftbot.engine.prisma8.model import EMPTY
 from driftbot.engine.prisma8.verdict import find_path
+from tests.prisma8_factory import ADOPT as ADOPT_DIR
 from tests.prisma8_factory import FIXTURE
 
-ADOPT = FIXTURE.parent / "adopt" / "prisma.config.ts"
+ADOPT = ADOPT_DIR / "prisma.config.ts"
 
 
 def test_the_config_names_the_contract_relative_to_its_folder():
