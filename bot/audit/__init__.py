@@ -9,6 +9,6 @@ from driftbot.audit.chain import (  # noqa: F401
 )
 from driftbot.audit.config import config_seen, record_start, require_keyed, require_no_key  # noqa: F401
 from driftbot.audit.export import (  # noqa: F401
-    EXPORT_FIELDS, PHRASES, describe, events, export_row, parse_since, summary, to_csv, to_json,
+    EXPORT_FIELDS, PHRASES, events, export_row, parse_since, to_csv, to_json,
 )
 from driftbot.state.models import AuditEvent  # noqa: F401 - the trail's rows

@@ -11,7 +11,7 @@ from driftbot import audit
 from driftbot.engine.compare import compare
 from driftbot.errors import DriftbotError
 from driftbot.runtime import Runtime
-from driftbot.slack import notify, views
+from driftbot.slack import notify, trail, views
 from driftbot.slack.mrkdwn import checkpoint_line, error, escape
 from driftbot.work import queues
 
@@ -24,7 +24,7 @@ def post_audit(rt: Runtime, environment: str | None, days: int, user: str, chann
         rows = audit.events(s, since=since, environment=environment)
         audit.record(s, event="audit_exported", actor=user, environment=environment,
                      data={"days": days, "events": len(rows), "channel": channel})
-    ts = notify.post(rt.slack, channel, audit.summary(rows, environment=environment, days=days))
+    ts = notify.post(rt.slack, channel, trail.summary(rows, environment=environment, days=days))
     if rows:
         name = f"driftbot-audit-{environment or 'all'}-{since:%Y%m%d}.csv"
         notify.snippet(rt.slack, channel, ts, name, audit.to_csv(rows), f"Audit trail, last {days} days",

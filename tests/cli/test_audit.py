@@ -13,6 +13,7 @@ from sqlalchemy import text
 from driftbot import audit
 from driftbot.cli import main
 from driftbot.errors import DriftbotError
+from driftbot.slack import trail
 
 
 def _backdate(state, event_id: int, days: int) -> None:
@@ -55,11 +56,11 @@ def test_summary_reads_as_sentences_and_counts_events(state):
     _fill(state)
     with state() as s:
         rows = audit.events(s, environment="prod")
-    text_ = audit.summary(rows, environment="prod", days=7)
+    text_ = trail.summary(rows, environment="prod", days=7)
     assert text_.splitlines()[0].startswith("*Audit trail for prod in the last 7 days*: 3 events")
     assert "<@U2> approved request #42 on prod" in text_
     assert "execution finished request #42 on prod (succeeded)" in text_
-    assert audit.summary([], environment="qa", days=3) == "No audit events for qa in the last 3 days."
+    assert trail.summary([], environment="qa", days=3) == "No audit events for qa in the last 3 days."
 
 
 def test_parse_since_accepts_dates_and_day_counts():
