@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from driftbot.settings import load_settings
+from tests.manifests import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = {"web", "worker", "clock"}
@@ -72,6 +73,19 @@ def test_kubernetes_has_a_deployment_per_process_with_probes_a_secret_and_a_conf
     assert load_settings(str(tmp_path / "driftbot.toml")).environment("prod").git
     example = load_settings(str(ROOT / "deploy" / "driftbot.example.toml"))
     assert example.environment("prod").protected
+
+
+def test_the_kubernetes_manifests_are_valid_for_the_kubernetes_versions_driftbot_supports():
+    """Kubernetes' own schemas (kubernetes-validate, strict: an unknown or misspelt field is refused), for the
+    oldest Kubernetes the Helm chart supports and the newest known; the same check as the chart's."""
+    docs = [d for d in yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "driftbot.yaml").read_text()) if d]
+    assert len(docs) == 6
+    for doc in docs:
+        validate(doc)
+    broken = [d for d in docs if d["kind"] == "Deployment"][0]
+    broken["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["periodSecond"] = 10
+    with pytest.raises(AssertionError, match="'periodSecond' was unexpected"):
+        validate(broken)
 
 
 def test_the_offline_slack_flow_script_still_finds_the_test_helpers_it_uses():
