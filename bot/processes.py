@@ -42,6 +42,8 @@ from driftbot.state.db import alembic_config, make_engine, upgrade
 from driftbot.work import jobs, sweeper  # noqa: F401 - jobs: see above
 from driftbot.work.queues import DRIFT, EXECUTE, queue
 from driftbot.work.workers import Worker
+from driftbot.metrics import instruments, multiproc
+from driftbot.work import scrape
 from driftbot.handlers.app import create_app  # the door: the web process is the one place above it
 from driftbot.handlers import screen
 
@@ -162,11 +164,12 @@ def start(settings: Settings, process: str) -> Runtime:
 
 
 def wsgi_app(rt: Runtime):
-    """A WSGI callable serving Slack's requests at /slack/events (and a health check at /healthz)."""
+    """A WSGI callable serving Slack's requests at /slack/events (and /healthz, /readyz, /metrics)."""
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
     bolt = SlackRequestHandler(create_app(rt))
     secret = rt.settings.slack_signing_secret.get_secret_value() if rt.settings.slack_signing_secret else ""
+    metrics = scrape.wsgi(rt.settings)
 
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -183,6 +186,8 @@ def wsgi_app(rt: Runtime):
             found = problems(rt.settings)
             start_response("503 Service Unavailable" if found else "200 OK", [("Content-Type", "text/plain")])
             return [("not ready\n" + "".join(f"{p}\n" for p in found) if found else "ready\n").encode()]
+        if path == "/metrics":  # Prometheus: this group's counts and the state read now (docs/metrics.md)
+            return metrics(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found\n"]
 
@@ -212,6 +217,7 @@ def _screened(environ, secret: str) -> tuple[str, bytes] | None:
 
 def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:
     logs.configure("web")
+    multiproc.prepare("web")  # before anything is counted: gunicorn's workers count into the same directory
     rt = start(settings, "web")
     create_app(rt)  # a missing Slack setting stops the start here, in one line, not in gunicorn's workers
     if settings.slack_app_token is not None:
@@ -229,6 +235,8 @@ def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:
             self.cfg.set("worker_class", "gthread")  # Bolt finishes listeners on threads after ack()
             self.cfg.set("threads", threads)
             self.cfg.set("timeout", 30)
+            self.cfg.set("post_fork", lambda server, worker: instruments.process_started("web"))
+            self.cfg.set("child_exit", multiproc.worker_exited)
             if logs.gunicorn_logconfig() is not None:  # DRIFTBOT_LOG_FORMAT=json: gunicorn's own lines too
                 self.cfg.set("logconfig_dict", logs.gunicorn_logconfig())
 
@@ -242,19 +250,26 @@ def run_web(settings: Settings, workers: int = 2, threads: int = 8) -> int:
 def run_worker(settings: Settings, burst: bool = False) -> int:
     logs.configure("worker")  # in json, RQ's own lines go through the root's JSON handler (it adds none then)
     require_redis(settings)
+    multiproc.prepare("worker")  # before anything is counted: the sweeper and the work horses count there too
     rt = start(settings, "worker")
     rt.engine.dispose()  # nothing pooled across the work horses' forks
+    instruments.process_started("worker")
     # The worker's own connection: blocking dequeues outlast the web's short socket timeouts.
     conn = Redis.from_url(settings.redis_url or "")
-    sweeping = multiprocessing.get_context("spawn").Process(
-        target=sweeper.run, args=(settings, os.getpid()), name="driftbot-sweeper", daemon=True)
-    sweeping.start()
+    spawn = multiprocessing.get_context("spawn")
+    companions = [spawn.Process(target=sweeper.run, args=(settings, os.getpid()), name="driftbot-sweeper", daemon=True)]
+    if settings.worker_metrics_port is not None:
+        companions.append(spawn.Process(target=scrape.serve, args=(settings, settings.worker_metrics_port, os.getpid()),
+                                        name="driftbot-metrics", daemon=True))
+    for companion in companions:
+        companion.start()
     worker = Worker([queue(rt, EXECUTE, conn), queue(rt, DRIFT, conn)], connection=conn)
     try:
         worker.work(burst=burst, with_scheduler=False)
     finally:
-        sweeping.terminate()
-        sweeping.join(10)  # waited for: no zombie in a caller that lives on
+        for companion in companions:
+            companion.terminate()
+            companion.join(10)  # waited for: no zombie in a caller that lives on
     return 0
 
 

@@ -188,7 +188,10 @@ class Settings(BaseSettings):
     state_url: str | None = Field(None, repr=False, description="PostgreSQL URL of driftbot's own state and audit "
                                                                 "trail; needed by every process")
     port: int = Field(3000, validation_alias=AliasChoices("PORT", "DRIFTBOT_PORT", "port"),
-                      description="the HTTP port of web (Slack requests at /slack/events, /healthz, /readyz)")
+                      description="the HTTP port of web (Slack requests at /slack/events, /healthz, /readyz, "
+                                  "Prometheus metrics at /metrics)")
+    worker_metrics_port: int | None = Field(None, ge=1, le=65535, description="the port where each worker answers "
+                                            "Prometheus at /metrics (docs/metrics.md); unset: no listener")
     github_token: SecretStr | None = Field(None, validation_alias=AliasChoices("GITHUB_TOKEN", "github_token"),
                                            description="token that pushes driftbot/... branches and opens pull "
                                                        "requests (pull_requests = \"github\")")

@@ -39,6 +39,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from driftbot.errors import ConfigError, DriftbotError, Refused, redact, redact_data
+from driftbot.metrics import instruments
 from driftbot.state.models import AuditEvent
 
 GENESIS = "0" * 64
@@ -131,6 +132,7 @@ def record(session: Session, *, event: str, actor: str | None = None, environmen
     )
     session.add(row)
     session.flush()
+    instruments.audit_recorded(session, event)
     return row
 
 

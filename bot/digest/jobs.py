@@ -24,9 +24,11 @@ from sqlalchemy.dialects.postgresql import insert
 from driftbot import audit, checks
 from driftbot.digest.content import Digest, OpenPullRequest, OpenRequest, PairLine, channels_for, render_full, status_from_check
 from driftbot.digest.schedule import Schedule, utcnow
+from driftbot.engine import phases
 from driftbot.engine.check import run_check
 from driftbot.engine.compare import compare
 from driftbot.errors import DriftbotError
+from driftbot.metrics import instruments
 from driftbot.pulls.flow import open_for_digest
 from driftbot.requests.machine import OPEN
 from driftbot.runtime import Runtime, current
@@ -84,8 +86,9 @@ def check_for_digest(digest_id: int, environment: str) -> str:
     rt = current()
     env = rt.settings.environment(environment)
     started = datetime.now(timezone.utc)
-    with server_slot(rt, env.database_url):
+    with server_slot(rt, env.database_url), phases.recorded() as spent:
         result = run_check(rt.settings, env)
+    instruments.checked(environment, result.state, result.duration_ms / 1000, spent)
     job = get_current_job()
     with rt.sessions.begin() as s:
         checks.record_check(s, result, requested_by="digest", started_at=started,

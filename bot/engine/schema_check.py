@@ -26,7 +26,7 @@ from driftbot.engine import diff as d
 from driftbot.engine.actions import ADD_ENUM_VALUE, RESOLVE_APPLIED
 from driftbot.engine import prisma_schema
 from driftbot.engine.db import Target, error_line
-from driftbot.engine import hidden, prefix
+from driftbot.engine import hidden, phases, prefix
 from driftbot.engine.findings import resolve_action
 from driftbot.engine.history import ByHand, HistoryVerdict
 from driftbot.engine.inspect import Snapshot, empty
@@ -504,7 +504,8 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
             raise DatabaseUnreachable(f"The target database connection was lost during the check: {error_line(exc) if str(exc).strip() else 'closed'}") from None
         except psycopg.Error as exc:
             raise DriftbotError(f"Reading the target's schema failed: {exc.diag.message_primary or exc}") from None
-    ops = d.without_ignored(d.diff(replayed, live), env.ignore)
+    with phases.phase("diff"):
+        ops = d.without_ignored(d.diff(replayed, live), env.ignore)
     by_hand: tuple[ByHand, ...] = ()
     match = None
     if not verdict.managed and live.tables and migrations.items:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from driftbot.engine import catalog, later, templates
+from driftbot.engine import catalog, later, phases, templates
 from driftbot.engine.db import explain_connect_error, parse_url
 from driftbot.engine.inspect import Snapshot, introspect
 from driftbot.engine.replay import ScriptError, run_script
@@ -274,17 +274,18 @@ def replayed_schema(server_url_fn, migrations: tuple[LocalMigration, ...], schem
 
     *server_url_fn* is called only on a cache miss, so a warm check never touches the shadow server.
     """
-    digest = replay_digest(migrations, schemas, default_schema)
-    if cache is not None:
-        hit = cache.get(digest)
-        if hit is not None:
-            return Replay(hit, cached=True)
-    server = server_url_fn()
-    sweep_leftovers(server, timeout=timeout)
-    result = replay(server, migrations, schemas, default_schema, timeout)
-    if result.snapshot is not None and cache is not None:
-        cache.put(digest, result.snapshot)
-    return result
+    with phases.phase("replay"):
+        digest = replay_digest(migrations, schemas, default_schema)
+        if cache is not None:
+            hit = cache.get(digest)
+            if hit is not None:
+                return Replay(hit, cached=True)
+        server = server_url_fn()
+        sweep_leftovers(server, timeout=timeout)
+        result = replay(server, migrations, schemas, default_schema, timeout)
+        if result.snapshot is not None and cache is not None:
+            cache.put(digest, result.snapshot)
+        return result
 
 
 def live_schema(conn: psycopg.Connection, schemas: tuple[str, ...], default_schema: str, cache_dir: Path | None) -> Snapshot:
@@ -294,6 +295,11 @@ def live_schema(conn: psycopg.Connection, schemas: tuple[str, ...], default_sche
     A snapshot is cached only when the fingerprint read after the introspection equals the one
     read before it: a change made meanwhile is never filed under the older catalog.
     """
+    with phases.phase("introspection"):
+        return _live_schema(conn, schemas, default_schema, cache_dir)
+
+
+def _live_schema(conn: psycopg.Connection, schemas: tuple[str, ...], default_schema: str, cache_dir: Path | None) -> Snapshot:
     if cache_dir is None:
         return introspect(conn, schemas, default_schema)
     cache = ReplayCache(cache_dir, "live")

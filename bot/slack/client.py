@@ -33,8 +33,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.handler import RetryHandler
 
 from driftbot.errors import ConfigError, GroupsDeferred, GroupsUnknown, redact, redact_data  # noqa: F401 - the Groups* errors re-exported
+from driftbot.metrics import instruments
 from driftbot.settings import Settings
 from driftbot.slack.mrkdwn import visible
 from driftbot.state import keys
@@ -52,7 +54,20 @@ class RedactingWebClient(WebClient):
 
     def api_call(self, api_method: str, *, data: dict | None = None, params: dict | None = None,
                  json: dict | None = None, **kwargs) -> SlackResponse:
-        return super().api_call(api_method, data=_clean(data), params=_clean(params), json=_clean(json), **kwargs)
+        try:
+            response = super().api_call(api_method, data=_clean(data), params=_clean(params), json=_clean(json),
+                                        **kwargs)
+        except SlackApiError as exc:
+            status = getattr(exc.response, "status_code", 200)
+            if status != 429:  # each 429 was counted as it came (RateLimitsCounted)
+                code = "server_error" if status >= 500 else exc.response.get("error") if exc.response is not None else None
+                instruments.slack_answered(api_method, code or "other_error")
+            raise
+        except Exception:
+            instruments.slack_answered(api_method, "unreachable")
+            raise
+        instruments.slack_answered(api_method, "ok")
+        return response
 
     def files_upload_v2(self, *, content: str | bytes | None = None, title: str | None = None,
                         initial_comment: str | None = None, **kwargs) -> SlackResponse:
@@ -64,6 +79,20 @@ class RedactingWebClient(WebClient):
         return super().files_upload_v2(content=content, title=visible(redact(title)) if title else title,
                                        initial_comment=visible(redact(initial_comment)) if initial_comment else initial_comment,
                                        **_shown(kwargs))
+
+
+class RateLimitsCounted(RetryHandler):
+    """First of a client's retry handlers: counts every 429 of the Web API, retried or not, and retries
+    nothing itself (the handlers after it decide)."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(max_retry_count=0)
+        self.base_url = base_url
+
+    def can_retry(self, *, state, request, response=None, error=None) -> bool:
+        if response is not None and response.status_code == 429 and request.url.startswith(self.base_url):
+            instruments.slack_answered(request.url[len(self.base_url):].split("?")[0], "ratelimited")
+        return False
 
 
 def _clean(args: dict | None) -> dict | None:
@@ -93,14 +122,16 @@ def make_client(settings: Settings, *, patient: bool = True) -> WebClient:
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url.rstrip("/") + "/"
     backoff = BackoffRetryIntervalCalculator(backoff_factor=0.2)
+    counted = RateLimitsCounted(kwargs.get("base_url", WebClient.BASE_URL))
     if patient:
         handlers = [
+            counted,
             ConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=backoff),
             RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
             ServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES, interval_calculator=backoff),
         ]
     else:
-        handlers = [ConnectionErrorRetryHandler(max_retry_count=1, interval_calculator=backoff)]
+        handlers = [counted, ConnectionErrorRetryHandler(max_retry_count=1, interval_calculator=backoff)]
     return RedactingWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         timeout=10 if patient else IMPATIENT_TIMEOUT_S,

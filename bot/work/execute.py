@@ -3,6 +3,7 @@ decides and runs it), then the outcome said in the request's thread and its mess
 
 from __future__ import annotations
 
+from driftbot.metrics import instruments
 from driftbot.requests import execution
 from driftbot.requests.execution import Planner, Ran, Writer
 from driftbot.runtime import Runtime
@@ -27,6 +28,8 @@ def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = N
     # The fence, not the heartbeat, tells the sweeper this writer is alive (driftbot.work.fence).
     with heartbeat(rt, "execute", request_id), held(rt, request_id):
         ran = execution.execute(rt, request_id, planner=planner, writer=writer, worker=worker)
+    if ran.request is not None:
+        instruments.executed(ran.request.environment, ran.status)
     if notify_slack:
         tell(rt, ran)
     return ran.status
@@ -38,5 +41,7 @@ def mark_interrupted(rt: Runtime, request_id: int) -> bool:
     ran = execution.interrupted(rt, request_id)
     if ran is None:
         return False
+    if ran.request is not None:
+        instruments.executed(ran.request.environment, ran.status)
     tell(rt, ran)
     return True

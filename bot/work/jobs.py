@@ -12,9 +12,11 @@ import logging
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from driftbot import checks, logs
+from driftbot.engine import phases
 from driftbot.engine.check import run_check
 from driftbot.engine.result import CheckResult
 from driftbot.errors import GroupsDeferred
+from driftbot.metrics import instruments
 from driftbot.requests import proposal
 from driftbot.requests.clicks import Click
 from driftbot.runtime import current
@@ -42,8 +44,9 @@ def _check(check_id: int) -> str:
     env = rt.settings.environment(environment)
     with logs.context(environment=environment):
         with heartbeat(rt, "check", check_id):
-            with server_slot(rt, env.database_url):
+            with server_slot(rt, env.database_url), phases.recorded() as spent:
                 result = run_check(rt.settings, env)
+            instruments.checked(environment, result.state, result.duration_ms / 1000, spent)
             # Recorded while the heartbeat still beats: between the two the sweeper would read a running check
             # without a heartbeat as lost, and the finished result would be dropped as superseded (seen under load).
             finished = checks.finish(rt, check_id, result)

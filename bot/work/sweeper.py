@@ -19,6 +19,7 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 
 from driftbot import checks, logs
+from driftbot.metrics import instruments
 from driftbot.requests import machine
 from driftbot.runtime import Runtime, build, install
 from driftbot.settings import Settings
@@ -76,6 +77,7 @@ def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, list[int]]:
             lost = False
         row = checks.mark_lost(rt, cid) if lost else None
         if row is not None:
+            instruments.check_lost(row.environment)
             post_lost_check(rt, row.environment, row.channel)
             done["lost_checks"].append(cid)
     for rid, started in executing:

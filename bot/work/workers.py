@@ -10,8 +10,12 @@ Here the thread polls every second, so a worker stops within a second of its las
 
 from __future__ import annotations
 
+import os
+
 from rq import SimpleWorker as _RQSimpleWorker
 from rq import Worker as _RQWorker
+
+from driftbot.metrics import multiproc
 
 PUBSUB_POLL_S = 1.0  # the longest a stopping worker waits for its command listener
 
@@ -28,6 +32,10 @@ class _PromptStop:
 
 class Worker(_PromptStop, _RQWorker):
     """Forks a work horse per job (``driftbot worker``)."""
+
+    def main_work_horse(self, job, queue):
+        multiproc.work_horse(os.getppid())  # its counts go to its worker's horse files, not new files per job
+        super().main_work_horse(job, queue)
 
 
 class SimpleWorker(_PromptStop, _RQSimpleWorker):

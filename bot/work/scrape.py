@@ -1,0 +1,218 @@
+"""What ``/metrics`` answers, on web's port and on each worker's ``worker_metrics_port``.
+
+The counts of this process group (``driftbot.metrics``: added up from the multiprocess directory), and
+the state read at scrape time (``StateCollector``): each queue's depth and its oldest job's age (Redis),
+results and messages waiting to be posted again, approvals waiting and the oldest's age, each
+environment's drift state and since when, the digest's last success (the state database).
+
+A scrape never waits long and never fails for a part that is away: Redis and the state database are
+asked side by side on connections of their own with short timeouts, within ``SCRAPE_BUDGET_S``; a part
+that does not answer leaves its metrics out and says so in ``driftbot_dependency_up``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import datetime, timezone
+from typing import Iterator
+
+from prometheus_client import CollectorRegistry, make_wsgi_app, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from redis import Redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from driftbot import checks, logs
+from driftbot.metrics import instruments, multiproc
+from driftbot.settings import Settings
+from driftbot.state import keys
+from driftbot.state.db import make_engine
+from driftbot.state.models import Check, DigestRun, Request
+from driftbot.work.queues import DRIFT, EXECUTE, queue_name
+
+log = logging.getLogger(__name__)
+SCRAPE_BUDGET_S = 2.0  # Prometheus' default scrape timeout is 10 s; a scrape answers well within it
+CONNECT_TIMEOUT_S = 1
+STATEMENT_TIMEOUT_MS = 1000
+IN_SYNC, ERROR = 0, 2  # driftbot_drift_state; every other state is out of sync (1)
+DEPENDENCIES = ("redis", "state_database")
+
+
+def drift_code(state: str) -> int:
+    """0 in sync, 2 the check could not tell (error), 1 any other state (pending, drifted, failed, not managed)."""
+    return IN_SYNC if state == "in_sync" else ERROR if state == "error" else 1
+
+
+def _age(then: datetime | None, now: float) -> float:
+    if then is None:
+        return 0.0
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=timezone.utc)
+    return max(0.0, now - then.timestamp())
+
+
+class StateCollector:
+    """The state metrics, read at each scrape from Redis and the state database."""
+
+    def __init__(self, settings: Settings, budget_s: float = SCRAPE_BUDGET_S) -> None:
+        self.settings, self.budget_s = settings, budget_s
+        self._engine = None
+
+    def describe(self) -> list[Metric]:
+        return []  # nothing read at registration: the parts may be away
+
+    def collect(self) -> Iterator[Metric]:
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="driftbot-scrape")
+        parts = {"redis": pool.submit(self._redis), "state_database": pool.submit(self._database)}
+        wait(parts.values(), timeout=self.budget_s)
+        pool.shutdown(wait=False)
+        known, up = {}, GaugeMetricFamily(
+            "driftbot_dependency_up", "Whether the scrape could read a dependency (redis, state_database) within "
+            f"{self.budget_s:g} s: 1 yes, 0 no (its state metrics are then left out).", labels=["dependency"])
+        for part, future in parts.items():
+            ok = future.done() and future.exception() is None
+            if ok:
+                known.update(future.result())
+            elif future.done():
+                log.warning("metrics: %s not read: %s", part, type(future.exception()).__name__)
+            else:
+                log.warning("metrics: %s did not answer within %g s", part, self.budget_s)
+            up.add_metric([part], 1 if ok else 0)
+        yield up
+        yield from families(known)
+
+    def _redis(self) -> dict:
+        conn = Redis.from_url(self.settings.redis_url or "", socket_connect_timeout=CONNECT_TIMEOUT_S,
+                              socket_timeout=CONNECT_TIMEOUT_S)
+        try:
+            now, depth, oldest = time.time(), {}, {}
+            for base in (DRIFT, EXECUTE):
+                q = Queue(queue_name(self.settings, base), connection=conn)
+                depth[base] = q.count
+                first = q.get_job_ids(0, 1)
+                try:
+                    oldest[base] = _age(Job.fetch(first[0], connection=conn).enqueued_at, now) if first else 0.0
+                except NoSuchJobError:  # taken meanwhile
+                    oldest[base] = 0.0
+            kept = conn.llen(keys.kept_posts(self.settings.queue_prefix))
+        finally:
+            conn.close()
+        return {"queue_depth": depth, "queue_oldest": oldest, "reposts_message": kept}
+
+    def _database(self) -> dict:
+        if self._engine is None:
+            self._engine = make_engine(self.settings.state_url or "", poolclass=NullPool, connect_args={
+                "connect_timeout": CONNECT_TIMEOUT_S, "application_name": "driftbot-metrics",
+                "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"})
+        names = list(self.settings.environments)
+        now = time.time()
+        with Session(self._engine) as s:
+            latest = s.execute(
+                select(Check.environment, Check.state).distinct(Check.environment)
+                .where(Check.environment.in_(names), Check.status == "finished", Check.state.is_not(None))
+                .order_by(Check.environment, Check.finished_at.desc())).all()
+            since = {env: checks.drifted_since(s, env) for env, state in latest if state != "in_sync"}
+            unposted = s.execute(select(func.count()).select_from(Check)
+                                 .where(Check.post_state.in_(("failed", "queued")))).scalar()
+            waiting = s.execute(select(Request.environment, func.count(), func.min(Request.created_at))
+                                .where(Request.status == "requested", Request.environment.in_(names))
+                                .group_by(Request.environment)).all()
+            digest = s.execute(select(func.max(DigestRun.finished_at)).where(DigestRun.status == "posted")).scalar()
+        return {
+            "drift": {env: drift_code(state) for env, state in latest},
+            "since": {env: at.timestamp() for env, at in since.items() if at is not None},
+            "reposts_check": unposted,
+            "approvals": {env: (n, _age(oldest, now)) for env, n, oldest in waiting},
+            "digest": digest.timestamp() if digest is not None else None,
+        }
+
+
+def families(known: dict) -> Iterator[Metric]:
+    """The state metrics of what the scrape could read (*known*: ``StateCollector``'s parts, merged)."""
+    if "queue_depth" in known:
+        depth = GaugeMetricFamily("driftbot_queue_depth", "Jobs waiting on each queue (drift, execute).",
+                                  labels=["queue"])
+        oldest = GaugeMetricFamily("driftbot_queue_oldest_job_age_seconds", "How long the job at the head of "
+                                   "each queue has waited (0 when the queue is empty).", labels=["queue"])
+        for base, n in known["queue_depth"].items():
+            depth.add_metric([base], n)
+            oldest.add_metric([base], known["queue_oldest"][base])
+        yield depth
+        yield oldest
+    if "reposts_message" in known or "reposts_check" in known:
+        reposts = GaugeMetricFamily("driftbot_reposts_pending", "What Slack refused and driftbot will post again: "
+                                    "check results (state database) and request messages, thread notes and "
+                                    "updates (Redis).", labels=["kind"])
+        if "reposts_check" in known:
+            reposts.add_metric(["check_result"], known["reposts_check"])
+        if "reposts_message" in known:
+            reposts.add_metric(["message"], known["reposts_message"])
+        yield reposts
+    if "drift" in known:
+        drift = GaugeMetricFamily("driftbot_drift_state", "Each environment's state at its latest finished check: "
+                                  "0 in sync, 1 out of sync (drifted, pending, failed, not managed), 2 error "
+                                  "(the check could not tell). Environments never checked are left out.",
+                                  labels=["environment"])
+        for env, code in sorted(known["drift"].items()):
+            drift.add_metric([env], code)
+        yield drift
+        since = GaugeMetricFamily("driftbot_drift_since_timestamp_seconds", "When each out-of-sync environment's "
+                                  "current spell began (its first out-of-sync check; checks that could not "
+                                  "tell neither start nor end it).", labels=["environment"])
+        for env, at in sorted(known["since"].items()):
+            since.add_metric([env], at)
+        yield since
+    if "approvals" in known:
+        approvals = GaugeMetricFamily("driftbot_approvals_waiting", "Requests waiting for approval, by "
+                                      "environment.", labels=["environment"])
+        age = GaugeMetricFamily("driftbot_approvals_oldest_age_seconds", "How long the oldest request waiting "
+                                "for approval has waited, by environment.", labels=["environment"])
+        for env, (n, oldest) in sorted(known["approvals"].items()):
+            approvals.add_metric([env], n)
+            age.add_metric([env], oldest)
+        yield approvals
+        yield age
+    if known.get("digest") is not None:
+        digest = GaugeMetricFamily("driftbot_digest_last_success_timestamp_seconds", "When the latest digest was "
+                                   "posted in full.")
+        digest.add_metric([], known["digest"])
+        yield digest
+
+
+def registry(settings: Settings) -> CollectorRegistry:
+    """The registry ``/metrics`` reads: the group's counts (or this process's, outside multiprocess mode)
+    and the state read at scrape time."""
+    reg = CollectorRegistry(auto_describe=False)
+    if multiproc.directory() is not None:
+        MultiProcessCollector(reg)
+    else:
+        reg.register(instruments.REGISTRY)
+    reg.register(StateCollector(settings))
+    return reg
+
+
+def wsgi(settings: Settings):
+    """The WSGI answer to ``GET /metrics`` (text format, or OpenMetrics when the scraper asks for it)."""
+    return make_wsgi_app(registry(settings))
+
+
+def serve(settings: Settings, port: int, parent: int) -> None:
+    """The worker's metrics listener: a process of its own (spawned, like the sweeper: a thread in the
+    worker would be forked into every work horse), serving until the worker that started it is gone."""
+    logs.configure("metrics", "%(asctime)s metrics %(message)s", settings)
+    try:
+        start_http_server(port, registry=registry(settings))
+    except OSError as exc:
+        log.error("metrics: cannot listen on port %s (%s): set worker_metrics_port to a free port", port, exc)
+        return
+    log.info("metrics at http://0.0.0.0:%s/metrics", port)
+    while os.getppid() == parent:  # stop with the worker that started it
+        time.sleep(1.0)
