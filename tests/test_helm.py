@@ -156,7 +156,7 @@ def test_metrics_give_the_workers_a_port_a_headless_service_and_a_servicemonitor
             validate(doc)
     worker = container(by_kind(docs, "Deployment")[f"{RELEASE}-driftbot-worker"])
     assert worker["ports"] == [{"name": "metrics", "containerPort": 9200}]
-    assert {"name": "DRIFTBOT_METRICS_PORT", "value": "9200"} in worker["env"]
+    assert {"name": "DRIFTBOT_WORKER_METRICS_PORT", "value": "9200"} in worker["env"]
     services = by_kind(docs, "Service")
     headless = services[f"{RELEASE}-driftbot-worker-metrics"]["spec"]
     assert headless["clusterIP"] == "None" and headless["ports"] == [{"name": "metrics", "port": 9200, "targetPort": "metrics"}]
