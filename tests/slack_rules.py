@@ -28,6 +28,14 @@ References (read Dec 2026):
   HOME     https://docs.slack.dev/reference/views/home-tab-views
   UPLOAD   https://docs.slack.dev/reference/methods/files.getUploadURLExternal
   COMPLETE https://docs.slack.dev/reference/methods/files.completeUploadExternal
+  CONVINFO https://docs.slack.dev/reference/methods/conversations.info (bot scopes channels:read for a public
+           channel, groups:read for a private one; the channel's is_member, is_private, is_archived; errors
+           channel_not_found "Value passed for channel was invalid." (also a private channel the bot is not
+           in: it cannot see it) and missing_scope)
+  SCOPES   https://docs.slack.dev/authentication/tokens and "Working with scopes": missing_scope names the
+           scope `needed` and the ones `provided`
+  POSTCH   chat.postMessage's errors (POST): channel_not_found, not_in_channel (a public channel the bot is
+           not in, without chat:write.public), is_archived
 """
 
 from __future__ import annotations
@@ -316,6 +324,33 @@ def complete_errors(params: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def conversation_info(channel: str, known: dict[str, Any] | None, scopes: list[str]) -> dict[str, Any]:
+    """CONVINFO: Slack's answer to conversations.info for *channel*, the workspace's record of it being *known*
+    (None: no such channel); the token has *scopes*."""
+    if known is None:
+        return {"ok": False, "error": "channel_not_found"}
+    needed = "groups:read" if known.get("is_private") else "channels:read"
+    if needed not in scopes:  # SCOPES
+        return {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(scopes)}
+    if known.get("is_private") and not known.get("is_member"):  # the bot cannot see it
+        return {"ok": False, "error": "channel_not_found"}
+    return {"ok": True, "channel": {"id": channel, "name": known.get("name", channel.lower()), "is_channel": True,
+                                    "is_private": bool(known.get("is_private")),
+                                    "is_archived": bool(known.get("is_archived")),
+                                    "is_member": bool(known.get("is_member"))}}
+
+
+def posting_refusal(known: dict[str, Any] | None, scopes: list[str]) -> dict[str, Any] | None:
+    """POSTCH: why Slack refuses a message to a channel, from the workspace's record of it (None: none)."""
+    if known is None or (known.get("is_private") and not known.get("is_member")):
+        return {"ok": False, "error": "channel_not_found"}
+    if known.get("is_archived"):
+        return {"ok": False, "error": "is_archived"}
+    if not known.get("is_member") and "chat:write.public" not in scopes:
+        return {"ok": False, "error": "not_in_channel"}
+    return None
+
+
 def refusal(method: str, params: dict[str, Any]) -> dict[str, Any] | None:
     """Slack's error body for a call it refuses by its documented rules, or None when it takes it."""
     if method == "chat.postMessage":
@@ -334,6 +369,8 @@ def refusal(method: str, params: dict[str, Any]) -> dict[str, Any] | None:
         return upload_url_errors(params)
     if method == "files.completeUploadExternal":
         return complete_errors(params)
+    if method == "conversations.info" and not params.get("channel"):  # CONVINFO: channel is required
+        return _refused("invalid_arguments", ["missing required field: channel"])
     return None
 
 

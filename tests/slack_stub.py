@@ -44,7 +44,12 @@ class SlackStub:
         # The token's scopes, sent as Slack does in the x-oauth-scopes header of a Web API answer to that
         # token ("Working with scopes", https://api.slack.com/docs/oauth-scopes and
         # https://api.slack.com/methods/auth.test); default: manifest.yml's bot scopes.
-        self.scopes: list[str] = ["commands", "chat:write", "files:write", "usergroups:read"]
+        self.scopes: list[str] = ["commands", "chat:write", "files:write", "usergroups:read", "channels:read", "groups:read"]
+        # The workspace's channels as conversations.info describes them (CONVINFO in tests/slack_rules.py):
+        # id -> {"name", "is_private", "is_member", "is_archived"}, or None for a channel that does not exist.
+        # A channel not listed is a public one the bot is in, as every other test assumes; a listed one is
+        # also what chat.postMessage and chat.postEphemeral go by (not_in_channel, channel_not_found).
+        self.conversations: dict[str, dict[str, Any] | None] = {}
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message
         self.files: dict[str, dict[str, Any]] = {}
@@ -138,9 +143,15 @@ class SlackStub:
                 del asked[i]
                 return {"ok": False, "error": error}
         refused = slack_rules.refusal(method, p)
+        if refused is None and method in ("chat.postMessage", "chat.postEphemeral") and p.get("channel") in self.conversations:
+            refused = slack_rules.posting_refusal(self.conversations[p["channel"]], self.scopes)
         if refused is not None:
             self.violations.append((method, p, refused))
             return refused
+        if method == "conversations.info":
+            channel = p["channel"]
+            known = self.conversations[channel] if channel in self.conversations else {"is_member": True}
+            return slack_rules.conversation_info(channel, known, self.scopes)
         if method == "auth.test":
             return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "driftbot",
                     "team_id": "T0TEST", "user_id": "UBOT", "bot_id": "B0BOT", "is_enterprise_install": False}

@@ -135,8 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("clock", help="run the digest schedule (the Procfile's clock process)")
     sub.add_parser("check-ready", help="exit 0 when Redis and the state database answer and the state schema is "
                                        "newest (a probe for worker and clock); else 1, naming what is not ready")
-    dr = sub.add_parser("doctor", help="what driftbot needs and has: each environment's roles, migrations source and "
-                                       "Prisma version; Redis, the state database, the audit key, Slack's scopes",
+    dr = sub.add_parser("doctor", help="what driftbot needs and has: each environment's roles, migrations source (git "
+                                       "ref, GitHub token), Prisma version and Slack channel; Redis, the state "
+                                       "database, the audit key, Slack's scopes",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
                         epilog="exit codes:\n  0 everything holds\n  1 a problem found (each line says what to do)\n"
                                "  2 could not run (bad usage, bad configuration)")

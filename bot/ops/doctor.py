@@ -2,8 +2,9 @@
 
 For each environment: the check role reads ``_prisma_migrations`` and the catalog and cannot write;
 the admin role can do what the approved changes need (docs/roles.md); the shadow role may create
-databases; the migrations source is readable; the Prisma version is found. For the process: Redis,
-the state database and its schema revision, the audit key, the Slack token's scopes.
+databases; the migrations source is readable (for git: the ref is found, and on GitHub GITHUB_TOKEN is
+accepted); the Prisma version is found; the bot is a member of the environment's channels. For the
+process: Redis, the state database and its schema revision, the audit key, the Slack token's scopes.
 
 Each item is one ``Item``: a verdict (``ok``, ``problem``, or ``skipped`` when not configured and not
 needed), what was found, and what to do. Nothing here writes to any database.
@@ -13,20 +14,22 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass
 from typing import Callable
 
 from driftbot.audit.chain import key_id
 from driftbot.engine.db import connect, parse_url
-from driftbot.engine.sources import load, settle
-from driftbot.errors import DriftbotError, redact
+from driftbot.engine.sources import load, open_source, public_url, settle
+from driftbot.errors import DriftbotError, MigrationsSourceError, PullRequestError, redact
 from driftbot.processes import newest_revision, redis_problem, state_problem
+from driftbot.pulls.github import GitHub, GitHubError, repo_from_url
 from driftbot.settings import EnvironmentSettings, Settings
 
 OK, PROBLEM, SKIPPED = "ok", "problem", "skipped"
 # manifest.yml's oauth_config.scopes.bot (tests/test_doctor.py keeps the two in step)
-BOT_SCOPES = ("commands", "chat:write", "files:write", "usergroups:read")
+BOT_SCOPES = ("commands", "chat:write", "files:write", "usergroups:read", "channels:read", "groups:read")
 SLACK_API = "https://slack.com/api/"
 ROLES_DOC = "docs/roles.md"
 
@@ -63,7 +66,7 @@ class Report:
         return "".join(i.line() + "\n" for i in self.items) + f"driftbot doctor: {tail}\n"
 
 
-def _guarded(name: str, env: str | None, probe: Callable[[], Item]) -> Item:
+def _guarded(name: str, env: str | None, probe: Callable[[], Item | None]) -> Item | None:
     """A probe that fails (an unreachable server, a refused login) is a problem with a one-line reason."""
     try:
         return probe()
@@ -171,13 +174,65 @@ def shadow_role(env: EnvironmentSettings) -> Item:
 
 def migrations_source(env: EnvironmentSettings, settings: Settings) -> Item:
     name = "migrations source"
-    where = f"git {env.git and redact(env.git)} {env.ref}:{env.path}" if env.git else (env.migrations or f"project {env.project}")
+    if env.git:  # fetched by the git ref's item just before
+        found = load(env, settings.cache_dir, fetch=False)
+        return Item(name, OK, f"{public_url(env.git)} {env.ref}:{env.path}: {len(found.names)} migrations readable",
+                    None, env.name)
     found = load(env, settings.cache_dir)
-    return Item(name, OK, f"{where}: {len(found.names)} migrations readable", None, env.name)
+    return Item(name, OK, f"{env.migrations or f'project {env.project}'}: {len(found.names)} migrations readable",
+                None, env.name)
+
+
+def git_ref(env: EnvironmentSettings, settings: Settings) -> Item:
+    """The git source fetched (with the environment's git_token) and its ref found."""
+    name = "git ref"
+    source = open_source(env, settings.cache_dir)
+    where = public_url(env.git)
+    try:
+        source.fetch()
+    except MigrationsSourceError as exc:
+        said = str(exc)
+        if "credentials" in said:
+            todo = (f"set DRIFTBOT_ENVIRONMENTS__{env.name.upper()}__GIT_TOKEN to a token that may read the "
+                    "repository (never in the URL)")
+        else:
+            todo = "check the git URL, the network, and that the token (if any) may read the repository"
+        return Item(name, PROBLEM, said.removesuffix("."), todo, env.name)
+    try:
+        commit = source.resolve()
+    except MigrationsSourceError:
+        return Item(name, PROBLEM, f"`{env.ref}` was not found in {where}",
+                    f"set ref to a branch, tag or commit of the repository (`git ls-remote {where}` lists them)",
+                    env.name)
+    return Item(name, OK, f"`{env.ref}` found in {where} at {commit[:12]}", None, env.name)
+
+
+def github_token(env: EnvironmentSettings, settings: Settings) -> Item | None:
+    """GITHUB_TOKEN accepted by GitHub's API for the environment's repository; None when it is not on GitHub."""
+    name = "GitHub token (GITHUB_TOKEN)"
+    repo = env.github_repo or repo_from_url(env.git)
+    if repo is None:
+        return None
+    token = settings.github_token.get_secret_value() if settings.github_token else ""
+    if not token:
+        if env.pull_requests == "github":
+            return Item(name, PROBLEM, "GITHUB_TOKEN is not set: pull requests cannot be opened",
+                        "set GITHUB_TOKEN to a token with Contents and Pull requests read/write on "
+                        f"{repo} (docs/pull-requests.md)", env.name)
+        return Item(name, SKIPPED, "GITHUB_TOKEN is not set; pull requests are off", None, env.name)
+    try:
+        GitHub(settings.github_api_url, token, repo, timeout=10).can_read()
+    except GitHubError as exc:
+        return Item(name, PROBLEM, f"{settings.github_api_url} refused it for {repo} ({exc.status})",
+                    redact(str(exc)), env.name)
+    except PullRequestError as exc:
+        return Item(name, PROBLEM, redact(str(exc)), "check DRIFTBOT_GITHUB_API_URL and the network", env.name)
+    return Item(name, OK, f"accepted by {settings.github_api_url} for {repo} (its pull requests are readable; "
+                          "writing is first tried by a pull request)", None, env.name)
 
 
 def prisma_version(env: EnvironmentSettings, settings: Settings) -> Item:
-    version = settle(env, settings.cache_dir).prisma_version
+    version = settle(env, settings.cache_dir, fetch=not env.git).prisma_version  # a git source: fetched by its ref
     if version.known:
         return Item("Prisma version", OK, version.describe(), None, env.name)
     return Item("Prisma version", PROBLEM, version.describe(),
@@ -186,10 +241,19 @@ def prisma_version(env: EnvironmentSettings, settings: Settings) -> Item:
 
 def environment_items(settings: Settings, env: EnvironmentSettings) -> list[Item]:
     probes = [("check role (database_url)", lambda: check_role(env)), ("admin role (admin_url)", lambda: admin_role(env)),
-              ("shadow role (shadow_url)", lambda: shadow_role(env)),
-              ("migrations source", lambda: migrations_source(env, settings)),
-              ("Prisma version", lambda: prisma_version(env, settings))]
-    return [_guarded(name, env.name, probe) for name, probe in probes]
+              ("shadow role (shadow_url)", lambda: shadow_role(env))]
+    if env.git:
+        probes += [("git ref", lambda: git_ref(env, settings)),
+                   ("GitHub token (GITHUB_TOKEN)", lambda: github_token(env, settings))]
+    probes += [("migrations source", lambda: migrations_source(env, settings)),
+               ("Prisma version", lambda: prisma_version(env, settings)),
+               ("Slack channel", lambda: channel_item(settings, env))]
+    items = [i for i in (_guarded(name, env.name, probe) for name, probe in probes) if i is not None]
+    ref = next((i for i in items if i.item == "git ref"), None)
+    if ref is not None and ref.verdict == PROBLEM:  # nothing to read: say so once, on the ref's line
+        items = [Item(i.item, SKIPPED, "not read: see the git ref", None, env.name)
+                 if i.item in ("migrations source", "Prisma version") else i for i in items]
+    return items
 
 
 # --- the process -----------------------------------------------------------------------------
@@ -219,18 +283,64 @@ def audit_key_item(settings: Settings) -> Item:
     return Item("audit key", OK, f"set (key {key_id(settings.audit_key.get_secret_value().encode())})")
 
 
-def granted_scopes(settings: Settings, timeout: float = 10.0) -> tuple[set[str], dict]:
-    """The token's scopes from the ``x-oauth-scopes`` header Slack sends with a Web API answer (auth.test)."""
+def slack_call(settings: Settings, method: str, params: dict[str, str] | None = None,
+               timeout: float = 10.0) -> tuple[dict, str | None]:
+    """One Web API call with the bot token: Slack's JSON answer and its ``x-oauth-scopes`` header."""
     token = settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
     base = (settings.slack_api_url or SLACK_API).rstrip("/") + "/"
-    request = urllib.request.Request(base + "auth.test", data=b"", method="POST",
+    request = urllib.request.Request(base + method, data=urllib.parse.urlencode(params or {}).encode(), method="POST",
                                      headers={"Authorization": f"Bearer {token}",
                                               "Content-Type": "application/x-www-form-urlencoded"})
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - Slack's URL or the setting's
-        header = response.headers.get("x-oauth-scopes")
-        body = json.loads(response.read() or b"{}")
+        return json.loads(response.read() or b"{}"), response.headers.get("x-oauth-scopes")
+
+
+def granted_scopes(settings: Settings, timeout: float = 10.0) -> tuple[set[str], dict]:
+    """The token's scopes from the ``x-oauth-scopes`` header Slack sends with a Web API answer (auth.test)."""
+    body, header = slack_call(settings, "auth.test", timeout=timeout)
     scopes = {s.strip() for s in (header or "").split(",") if s.strip()}
     return scopes, body | {"_header": header is not None}
+
+
+def _membership(settings: Settings, channel: str) -> tuple[bool, str, str | None]:
+    """Whether the bot is in *channel* (conversations.info's ``is_member``), what was found, what to do."""
+    body, _ = slack_call(settings, "conversations.info", {"channel": channel})
+    if body.get("ok"):
+        info = body.get("channel") or {}
+        named = f"#{info['name']} ({channel})" if info.get("name") else channel
+        if info.get("is_archived"):
+            return False, f"{named} is archived", "unarchive it, or set the environment's channel to another"
+        if not info.get("is_member"):
+            return False, f"driftbot is not in {named}", f"invite it: /invite @driftbot in {named}"
+        return True, f"in {named}", None
+    error = body.get("error")
+    if error == "channel_not_found":
+        return False, f"{channel} was not found, or is a private channel driftbot is not in", \
+            "check the channel ID (the channel's details, at the bottom) and /invite @driftbot there"
+    if error == "missing_scope":
+        return False, f"the token may not read channels (missing {body.get('needed') or 'channels:read, groups:read'})", \
+            "add channels:read and groups:read to the app's bot scopes (manifest.yml) and reinstall the app"
+    return False, f"conversations.info refused {channel}: {error}", "see Slack's error above"
+
+
+def channel_item(settings: Settings, env: EnvironmentSettings) -> Item:
+    """The bot's membership of each channel of *env* (channel and channels)."""
+    name = "Slack channel"
+    channels = settings.channels_of(env)
+    if not channels:
+        return Item(name, SKIPPED, "no channel: requests and approvals may happen in any channel", None, env.name)
+    if settings.slack_bot_token is None:
+        return Item(name, SKIPPED, "SLACK_BOT_TOKEN is not set (see Slack token scopes)", None, env.name)
+    try:
+        found = [_membership(settings, c) for c in channels]
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return Item(name, PROBLEM, redact(f"conversations.info failed: {exc}"),
+                    "check DRIFTBOT_SLACK_API_URL and the network", env.name)
+    if all(ok for ok, _, _ in found):
+        return Item(name, OK, "; ".join(said for _, said, _ in found), None, env.name)
+    bad = [(said, todo) for ok, said, todo in found if not ok]
+    return Item(name, PROBLEM, "; ".join(said for said, _ in bad),
+                "; ".join(dict.fromkeys(todo for _, todo in bad if todo)), env.name)
 
 
 def slack_item(settings: Settings) -> Item:

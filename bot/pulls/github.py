@@ -136,6 +136,11 @@ class GitHub:
                 break
         return out
 
+    def can_read(self) -> None:
+        """The token is accepted and sees the repository: one open pull request is listed (driftbot doctor);
+        a GitHubError otherwise."""
+        self._call("GET", "/pulls", {"state": "open", "per_page": 1})
+
     def create_pull(self, *, title: str, head: str, base: str, body: str) -> PullRequest:
         item = self._call("POST", "/pulls", payload={"title": title, "head": head, "base": base, "body": body,
                                                       "maintainer_can_modify": True})
