@@ -148,7 +148,7 @@ def test_values_change_what_they_say_and_the_pods_restart_when_the_configuration
     assert all(before[n] != after[n] for n in before), "a new driftbot.toml must roll the pods"
 
 
-def test_metrics_give_the_workers_a_port_a_headless_service_and_a_servicemonitor(helm, tmp_path):
+def test_metrics_give_the_workers_a_port_a_headless_service_and_a_servicemonitor(helm, tmp_path, monkeypatch):
     docs = render(helm, tmp_path, {"metrics": {"enabled": True, "workerPort": 9200,
                                                "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}})
     for doc in docs:
@@ -157,6 +157,12 @@ def test_metrics_give_the_workers_a_port_a_headless_service_and_a_servicemonitor
     worker = container(by_kind(docs, "Deployment")[f"{RELEASE}-driftbot-worker"])
     assert worker["ports"] == [{"name": "metrics", "containerPort": 9200}]
     assert {"name": "DRIFTBOT_WORKER_METRICS_PORT", "value": "9200"} in worker["env"]
+    # ...the variable driftbot's settings read (a name no setting reads would open no listener).
+    (tmp_path / "driftbot.toml").write_text(defaults()["config"])
+    for e in worker["env"]:
+        monkeypatch.setenv(e["name"], e["value"])
+    monkeypatch.setenv("DRIFTBOT_ENVIRONMENTS__PROD__DATABASE_URL", "postgresql://ro@db/app")
+    assert load_settings(str(tmp_path / "driftbot.toml")).worker_metrics_port == 9200
     services = by_kind(docs, "Service")
     headless = services[f"{RELEASE}-driftbot-worker-metrics"]["spec"]
     assert headless["clusterIP"] == "None" and headless["ports"] == [{"name": "metrics", "port": 9200, "targetPort": "metrics"}]
@@ -215,3 +221,20 @@ def test_the_schema_accepts_the_defaults_and_refuses_bad_values_without_helm():
 def test_helm_refuses_values_that_break_the_schema(helm, tmp_path, change, where, says):
     said = refused(helm, tmp_path, change)
     assert "values don't meet the specifications of the schema" in said and says in said, said
+
+
+def test_the_docs_values_table_is_generated_from_the_schema_and_current():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_chart_values", ROOT / "docs" / "gen_chart_values.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    assert (ROOT / "docs" / "deploying.md").read_text() == gen.page_text(), \
+        "docs/deploying.md's chart values are stale: run python3 docs/gen_chart_values.py"
+    leaves = dict(gen._leaves(schema()))
+    undescribed = [k for k, sub in leaves.items() if not gen._resolved(sub, schema()["definitions"]).get("description")]
+    assert not undescribed, f"values.schema.json: give these a description: {undescribed}"
+    # Every value the schema documents has its default in values.yaml.
+    assert [k for k in leaves if gen._get(defaults(), k) is None] == []
+    table = gen.render()
+    assert all(f"| `{k}` |" in table for k in leaves) and "| `clock.replicas` |" not in table
