@@ -30,6 +30,8 @@ OTHER_PROCESS_VARIABLES = {
     "DRIFTBOT_CONFIG": "path of driftbot.toml (else `./driftbot.toml`; `--config` wins)",
     "DRIFTBOT_DEBUG": "`1`: an error also prints its traceback (like `--debug`)",
     "DRIFTBOT_LOG_FORMAT": "`text` (the default) or `json`: one JSON object a log line ([Log format](operating.md#log-format))",
+    "PROMETHEUS_MULTIPROC_DIR": "where web's and the worker's processes keep their metric counts ([Metrics](metrics.md#multiprocess-mode)); "
+                                "unset: a directory of their own, removed when they stop",
 }
 
 

@@ -44,21 +44,26 @@ SLACK_CALLS = Counter(
     "ratelimited (HTTP 429, each one, retried or not) or unreachable (no answer).",
     ["method", "result"], registry=REGISTRY)
 EXECUTIONS = Counter(
-    "driftbot_executions", "Approved changes run (or found interrupted), by environment and outcome.",
+    "driftbot_executions", "Approved changes run, by environment and outcome: succeeded, failed, unverified, "
+    "plan_changed, audit_failed, refused, or interrupted / reconciled when the sweeper settled one whose worker died.",
     ["environment", "outcome"], registry=REGISTRY)
 AUDIT_EVENTS = Counter(
-    "driftbot_audit_events", "Audit events committed to the trail by this process, by kind.",
+    "driftbot_audit_events", "Audit events committed to the trail by this process group, by kind (the "
+    "trail's event names: check_requested, check_finished, approved, executed, ...).",
     ["kind"], registry=REGISTRY)
 PROCESSES = Gauge(
     "driftbot_processes", "Live driftbot processes counting into this metrics directory, by kind (web: "
     "gunicorn's workers; worker: the RQ worker).",
     ["process"], multiprocess_mode="livesum", registry=REGISTRY)
 
+# Every metric above, in the order docs/metrics.md lists them.
+COUNTED = (CHECKS, CHECK_SECONDS, SLACK_CALLS, EXECUTIONS, AUDIT_EVENTS, PROCESSES)
+
 # Outcomes of an execution attempt worth counting (driftbot.requests.execution.Ran.status); the rest
 # (skipped, deferred, a request that was not approved) ran nothing.
 EXECUTION_OUTCOMES = frozenset({"succeeded", "failed", "unverified", "plan_changed", "audit_failed", "refused",
                                 "interrupted", "reconciled"})
-_SLACK_WORD = re.compile(r"^[a-z][a-z0-9_.]{0,63}$", re.I)  # a method (chat.postMessage) or an error code
+_SLACK_WORD = re.compile(r"[a-z][a-z0-9_.]{0,63}", re.I)  # a method (chat.postMessage) or an error code
 _AUDIT_PENDING = "driftbot_metrics_audit"  # Session.info: kinds recorded, counted once committed
 
 
@@ -90,7 +95,7 @@ def check_lost(environment: str) -> None:
 
 def slack_word(text: str | None, fallback: str) -> str:
     """A Slack method or error code as a label value: its own word, or *fallback* for anything else."""
-    return text if text and _SLACK_WORD.match(text) else fallback
+    return text if text and _SLACK_WORD.fullmatch(text) else fallback
 
 
 @_quiet

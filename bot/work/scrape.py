@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -67,16 +68,14 @@ class StateCollector:
         self._engine = None
 
     def describe(self) -> list[Metric]:
-        return []  # nothing read at registration: the parts may be away
+        return described()
 
     def collect(self) -> Iterator[Metric]:
         pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="driftbot-scrape")
         parts = {"redis": pool.submit(self._redis), "state_database": pool.submit(self._database)}
         wait(parts.values(), timeout=self.budget_s)
         pool.shutdown(wait=False)
-        known, up = {}, GaugeMetricFamily(
-            "driftbot_dependency_up", "Whether the scrape could read a dependency (redis, state_database) within "
-            f"{self.budget_s:g} s: 1 yes, 0 no (its state metrics are then left out).", labels=["dependency"])
+        known, up = {}, _up()
         for part, future in parts.items():
             ok = future.done() and future.exception() is None
             if ok:
@@ -135,6 +134,22 @@ class StateCollector:
         }
 
 
+def _up() -> GaugeMetricFamily:
+    return GaugeMetricFamily("driftbot_dependency_up", "Whether the scrape read a dependency (redis, state_database) "
+                             f"within {SCRAPE_BUDGET_S:g} s: 1 yes, 0 no (its state metrics are then left out).",
+                             labels=["dependency"])
+
+
+# What StateCollector's parts return, with nothing in it: every family, no sample (describe, the docs).
+EVERY = {"queue_depth": {}, "queue_oldest": {}, "reposts_message": 0, "reposts_check": 0, "drift": {}, "since": {},
+         "approvals": {}, "digest": 0.0}
+
+
+def described() -> list[Metric]:
+    """Every metric ``StateCollector`` may answer, read from nothing (the parts may be away)."""
+    return [_up(), *families(EVERY)]
+
+
 def families(known: dict) -> Iterator[Metric]:
     """The state metrics of what the scrape could read (*known*: ``StateCollector``'s parts, merged)."""
     if "queue_depth" in known:
@@ -185,6 +200,29 @@ def families(known: dict) -> Iterator[Metric]:
                                    "posted in full.")
         digest.add_metric([], known["digest"])
         yield digest
+
+
+@dataclass(frozen=True)
+class Described:
+    """One metric as /metrics names it (docs/metrics.md)."""
+
+    name: str  # as exposed: a counter with _total
+    type: str  # counter, gauge, histogram
+    labels: tuple[str, ...]
+    help: str
+    read_at_scrape: bool  # state read when scraped (the same from every process), else counted where it happened
+
+
+def catalog() -> list[Described]:
+    """Every metric driftbot exposes, in a stable order."""
+    out = []
+    for metric in instruments.COUNTED:
+        (family,) = metric.describe()
+        name = family.name + "_total" if family.type == "counter" else family.name
+        out.append(Described(name, family.type, tuple(metric._labelnames), family.documentation, False))
+    for family in described():
+        out.append(Described(family.name, family.type, tuple(family._labelnames), family.documentation, True))
+    return out
 
 
 def registry(settings: Settings) -> CollectorRegistry:
