@@ -10,8 +10,9 @@ SQLAlchemy), including the text of tracebacks.
 
 ``DRIFTBOT_LOG_FORMAT=json`` (``configure``) makes every process write one JSON object a line: time,
 level, logger, message, process, and the environment, request id, check id and job id where known
-(``context``; the RQ job's id is read from RQ itself), the traceback as ``exc_info``. Text stays the
-default. The same redaction applies: the record is masked before any formatter sees it.
+(``context``; the RQ job's id is read from RQ itself), ``trace_id`` and ``span_id`` while a span is
+active (traces on: driftbot.ops.tracing), the traceback as ``exc_info``. Text stays the default. The same
+redaction applies: the record is masked before any formatter sees it. docs/operating.md shows a line.
 """
 
 from __future__ import annotations
@@ -80,6 +81,17 @@ def context(**fields: Any) -> Iterator[None]:
         _CONTEXT.reset(token)
 
 
+def _trace() -> dict[str, str]:
+    """The active span's trace and span ids (hex, as a tracing backend shows them); {} without one."""
+    otel = sys.modules.get("opentelemetry.trace")  # only where traces are on: never imported for it
+    if otel is None:
+        return {}
+    found = otel.get_current_span().get_span_context()
+    if not found.is_valid:
+        return {}
+    return {"trace_id": format(found.trace_id, "032x"), "span_id": format(found.span_id, "016x")}
+
+
 def _job_id() -> str | None:
     rq_job = sys.modules.get("rq.job")  # only where RQ runs: never imported for it
     if rq_job is None:
@@ -106,6 +118,7 @@ class JsonFormatter(logging.Formatter):
             if job:
                 known["job_id"] = job
         out.update({k: known[k] for k in _FIELDS if k in known})
+        out.update(_trace())
         if record.exc_info and not record.exc_text:
             record.exc_text = redact(self.formatException(record.exc_info))
         if record.exc_text:

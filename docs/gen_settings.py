@@ -32,6 +32,8 @@ OTHER_PROCESS_VARIABLES = {
     "DRIFTBOT_LOG_FORMAT": "`text` (the default) or `json`: one JSON object a log line ([Log format](operating.md#log-format))",
     "PROMETHEUS_MULTIPROC_DIR": "where web's and the worker's processes keep their metric counts ([Metrics](metrics.md#multiprocess-mode)); "
                                 "unset: a directory of their own, removed when they stop",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "an OpenTelemetry collector's OTLP/HTTP address (http://collector:4318): traces on, with the otel extra ([Traces](operating.md#traces))",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "the same for traces alone, the full URL (.../v1/traces); wins over the one above",
 }
 
 

@@ -7,6 +7,7 @@ from slack_bolt import App, BoltContext
 
 from driftbot import handlers
 from driftbot.errors import ConfigError
+from driftbot.ops import tracing
 from driftbot.runtime import Runtime
 
 
@@ -29,4 +30,5 @@ def create_app(rt: Runtime) -> App:
         next()
 
     handlers.register(app)
+    tracing.enabled()  # decided now: the first command does not pay for the SDK's imports within Slack's 3 s
     return app

@@ -101,7 +101,7 @@ def test_the_offline_slack_flow_script_still_finds_the_test_helpers_it_uses():
 # --- the deploy files against the documented variables (docs/settings.md, "Process environment") ---
 
 OPTIONAL = {"PORT", "DRIFTBOT_DEBUG", "DRIFTBOT_SLACK_API_URL", "DRIFTBOT_GITHUB_API_URL", "DRIFTBOT_LOG_FORMAT",
-            "PROMETHEUS_MULTIPROC_DIR"}  # defaults that do
+            "PROMETHEUS_MULTIPROC_DIR", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}  # defaults that do
 
 
 def documented_variables() -> set[str]:

@@ -160,11 +160,12 @@ def _settings(args):
 def cmd_process(args) -> int:
     """``web``, ``worker`` and ``clock``: the Procfile's long-running processes; ``check-ready``, their probe;
     ``doctor``, the probe's big sibling (bot/ops/doctor.py)."""
-    from driftbot import ops, processes  # Bolt, RQ and SQLAlchemy: only the long-running processes pay for their imports
+    from driftbot import processes  # Bolt, RQ and SQLAlchemy: only the long-running processes pay for their imports
+    from driftbot.ops import doctor
 
     settings = _settings(args)
     if args.command == "doctor":
-        report = ops.doctor.run(settings)
+        report = doctor.run(settings)
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n" if args.json else report.text())
         return report.exit_code
     if args.command == "check-ready":
@@ -178,11 +179,11 @@ def cmd_process(args) -> int:
     return processes.run_clock(settings)
 
 
-def _check(args):
-    from driftbot.engine.check import run_check  # the engine: only the commands that check pay for its imports
+def _check(settings, env):
+    """The engine's check: only the commands that check pay for its imports (a memoised status never does)."""
+    from driftbot.engine.check import run_check
 
-    settings = _settings(args)
-    return run_check(settings, settings.environment(args.env))
+    return run_check(settings, env)
 
 
 def cmd_status(args) -> int:
@@ -193,10 +194,8 @@ def cmd_status(args) -> int:
     if code >= 0:  # nothing the last answer was computed from has changed: it is the answer
         sys.stdout.write(output)
         return code
-    from driftbot.engine.check import run_check  # the engine: a deliberate start-up saving, a memoised status never imports it
-
     with later.deferred() as housekeeping:  # the caches' writes and the templates' pruning: after the answer
-        result = run_check(settings, env)
+        result = _check(settings, env)
     text = status_text(result, folder=env.path if env.git else env.migrations)
     sys.stdout.write(json.dumps(result.to_json(), indent=2, default=str) + "\n" if args.json else text)
     memo.store(settings, env, key, result, text)
@@ -237,7 +236,8 @@ def _after_the_answer(housekeeping) -> None:
 
 
 def cmd_diff(args) -> int:
-    result = _check(args)
+    settings = _settings(args)
+    result = _check(settings, settings.environment(args.env))
     if result.state == "error":
         raise DriftbotError(result.error or "could not check")
     if args.migration:

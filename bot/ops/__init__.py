@@ -1,5 +1,7 @@
-"""Operating driftbot: ``driftbot doctor`` (what each environment's roles and the process need, and have)."""
+"""Operating driftbot: ``driftbot doctor`` (``doctor``: what each environment's roles and the process need,
+and have) and traces (``tracing``: optional OpenTelemetry).
 
-from driftbot.ops import doctor
-
-__all__ = ["doctor"]
+Nothing is imported here: the modules below are imported by name (``from driftbot.ops import tracing``), so
+the listeners, jobs and the Slack client can import ``tracing`` without loading ``doctor`` (which imports the
+processes, and through them the listeners and jobs again).
+"""

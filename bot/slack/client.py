@@ -37,6 +37,7 @@ from slack_sdk.http_retry.handler import RetryHandler
 
 from driftbot.errors import ConfigError, GroupsDeferred, GroupsUnknown, redact, redact_data  # noqa: F401 - the Groups* errors re-exported
 from driftbot.metrics import instruments
+from driftbot.ops import tracing
 from driftbot.settings import Settings
 from driftbot.slack.mrkdwn import visible
 from driftbot.state import keys
@@ -55,8 +56,9 @@ class RedactingWebClient(WebClient):
     def api_call(self, api_method: str, *, data: dict | None = None, params: dict | None = None,
                  json: dict | None = None, **kwargs) -> SlackResponse:
         try:
-            response = super().api_call(api_method, data=_clean(data), params=_clean(params), json=_clean(json),
-                                        **kwargs)
+            with tracing.span(f"slack {api_method}", slack_method=api_method):
+                response = super().api_call(api_method, data=_clean(data), params=_clean(params), json=_clean(json),
+                                            **kwargs)
         except SlackApiError as exc:
             status = getattr(exc.response, "status_code", 200)
             if status != 429:  # each 429 was counted as it came (RateLimitsCounted)
@@ -76,9 +78,10 @@ class RedactingWebClient(WebClient):
             content = redact(content.decode("utf-8", "replace"))
         elif content is not None:
             content = redact(content)
-        return super().files_upload_v2(content=content, title=visible(redact(title)) if title else title,
-                                       initial_comment=visible(redact(initial_comment)) if initial_comment else initial_comment,
-                                       **_shown(kwargs))
+        with tracing.span("slack files_upload_v2", slack_method="files_upload_v2"):
+            return super().files_upload_v2(content=content, title=visible(redact(title)) if title else title,
+                                           initial_comment=visible(redact(initial_comment)) if initial_comment else initial_comment,
+                                           **_shown(kwargs))
 
 
 class RateLimitsCounted(RetryHandler):

@@ -17,6 +17,7 @@ from driftbot.engine.check import run_check
 from driftbot.engine.result import CheckResult
 from driftbot.errors import GroupsDeferred
 from driftbot.metrics import instruments
+from driftbot.ops import tracing
 from driftbot.requests import proposal
 from driftbot.requests.clicks import Click
 from driftbot.runtime import current
@@ -44,8 +45,10 @@ def _check(check_id: int) -> str:
     env = rt.settings.environment(environment)
     with logs.context(environment=environment):
         with heartbeat(rt, "check", check_id):
-            with server_slot(rt, env.database_url), phases.recorded() as spent:
+            with (server_slot(rt, env.database_url), phases.recorded() as spent,
+                  tracing.span("check", environment=environment, check_id=check_id) as traced):
                 result = run_check(rt.settings, env)
+                traced.set(state=result.state, **{f"{name}_s": round(s, 4) for name, s in spent.items()})  # its phases
             instruments.checked(environment, result.state, result.duration_ms / 1000, spent)
             # Recorded while the heartbeat still beats: between the two the sweeper would read a running check
             # without a heartbeat as lost, and the finished result would be dropped as superseded (seen under load).

@@ -23,6 +23,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
+from driftbot.ops import tracing
 from driftbot.runtime import Runtime
 from driftbot.settings import Settings
 from driftbot.state import keys
@@ -105,9 +106,12 @@ def enqueue(rt: Runtime, name: str, *args, job_id: str | None = None, delay: flo
     if kwargs is not None:
         options["kwargs"] = kwargs
     q = queue(rt, spec.queue)
-    if delay:
-        return q.enqueue_in(timedelta(seconds=delay), func or spec.func, *args, **options).id
-    return q.enqueue(func or spec.func, *args, **options).id
+    with tracing.span(f"enqueue {name}", job=name, queue=q.name) as span:
+        options["meta"] = tracing.job_meta()  # the job continues this trace (empty without traces)
+        job = q.enqueue_in(timedelta(seconds=delay), func or spec.func, *args, **options) if delay else \
+            q.enqueue(func or spec.func, *args, **options)
+        span.set(job_id=job.id)
+    return job.id
 
 
 def enqueue_check(rt: Runtime, check_id: int) -> str:

@@ -15,7 +15,9 @@ import os
 from rq import SimpleWorker as _RQSimpleWorker
 from rq import Worker as _RQWorker
 
+from driftbot import logs
 from driftbot.metrics import multiproc
+from driftbot.ops import tracing
 
 PUBSUB_POLL_S = 1.0  # the longest a stopping worker waits for its command listener
 
@@ -30,7 +32,20 @@ class _PromptStop:
             sleep_time=PUBSUB_POLL_S, daemon=True, exception_handler=self._pubsub_exception_handler)
 
 
-class Worker(_PromptStop, _RQWorker):
+class _Traced:
+    """Each job inside the trace that enqueued it (driftbot.ops.tracing; nothing without OTLP settings), and
+    every line logged while it is handled naming it (RQ's own, before and after the job's function, too)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        tracing.enabled()  # decided before the horses fork: each inherits the SDK already imported
+
+    def perform_job(self, job, *args, **kwargs) -> bool:
+        with logs.context(job_id=job.id), tracing.job(job):
+            return super().perform_job(job, *args, **kwargs)
+
+
+class Worker(_Traced, _PromptStop, _RQWorker):
     """Forks a work horse per job (``driftbot worker``)."""
 
     def main_work_horse(self, job, queue):
@@ -38,5 +53,5 @@ class Worker(_PromptStop, _RQWorker):
         super().main_work_horse(job, queue)
 
 
-class SimpleWorker(_PromptStop, _RQSimpleWorker):
+class SimpleWorker(_Traced, _PromptStop, _RQSimpleWorker):
     """Runs each job in its own process (the demo, the tests)."""

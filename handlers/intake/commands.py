@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from driftbot.errors import DriftbotError
+from driftbot.ops import tracing
 from driftbot.runtime import Runtime
 from driftbot.slack.mrkdwn import error
 from driftbot.state.outages import OUTAGES, outage_note
@@ -25,7 +26,8 @@ def on_command(rt: Runtime, text: str, user: str, channel: str, team: str | None
         return cmd.message
     verb = VERBS[cmd.name]
     try:
-        return verb.place(rt, cmd, user, channel) or verb.handle(rt, cmd, user, channel, team)
+        with tracing.span(f"/drift {cmd.name}", verb=cmd.name, environment=cmd.environment):
+            return verb.place(rt, cmd, user, channel) or verb.handle(rt, cmd, user, channel, team)
     except DriftbotError as exc:
         return error(exc)
     except OUTAGES as exc:
