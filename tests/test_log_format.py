@@ -116,3 +116,60 @@ def test_an_unknown_log_format_is_refused_in_one_line(monkeypatch):
     assert logs.log_format() == "json"
     monkeypatch.delenv("DRIFTBOT_LOG_FORMAT")
     assert logs.log_format() == "text"
+
+
+def _json_lines(logger_name: str):
+    """The JSON lines the logger *logger_name* writes until the block ends (driftbot's logging installed)."""
+    logs.install()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    return logger, handler, stream
+
+
+def test_a_commands_lines_in_the_web_name_its_environment_a_name_typed_is_not_one(monkeypatch, tmp_path):
+    import dataclasses
+    from types import SimpleNamespace
+
+    from driftbot.handlers.intake.commands import on_command
+    from driftbot.handlers.intake.grammar import VERBS
+    from driftbot.settings import Settings
+
+    def broken(*args):
+        raise RuntimeError("the handler broke")
+
+    monkeypatch.setitem(VERBS, "status", dataclasses.replace(VERBS["status"], place=lambda *a: None, handle=broken))
+    rt = SimpleNamespace(settings=Settings(environments={"prod": {"database_url": "postgresql://u@127.0.0.1/app",
+                                                                  "migrations": str(tmp_path)}}))
+    logger, handler, stream = _json_lines("driftbot.handlers.intake.commands")
+    try:
+        assert "Something went wrong" in on_command(rt, "status prod", "UANA", "C1")
+        assert "Something went wrong" in on_command(rt, "status <https://evil.example|x>", "UANA", "C1")
+    finally:
+        logger.removeHandler(handler)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["message"] == "command failed" and first["environment"] == "prod" and "the handler broke" in first["exc_info"]
+    assert second["message"] == "command failed" and "environment" not in second
+
+
+def test_every_line_while_a_worker_handles_a_job_names_the_job(redis_url):
+    from redis import Redis
+    from rq import Queue
+
+    from driftbot.work.workers import SimpleWorker
+
+    conn = Redis.from_url(redis_url)
+    q = Queue(f"logs{uuid.uuid4().hex[:8]}", connection=conn)
+    job = q.enqueue("os.getpid")
+    logger, handler, stream = _json_lines("rq.worker")
+    try:
+        SimpleWorker([q], connection=conn).work(burst=True, with_scheduler=False)
+    finally:
+        logger.removeHandler(handler)
+        conn.delete(f"rq:job:{job.id}")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    done = [x for x in lines if x["message"].startswith("Successfully completed os.getpid()")]
+    assert len(done) == 1 and done[0]["job_id"] == job.id  # RQ's own line, after the job's function returned
+    assert [x for x in lines if x["message"].startswith("*** Listening")][0].get("job_id") is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from driftbot import logs
 from driftbot.errors import DriftbotError
 from driftbot.ops import tracing
 from driftbot.runtime import Runtime
@@ -25,13 +26,15 @@ def on_command(rt: Runtime, text: str, user: str, channel: str, team: str | None
     if isinstance(cmd, Usage):
         return cmd.message
     verb = VERBS[cmd.name]
-    try:
-        with tracing.span(f"/drift {cmd.name}", verb=cmd.name, environment=cmd.environment):
-            return verb.place(rt, cmd, user, channel) or verb.handle(rt, cmd, user, channel, team)
-    except DriftbotError as exc:
-        return error(exc)
-    except OUTAGES as exc:
-        return outage_note(exc, "Cannot do that now")
-    except Exception:  # the asker gets one line, the log gets the details
-        log.exception("command failed")
-        return "Something went wrong on driftbot's side; nothing was changed. The details are in its logs."
+    known = cmd.environment if cmd.environment in rt.settings.environments else None  # a name typed is not one
+    with logs.context(environment=known):  # every line logged about it names it
+        try:
+            with tracing.span(f"/drift {cmd.name}", verb=cmd.name, environment=known):
+                return verb.place(rt, cmd, user, channel) or verb.handle(rt, cmd, user, channel, team)
+        except DriftbotError as exc:
+            return error(exc)
+        except OUTAGES as exc:
+            return outage_note(exc, "Cannot do that now")
+        except Exception:  # the asker gets one line, the log gets the details
+            log.exception("command failed")
+            return "Something went wrong on driftbot's side; nothing was changed. The details are in its logs."
