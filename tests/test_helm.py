@@ -73,10 +73,15 @@ def container(deployment: dict) -> dict:
     return only
 
 
-def test_helm_lint_strict_passes(helm):
+def test_helm_lint_strict_passes_and_fails_on_values_the_schema_refuses(helm, tmp_path):
     done = helm.run("lint", "--strict", str(CHART))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 chart(s) linted, 0 chart(s) failed" in done.stdout
+    # The same lint with a values file the schema refuses fails, naming the value.
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"clock": {"replicas": 2}}))
+    done = helm.run("lint", "--strict", str(CHART), "--values", str(tmp_path / "bad.yaml"))
+    assert done.returncode != 0 and "1 chart(s) failed" in done.stdout + done.stderr
+    assert "additional properties 'replicas' not allowed" in done.stdout + done.stderr
 
 
 def test_the_rendered_chart_is_valid_kubernetes_and_agrees_with_the_code(helm, tmp_path, monkeypatch):
