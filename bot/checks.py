@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from driftbot import audit
@@ -167,6 +167,24 @@ def streak_since(history: list[tuple[str, datetime]], *, unreachable: bool = Fal
 def drifted_since(session: Session, environment: str) -> datetime | None:
     """When the environment's current out-of-sync spell began (the first such check), or None when in sync."""
     return streak_since(history(session, environment))
+
+
+def drifted_since_each(session: Session, environments: list[str]) -> dict[str, datetime]:
+    """``drifted_since`` of every out-of-sync environment of *environments*, in one query (a scrape of
+    /metrics, hundreds of environments): the oldest out-of-sync check after the newest in-sync one,
+    checks that could not tell (error) neither starting nor ending the spell, as ``streak_since`` walks it."""
+    finished = (Check.status == "finished") & Check.state.is_not(None) & Check.finished_at.is_not(None)
+    last_in_sync = (select(Check.environment, func.max(Check.finished_at).label("at"))
+                    .where(finished, Check.state == "in_sync", Check.environment.in_(environments))
+                    .group_by(Check.environment).subquery())
+    rows = session.execute(
+        select(Check.environment, func.min(Check.finished_at))
+        .outerjoin(last_in_sync, last_in_sync.c.environment == Check.environment)
+        .where(finished, Check.state.not_in(("in_sync", "error")), Check.environment.in_(environments),
+               (last_in_sync.c.at.is_(None)) | (Check.finished_at > last_in_sync.c.at))
+        .group_by(Check.environment)
+    ).all()
+    return {env: at for env, at in rows}
 
 
 def latest_since(session: Session, environments: list[str], since: datetime) -> dict[str, Check]:

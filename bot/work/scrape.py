@@ -118,7 +118,7 @@ class StateCollector:
                 select(Check.environment, Check.state).distinct(Check.environment)
                 .where(Check.environment.in_(names), Check.status == "finished", Check.state.is_not(None))
                 .order_by(Check.environment, Check.finished_at.desc())).all()
-            since = {env: checks.drifted_since(s, env) for env, state in latest if state != "in_sync"}
+            since = checks.drifted_since_each(s, names)
             unposted = s.execute(select(func.count()).select_from(Check)
                                  .where(Check.post_state.in_(("failed", "queued")))).scalar()
             waiting = s.execute(select(Request.environment, func.count(), func.min(Request.created_at))
@@ -127,7 +127,7 @@ class StateCollector:
             digest = s.execute(select(func.max(DigestRun.finished_at)).where(DigestRun.status == "posted")).scalar()
         return {
             "drift": {env: drift_code(state) for env, state in latest},
-            "since": {env: at.timestamp() for env, at in since.items() if at is not None},
+            "since": {env: at.timestamp() for env, at in since.items()},
             "reposts_check": unposted,
             "approvals": {env: (n, _age(oldest, now)) for env, n, oldest in waiting},
             "digest": digest.timestamp() if digest is not None else None,

@@ -5,6 +5,7 @@ either is away (#30)."""
 from __future__ import annotations
 
 import importlib.util
+import random
 import io
 import time
 import uuid
@@ -16,6 +17,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
+from driftbot import checks
 from driftbot.metrics import instruments
 from driftbot.settings import Settings
 from driftbot.state import keys
@@ -183,3 +185,23 @@ def test_the_chart_sets_the_workers_metrics_port_by_the_settings_name(monkeypatc
     (name,) = {n for n in ("DRIFTBOT_WORKER_METRICS_PORT", "DRIFTBOT_METRICS_PORT") if f'"{n}"' in template}
     monkeypatch.setenv(name, "9200")
     assert Settings().worker_metrics_port == 9200
+
+
+def test_since_in_one_query_is_since_as_each_environments_status_says_it(rt):
+    """checks.drifted_since_each (one query for the scrape) against checks.drifted_since (what /drift status
+    shows), over random histories of in-sync, out-of-sync and error checks."""
+    rng = random.Random(30)
+    now = datetime.now(timezone.utc)
+    names = [f"env{i}" for i in range(40)]
+    with rt.sessions.begin() as s:
+        for env in names:
+            for n in range(rng.randint(0, 8)):
+                at = now - timedelta(minutes=100 - n * 10)
+                s.add(Check(environment=env, status="finished", watchers=[], started_at=at, finished_at=at,
+                            state=rng.choice(["in_sync", "drifted", "pending", "failed", "error"])))
+        s.add(Check(environment="env0", status="running", watchers=[]))  # not finished: no part of the history
+    with rt.sessions() as s:
+        each = checks.drifted_since_each(s, names)
+        one_by_one = {env: checks.drifted_since(s, env) for env in names}
+    assert each == {env: at for env, at in one_by_one.items() if at is not None}
+    assert 5 < len(each) < 35  # both kinds of history were drawn
