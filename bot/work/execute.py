@@ -22,14 +22,19 @@ def tell(rt: Runtime, ran: Ran) -> None:
         posting.refresh_request_message(rt, ran.request.id)
 
 
+def _count(ran: Ran) -> None:
+    # A status that is the request's own says it was not approved (already run, rejected, ...): nothing ran.
+    if ran.request is not None and ran.status != ran.request.status:
+        instruments.executed(ran.request.environment, ran.status)
+
+
 def execute_request(rt: Runtime, request_id: int, *, planner: Planner | None = None, writer: Writer | None = None,
                     worker: str | None = None, notify_slack: bool = True) -> str:
     """Run one approved request, at most once. Returns what happened (for logs and tests)."""
     # The fence, not the heartbeat, tells the sweeper this writer is alive (driftbot.work.fence).
     with heartbeat(rt, "execute", request_id), held(rt, request_id):
         ran = execution.execute(rt, request_id, planner=planner, writer=writer, worker=worker)
-    if ran.request is not None:
-        instruments.executed(ran.request.environment, ran.status)
+    _count(ran)
     if notify_slack:
         tell(rt, ran)
     return ran.status
@@ -41,7 +46,6 @@ def mark_interrupted(rt: Runtime, request_id: int) -> bool:
     ran = execution.interrupted(rt, request_id)
     if ran is None:
         return False
-    if ran.request is not None:
-        instruments.executed(ran.request.environment, ran.status)
+    _count(ran)
     tell(rt, ran)
     return True

@@ -202,6 +202,18 @@ def families(known: dict) -> Iterator[Metric]:
         yield digest
 
 
+class GroupCounts:
+    """The counts of the processes of this group, added up from the multiprocess directory; when it cannot be
+    read (removed, a file cut short), they are left out and logged: the answer is still the state, never a 500."""
+
+    def collect(self) -> list[Metric]:
+        try:
+            return list(MultiProcessCollector(None, multiproc.directory()).collect())
+        except Exception as exc:
+            log.warning("metrics: the counts in %s not read: %s", multiproc.directory(), exc)
+            return []
+
+
 @dataclass(frozen=True)
 class Described:
     """One metric as /metrics names it (docs/metrics.md)."""
@@ -230,7 +242,7 @@ def registry(settings: Settings) -> CollectorRegistry:
     and the state read at scrape time."""
     reg = CollectorRegistry(auto_describe=False)
     if multiproc.directory() is not None:
-        MultiProcessCollector(reg)
+        reg.register(GroupCounts())
     else:
         reg.register(instruments.REGISTRY)
     reg.register(StateCollector(settings))

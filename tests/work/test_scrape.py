@@ -122,6 +122,16 @@ def test_the_answer_comes_within_its_budget_with_redis_and_the_state_database_aw
     assert not any(name.startswith(("driftbot_queue", "driftbot_drift")) for name, _ in found)
 
 
+def test_an_unreadable_metrics_directory_leaves_the_counts_out_not_the_answer(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "removed"))
+    settings = Settings(redis_url="redis://127.0.0.1:1/0", state_url=UNREACHABLE)
+    said = {}
+    body = b"".join(scrape.wsgi(settings)({"REQUEST_METHOD": "GET", "PATH_INFO": "/metrics", "QUERY_STRING": "",
+                                           "wsgi.input": io.BytesIO()}, lambda status, headers: said.update(status=status)))
+    assert said["status"].startswith("200")
+    assert ("driftbot_dependency_up", frozenset({("dependency", "redis")})) in samples(body.decode())
+
+
 @pytest.fixture
 def rt(databases, redis_url):
     settings = Settings(state_url=databases.create_state(), redis_url=redis_url, queue_prefix=f"t{uuid.uuid4().hex[:8]}:",
