@@ -144,8 +144,10 @@ def job(rq_job) -> Iterator[None]:
         return
     meta = getattr(rq_job, "meta", None) or {}
     parent = _state["propagator"].extract(meta.get(META_KEY) or {})
-    func = (getattr(rq_job, "func_name", "") or "").rsplit(".", 1)[-1]
-    entry = (getattr(rq_job, "kwargs", None) or {}).get("acked_job") or func  # a recorded job runs through acked_job
+    try:  # a recorded job runs through acked_job: named by the entry point it runs
+        entry = (rq_job.kwargs or {}).get("acked_job") or rq_job.func_name.rsplit(".", 1)[-1]
+    except Exception:  # a job RQ cannot read fails in RQ's hands, with RQ's report, not in this hook
+        entry = "unreadable"
     try:
         with span(f"job {entry}", parent=parent, job_id=rq_job.id, queue=getattr(rq_job, "origin", None), job=entry):
             yield
