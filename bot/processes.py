@@ -256,20 +256,16 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
     instruments.process_started("worker")
     # The worker's own connection: blocking dequeues outlast the web's short socket timeouts.
     conn = Redis.from_url(settings.redis_url or "")
-    spawn = multiprocessing.get_context("spawn")
-    companions = [spawn.Process(target=sweeper.run, args=(settings, os.getpid()), name="driftbot-sweeper", daemon=True)]
-    if settings.worker_metrics_port is not None:
-        companions.append(spawn.Process(target=scrape.serve, args=(settings, settings.worker_metrics_port, os.getpid()),
-                                        name="driftbot-metrics", daemon=True))
-    for companion in companions:
-        companion.start()
+    sweeping = multiprocessing.get_context("spawn").Process(  # with the metrics listener, when its port is set
+        target=sweeper.run, args=(settings, os.getpid(), settings.worker_metrics_port), name="driftbot-sweeper",
+        daemon=True)
+    sweeping.start()
     worker = Worker([queue(rt, EXECUTE, conn), queue(rt, DRIFT, conn)], connection=conn)
     try:
         worker.work(burst=burst, with_scheduler=False)
     finally:
-        for companion in companions:
-            companion.terminate()
-            companion.join(10)  # waited for: no zombie in a caller that lives on
+        sweeping.terminate()
+        sweeping.join(10)  # waited for: no zombie in a caller that lives on
     return 0
 
 

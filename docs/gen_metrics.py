@@ -23,8 +23,9 @@ INTRO = """\
 
 driftbot answers Prometheus at `/metrics`: **web** on its HTTP port (`PORT`, beside `/slack/events`,
 `/healthz` and `/readyz`), and each **worker** on `worker_metrics_port` (`DRIFTBOT_WORKER_METRICS_PORT`;
-unset, the default: no listener). The answer is Prometheus' text format, or OpenMetrics when the scraper
-asks for it.
+unset, the default: no listener; it is a thread of the worker's sweeper, a process beside the worker
+that is never forked into its work horses). The answer is Prometheus' text format, or OpenMetrics when the scraper asks for it. In Socket
+Mode (`SLACK_APP_TOKEN`) web opens no HTTP port: scrape the workers.
 
 `/metrics` on web's port is as reachable as Slack's endpoint beside it: an ingress that publishes the
 port to Slack should route only `/slack/events` outside the cluster (the metrics name your environments).

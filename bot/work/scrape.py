@@ -13,7 +13,6 @@ that does not answer leaves its metrics out and says so in ``driftbot_dependency
 from __future__ import annotations
 
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from driftbot import checks, logs
+from driftbot import checks
 from driftbot.metrics import instruments, multiproc
 from driftbot.settings import Settings
 from driftbot.state import keys
@@ -254,15 +253,13 @@ def wsgi(settings: Settings):
     return make_wsgi_app(registry(settings))
 
 
-def serve(settings: Settings, port: int, parent: int) -> None:
-    """The worker's metrics listener: a process of its own (spawned, like the sweeper: a thread in the
-    worker would be forked into every work horse), serving until the worker that started it is gone."""
-    logs.configure("metrics", "%(asctime)s metrics %(message)s", settings)
+def listen(settings: Settings, port: int) -> bool:
+    """The worker's metrics listener, a thread of its sweeper's process (spawned: a thread of the worker
+    itself would be forked into every work horse, and a process of its own would cost another 90 MB)."""
     try:
         start_http_server(port, registry=registry(settings))
     except OSError as exc:
         log.error("metrics: cannot listen on port %s (%s): set worker_metrics_port to a free port", port, exc)
-        return
+        return False
     log.info("metrics at http://0.0.0.0:%s/metrics", port)
-    while os.getppid() == parent:  # stop with the worker that started it
-        time.sleep(1.0)
+    return True

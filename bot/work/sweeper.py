@@ -31,6 +31,7 @@ from driftbot.state.models import Check, Execution, Request
 from driftbot.work import acked
 from driftbot.work.execute import mark_interrupted
 from driftbot.work.fence import writer_gone
+from driftbot.work import scrape
 from driftbot.work.heartbeat import alive
 from driftbot.work.queues import (DRIFT, EXECUTE, enqueue_acked, enqueue_execute, enqueue_repost, job_id, job_status,
                               queue_name, release_due, release_kept_posts)
@@ -124,12 +125,15 @@ def refresh_groups(rt: Runtime, members: GroupMembers) -> None:
             log.info("user group %s not refreshed: %s", group, type(exc).__name__)
 
 
-def run(settings: Settings, parent: int) -> None:
+def run(settings: Settings, parent: int, metrics_port: int | None = None) -> None:
     """The sweeper's own process (spawned, not forked, and not a thread of the worker: RQ forks a
-    work horse per job, and a fork taken while another thread holds a lock deadlocks the child)."""
+    work horse per job, and a fork taken while another thread holds a lock deadlocks the child).
+    With *metrics_port*, it also answers Prometheus there (``driftbot.work.scrape``)."""
     logs.configure("sweeper", "%(asctime)s sweeper %(message)s", settings)
     rt = build(settings)
     install(rt)
+    if metrics_port is not None:
+        scrape.listen(settings, metrics_port)
     members = (GroupMembers(make_client(settings, patient=False), rt.redis, settings.queue_prefix)
                if settings.slack_bot_token is not None else None)
     while os.getppid() == parent:  # stop with the worker that started it
