@@ -10,6 +10,9 @@ ARG BASE=python:3.11-slim-bookworm
 
 # --- build: the wheel and a virtual environment with the pinned dependencies -------------------
 FROM ${BASE} AS build
+# Extras of driftbot to install too, comma-separated: --build-arg EXTRAS=otel gives an image that can send
+# OpenTelemetry traces (docs/operating.md, "Traces"). Default none.
+ARG EXTRAS=
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE constraints.txt ./
@@ -18,8 +21,8 @@ COPY handlers ./handlers
 RUN python3 -m venv /opt/driftbot \
  && /opt/driftbot/bin/pip install -q --upgrade pip \
  && /opt/driftbot/bin/pip wheel -q --no-deps -w /wheels . \
- # No extras: the embedded servers (the demo extra) stay out of the image.
- && /opt/driftbot/bin/pip install -q -c constraints.txt /wheels/driftbot-*.whl \
+ # No extras but those asked for (EXTRAS): the embedded servers (the demo extra) stay out of the image.
+ && /opt/driftbot/bin/pip install -q -c constraints.txt "$(ls /wheels/driftbot-*.whl)${EXTRAS:+[$EXTRAS]}" \
  && /opt/driftbot/bin/pip uninstall -q -y pip \
  && find /opt/driftbot -name '__pycache__' -prune -exec rm -rf {} +
 

@@ -33,6 +33,7 @@ def test_the_dockerfile_builds_in_one_stage_and_runs_in_a_slim_one_as_a_user():
     assert user not in ("root", "0")
     assert 'ENTRYPOINT ["driftbot"]' in final and re.search(r"^HEALTHCHECK .*check-ready", final, re.M)
     assert "-c constraints.txt" in text and "[demo]" not in text  # pinned; no embedded servers
+    assert re.search(r"^ARG EXTRAS=$", text, re.M)  # no extra (otel: traces) unless the build asks for one
 
 
 def test_compose_runs_each_process_after_healthy_state_and_redis():
