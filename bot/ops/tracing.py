@@ -33,7 +33,9 @@ from driftbot.errors import redact
 log = logging.getLogger(__name__)
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 META_KEY = "trace"  # job.meta[META_KEY]: {"traceparent": ..., "tracestate": ...}
-FLUSH_S = 3.0  # the longest a finished job waits for its spans to leave (a collector away: they are dropped)
+# The longest a finished job waits for its spans to leave: a collector nearby answers in milliseconds; one
+# that is away costs each job this much (the exporter's own retries would take 10 s), and its spans are dropped.
+FLUSH_S = 1.0
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)
 _state: dict[str, Any] = {"decided": False, "tracer": None, "provider": None, "propagator": None}
 _lock = threading.Lock()

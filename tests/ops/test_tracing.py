@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 from redis import Redis
+from rq import Queue
 from rq.job import Job
 
 from driftbot import logs
@@ -168,6 +169,28 @@ def test_a_job_carries_its_trace_context_in_its_meta(traced, redis_url, state_ur
     assert run.trace_id == enqueue.trace_id == command.trace_id
     assert (run.parent_id, enqueue.parent_id, command.parent_id) == (enqueue.span_id, command.span_id, "")
     assert run.attributes["driftbot.job_id"] == jid == enqueue.attributes["driftbot.job_id"]
+
+
+def test_a_collector_away_costs_a_job_at_most_a_second_and_the_job_still_runs(monkeypatch, traced, redis_url):
+    import time
+
+    from driftbot.work.workers import SimpleWorker
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing answers
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2")  # the exporter's retries (seconds): the teardown waits for them
+    monkeypatch.setattr(tracing, "_state", {**{k: None for k in tracing._state}, "decided": False})
+    assert tracing.enabled()
+    conn = Redis.from_url(redis_url)
+    q = Queue(f"away{uuid.uuid4().hex[:8]}", connection=conn)
+    job = q.enqueue("os.getpid", meta=tracing.job_meta())
+    started = time.monotonic()
+    SimpleWorker([q], connection=conn).work(burst=True, with_scheduler=False)
+    took = time.monotonic() - started
+    try:
+        assert Job.fetch(job.id, connection=conn).get_status() == "finished"
+        assert tracing.FLUSH_S <= took < tracing.FLUSH_S + 2  # waited for the collector, but not for its retries
+    finally:
+        conn.delete(f"rq:job:{job.id}")
 
 
 def test_a_command_its_job_the_check_and_the_slack_posts_are_one_trace(traced, databases, redis_url, slack, tmp_path):
