@@ -13,6 +13,7 @@ import re
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
+from driftbot.ops import tracing
 from driftbot.requests.clicks import Click
 from driftbot.slack import notify
 from driftbot.handlers.intake.actions import on_open_pull_request, on_propose, receive_decision
@@ -40,17 +41,19 @@ def _where(body: dict) -> tuple[str, str | None, str | None, str | None]:
 def propose(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient) -> None:
     ack()
     user, team, channel, ts = _where(body)
-    note = on_propose(context["driftbot"], action.get("value", ""), user, channel, ts, team)
-    if channel:
-        notify.ephemeral(client, channel, user, note)
+    with tracing.span("click propose_fix", action=action.get("action_id")):  # the request it queues: this trace
+        note = on_propose(context["driftbot"], action.get("value", ""), user, channel, ts, team)
+        if channel:
+            notify.ephemeral(client, channel, user, note)
 
 
 def open_pull_request(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient) -> None:
     ack()
     user, _team, channel, ts = _where(body)
-    note = on_open_pull_request(context["driftbot"], action.get("value", ""), user, channel, ts)
-    if channel:
-        notify.ephemeral(client, channel, user, note)
+    with tracing.span("click open_pull_request", action=action.get("action_id")):
+        note = on_open_pull_request(context["driftbot"], action.get("value", ""), user, channel, ts)
+        if channel:
+            notify.ephemeral(client, channel, user, note)
 
 
 def decide(ack: Ack, body: dict, action: dict, context: BoltContext, client: WebClient) -> None:
@@ -58,9 +61,10 @@ def decide(ack: Ack, body: dict, action: dict, context: BoltContext, client: Web
     user, team, channel, ts = _where(body)
     click = Click(action=action["action_id"], value=str(action.get("value", "")), user=user, team=team,
                   channel=channel, message_ts=ts, trigger_id=body.get("trigger_id"), action_ts=action.get("action_ts"))
-    note = receive_decision(context["driftbot"], click)
-    if note and channel:
-        notify.ephemeral(client, channel, user, note)
+    with tracing.span(f"click {click.action}", action=click.action):  # the decision job continues this trace
+        note = receive_decision(context["driftbot"], click)
+        if note and channel:
+            notify.ephemeral(client, channel, user, note)
 
 
 def register(app: App) -> None:

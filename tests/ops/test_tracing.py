@@ -193,6 +193,30 @@ def test_a_collector_away_costs_a_job_at_most_a_second_and_the_job_still_runs(mo
         conn.delete(f"rq:job:{job.id}")
 
 
+def test_an_approve_click_and_the_decision_job_it_queues_are_one_trace(traced, databases, redis_url, slack, tmp_path):
+    from driftbot.handlers.actions import decide
+    from driftbot.work.queues import EXECUTE, queue
+    from driftbot.work.workers import SimpleWorker
+
+    envs = build_environments(databases, tmp_path / "envs", {"prod": "in_sync"})
+    rt = runtime_on(state_url=databases.create("state"), redis_url=redis_url, slack_url=slack.url,
+                    environments=envs, cache_dir=tmp_path / "cache")
+    body = {"user": {"id": "UBO"}, "team": {"id": "T0TEST"}, "channel": {"id": CHANNEL}, "trigger_id": "1.2.3",
+            "container": {"channel_id": CHANNEL, "message_ts": "1.000001"}, "message": {"ts": "1.000001"}}
+    try:
+        decide(lambda *a, **k: None, body, {"action_id": "approve", "value": "41", "action_ts": "2.0"},
+               {"driftbot": rt}, rt.slack)  # the listener as Bolt calls it, after the signature is checked
+        SimpleWorker([queue(rt, EXECUTE)], connection=rt.redis).work(burst=True, with_scheduler=False)
+    finally:
+        rt.engine.dispose()
+    traced.wait_for(lambda: traced.named("job decision_job"))
+    spans = traced.spans
+    click, enqueue, run = by_name(spans, "click approve"), by_name(spans, "enqueue decision"), by_name(spans, "job decision_job")
+    assert click.parent_id == "" and click.attributes == {"driftbot.action": "approve"}
+    assert (enqueue.parent_id, run.parent_id) == (click.span_id, enqueue.span_id)
+    assert click.trace_id == enqueue.trace_id == run.trace_id
+
+
 def test_a_command_its_job_the_check_and_the_slack_posts_are_one_trace(traced, databases, redis_url, slack, tmp_path):
     password = f"Planted{uuid.uuid4().hex[:10]}"
     envs = build_environments(databases, tmp_path / "envs", {"prod": "drifted"})
