@@ -49,8 +49,9 @@ gunicorn's workers and RQ's work horses are separate processes: they count into 
 (`prometheus_client`'s multiprocess mode), which `/metrics` adds up, so the answer is the same whichever
 worker serves the scrape. The directory is `PROMETHEUS_MULTIPROC_DIR` when set (it must be writable and
 local to the host or pod; counts of processes that ended still count, across restarts), else one that
-`driftbot web` and `driftbot worker` each make at start and remove when they stop (counts then start
-from zero with the process, which Prometheus' `rate()` handles). A work horse counts into files its
+`driftbot web` and `driftbot worker` each make at start and remove when they stop, or, when one was
+killed, the next to start removes (counts then start from zero with the process, which Prometheus'
+`rate()` handles). A work horse counts into files its
 worker's horses share, so the directory does not grow with the number of jobs run.
 
 ## The metrics

@@ -4,7 +4,7 @@ them up (``prometheus_client.multiprocess``). A group is ``driftbot web`` with i
 
 The directory is ``PROMETHEUS_MULTIPROC_DIR`` when the operator set it (kept across restarts: the
 counters of dead processes still count, as in prometheus_client), else a fresh one per group, removed
-when the group's first process exits. At start, the live gauges of processes no longer running are
+when the group's first process exits (or, when it was killed, by the next group that starts). At start, the live gauges of processes no longer running are
 removed (``mark_process_dead``); gunicorn does the same for each worker it loses (``worker_exited``).
 
 RQ forks a work horse per job. Counted under its own pid, every job would leave files behind and every
@@ -42,7 +42,8 @@ def prepare(process: str) -> str:
     """Turn on multiprocess mode for this process and the ones it starts, before anything is counted."""
     path = directory()
     if path is None:
-        path = tempfile.mkdtemp(prefix=f"driftbot-{process}-metrics-")
+        forget_dead_groups()
+        path = tempfile.mkdtemp(prefix=f"driftbot-{process}-metrics-{os.getpid()}-")
         os.environ[ENV] = path  # read by prometheus_client, here and in every process started from here
         owner = os.getpid()
         # gunicorn's workers leave through sys.exit and inherit this: only the group's first process removes it
@@ -80,6 +81,18 @@ def forget_dead(path: str) -> list[int]:
     for pid in dead:
         multiprocess.mark_process_dead(pid, path)
     return sorted(dead)
+
+
+def forget_dead_groups() -> list[str]:
+    """Remove the directories made by groups whose first process is gone without removing its own (killed):
+    their counts went with the process."""
+    gone = []
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), "driftbot-*-metrics-*-*")):
+        found = re.search(r"-metrics-(\d+)-[^/]*$", path)
+        if found and not _alive(int(found.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            gone.append(path)
+    return gone
 
 
 def worker_exited(server, worker) -> None:

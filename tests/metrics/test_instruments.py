@@ -116,3 +116,19 @@ def test_forked_processes_add_up_and_work_horses_share_their_workers_files(tmp_p
     assert 'driftbot_processes{process="worker"} 1.0' in text
     assert 'process="web"' not in text
     assert not any(p.name.startswith("driftbot-test-metrics-") for p in tmp_path.iterdir())  # removed at exit
+
+
+def test_a_killed_groups_directory_is_removed_by_the_next_group_a_live_ones_kept(tmp_path):
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f"driftbot-worker-metrics-{int(ended.stdout)}-abc"
+    live = tmp_path / f"driftbot-web-metrics-{os.getpid()}-def"
+    for folder in (dead, live):
+        folder.mkdir()
+        (folder / "counter_1.db").write_bytes(b"")
+    started = subprocess.run([sys.executable, "-c", "from driftbot.metrics import multiproc; print(multiproc.prepare('worker'))"],
+                             capture_output=True, text=True, timeout=60,
+                             env={**{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
+                                  "TMPDIR": str(tmp_path)})
+    assert started.returncode == 0, started.stderr
+    assert not dead.exists() and live.exists()
+    assert not os.path.exists(started.stdout.strip())  # its own, removed as it exited
