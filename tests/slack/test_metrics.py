@@ -105,8 +105,9 @@ def test_two_gunicorn_workers_answer_with_the_counts_of_both(bot_env, stub, tmp_
             seen.append(scrape(metrics_url))
         finally:
             os.kill(paused, signal.SIGCONT)
+    # Counted by the gunicorn worker that served the command, seen in the answer of each.
+    assert [value(samples, "driftbot_audit_events_total", kind="check_requested") for samples in seen] == [1, 1]
     for samples in seen:
-        assert value(samples, "driftbot_audit_events_total", kind="check_requested") == 1
         assert value(samples, "driftbot_checks_total", environment="prod", outcome="failed") == 1
         assert value(samples, "driftbot_check_duration_seconds_count", phase="total") == 1
         assert value(samples, "driftbot_drift_state", environment="prod") == 1
