@@ -39,6 +39,8 @@ port to Slack should route only `/slack/events` outside the cluster (the metrics
   the digest): every target answers the same values, so take one: `max by (environment) (driftbot_drift_state)`.
   A scrape asks Redis and the state database side by side with short timeouts and answers within
   2 seconds even when one is down: what it could not read is left out, and `driftbot_dependency_up` says which.
+  A reading serves the scrapes of the next 5 seconds, so a flood of requests to web's public port reads
+  the state database once per 5 seconds and process.
 
 The environment's name (a table name in `driftbot.toml`) is the only label value a user chooses; every
 other label takes its values from a fixed set.

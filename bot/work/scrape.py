@@ -13,6 +13,7 @@ that does not answer leaves its metrics out and says so in ``driftbot_dependency
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from driftbot.work.queues import DRIFT, EXECUTE, queue_name
 
 log = logging.getLogger(__name__)
 SCRAPE_BUDGET_S = 2.0  # Prometheus' default scrape timeout is 10 s; a scrape answers well within it
+FRESH_S = 5.0  # shorter than any sensible scrape interval (Prometheus' default: 1 min)
 CONNECT_TIMEOUT_S = 1
 STATEMENT_TIMEOUT_MS = 1000
 IN_SYNC, ERROR = 0, 2  # driftbot_drift_state; every other state is out of sync (1)
@@ -60,32 +62,45 @@ def _age(then: datetime | None, now: float) -> float:
 
 
 class StateCollector:
-    """The state metrics, read at each scrape from Redis and the state database."""
+    """The state metrics, read from Redis and the state database when scraped; a reading serves the scrapes
+    of the next ``FRESH_S`` seconds (web's port is public: a flood of /metrics requests reads the state
+    database once per interval and process, not once per request)."""
 
     def __init__(self, settings: Settings, budget_s: float = SCRAPE_BUDGET_S) -> None:
         self.settings, self.budget_s = settings, budget_s
         self._engine = None
+        self._lock = threading.Lock()
+        self._last: tuple[float, dict, dict] | None = None  # (when, what was read, which parts answered)
 
     def describe(self) -> list[Metric]:
         return described()
 
     def collect(self) -> Iterator[Metric]:
+        with self._lock:  # one reading at a time; the scrapes waiting for it take it
+            if self._last is None or time.monotonic() - self._last[0] >= FRESH_S:
+                self._last = (time.monotonic(), *self._read())
+            _, known, answered = self._last
+        up = _up()
+        for part, ok in answered.items():
+            up.add_metric([part], 1 if ok else 0)
+        yield up
+        yield from families(known)
+
+    def _read(self) -> tuple[dict, dict]:
         pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="driftbot-scrape")
         parts = {"redis": pool.submit(self._redis), "state_database": pool.submit(self._database)}
         wait(parts.values(), timeout=self.budget_s)
         pool.shutdown(wait=False)
-        known, up = {}, _up()
+        known, answered = {}, {}
         for part, future in parts.items():
-            ok = future.done() and future.exception() is None
+            answered[part] = ok = future.done() and future.exception() is None
             if ok:
                 known.update(future.result())
             elif future.done():
                 log.warning("metrics: %s not read: %s", part, type(future.exception()).__name__)
             else:
                 log.warning("metrics: %s did not answer within %g s", part, self.budget_s)
-            up.add_metric([part], 1 if ok else 0)
-        yield up
-        yield from families(known)
+        return known, answered
 
     def _redis(self) -> dict:
         conn = Redis.from_url(self.settings.redis_url or "", socket_connect_timeout=CONNECT_TIMEOUT_S,

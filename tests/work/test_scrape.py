@@ -215,3 +215,22 @@ def test_since_in_one_query_is_since_as_each_environments_status_says_it(rt):
         one_by_one = {env: checks.drifted_since(s, env) for env in names}
     assert each == {env: at for env, at in one_by_one.items() if at is not None}
     assert 5 < len(each) < 35  # both kinds of history were drawn
+
+
+def test_a_flood_of_scrapes_reads_the_state_once_per_interval(rt, monkeypatch):
+    collector = scrape.StateCollector(rt.settings)
+    reads = []
+    real = collector._database
+    monkeypatch.setattr(collector, "_database", lambda: reads.append(1) or real())
+
+    def drift():
+        found = samples(generate_latest(_registry_of(list(collector.collect()))).decode())
+        return found.get(("driftbot_drift_state", frozenset({("environment", "prod")})))
+
+    assert drift() is None  # never checked
+    with rt.sessions.begin() as s:
+        s.add(Check(environment="prod", status="finished", state="drifted", watchers=[],
+                    finished_at=datetime.now(timezone.utc)))
+    assert [drift() for _ in range(20)] == [None] * 20 and len(reads) == 1  # the reading of a moment ago
+    monkeypatch.setattr(scrape, "FRESH_S", 0.0)
+    assert drift() == 1 and len(reads) == 2
