@@ -60,6 +60,26 @@ def pytest_configure(config):
     # module's database. Unless another distribution was asked for.
     if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "dist", None) == "load":
         config.option.dist = "loadfile"
+    if getattr(config.option, "dist", None) == "loadfile":  # in the workers too, which collect
+        config.option.loadscopereorder = False  # the files go out in the order of FILE_ORDER, below
+        config.pluginmanager.register(LongestFirst(), "driftbot-longest-first")
+
+
+# The order in which the workers take the long test files (tests/durations.txt says why and how it was
+# measured): longest first, so that no long file is taken last and keeps one worker busy alone at the end.
+FILE_ORDER = {line.split()[1]: n for n, line in enumerate(
+    line for line in (Path(__file__).parent / "durations.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#"))}
+
+
+class LongestFirst:
+    """The collected tests ordered by their file's place in ``FILE_ORDER`` (a stable sort: each file keeps
+    its own order; files not listed follow, in collection order): the order in which loadfile hands out
+    the files."""
+
+    @pytest.hookimpl(trylast=True)  # after -m and after pytest's own reordering by parametrized fixtures
+    def pytest_collection_modifyitems(self, items):
+        items.sort(key=lambda item: FILE_ORDER.get(item.nodeid.split("::", 1)[0], len(FILE_ORDER)))
 
 
 # Tests measured slow in an everyday run (tests/slow.txt says when and how).

@@ -1,7 +1,7 @@
 """Prisma 8 databases for the everyday tests, built the way the real 8.0.0-rc.19 ``db migrate`` leaves
 them (observed: prisma-facts.md, "Prisma 8"): each migration's ops.json SQL run in order, one ledger
 row per migration, the marker moved to the last contract, the contract JSON stored. The conformance
-suite (tests/conformance/test_prisma8_vs_prisma.py) builds them with the real CLI instead."""
+suite (tests/conformance/prisma8/) builds them with the real CLI instead."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 ends in sync, with no step refused and none undoing another; where it needs a person, it says so.
 
 Three sources of scenarios: the demo's production, one scenario per case of the README's table,
-and generated ones (tests/engine/test_convergence_generated.py).
+and generated ones (tests/engine/generated/).
 """
 
 from __future__ import annotations

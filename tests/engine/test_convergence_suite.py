@@ -31,7 +31,7 @@ from tests.conformance.prisma7_cli import Installed
 from tests.conformance.prisma_cli import Run
 from tests.conformance.scenario import Scenario
 from tests.engine.converge import Refused, Team, _deploy, carry_out
-from tests.engine.test_convergence_generated import assert_invariant
+from tests.engine.generated.conftest import assert_invariant
 
 # Every conformance scenario rebuilt, checked and converged: about a minute alone.
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ failed, rolled back, edited, database-only and hand-run migrations, managed or n
 reports with their findings; the findings of the history come from the engine itself.
 
 The schema findings' side of the contract (drift in the summary always comes with a finding) is
-checked on real results by tests/engine/test_convergence_generated.py, before and after each plan.
+checked on real results by tests/engine/generated/, before and after each plan.
 """
 
 from __future__ import annotations
