@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from driftbot.settings import load_settings
+from driftbot.settings import Settings, load_settings
 from tests.manifests import validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +67,13 @@ def test_kubernetes_has_a_deployment_per_process_with_probes_a_secret_and_a_conf
     web = deployments["driftbot-web"]["spec"]["template"]["spec"]["containers"][0]
     assert web["readinessProbe"]["httpGet"]["path"] == "/readyz" and web["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert deployments["driftbot-clock"]["spec"]["replicas"] == 1
+    # The worker serves /metrics on the port it declares, by the variable the settings read.
+    worker = deployments["driftbot-worker"]["spec"]["template"]["spec"]["containers"][0]
+    port = next(p["containerPort"] for p in worker["ports"] if p["name"] == "metrics")
+    for var in worker["env"]:
+        if var["name"] != "DRIFTBOT_CONFIG":
+            monkeypatch.setenv(var["name"], var["value"])
+    assert Settings().worker_metrics_port == port
     # The ConfigMap's driftbot.toml is one driftbot accepts (the Secret supplies the URLs).
     config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["driftbot.toml"]
     (tmp_path / "driftbot.toml").write_text(config)
