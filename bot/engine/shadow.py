@@ -178,13 +178,33 @@ def replay(server_url: str, migrations: tuple[LocalMigration, ...], schemas: tup
                             statement_timeout_ms, keep_template)
 
 
+def kept_template(server_url: str, migrations: tuple[LocalMigration, ...], default_schema: str = "public",
+                  timeout: int = 5) -> str | None:
+    """The template kept on *server_url* holding exactly *migrations* replayed, or None."""
+    if not migrations:
+        return None
+    with _server(server_url, timeout) as admin:
+        return templates.exact(admin, templates.chain(migrations, default_schema))
+
+
 def _replay_kept(server_url, migrations, reused, template, digests, schemas, default_schema, timeout,
                  statement_timeout_ms, keep_template) -> Replay:
     with scratch_database(server_url, timeout, template) as url:
         if template is not None:
             with _server(server_url, timeout) as admin:
                 templates.touch(admin, template, digests, reused)
-        result = _replay_into(url, migrations[reused:], schemas, default_schema, timeout, statement_timeout_ms)
+        todo = migrations[reused:]
+        if keep_template and len(todo) >= 2:
+            # The history before its newest migration is kept too: that file edited or deleted after it was
+            # applied (the usual way a migration changes once applied) then replays only itself, or nothing.
+            with scratch_connection(url, default_schema, timeout, statement_timeout_ms) as conn:
+                error = apply_in_order(conn, todo[:-1], default_schema)
+            if error is not None:
+                return Replay(None, error, reused=reused)
+            with _server(server_url, timeout) as admin:
+                templates.checkpoint(admin, urlsplit(url).path.lstrip("/"), digests[:-1])
+            todo = todo[-1:]
+        result = _replay_into(url, todo, schemas, default_schema, timeout, statement_timeout_ms)
         if result.snapshot is not None and keep_template and migrations:
             with _server(server_url, timeout) as admin:
                 templates.keep(admin, urlsplit(url).path.lstrip("/"), digests, server_url)

@@ -84,6 +84,25 @@ def longest_prefix(admin: psycopg.Connection, digests: list[str]) -> tuple[int, 
     return None
 
 
+def exact(admin: psycopg.Connection, digests: list[str]) -> str | None:
+    """The name of the kept template holding exactly the migrations of *digests* replayed, or None."""
+    if not digests:
+        return None
+    return next((name for name, digest, _, _ in _existing(admin) if digest == digests[-1][:_DIGEST]), None)
+
+
+def checkpoint(admin: psycopg.Connection, scratch: str, digests: list[str]) -> None:
+    """Copy the scratch database, which holds the migrations of *digests* replayed, into a template of
+    them, unless one is kept. Best effort: the replay goes on without it."""
+    try:
+        if exact(admin, digests) is not None:
+            return
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(_name(digests, len(digests), int(time.time()))), sql.Identifier(scratch)))
+    except psycopg.Error as exc:
+        log.warning("could not keep a replay checkpoint: %s", exc.diag.message_primary or exc)
+
+
 def touch(admin: psycopg.Connection, name: str, digests: list[str], k: int) -> None:
     """Mark the template *name* (prefix 1..*k* of *digests*) as used now, so it is kept the longest.
     Best effort: a template another replay is copying at this moment keeps its time."""

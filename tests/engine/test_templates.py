@@ -51,6 +51,29 @@ def test_an_edited_migration_invalidates_exactly_the_prefixes_that_hold_it(pg_ur
     assert table is not None and table.column("edited") is not None
 
 
+def test_the_history_before_its_newest_migration_is_kept_too(pg_url, tmp_path):
+    """The newest migration edited or deleted after it was applied (how an applied migration usually
+    changes) replays only itself, or nothing, from the template of the history before it."""
+    assert shadow.replay(pg_url, history(tmp_path, 4, tag="c"), ("public",)).reused == 0  # kept: 0..2 and 0..3
+    edited = shadow.replay(pg_url, history(tmp_path, 4, edit_at=3, tag="c"), ("public",))
+    assert edited.reused == 3
+    assert edited.snapshot.table("public", f"c{RUN}_t3").column("edited") is not None
+    deleted = shadow.replay(pg_url, history(tmp_path, 3, tag="c"), ("public",))
+    assert deleted.reused == 3
+    full = shadow.replay(pg_url, history(tmp_path, 3, tag="c"), ("public",), keep_template=False)
+    assert full.reused == 0 and deleted.snapshot == full.snapshot
+    assert deleted.snapshot.table("public", f"c{RUN}_t3") is None
+
+
+def test_an_edit_before_the_newest_migration_is_not_read_from_the_kept_history_before_it(pg_url, tmp_path):
+    shadow.replay(pg_url, history(tmp_path, 4, tag="s"), ("public",))  # kept: 0..2 and 0..3
+    edited = shadow.replay(pg_url, history(tmp_path, 4, edit_at=2, tag="s"), ("public",))
+    assert edited.reused < 3  # both kept templates hold the old migration 2
+    assert edited.snapshot.table("public", f"s{RUN}_t2").column("edited") is not None
+    full = shadow.replay(pg_url, history(tmp_path, 4, edit_at=2, tag="s"), ("public",), keep_template=False)
+    assert edited.snapshot == full.snapshot
+
+
 def _kept(pg_url, migrations=None) -> list[str]:
     """Template names on the server; of one history only, when given its migrations."""
     pattern = "driftbot\\_tpl\\_%"
@@ -76,7 +99,7 @@ def test_other_histories_do_not_push_a_historys_template_out(pg_url, tmp_path):
     shadow.replay(pg_url, mine, ("public",))
     for n in range(7):
         shadow.replay(pg_url, history(tmp_path, 1, tag=f"other{n}"), ("public",))
-    assert len(_kept(pg_url, mine)) == 1
+    assert len(_kept(pg_url, mine)) == 2  # the history, and the history before its newest migration
     grown = shadow.replay(pg_url, history(tmp_path, 3, tag="mine"), ("public",))
     assert grown.reused == 2
 
@@ -95,11 +118,11 @@ def test_the_server_keeps_the_most_recently_used_few(pg_url, tmp_path):
 
 
 def test_a_template_copied_by_a_replay_is_marked_as_used_now(pg_url, tmp_path):
-    shadow.replay(pg_url, history(tmp_path, 2, tag="u"), ("public",))
-    (before,) = _kept(pg_url, history(tmp_path, 2, tag="u"))
+    shadow.replay(pg_url, history(tmp_path, 1, tag="u"), ("public",))
+    (before,) = _kept(pg_url, history(tmp_path, 1, tag="u"))
     time.sleep(1.1)  # template names carry the time in seconds
-    assert shadow.replay(pg_url, history(tmp_path, 3, tag="u"), ("public",)).reused == 2
-    names = _kept(pg_url, history(tmp_path, 2, tag="u"))
+    assert shadow.replay(pg_url, history(tmp_path, 2, tag="u"), ("public",)).reused == 1
+    names = _kept(pg_url, history(tmp_path, 1, tag="u"))
     assert before not in names and len(names) == 2
     prefix = before.rsplit("_", 1)[0]
     (touched,) = [n for n in names if n.startswith(prefix + "_")]
