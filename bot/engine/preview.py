@@ -25,7 +25,8 @@ from driftbot.engine.inspect import Snapshot, empty
 from driftbot.engine.render import render_sql, render_steps
 from driftbot.engine.replay import run_script
 from driftbot.engine.result import DeployPreview
-from driftbot.engine.shadow import ShadowUnavailable, apply_in_order, reset_search_path, scratch_connection, scratch_database
+from driftbot.engine.shadow import (ShadowUnavailable, apply_in_order, kept_template, reset_search_path, scratch_connection,
+                                    scratch_database)
 from driftbot.engine.sources import LocalMigration, Migrations
 from driftbot.errors import DriftbotError
 
@@ -141,12 +142,17 @@ def deploy_preview(
     target_extensions: frozenset[str] | None = None,
     cache_dir: Path | None = None,
     has_rows: HasRows | None = None,
+    replayed: tuple[LocalMigration, ...] = (),
 ) -> DeployPreview | None:
     """None when nothing is pending; otherwise what ``migrate deploy`` would do now.
 
     The answer depends only on the live schema and the pending files, so it is cached
     (under *cache_dir*) by their hash: a repeated check does not build a scratch database.
     The caveats depend on the rows too (*has_rows*, ``rows_reader``): they are never taken from the cache.
+
+    *replayed*: the applied migrations, when their replay is the live schema (no drift). The pending ones
+    are then applied to a copy of that replay's kept template (``shadow.kept_template``) instead of a
+    database rebuilt from the live schema's SQL: the same schema, copied rather than built again.
     """
     pending = pending_for_deploy(verdict, migrations)
     if not pending:
@@ -164,18 +170,20 @@ def deploy_preview(
             error=f"P3009: migrate found failed migrations in the target database ({name}); "
             "new migrations will not be applied until it is resolved.",
         )
-    key = _cache_key(live, pending, inexpressible, target_extensions)
+    key = _cache_key(live, pending, inexpressible, target_extensions, bool(replayed))
     cached = _cached(cache_dir, key)
     if cached is not None:
         return dataclasses.replace(cached, caveats=caveats)
-    result = _on_shadow(live, pending, caveats, server_url, inexpressible, timeout, target_extensions)
+    result = _on_shadow(live, pending, caveats, server_url, inexpressible, timeout, target_extensions, replayed)
     if cache_dir is not None and result.available:  # "unavailable" may be a passing shadow problem
         _store(cache_dir, key, result)
     return result
 
 
-def _cache_key(live: Snapshot, pending, inexpressible, target_extensions) -> str:
-    h = hashlib.sha256(f"preview-v{PREVIEW_CACHE_VERSION}\n".encode())
+def _cache_key(live: Snapshot, pending, inexpressible, target_extensions, on_replay: bool = False) -> str:
+    # On a copy of the replay the database also holds what migrations make beyond the snapshot (their
+    # rows, domains): an answer may differ from the rebuilt schema's, so the two are kept apart.
+    h = hashlib.sha256(f"preview-v{PREVIEW_CACHE_VERSION}{'-replay' if on_replay else ''}\n".encode())
     h.update(json.dumps(live.to_json(), sort_keys=True, default=str).encode())
     for m in pending:
         h.update(f"\n{m.name}\0{m.checksum}".encode())
@@ -201,18 +209,40 @@ def _store(cache_dir: Path, key: str, result: DeployPreview) -> None:
     tmp.replace(folder / f"{key}.json")  # atomic for concurrent workers
 
 
-def _on_shadow(live, pending, caveats, server_url, inexpressible, timeout, target_extensions) -> DeployPreview:
-    """Build the live schema in a scratch database and apply the pending migrations there."""
+class _NotRebuilt(Exception):
+    """The live schema could not be rebuilt in the scratch database (the words say what and why)."""
+
+
+def _apply_pending(server: str, template: str | None, live: Snapshot, pending, timeout: int):
+    """The first pending migration's error (None: all applied) in a scratch database holding the live
+    schema: a copy of *template*, else rebuilt from its SQL."""
+    with scratch_database(server, timeout, template) as url, scratch_connection(url, live.default_schema, timeout) as conn:
+        if template is None:
+            failed = rebuild(conn, live)
+            if failed is not None:
+                raise _NotRebuilt(failed)
+        return apply_in_order(conn, pending, live.default_schema)
+
+
+def _on_shadow(live, pending, caveats, server_url, inexpressible, timeout, target_extensions,
+               replayed: tuple[LocalMigration, ...] = ()) -> DeployPreview:
+    """Build the live schema in a scratch database (or copy the replay that is the live schema) and apply
+    the pending migrations there."""
     try:
         render_steps(d.diff(empty(live.schemas, live.default_schema), live), live.default_schema)
     except Exception as exc:  # a renderer gap must never crash a check
         return _unavailable(f"the live schema cannot be rendered as SQL ({type(exc).__name__}: {exc})", caveats)
     try:
-        with scratch_database(server_url(), timeout) as url, scratch_connection(url, live.default_schema, timeout) as conn:
-            failed = rebuild(conn, live)
-            if failed is not None:
-                return _unavailable(f"the live schema could not be rebuilt on the shadow server: {failed}", caveats)
-            error = apply_in_order(conn, pending, live.default_schema)
+        server = server_url()
+        template = kept_template(server, replayed, live.default_schema, timeout) if replayed else None
+        try:
+            error = _apply_pending(server, template, live, pending, timeout)
+        except DriftbotError:
+            if template is None:
+                raise
+            error = _apply_pending(server, None, live, pending, timeout)  # the template went meanwhile: rebuild
+    except _NotRebuilt as exc:
+        return _unavailable(f"the live schema could not be rebuilt on the shadow server: {exc}", caveats)
     except ShadowUnavailable as exc:
         return _unavailable(str(exc), caveats)
     except DriftbotError as exc:

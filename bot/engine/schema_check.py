@@ -505,7 +505,8 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
         except psycopg.Error as exc:
             raise DriftbotError(f"Reading the target's schema failed: {exc.diag.message_primary or exc}") from None
     with phases.phase("diff"):
-        ops = d.without_ignored(d.diff(replayed, live), env.ignore)
+        raw_ops = d.diff(replayed, live)
+        ops = d.without_ignored(raw_ops, env.ignore)
     by_hand: tuple[ByHand, ...] = ()
     match = None
     if not verdict.managed and live.tables and migrations.items:
@@ -553,6 +554,8 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
         if match is not None and by_hand:  # the prefix is recorded, not deployed: preview the rest
             recorded = {b.name for b in by_hand}
             planned = dataclasses.replace(verdict, pending=tuple(n for n in verdict.pending if n not in recorded))
+        # With no drift at all, the replay the check just made (kept as a template) is the live schema.
+        same = to_replay if to_replay and not raw_ops and not by_hand and verdict.managed else ()
         deploy = preview.deploy_preview(planned, migrations, live, server, inexpressible, settings.connect_timeout_s,
-                                        extensions, Path(settings.cache_dir), preview.rows_reader(conn, live))
+                                        extensions, Path(settings.cache_dir), preview.rows_reader(conn, live), same)
     return SchemaOutcome(report, tuple(findings), by_hand, deploy)

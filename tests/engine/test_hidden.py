@@ -220,3 +220,44 @@ def test_pending_migrations_run_by_hand_are_judged_at_their_point_of_the_history
     assert not [f for f in result.findings if "partly" in f.title]
     outcome = carry_out(team, result)
     assert outcome.converged, outcome.explain()
+
+
+def test_without_drift_the_preview_starts_from_the_replay_not_a_rebuild(at_m1, pg_url, folder, tmp_path, monkeypatch):
+    """The replay the check just made (kept as a template) is the live schema: the preview copies it
+    instead of building the live schema again from its SQL, and answers the same."""
+    from driftbot.engine import preview
+
+    with monkeypatch.context() as m:
+        m.setattr(preview, "kept_template", lambda *args: None)  # as if no template were kept: rebuilt
+        rebuilt = check(at_m1, pg_url, folder, tmp_path / "rebuilt")
+    monkeypatch.setattr(preview, "rebuild", lambda conn, live: pytest.fail("rebuilt, not copied from the replay"))
+    copied = check(at_m1, pg_url, folder, tmp_path / "copied")  # another cache: the preview runs again
+    assert copied.to_json()["history"]["deploy_preview"] == rebuilt.to_json()["history"]["deploy_preview"]
+    assert copied.deploy_preview.ok is True and copied.deploy_preview.available is True
+
+
+def test_with_drift_the_preview_never_starts_from_the_replay(at_m1, pg_url, tmp_path):
+    """A column made by hand that a pending migration adds too: the replay lacks it, so a preview on a copy
+    of the replay would say the deploy succeeds; on the live schema it fails, as the deploy would."""
+    adds = 'ALTER TABLE "User" ADD COLUMN "nickname" TEXT;\n'
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: adds})
+    assert check(at_m1, pg_url, folder, tmp_path / "before").deploy_preview.ok is True  # the replay kept
+    execute(at_m1, adds)
+    p = check(at_m1, pg_url, folder, tmp_path / "after").to_json()["history"]
+    assert p["applied_by_hand"] == [M2]  # the whole migration by hand: resolve, never deploy
+    assert p["deploy_preview"]["ok"] is False and "already exists" in p["deploy_preview"]["error"]
+
+
+def test_a_preview_on_the_replay_follows_an_edited_applied_migration(at_m1, pg_url, tmp_path):
+    """The template the preview copies is the replay of the applied files as they are now: after an applied
+    migration's file is edited back and forth, never the template of its other content."""
+    pending = 'ALTER TABLE "User" ADD COLUMN "nickname" TEXT;\n'
+    edited = INIT + pending  # the applied file now also adds the column the pending one adds
+    folder = write_migrations(tmp_path / "m", {M1: INIT, M2: pending})
+    assert check(at_m1, pg_url, folder, tmp_path / "a").deploy_preview.ok is True
+    (folder / M1 / "migration.sql").write_text(edited)
+    assert check(at_m1, pg_url, folder, tmp_path / "b").state != "in_sync"  # edited, and a column missing
+    execute(at_m1, pending)  # the database as the edited file makes it: no drift against the new replay
+    result = check(at_m1, pg_url, folder, tmp_path / "c")
+    p = result.deploy_preview
+    assert p.ok is False and "already exists" in p.error  # on the edited replay, as deploy would fail
