@@ -31,9 +31,28 @@ def run_or_defer(task: Callable[[], None]) -> None:
         tasks.append(task)
 
 
+def defer_only(task: Callable[[], None]) -> None:
+    """Collect *task* where the caller defers housekeeping; elsewhere drop it: work that only prepares the
+    next check must never lengthen this one."""
+    tasks = _tasks.get()
+    if tasks is not None:
+        tasks.append(_Preparing(task))
+
+
+class _Preparing:
+    """A task of ``defer_only``: run after the others (the caches' writes serve the next check surely)."""
+
+    def __init__(self, task: Callable[[], None]) -> None:
+        self.task = task
+
+    def __call__(self) -> None:
+        self.task()
+
+
 def run(tasks: list[Callable[[], None]]) -> None:
-    """Run collected tasks in order; each is best effort (a failure of one does not stop the next)."""
-    for task in tasks:
+    """Run collected tasks, those that only prepare the next check last; each is best effort (a failure of
+    one does not stop the next)."""
+    for task in sorted(tasks, key=lambda t: isinstance(t, _Preparing)):  # stable: otherwise in order
         try:
             task()
         except Exception:  # noqa: BLE001 - housekeeping never fails a command whose answer is out

@@ -10,6 +10,7 @@ not replay at all.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -134,10 +135,14 @@ def scratch_database(server_url: str, timeout: int = 5, template: str | None = N
     name = scratch_name()
     with _server(server_url, timeout) as admin:
         try:
-            create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
             if template:
-                create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-            admin.execute(create)
+                # The next check that starts from the same template finds a copy waiting (made after the answer).
+                later.defer_only(functools.partial(templates.make_ready, server_url, templates.key_of_name(template)))
+            if not (template and templates.claim_ready(admin, template, name)):
+                create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+                if template:
+                    create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+                admin.execute(create)
         except psycopg.errors.InsufficientPrivilege as exc:
             raise ShadowUnavailable(
                 f"the shadow server refused CREATE DATABASE ({exc.diag.message_primary}); "
@@ -208,6 +213,11 @@ def _replay_kept(server_url, migrations, reused, template, digests, schemas, def
         if result.snapshot is not None and keep_template and migrations:
             with _server(server_url, timeout) as admin:
                 templates.keep(admin, urlsplit(url).path.lstrip("/"), digests, server_url)
+            # After the answer: copies waiting for the next check after a change (a new or pending migration
+            # starts from this history; its newest migration edited or deleted, from the one before it).
+            for k in (len(digests), len(digests) - 1):
+                if k:
+                    later.defer_only(functools.partial(templates.make_ready, server_url, templates.key_of(digests[:k])))
         return replace(result, reused=reused)
 
 

@@ -9,6 +9,14 @@ an edited migration invalidates exactly the kept prefixes that contain it (a
 replay keeps its whole history, not every prefix of it). ``<history>`` is the digest of
 the first migration alone: the templates of one history share it.
 
+A replay of two or more migrations also keeps the history before its newest migration (a
+checkpoint), so that migration edited or deleted after it was applied replays only itself, or
+nothing. After a command's answer (``later.defer_only``), a *ready copy* of the templates the next
+check after a change will start from is made (``driftbot_ready_<history>_<prefix digest>_<epoch>``): that
+check takes it by a rename instead of waiting for ``CREATE DATABASE ... TEMPLATE`` to copy the whole
+database. A ready copy is named by its template's content (the same digest), is never connected to
+before it is taken, and goes when its template goes (``prune``).
+
 The newest ``KEEP`` templates of each history are kept, and the ``KEEP_TOTAL`` most recently
 used of all: a template copied by a replay is renamed to the time of that use. So the
 histories of many environments on one shadow server (or other tools' replays there) do
@@ -31,6 +39,7 @@ from driftbot.engine.sources import LocalMigration
 log = logging.getLogger(__name__)
 
 PREFIX = "driftbot_tpl_"
+READY = "driftbot_ready_"  # a copy of a template made after an answer, waiting for the next check to take it
 KEEP = 3  # per history: the current prefix and the few before it (a migration edited back and forth)
 KEEP_TOTAL = 24  # on the server, the most recently used first
 OLD_NAMING_AGE_S = 3600  # templates named without their history are dropped once this old
@@ -103,6 +112,59 @@ def checkpoint(admin: psycopg.Connection, scratch: str, digests: list[str]) -> N
         log.warning("could not keep a replay checkpoint: %s", exc.diag.message_primary or exc)
 
 
+def key_of_name(template: str) -> str:
+    """``<history>_<digest>`` of a template's name (``key_of``): what its ready copies are named by (the
+    template's epoch moves)."""
+    return template[len(PREFIX):].rsplit("_", 1)[0]
+
+
+def _ready(admin: psycopg.Connection) -> list[str]:
+    rows = admin.execute("SELECT datname FROM pg_catalog.pg_database WHERE datname LIKE %s AND pg_has_role(datdba, 'USAGE')",
+                         (READY.replace("_", r"\_") + "%",)).fetchall()
+    return [name for (name,) in rows]
+
+
+def claim_ready(admin: psycopg.Connection, template: str, scratch: str) -> bool:
+    """Rename a ready copy of *template* to *scratch* (a rename, where a copy writes the whole database);
+    False when none is waiting. A ready copy is never connected to before it is claimed, and the rename is
+    atomic, so two checks never take the same one and each holds the template's content exactly."""
+    key = key_of_name(template)
+    for name in _ready(admin):
+        if name[len(READY):].rsplit("_", 1)[0] != key:
+            continue
+        try:
+            admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(scratch)))
+            return True
+        except psycopg.Error:  # another check took it first
+            continue
+    return False
+
+
+def key_of(digests: list[str]) -> str:
+    """The ``<history>_<digest>`` part of the name of the template of *digests*."""
+    return _name(digests, len(digests), 0)[len(PREFIX):].rsplit("_", 1)[0]
+
+
+def make_ready(server: str, key: str) -> None:
+    """A copy of the template named by *key* (``key_of``), when one is kept, waiting for the next replay or
+    preview that starts from it, unless one waits already. Housekeeping after an answer (``later.defer_only``)."""
+    with psycopg.connect(parse_url(server).conninfo, autocommit=True, connect_timeout=5,
+                         application_name="driftbot-shadow") as admin:
+        for attempt in (1, 2):  # a replay marking the template as used renames it: look it up again, once
+            template = next((name for name, _, _, history in _existing(admin) if history and key_of_name(name) == key), None)
+            if template is None or any(n[len(READY):].rsplit("_", 1)[0] == key for n in _ready(admin)):
+                return
+            ready = f"{READY}{key}_{int(time.time())}"
+            try:
+                admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(ready), sql.Identifier(template)))
+                return
+            except psycopg.errors.InvalidCatalogName:
+                continue
+            except psycopg.Error as exc:
+                log.warning("could not make a ready copy of a replay template: %s", exc.diag.message_primary or exc)
+                return
+
+
 def touch(admin: psycopg.Connection, name: str, digests: list[str], k: int) -> None:
     """Mark the template *name* (prefix 1..*k* of *digests*) as used now, so it is kept the longest.
     Best effort: a template another replay is copying at this moment keeps its time."""
@@ -136,8 +198,18 @@ def keep(admin: psycopg.Connection, scratch: str, digests: list[str], server: st
 def prune(admin: psycopg.Connection) -> None:
     """Drop the templates beyond what is kept (best effort)."""
     try:
-        for old in _prunable(_existing(admin)):
+        existing = _existing(admin)
+        dropped = _prunable(existing)
+        for old in dropped:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(old)))
+        # Ready copies of templates no longer kept, and all but the newest of each template.
+        kept = {key_of_name(name) for name, _, _, history in existing if history is not None and name not in dropped}
+        seen: set[str] = set()
+        for ready in sorted(_ready(admin), key=lambda n: n.rsplit("_", 1)[1], reverse=True):
+            key = ready[len(READY):].rsplit("_", 1)[0]
+            if key not in kept or key in seen:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(ready)))
+            seen.add(key)
     except psycopg.Error as exc:
         log.warning("could not prune replay templates: %s", exc.diag.message_primary or exc)
 

@@ -176,4 +176,63 @@ def test_a_template_another_role_kept_is_replayed_past_not_a_reason_to_skip_the_
         with psycopg.connect(pg_url, autocommit=True) as conn:  # its own template goes with the role
             for (name,) in conn.execute("SELECT datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "
                                         "WHERE r.rolname = %s", (role,)).fetchall():
-                conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # another run may prune it first
+
+
+def _ready(pg_url, migrations, k=None) -> list[str]:
+    """Ready copies waiting for the template of the first *k* migrations (all when k is None)."""
+    digests = templates.chain(migrations, "public")
+    key = templates.key_of(digests[:k] if k else digests)
+    with psycopg.connect(pg_url) as conn:
+        return [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                           (f"{templates.READY}{key}_%".replace("_", "\\_").replace("\\_%", "_%"),))]
+
+
+def _replay_then_housekeeping(pg_url, migrations, **kwargs):
+    with later.deferred() as tasks:
+        result = shadow.replay(pg_url, migrations, ("public",), **kwargs)
+    later.run(tasks)
+    return result
+
+
+def test_a_ready_copy_waits_for_the_next_check_and_is_taken_whole(pg_url, tmp_path):
+    """After the answer (deferred housekeeping) a copy of the kept template, and of the one before its newest
+    migration, waits on the server; the next replay takes it by a rename instead of copying, and holds
+    exactly what a full replay holds."""
+    _replay_then_housekeeping(pg_url, history(tmp_path, 3, tag="r"))
+    assert len(_ready(pg_url, history(tmp_path, 3, tag="r"))) == 1
+    assert len(_ready(pg_url, history(tmp_path, 3, tag="r"), 2)) == 1
+    grown = _replay_then_housekeeping(pg_url, history(tmp_path, 4, tag="r"))
+    assert grown.reused == 3
+    full = shadow.replay(pg_url, history(tmp_path, 4, tag="r"), ("public",), keep_template=False)
+    assert grown.snapshot == full.snapshot
+    assert len(_ready(pg_url, history(tmp_path, 3, tag="r"))) == 1  # taken, then made again after the answer
+    assert len(_ready(pg_url, history(tmp_path, 4, tag="r"))) == 1
+
+
+def test_a_ready_copy_of_an_edited_history_is_never_taken(pg_url, tmp_path):
+    """The newest migration edited: the replay starts from the copy waiting for the history before it, never
+    from the one of the history as it was (it holds the old file), and sees the edit."""
+    _replay_then_housekeeping(pg_url, history(tmp_path, 3, tag="x"))
+    stale = _ready(pg_url, history(tmp_path, 3, tag="x"))
+    edited = shadow.replay(pg_url, history(tmp_path, 3, edit_at=2, tag="x"), ("public",))
+    assert edited.reused == 2
+    assert edited.snapshot.table("public", f"x{RUN}_t2").column("edited") is not None
+    assert _ready(pg_url, history(tmp_path, 3, tag="x")) == stale  # still waiting, untouched
+    assert _ready(pg_url, history(tmp_path, 3, tag="x"), 2) == []  # taken
+
+
+def test_without_deferred_housekeeping_no_ready_copy_is_made(pg_url, tmp_path):
+    """A check in the worker has no "after the answer" in its own process: it never waits for a copy."""
+    shadow.replay(pg_url, history(tmp_path, 3, tag="w"), ("public",))
+    assert _ready(pg_url, history(tmp_path, 3, tag="w")) == [] == _ready(pg_url, history(tmp_path, 3, tag="w"), 2)
+
+
+def test_ready_copies_of_templates_no_longer_kept_are_pruned(pg_url, tmp_path):
+    _replay_then_housekeeping(pg_url, history(tmp_path, 2, tag="p"))
+    (ready,) = _ready(pg_url, history(tmp_path, 2, tag="p"))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for name in _kept(pg_url, history(tmp_path, 2, tag="p")):
+            conn.execute(f'DROP DATABASE "{name}"')
+        templates.prune(conn)
+        assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (ready,)).fetchone()[0] == 0
