@@ -194,7 +194,8 @@ def cmd_status(args) -> int:
     if code >= 0:  # nothing the last answer was computed from has changed: it is the answer
         sys.stdout.write(output)
         return code
-    with later.deferred() as housekeeping:  # the caches' writes and the templates' pruning: after the answer
+    # The caches' writes, scratch databases' drops, the templates' pruning and ready copies: after the answer.
+    with later.deferred() as housekeeping:
         result = _check(settings, env)
     text = status_text(result, folder=env.path if env.git else env.migrations)
     sys.stdout.write(json.dumps(result.to_json(), indent=2, default=str) + "\n" if args.json else text)

@@ -23,6 +23,11 @@ def deferred() -> Iterator[list[Callable[[], None]]]:
         _tasks.reset(token)
 
 
+def deferring() -> bool:
+    """Whether the caller defers housekeeping until its answer is out."""
+    return _tasks.get() is not None
+
+
 def run_or_defer(task: Callable[[], None]) -> None:
     tasks = _tasks.get()
     if tasks is None:

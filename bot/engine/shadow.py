@@ -153,10 +153,24 @@ def scratch_database(server_url: str, timeout: int = 5, template: str | None = N
         try:
             yield _with_db(server_url, name)
         finally:
-            try:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            except psycopg.Error as exc:  # the sweeper will find it
-                log.warning("could not drop scratch database %s: %s", name, exc)
+            # A DROP DATABASE waits for a checkpoint (seconds on a busy server): after the answer where the caller
+            # defers housekeeping; if that never runs, the pid in the name lets sweep_leftovers find it.
+            if later.deferring():
+                later.run_or_defer(functools.partial(_drop_scratch, server_url, name, timeout))
+            else:
+                _drop(admin, name)
+
+
+def _drop(admin: psycopg.Connection, name: str) -> None:
+    try:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    except psycopg.Error as exc:  # the sweeper will find it
+        log.warning("could not drop scratch database %s: %s", name, exc)
+
+
+def _drop_scratch(server_url: str, name: str, timeout: int) -> None:
+    with _server(server_url, timeout) as admin:
+        _drop(admin, name)
 
 
 def replay(server_url: str, migrations: tuple[LocalMigration, ...], schemas: tuple[str, ...],
