@@ -28,6 +28,14 @@ def mine(server: str) -> list[str]:
 
 
 @pytest.fixture
+def new_scratch(pg_url):
+    """Scratch databases of this process made during the test and still on the server: an in-process
+    `driftbot status` of another test leaves its own for the housekeeping after its answer to drop."""
+    before = set(mine(pg_url))
+    return lambda: [name for name in mine(pg_url) if name not in before]
+
+
+@pytest.fixture
 def role_without_createdb(pg_url):
     with login_role(pg_url, "drifttest_nocreatedb") as name:
         yield name
@@ -37,10 +45,10 @@ def items(tmp_path, scripts):
     return read_folder(write_migrations(tmp_path / uuid.uuid4().hex[:6], scripts)).items
 
 
-def test_replay_builds_the_schema_and_drops_the_scratch_database(pg_url, tmp_path):
+def test_replay_builds_the_schema_and_drops_the_scratch_database(pg_url, tmp_path, new_scratch):
     result = shadow.replay(pg_url, items(tmp_path, {M1: INIT, M2: POSTS}), ("public",))
     assert result.error is None and [t.name for t in result.snapshot.tables] == ["Post", "User"]
-    assert mine(pg_url) == []
+    assert new_scratch() == []
 
 
 def test_warm_replay_comes_from_the_cache_and_a_changed_migration_invalidates_it(pg_url, tmp_path):
@@ -61,25 +69,25 @@ def test_warm_replay_comes_from_the_cache_and_a_changed_migration_invalidates_it
     assert [t.name for t in added.snapshot.tables] == ["Post", "User"]
 
 
-def test_a_migration_with_a_syntax_error_is_a_finding_with_its_statement(pg_url, tmp_path):
+def test_a_migration_with_a_syntax_error_is_a_finding_with_its_statement(pg_url, tmp_path, new_scratch):
     bad = 'CREATE TABLE "A" ("id" INTEGER);\nCREATE TABEL "B" ("id" INTEGER);\n'
     result = shadow.replay(pg_url, items(tmp_path, {M1: INIT, M2: bad}), ("public",))
     assert result.snapshot is None
     assert result.error.migration == M2 and result.error.sqlstate == "42601"
     assert result.error.statement == 'CREATE TABEL "B" ("id" INTEGER);'
-    assert mine(pg_url) == []
+    assert new_scratch() == []
 
 
-def test_a_migration_needing_a_missing_extension(pg_url, tmp_path):
+def test_a_migration_needing_a_missing_extension(pg_url, tmp_path, new_scratch):
     result = shadow.replay(pg_url, items(tmp_path, {M1: 'CREATE EXTENSION IF NOT EXISTS "no_such_extension_x";'}), ("public",))
     assert result.error.migration == M1 and "no_such_extension_x" in result.error.message
-    assert mine(pg_url) == []
+    assert new_scratch() == []
 
 
-def test_a_shadow_server_that_refuses_create_database(pg_url, tmp_path, role_without_createdb):
+def test_a_shadow_server_that_refuses_create_database(pg_url, tmp_path, role_without_createdb, new_scratch):
     with pytest.raises(shadow.ShadowUnavailable, match="refused CREATE DATABASE"):
         shadow.replay(as_role(pg_url, role_without_createdb), items(tmp_path, {M1: INIT}), ("public",))
-    assert mine(pg_url) == []
+    assert new_scratch() == []
 
 
 def test_without_shadow_url_a_role_without_createdb_means_not_checked(db, pg_url, tmp_path, role_without_createdb):
@@ -120,7 +128,7 @@ def test_sweeper_drops_scratch_databases_of_dead_workers_only(pg_url):
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
 
 
-def test_target_unreachable_mid_check_is_an_error_and_leaves_no_scratch(db, pg_url, tmp_path):
+def test_target_unreachable_mid_check_is_an_error_and_leaves_no_scratch(db, pg_url, tmp_path, new_scratch):
     from driftbot.engine.db import parse_url
     from driftbot.engine.history import classify, read_rows
     from driftbot.engine.schema_check import check_schema
@@ -137,7 +145,7 @@ def test_target_unreachable_mid_check_is_an_error_and_leaves_no_scratch(db, pg_u
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         with pytest.raises(DatabaseUnreachable, match="connection was lost"):
             check_schema(s, s.environment("prod"), migrations, verdict, conn, parse_url(db))
-    assert mine(pg_url) == []
+    assert new_scratch() == []
 
 
 def test_a_shadow_lacking_an_applied_migrations_extension_is_not_a_finding(db, pg_url, tmp_path):
@@ -152,3 +160,15 @@ def test_a_shadow_lacking_an_applied_migrations_extension_is_not_a_finding(db, p
     result = run_check(s, s.environment("prod"))
     assert result.state == "error" and result.exit_code == 2 and result.findings == ()
     assert "the shadow server lacks extension no_such_extension_x" in result.schema.reason
+
+
+def test_within_deferred_housekeeping_the_scratch_is_dropped_after_the_answer(pg_url, tmp_path, new_scratch):
+    """A DROP DATABASE waits for a checkpoint: where the caller defers housekeeping (the CLI), the scratch
+    database goes after the answer, and does go."""
+    from driftbot.engine import later
+
+    with later.deferred() as tasks:
+        result = shadow.replay(pg_url, items(tmp_path, {M1: INIT, M2: POSTS}), ("public",), keep_template=False)
+    assert result.snapshot is not None and len(new_scratch()) == 1  # the answer first
+    later.run(tasks)
+    assert new_scratch() == []
