@@ -320,8 +320,8 @@ def main(argv=None) -> int:
                     # Another process on the shared server pruned this history's templates (the server keeps
                     # its most recently used few of all): replay again, untimed, as the setup did.
                     restored += 1
-                    for path in (bench.cache / "shadow").glob("*.json"):
-                        path.unlink()
+                    for path in [*(bench.cache / "shadow").glob("*.json"), *(bench.cache / "status").glob("*.json")]:
+                        path.unlink()  # the status memo too: else it answers and nothing is replayed
                     bench.status()
                     bench.settle()
                     kept = bench.kept()
