@@ -126,7 +126,16 @@ def _json_lines(logger_name: str):
     handler.setFormatter(logs.JsonFormatter())
     logger = logging.getLogger(logger_name)
     logger.addHandler(handler)
+    # INFO whatever an earlier test in this process left: the demo's in-process worker sets rq.worker to
+    # WARNING (RQ's logging_level), which hid RQ's own success line when a demo test ran first (failed in CI).
+    handler.level_before = logger.level
+    logger.setLevel(logging.INFO)
     return logger, handler, stream
+
+
+def _stop(logger: logging.Logger, handler: logging.Handler) -> None:
+    logger.removeHandler(handler)
+    logger.setLevel(handler.level_before)
 
 
 def test_a_commands_lines_in_the_web_name_its_environment_a_name_typed_is_not_one(monkeypatch, tmp_path):
@@ -148,7 +157,7 @@ def test_a_commands_lines_in_the_web_name_its_environment_a_name_typed_is_not_on
         assert "Something went wrong" in on_command(rt, "status prod", "UANA", "C1")
         assert "Something went wrong" in on_command(rt, "status <https://evil.example|x>", "UANA", "C1")
     finally:
-        logger.removeHandler(handler)
+        _stop(logger, handler)
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first["message"] == "command failed" and first["environment"] == "prod" and "the handler broke" in first["exc_info"]
     assert second["message"] == "command failed" and "environment" not in second
@@ -167,7 +176,7 @@ def test_every_line_while_a_worker_handles_a_job_names_the_job(redis_url):
     try:
         SimpleWorker([q], connection=conn).work(burst=True, with_scheduler=False)
     finally:
-        logger.removeHandler(handler)
+        _stop(logger, handler)
         conn.delete(f"rq:job:{job.id}")
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     done = [x for x in lines if x["message"].startswith("Successfully completed os.getpid()")]

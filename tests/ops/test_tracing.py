@@ -188,7 +188,10 @@ def test_a_collector_away_costs_a_job_at_most_a_second_and_the_job_still_runs(mo
     took = time.monotonic() - started
     try:
         assert Job.fetch(job.id, connection=conn).get_status() == "finished"
-        assert tracing.FLUSH_S <= took < tracing.FLUSH_S + 2  # waited for the collector, but not for its retries
+        # At most the flush's second (plus the job), never the exporter's retries. No lower bound: where the
+        # exporter gives up before the second is out (a refused connection under load), the job waits less
+        # (failed in CI: 0.90 s).
+        assert took < tracing.FLUSH_S + 2
     finally:
         conn.delete(f"rq:job:{job.id}")
 
