@@ -11,7 +11,7 @@ from driftbot.words import CASE_WORDS, STATES, history_parts
 
 if TYPE_CHECKING:  # for the annotations only: `driftbot envs` need not import psycopg, nor the differ
     from driftbot.engine.comparison import Comparison
-    from driftbot.engine.lint.model import LintReport
+    from driftbot.engine.lint_model import LintReport
     from driftbot.engine.result import CheckResult, Finding
 
 # The actions whose SQL is a migration file to commit (catch-up, restore, enum tracking, baseline).

@@ -13,7 +13,7 @@ from driftbot.engine import history as history_mod
 from driftbot.engine import sources
 from driftbot.engine.db import connect, error_line, parse_url
 from driftbot.engine.findings import history_findings, preview_findings
-from driftbot.engine.lint import LintReport, Limits, lint_on
+from driftbot.engine.lint_model import LintReport
 from driftbot.engine.prisma8 import check as prisma8_check
 from driftbot.engine.prisma8 import files as prisma8_files
 from driftbot.engine.schema_check import check_schema
@@ -104,6 +104,8 @@ def lint_pending(settings: Settings, env: EnvironmentSettings, migrations: sourc
     connection of their own (read-only, bounded); a lint that cannot run says why, never fails the check."""
     wanted = set(verdict.pending) | set(verdict.applied_by_hand) | {f.name for f in verdict.failed} | \
         set(verdict.rolled_back_pending)
+    from driftbot.engine.lint import Limits, lint_on  # pglast and the rules: only a check that lints pays for their imports
+
     pending = tuple(m for m in migrations.items if m.name in wanted)
     limits = Limits(probe_timeout_ms=min(5_000, settings.check_statement_timeout_ms), budget_s=LINT_BUDGET_S)
     try:

@@ -10,7 +10,7 @@ from typing import Any
 
 from driftbot.engine.actions import ADD_ENUM_VALUE, REGISTRY, RESOLVE_APPLIED, RESOLVE_ROLLED_BACK
 from driftbot.engine.history import ByHand, FailedMigration, HistoryVerdict, ModifiedMigration
-from driftbot.engine.lint.model import LintReport
+from driftbot.engine.lint_model import LintReport
 from driftbot.engine.prisma8.model import Answer, Edited, Prisma8View
 from driftbot.engine.versions import UNKNOWN, PrismaVersion
 from driftbot.errors import redact_data

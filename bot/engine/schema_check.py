@@ -447,6 +447,8 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
     applied = set(verdict.applied) if verdict.managed else set()
     to_replay = tuple(m for m in migrations.items if m.name in applied)
     cache = ReplayCache(Path(settings.cache_dir))
+    if verdict.pending or verdict.applied_by_hand:  # the deploy preview runs (below): the one place it is imported
+        from driftbot.engine import preview  # a deliberate start-up saving: an in-sync status never imports the preview
 
     def server() -> str:
         return shadow_server(env.shadow_url, env.database_url, settings.connect_timeout_s)
@@ -496,8 +498,6 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
             inexpressible: tuple[str, ...] = ()
             extensions: frozenset[str] = frozenset()
             if verdict.pending:
-                from driftbot.engine import preview  # the deploy preview: a deliberate start-up saving, only a check with pending migrations imports it
-
                 inexpressible = preview.inexpressible_objects(conn, scopes)
                 extensions = preview.available_extensions(conn)
         except psycopg.OperationalError as exc:
@@ -548,8 +548,6 @@ def check_schema(settings, env, migrations: Migrations, verdict: HistoryVerdict,
     )
     deploy = None  # what deploy_preview says when migrate deploy has nothing to try
     if verdict.pending or verdict.applied_by_hand:
-        from driftbot.engine import preview  # a deliberate start-up saving: an in-sync status never imports the preview
-
         planned = verdict
         if match is not None and by_hand:  # the prefix is recorded, not deployed: preview the rest
             recorded = {b.name for b in by_hand}

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 
 from driftbot.engine.lint import rules, target
-from driftbot.engine.lint.model import SEVERITIES, SEVERITY_WORDS, LintFinding, LintReport, StatementInfo
+from driftbot.engine.lint_model import SEVERITIES, SEVERITY_WORDS, LintFinding, LintReport, StatementInfo
 from driftbot.engine.lint.rules import Limits
 from driftbot.engine.sources import SCRIPT, LocalMigration, read_folder
 from driftbot.errors import DatabaseUnreachable, MigrationsSourceError

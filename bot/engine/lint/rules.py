@@ -17,7 +17,7 @@ from pglast.enums import AlterTableType as AT
 from pglast.enums import ConstrType, ObjectType, TransactionStmtKind
 
 from driftbot.engine.lint.locks import BLOCKS, Effect, effect, shrinks_text, type_change_rewrites
-from driftbot.engine.lint.model import LintFinding, StatementInfo, one_line
+from driftbot.engine.lint_model import LintFinding, StatementInfo, one_line
 from driftbot.engine.lint.parse import Statement, Unparsable, column_refs, deparse, statements, string_constants, strings
 
 Table = tuple[str, str]

@@ -1,4 +1,7 @@
-"""What ``driftbot lint`` finds: plain frozen values that every view (CLI, JSON, Slack, pull request) renders."""
+"""What ``driftbot lint`` finds: plain frozen values that every view (CLI, JSON, Slack, pull request) renders.
+
+Outside the ``lint`` package, whose rules import pglast: a check result carries a ``LintReport``, and a
+status that lints nothing (no pending or failed migration) never imports the rules (#32)."""
 
 from __future__ import annotations
 
