@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 PREFIX = "driftbot_tpl_"
 READY = "driftbot_ready_"  # a copy of a template made after an answer, waiting for the next check to take it
-KEEP = 3  # per history: the current prefix and the few before it (a migration edited back and forth)
+KEEP = 4  # per history: a check keeps two (the history and the history before its newest migration), so four hold
+#           two checks' worth, e.g. two branches' new migrations tried in turn, and still an edit of the newest applied one
 KEEP_TOTAL = 24  # on the server, the most recently used first
 OLD_NAMING_AGE_S = 3600  # templates named without their history are dropped once this old
 VERSION = "1"  # bump when what a replay leaves in the database changes
