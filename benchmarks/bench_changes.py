@@ -52,7 +52,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from benchmarks.common import cli_env, create_database, drop_database, load, machine, pg_default, prisma_copy
+from benchmarks.common import cli_env, create_database, drop_database, load, machine, pg_default, prisma_cli, prisma_copy
 from benchmarks.real_histories import History, extract
 from driftbot.engine import replay, templates
 from driftbot.engine.sources import read_folder
@@ -285,12 +285,8 @@ def main(argv=None) -> int:
     kinds = [k for k in args.kinds.split(",") if k]
     assert set(kinds) <= set(KINDS), f"kinds: {', '.join(KINDS)}"
 
-    from tests.conformance.prisma_cli import PrismaUnavailable, ensure_installed
-
-    try:
-        install = ensure_installed()
-    except PrismaUnavailable as exc:
-        print(f"real Prisma CLI unavailable, nothing measured: {exc}", file=sys.stderr)
+    install = prisma_cli()
+    if install is None:
         return 2
     work = Path(tempfile.mkdtemp(prefix="driftbot-bench32-"))
     bench = None

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import psycopg
 
-from benchmarks.common import as_installed, cli_env, load, machine, pg_default, prisma_copy, redis_default, scratch_database
+from benchmarks.common import as_installed, cli_env, load, machine, pg_default, prisma_cli, prisma_copy, redis_default, scratch_database
 from benchmarks.real_histories import History, extract
 from driftbot.engine import replay, templates
 from driftbot.engine.sources import read_folder
@@ -111,12 +111,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-slack", action="store_true")
     args = ap.parse_args(argv)
 
-    from tests.conformance.prisma_cli import PrismaUnavailable, ensure_installed
-
-    try:
-        install = ensure_installed()
-    except PrismaUnavailable as exc:
-        print(f"real Prisma CLI unavailable, nothing measured: {exc}", file=sys.stderr)
+    install = prisma_cli()
+    if install is None:
         return 2
     work = Path(tempfile.mkdtemp(prefix="driftbot-bench17-"))
     slack = None

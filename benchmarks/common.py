@@ -151,3 +151,17 @@ class SlackRig:
             self.bot.stop_all()
         self.stub.stop()
         self.dbs.drop_all()
+
+
+def prisma_cli():
+    """The real Prisma CLI's install (tests/conformance/prisma_cli.py), or None with the reason on stderr:
+    a benchmark then measures nothing and exits 2."""
+    import sys
+
+    from tests.conformance.prisma_cli import PrismaUnavailable, ensure_installed
+
+    try:
+        return ensure_installed()
+    except PrismaUnavailable as exc:
+        print(f"real Prisma CLI unavailable, nothing measured: {exc}", file=sys.stderr)
+        return None

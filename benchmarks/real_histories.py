@@ -371,13 +371,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
+    from benchmarks.common import prisma_cli
     from driftbot.embedded import postgres
-    from tests.conformance.prisma_cli import PrismaUnavailable, ensure_installed
 
-    try:
-        install = ensure_installed()
-    except PrismaUnavailable as exc:
-        print(f"real Prisma CLI unavailable, nothing measured: {exc}", file=sys.stderr)
+    install = prisma_cli()
+    if install is None:
         return 2
     embedded = postgres(Path(args.embedded_dir))
     shadows = {f"target's server ({server_label(args.target)})": args.target,
